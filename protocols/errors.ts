@@ -1,0 +1,74 @@
+/**
+ * Typed errors with stable codes. An Error's class and code do not survive
+ * postMessage between threads, so every RooError has a plain wire record.
+ */
+
+/** Stable error codes. Never renumber or rename: scripts and logs depend on them. */
+export const ErrorCode = {
+  FrameTooLarge: 'ROO_ERR_FRAME_TOO_LARGE',
+  FrameTruncated: 'ROO_ERR_FRAME_TRUNCATED',
+  BadMessage: 'ROO_ERR_BAD_MESSAGE',
+  BadVersion: 'ROO_ERR_BAD_VERSION',
+  BatchCorrupt: 'ROO_ERR_BATCH_CORRUPT',
+  DecoderFailed: 'ROO_ERR_DECODER_FAILED',
+  EncoderFailed: 'ROO_ERR_ENCODER_FAILED',
+  ComputationFailed: 'ROO_ERR_COMPUTATION_FAILED',
+  BadFlag: 'ROO_ERR_BAD_FLAG',
+  BadAddress: 'ROO_ERR_BAD_ADDRESS',
+  NotYetSupported: 'ROO_ERR_NOT_YET_SUPPORTED',
+  ModuleLoad: 'ROO_ERR_MODULE_LOAD',
+  BadApplication: 'ROO_ERR_BAD_APPLICATION',
+  UnknownKey: 'ROO_ERR_UNKNOWN_KEY',
+  QueueFull: 'ROO_ERR_QUEUE_FULL',
+  ThreadFailed: 'ROO_ERR_THREAD_FAILED',
+  Internal: 'ROO_ERR_INTERNAL',
+} as const;
+
+/** One of the stable codes of {@link ErrorCode}. */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The plain record an error travels as between threads and processes. */
+export interface ErrorRecord {
+  readonly name: string;
+  readonly code: ErrorCodeValue;
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+}
+
+/** Base class of every error roo raises on purpose. */
+export class RooError extends Error {
+  /** The stable code, e.g. `ROO_ERR_FRAME_TOO_LARGE`. */
+  readonly code: ErrorCodeValue;
+  /** Extra facts for logs and scripts (sizes, addresses, names). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCodeValue, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'RooError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** The wire record of this error. */
+  toRecord(): ErrorRecord {
+    return this.details === undefined
+      ? { name: this.name, code: this.code, message: this.message }
+      : { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+
+  /** Rebuilds an error from its wire record. */
+  static fromRecord(record: ErrorRecord): RooError {
+    return new RooError(record.code, record.message, record.details);
+  }
+}
+
+/** Wraps anything thrown (by user code, say) into a RooError with the given code. */
+export function asRooError(
+  thrown: unknown,
+  code: ErrorCodeValue,
+  context: string,
+): RooError {
+  if (thrown instanceof RooError) return thrown;
+  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  return new RooError(code, `${context}: ${message}`);
+}

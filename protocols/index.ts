@@ -1,0 +1,3 @@
+/** Wire formats and message types: pure functions, no I/O. */
+export * from './errors.js';
+export * from './frame.js';
