@@ -1,3 +1,4 @@
 /** Wire formats and message types: pure functions, no I/O. */
 export * from './errors.js';
 export * from './frame.js';
+export * from './data-message.js';

@@ -1,0 +1,310 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import {
+  DATA_PROTOCOL_VERSION,
+  type DataMessage,
+  decodeDataMessage,
+  encodeDataMessage,
+  ErrorCode,
+  RooError,
+  validateDataMessage,
+} from '../../../protocols/index.js';
+
+/** Packs raw values the way a peer would, to build malformed messages. */
+const packr = new Packr({ useRecords: false, largeBigIntToFloat: true });
+const pack = (value: unknown): Uint8Array => Uint8Array.prototype.slice.call(packr.pack(value));
+
+const version = fc.constant(DATA_PROTOCOL_VERSION);
+const count = fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat());
+const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 });
+
+const batch = fc.record({
+  type: fc.constant('batch' as const),
+  version,
+  epoch: count,
+  sender: name,
+  bytes: fc.uint8Array({ maxLength: 200 }),
+});
+const barrier = fc.record({
+  type: fc.constant('barrier' as const),
+  version,
+  epoch: count,
+  checkpointId: count,
+});
+const epoch = fc.record({ type: fc.constant('epoch' as const), version, epoch: count });
+const eos = fc.record({ type: fc.constant('eos' as const), version, epoch: count, sourceId: name });
+const message: fc.Arbitrary<DataMessage> = fc.oneof(batch, barrier, epoch, eos);
+/** Messages with short batches: every prefix is tried, and long binary only repeats one case. */
+const shortMessage: fc.Arbitrary<DataMessage> = fc.oneof(
+  batch.map((m) => ({ ...m, bytes: m.bytes.subarray(0, 24) })),
+  barrier,
+  epoch,
+  eos,
+);
+
+/** One valid message of each kind, as templates for malformed ones. */
+const samples: readonly DataMessage[] = [
+  { type: 'batch', version: 1, epoch: 3, sender: 'worker-1', bytes: Uint8Array.of(1, 2, 3) },
+  { type: 'barrier', version: 1, epoch: 3, checkpointId: 7 },
+  { type: 'epoch', version: 1, epoch: 4 },
+  { type: 'eos', version: 1, epoch: 3, sourceId: 'source-0' },
+];
+
+/** Runs `f` and returns what it threw (fails the test if it returned). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  expect.fail('expected a throw');
+}
+
+function expectCode(f: () => unknown, code: string): RooError {
+  const e = thrown(f);
+  expect(e).toBeInstanceOf(RooError);
+  expect((e as RooError).code).toBe(code);
+  return e as RooError;
+}
+
+/**
+ * Decoding arbitrary bytes may only throw a RooError, or return a message that
+ * is valid and survives its own round trip (never a half-checked value).
+ */
+function decodeOrRooError(bytes: Uint8Array): void {
+  let decoded: DataMessage;
+  try {
+    decoded = decodeDataMessage(bytes);
+  } catch (e) {
+    expect(e).toBeInstanceOf(RooError);
+    expect([ErrorCode.BadMessage, ErrorCode.BadVersion]).toContain((e as RooError).code);
+    return;
+  }
+  expect(validateDataMessage(decoded)).toEqual(decoded);
+  expect(decodeDataMessage(encodeDataMessage(decoded))).toEqual(decoded);
+}
+
+describe('data message codec', () => {
+  it('round-trips every kind', () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        expect(decodeDataMessage(encodeDataMessage(m))).toEqual(m);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('returns an encoding of exact size that the next encode does not overwrite', () => {
+    fc.assert(
+      fc.property(message, message, (a, b) => {
+        const first = encodeDataMessage(a);
+        const copy = Uint8Array.from(first);
+        encodeDataMessage(b);
+        expect(first).toEqual(copy);
+        expect(first.byteOffset).toBe(0);
+        expect(first.buffer.byteLength).toBe(first.length);
+      }),
+    );
+  });
+
+  it('decodes batch bytes that do not alias the input', () => {
+    const m = samples[0]!;
+    const encoded = encodeDataMessage(m);
+    const decoded = decodeDataMessage(encoded);
+    encoded.fill(0);
+    expect(decoded).toEqual(m);
+  });
+
+  it('decodes from a view into a larger buffer', () => {
+    fc.assert(
+      fc.property(message, fc.uint8Array(), fc.uint8Array(), (m, before, after) => {
+        const encoded = encodeDataMessage(m);
+        const whole = new Uint8Array(before.length + encoded.length + after.length);
+        whole.set(before);
+        whole.set(encoded, before.length);
+        whole.set(after, before.length + encoded.length);
+        const view = whole.subarray(before.length, before.length + encoded.length);
+        expect(decodeDataMessage(view)).toEqual(m);
+      }),
+    );
+  });
+
+  it('refuses every truncated encoding with a RooError', () => {
+    fc.assert(
+      fc.property(shortMessage, (m) => {
+        const encoded = encodeDataMessage(m);
+        for (let n = 0; n < encoded.length; n++) {
+          let outcome: unknown = 'returned';
+          try {
+            decodeDataMessage(encoded.subarray(0, n));
+          } catch (e) {
+            outcome = e;
+          }
+          // Checked by hand first: thousands of prefixes, and expect() is slow.
+          if (!(outcome instanceof RooError && outcome.code === ErrorCode.BadMessage)) {
+            expect.fail(`prefix of ${n}/${encoded.length} bytes gave ${String(outcome)}`);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses an encoding followed by extra bytes', () => {
+    fc.assert(
+      fc.property(message, fc.uint8Array({ minLength: 1, maxLength: 20 }), (m, extra) => {
+        const encoded = encodeDataMessage(m);
+        const padded = new Uint8Array(encoded.length + extra.length);
+        padded.set(encoded);
+        padded.set(extra, encoded.length);
+        expectCode(() => decodeDataMessage(padded), ErrorCode.BadMessage);
+      }),
+    );
+  });
+
+  it('on garbage bytes throws only RooError', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), decodeOrRooError), {
+      numRuns: 1000,
+    });
+  });
+
+  it('on a corrupted encoding throws only RooError', () => {
+    fc.assert(
+      fc.property(message, fc.nat(), fc.integer({ min: 1, max: 255 }), (m, at, flip) => {
+        const encoded = encodeDataMessage(m);
+        const i = at % encoded.length;
+        encoded[i] = encoded[i]! ^ flip;
+        decodeOrRooError(encoded);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('on any other msgpack value throws only RooError', () => {
+    fc.assert(
+      fc.property(fc.anything({ withBigInt: true, withTypedArray: true, withDate: true }), (x) => {
+        decodeOrRooError(pack(x));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses another version with ROO_ERR_BAD_VERSION', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...samples),
+        fc.oneof(fc.nat({ max: 10 }), fc.maxSafeNat()).filter((v) => v !== DATA_PROTOCOL_VERSION),
+        (m, v) => {
+          const e = expectCode(
+            () => decodeDataMessage(pack({ ...m, version: v })),
+            ErrorCode.BadVersion,
+          );
+          expect(e.message).toContain(String(v));
+        },
+      ),
+    );
+    // A future version may bring kinds this one does not know: still a version error.
+    expectCode(
+      () => decodeDataMessage(pack({ type: 'rebalance', version: 2, epoch: 0 })),
+      ErrorCode.BadVersion,
+    );
+  });
+
+  it('refuses a version that is not a count with ROO_ERR_BAD_MESSAGE', () => {
+    for (const v of [undefined, null, '1', 1.5, -1, true, [1]]) {
+      expectCode(
+        () => decodeDataMessage(pack({ ...samples[2]!, version: v })),
+        ErrorCode.BadMessage,
+      );
+    }
+  });
+
+  it('refuses an unknown type with ROO_ERR_BAD_MESSAGE', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string().filter((t) => !['batch', 'barrier', 'epoch', 'eos'].includes(t)),
+          fc.constantFrom('toString', '__proto__', 'constructor', 'hasOwnProperty'),
+        ),
+        (t) => {
+          const e = expectCode(
+            () => decodeDataMessage(pack({ type: t, version: 1, epoch: 0 })),
+            ErrorCode.BadMessage,
+          );
+          expect(e.message).toContain('unknown data message type');
+        },
+      ),
+    );
+    expectCode(() => decodeDataMessage(pack({ version: 1, epoch: 0 })), ErrorCode.BadMessage);
+    expectCode(
+      () => decodeDataMessage(pack({ type: 3, version: 1, epoch: 0 })),
+      ErrorCode.BadMessage,
+    );
+  });
+
+  it('refuses a bad field of each kind with a message naming it', () => {
+    const badCounts: unknown[] = [-1, 1.5, Number.NaN, 2 ** 53, '3', null, 2n ** 60n, undefined];
+    const cases: [DataMessage, string, unknown[]][] = [
+      [samples[0]!, 'epoch', badCounts],
+      [samples[0]!, 'sender', ['', 7, null, undefined, Uint8Array.of(65)]],
+      [samples[0]!, 'bytes', ['abc', [1, 2], null, undefined, 5]],
+      [samples[1]!, 'checkpointId', badCounts],
+      [samples[2]!, 'epoch', badCounts],
+      [samples[3]!, 'sourceId', ['', 0, null, undefined, {}]],
+    ];
+    for (const [m, key, values] of cases) {
+      for (const v of values) {
+        const e = expectCode(
+          () => decodeDataMessage(pack({ ...m, [key]: v })),
+          ErrorCode.BadMessage,
+        );
+        expect(e.message).toContain(`'${key}'`);
+      }
+    }
+  });
+
+  it('refuses a field that does not belong to the kind', () => {
+    for (const m of samples) {
+      const e = expectCode(() => decodeDataMessage(pack({ ...m, extra: 1 })), ErrorCode.BadMessage);
+      expect(e.message).toContain('extra');
+    }
+    expectCode(
+      () => decodeDataMessage(pack({ ...samples[2]!, checkpointId: 1 })),
+      ErrorCode.BadMessage,
+    );
+  });
+
+  it('refuses a top-level value that is not a map', () => {
+    for (const v of [null, 1, 'batch', [samples[2]], true, Uint8Array.of(1)]) {
+      expectCode(() => decodeDataMessage(pack(v)), ErrorCode.BadMessage);
+    }
+  });
+});
+
+describe('validateDataMessage', () => {
+  it('returns a fresh copy of a valid message', () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        const v = validateDataMessage(m);
+        expect(v).toEqual(m);
+        expect(v).not.toBe(m);
+      }),
+    );
+  });
+
+  it('ignores fields inherited through the prototype', () => {
+    const inherited = Object.create({ version: 1, type: 'epoch', epoch: 1 }) as unknown;
+    expectCode(() => validateDataMessage(inherited), ErrorCode.BadMessage);
+  });
+
+  it('is applied by the encoder, so a bad message fails at the sender', () => {
+    const bad = { type: 'epoch', version: 1, epoch: -1 } as unknown as DataMessage;
+    expectCode(() => encodeDataMessage(bad), ErrorCode.BadMessage);
+    // A name UTF-8 cannot carry would arrive altered, so it is refused.
+    const lone = { ...samples[3]!, sourceId: 'a\uD800b' } as DataMessage;
+    expectCode(() => encodeDataMessage(lone), ErrorCode.BadMessage);
+    const paired = { ...samples[3]!, sourceId: 'a\uD83D\uDE00b' } as DataMessage;
+    expect(decodeDataMessage(encodeDataMessage(paired))).toEqual(paired);
+  });
+});
