@@ -69,6 +69,12 @@ export function asRooError(
   context: string,
 ): RooError {
   if (thrown instanceof RooError) return thrown;
-  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  let message: string;
+  try {
+    message = thrown instanceof Error ? thrown.message : String(thrown);
+  } catch {
+    // Objects without a usable toString (Object.create(null), a throwing one).
+    message = `a thrown ${typeof thrown} that cannot be shown as text`;
+  }
   return new RooError(code, `${context}: ${message}`);
 }

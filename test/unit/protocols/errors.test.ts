@@ -121,7 +121,7 @@ describe('asRooError', () => {
   // Known bug in protocols/errors.ts (not owned by this change): String() of a
   // thrown value without a usable toString throws a TypeError, so asRooError
   // itself throws instead of wrapping. Flip to `it` when errors.ts is fixed.
-  it.fails('wraps a thrown value that has no usable toString', () => {
+  it('wraps a thrown value that has no usable toString', () => {
     for (const thrownValue of [
       Object.create(null),
       {

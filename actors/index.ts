@@ -1,0 +1,23 @@
+/**
+ * The actor kernel: actors with mailboxes, scheduler threads, byte channels
+ * between threads, backpressure. Knows nothing of streams.
+ */
+export { Mailbox, type Receiver } from './mailbox.js';
+export {
+  Scheduler,
+  actorRef,
+  refLocal,
+  refThread,
+  LOCAL_BITS,
+  type ActorRef,
+  type Behaviour,
+  type Producer,
+  type SchedulerOptions,
+  type SchedulerStats,
+} from './scheduler.js';
+export { ThreadLoop } from './thread-loop.js';
+export { ThreadPool, type ThreadPoolOptions, type KernelThreadData } from './thread-pool.js';
+export { attachSchedulerThread, exposeControl, type AttachedThread } from './thread-side.js';
+export { DeterministicSchedulers, seededRandom } from './deterministic.js';
+export { allocateRing, RingReader, RingWriter, type RingMemory } from './ring.js';
+export { allocateKernelMemory, type SharedKernelMemory } from './shared-layout.js';

@@ -1,0 +1,414 @@
+/**
+ * One scheduler thread's actors: spawning, message delivery, actor turns, and
+ * the byte channels to the other scheduler threads of the process.
+ *
+ * Backpressure rules (each upheld by the code named):
+ *  1. A mailbox holding more than `overloadHigh` application messages makes
+ *     its actor overloaded; it stops being overloaded at `overloadLow` or
+ *     fewer. Each overloaded actor adds 1 to the process-wide PRESSURE slot
+ *     (Atomics.add in `noteOverload` / `relieve`).
+ *  2. A channel whose ring is full keeps the batch in a local overflow list
+ *     and is congested until the overflow drains; a congested channel adds 1
+ *     to PRESSURE (`flushTo` / `retryOverflow`).
+ *  3. Producers (sources: the only actors that bring new messages into the
+ *     process) check `pressured()` before each ingest and, when PRESSURE is
+ *     non-zero, mute themselves (a TCP source stops reading its socket, so TCP
+ *     pushes back on the sender) and register with `muteUntilRelieved`.
+ *  4. When PRESSURE returns to 0, PRESSURE_EPOCH is bumped and every thread's
+ *     doorbell is rung (`relievePressure`); each thread then unmutes its
+ *     producers (`checkUnmute`).
+ *  5. Every other actor always runs: its work is bounded by what the muted
+ *     sources already let in, and because rings are always drained into
+ *     mailboxes, no cycle of full queues can deadlock the threads (unlike
+ *     stopping a ring reader at one overloaded actor, which can).
+ *  6. An actor may pause its own delivery (a sink whose socket is congested):
+ *     its mailbox then grows past rule 1's mark and the sources mute.
+ */
+import { BatchEncoder, decodeBatch } from '../protocols/batch-codec.js';
+import { Mailbox, type Receiver } from './mailbox.js';
+import { RingReader, RingWriter } from './ring.js';
+import { RunQueue } from './run-queue.js';
+import {
+  ControlSlot,
+  ThreadSlot,
+  threadSlot,
+  type SharedKernelMemory,
+} from './shared-layout.js';
+
+/** Address of an actor anywhere in the process: thread index and local id. */
+export type ActorRef = number;
+/** Bits of an ActorRef that hold the local id. */
+export const LOCAL_BITS = 20;
+const LOCAL_MASK = (1 << LOCAL_BITS) - 1;
+
+/** Makes an ActorRef. */
+export function actorRef(thread: number, local: number): ActorRef {
+  return thread * (1 << LOCAL_BITS) + local;
+}
+/** The thread of an ActorRef. */
+export function refThread(ref: ActorRef): number {
+  return Math.floor(ref / (1 << LOCAL_BITS));
+}
+/** The local id of an ActorRef. */
+export function refLocal(ref: ActorRef): number {
+  return ref & LOCAL_MASK;
+}
+
+/** An actor's behaviour: what it does with each message. */
+export type Behaviour = Receiver;
+
+/** Something that brings new messages in and can be muted (a source). */
+export interface Producer {
+  /** Resume producing: pressure is gone. */
+  unmute(): void;
+}
+
+/** Settings of a scheduler. */
+export interface SchedulerOptions {
+  readonly memory: SharedKernelMemory;
+  readonly thread: number;
+  /** Application messages per actor turn (Pony: 100). */
+  readonly batch?: number;
+  /** Mailbox size above which an actor is overloaded. */
+  readonly overloadHigh?: number;
+  /** Mailbox size at or below which it no longer is. */
+  readonly overloadLow?: number;
+  /** Outbound batch size (bytes) that triggers an immediate flush. */
+  readonly flushBytes?: number;
+  /** Called when an actor's behaviour throws; the message is dropped. */
+  readonly onActorError?: (error: unknown, actorName: string) => void;
+  /** Seeded mode: picks the next actor from the run queue at random. */
+  readonly random?: () => number;
+}
+
+/** Counters of one scheduler, for stats and benchmarks. */
+export interface SchedulerStats {
+  turns: number;
+  delivered: number;
+  sentLocal: number;
+  sentRemote: number;
+  batchesOut: number;
+  batchesIn: number;
+  bytesOut: number;
+  actorErrors: number;
+  badBatches: number;
+}
+
+interface Cell {
+  readonly id: number;
+  readonly name: string;
+  readonly behaviour: Behaviour;
+  readonly mailbox: Mailbox;
+  scheduled: boolean;
+  overloaded: boolean;
+  dead: boolean;
+}
+
+/** The actors of one scheduler thread and its channels to the others. */
+export class Scheduler {
+  /** This thread's index in the process. */
+  readonly thread: number;
+  /** Number of scheduler threads in the process. */
+  readonly threadCount: number;
+  /** Counters (read by stats RPCs and benchmarks). */
+  readonly stats: SchedulerStats = {
+    turns: 0,
+    delivered: 0,
+    sentLocal: 0,
+    sentRemote: 0,
+    batchesOut: 0,
+    batchesIn: 0,
+    bytesOut: 0,
+    actorErrors: 0,
+    badBatches: 0,
+  };
+
+  private readonly cells: (Cell | undefined)[] = [];
+  private readonly runQueue = new RunQueue<Cell>();
+  private readonly ctrl: Int32Array;
+  private readonly encoders: (BatchEncoder | null)[];
+  private readonly writers: (RingWriter | null)[];
+  private readonly readers: (RingReader | null)[];
+  private readonly overflow: { bytes: Uint8Array; more: boolean }[][];
+  private readonly congested: boolean[];
+  private readonly muted = new Set<Producer>();
+  private readonly batch: number;
+  private readonly high: number;
+  private readonly low: number;
+  private readonly flushBytes: number;
+  private readonly onActorError: (error: unknown, actorName: string) => void;
+  private readonly random: (() => number) | undefined;
+  private readonly deliverInbound: (dest: number, tag: number, a: unknown, b: unknown) => void;
+  private readonly visitEntry: (entry: Buffer) => void;
+
+  constructor(options: SchedulerOptions) {
+    const { memory, thread } = options;
+    this.thread = thread;
+    this.threadCount = memory.threadCount;
+    this.ctrl = new Int32Array(memory.control);
+    this.batch = options.batch ?? 100;
+    this.high = options.overloadHigh ?? 16_384;
+    this.low = options.overloadLow ?? Math.floor(this.high / 4);
+    this.flushBytes = options.flushBytes ?? 32 * 1024;
+    this.onActorError = options.onActorError ?? (() => undefined);
+    this.random = options.random;
+    this.encoders = [];
+    this.writers = [];
+    this.readers = [];
+    this.overflow = [];
+    this.congested = [];
+    for (let t = 0; t < this.threadCount; t++) {
+      const out = memory.rings[thread]?.[t] ?? null;
+      const inn = memory.rings[t]?.[thread] ?? null;
+      this.encoders.push(out === null ? null : new BatchEncoder(this.flushBytes * 2));
+      this.writers.push(out === null ? null : new RingWriter(out));
+      this.readers.push(inn === null ? null : new RingReader(inn));
+      this.overflow.push([]);
+      this.congested.push(false);
+    }
+    this.deliverInbound = (dest, tag, a, b) => {
+      const cell = this.cells[dest];
+      if (cell === undefined || cell.dead) {
+        this.stats.badBatches++;
+        return;
+      }
+      this.enqueue(cell, tag, a, b);
+    };
+    this.visitEntry = (entry) => {
+      this.stats.batchesIn++;
+      try {
+        decodeBatch(entry, this.deliverInbound);
+      } catch (err) {
+        this.stats.badBatches++;
+        this.onActorError(err, `channel to thread ${this.thread}`);
+      }
+    };
+  }
+
+  /** Creates an actor on this thread; returns its address. */
+  spawn(behaviour: Behaviour, name: string): ActorRef {
+    const id = this.cells.length;
+    if (id > LOCAL_MASK) throw new RangeError(`more than ${LOCAL_MASK} actors on thread ${this.thread}`);
+    this.cells.push({
+      id,
+      name,
+      behaviour,
+      mailbox: new Mailbox(),
+      scheduled: false,
+      overloaded: false,
+      dead: false,
+    });
+    return actorRef(this.thread, id);
+  }
+
+  /** Number of actors spawned on this thread. */
+  get actorCount(): number {
+    return this.cells.length;
+  }
+
+  /** Sends a message (tag >= 0: application; tag < 0: runtime) to any actor. */
+  send(ref: ActorRef, tag: number, a: unknown, b: unknown): void {
+    const t = Math.floor(ref / (1 << LOCAL_BITS));
+    const local = ref & LOCAL_MASK;
+    if (t === this.thread) {
+      const cell = this.cells[local];
+      if (cell === undefined || cell.dead) throw new RangeError(`no actor ${local} on thread ${t}`);
+      this.stats.sentLocal++;
+      this.enqueue(cell, tag, a, b);
+      return;
+    }
+    const enc = this.encoders[t];
+    if (enc === undefined || enc === null) throw new RangeError(`no thread ${t}`);
+    this.stats.sentRemote++;
+    enc.add(local, tag, a, b);
+    if (enc.byteLength >= this.flushBytes) this.flushTo(t);
+  }
+
+  /** Resumes delivery to an actor that paused itself (rule 6). */
+  resume(ref: ActorRef): void {
+    const cell = this.cells[ref & LOCAL_MASK];
+    if (cell !== undefined && cell.mailbox.size > 0) this.schedule(cell);
+  }
+
+  /** Stops an actor: it receives nothing more; queued messages are dropped. */
+  kill(ref: ActorRef): void {
+    const cell = this.cells[ref & LOCAL_MASK];
+    if (cell === undefined) return;
+    cell.dead = true;
+    if (cell.overloaded) this.relieve(cell);
+  }
+
+  /** True while any actor or channel of the process is overloaded (rule 3). */
+  pressured(): boolean {
+    return Atomics.load(this.ctrl, ControlSlot.PRESSURE) > 0;
+  }
+
+  /** Registers a producer that muted itself; it is unmuted when pressure is gone (rule 4). */
+  muteUntilRelieved(producer: Producer): void {
+    this.muted.add(producer);
+  }
+
+  /** Unmutes this thread's producers if pressure is gone. */
+  checkUnmute(): void {
+    if (this.muted.size === 0 || this.pressured()) return;
+    const producers = Array.from(this.muted);
+    this.muted.clear();
+    for (const p of producers) p.unmute();
+  }
+
+  /** True if actors are waiting to run. */
+  hasRunnable(): boolean {
+    return this.runQueue.length > 0;
+  }
+
+  /** True if a channel into this thread has a batch waiting. */
+  hasInbound(): boolean {
+    for (const r of this.readers) if (r !== null && !r.isEmpty()) return true;
+    return false;
+  }
+
+  /** True if batches wait in overflow for a full ring. */
+  hasOverflow(): boolean {
+    for (const o of this.overflow) if (o.length > 0) return true;
+    return false;
+  }
+
+  /** True if messages wait in an outbound batch not yet flushed. */
+  hasPendingOutbound(): boolean {
+    for (const e of this.encoders) if (e !== null && e.count > 0) return true;
+    return false;
+  }
+
+  /** Decodes waiting inbound batches into mailboxes; returns batches read. */
+  drainInbound(maxEntriesPerChannel = Infinity): number {
+    let n = 0;
+    for (const r of this.readers) if (r !== null) n += r.read(this.visitEntry, maxEntriesPerChannel);
+    return n;
+  }
+
+  /**
+   * Runs actor turns until the run queue is empty, `maxTurns` turns have
+   * run, or `deadline` (performance.now() ms) has passed. Returns true if
+   * actors are still waiting.
+   */
+  runTurns(deadline = Infinity, maxTurns = Infinity): boolean {
+    const rq = this.runQueue;
+    const batch = this.batch;
+    let turns = 0;
+    while (rq.length > 0) {
+      const cell = this.random === undefined ? rq.shift() : rq.take(Math.floor(this.random() * rq.length));
+      cell.scheduled = false;
+      if (cell.dead) continue;
+      try {
+        this.stats.delivered += cell.mailbox.deliver(cell.behaviour, batch);
+      } catch (err) {
+        this.stats.actorErrors++;
+        this.onActorError(err, cell.name);
+      }
+      if (cell.overloaded && cell.mailbox.appSize <= this.low) this.relieve(cell);
+      if (cell.mailbox.size > 0 && !cell.behaviour.paused && !cell.scheduled) {
+        cell.scheduled = true;
+        rq.push(cell);
+      }
+      turns++;
+      if (turns >= maxTurns) break;
+      if ((turns & 31) === 0 && performance.now() >= deadline) break;
+    }
+    this.stats.turns += turns;
+    return rq.length > 0;
+  }
+
+  /** Sends every non-empty outbound batch and retries overflow. */
+  flushOutbound(): void {
+    if (this.hasOverflow()) this.retryOverflow();
+    for (let t = 0; t < this.threadCount; t++) {
+      const enc = this.encoders[t];
+      if (enc !== null && enc !== undefined && enc.count > 0) this.flushTo(t);
+    }
+  }
+
+  /** Rings thread `t`'s doorbell, waking it if parked. */
+  wake(t: number): void {
+    const bell = threadSlot(t, ThreadSlot.BELL);
+    Atomics.add(this.ctrl, bell, 1);
+    if (Atomics.load(this.ctrl, threadSlot(t, ThreadSlot.SLEEPING)) !== 0) {
+      Atomics.notify(this.ctrl, bell);
+    }
+  }
+
+  private enqueue(cell: Cell, tag: number, a: unknown, b: unknown): void {
+    const mb = cell.mailbox;
+    if (mb.push(tag, a, b) && !cell.scheduled && !cell.behaviour.paused) this.schedule(cell);
+    if (mb.appSize > this.high && !cell.overloaded) this.noteOverload(cell);
+  }
+
+  private schedule(cell: Cell): void {
+    if (cell.scheduled || cell.dead) return;
+    cell.scheduled = true;
+    this.runQueue.push(cell);
+  }
+
+  private noteOverload(cell: Cell): void {
+    cell.overloaded = true;
+    Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
+  }
+
+  private relieve(cell: Cell): void {
+    cell.overloaded = false;
+    this.relievePressure();
+  }
+
+  private relievePressure(): void {
+    if (Atomics.sub(this.ctrl, ControlSlot.PRESSURE, 1) === 1) {
+      Atomics.add(this.ctrl, ControlSlot.PRESSURE_EPOCH, 1);
+      for (let t = 0; t < this.threadCount; t++) this.wake(t);
+    }
+  }
+
+  private flushTo(t: number): void {
+    const enc = this.encoders[t] as BatchEncoder;
+    const bytes = enc.finish();
+    this.stats.batchesOut++;
+    this.stats.bytesOut += bytes.length;
+    const writer = this.writers[t] as RingWriter;
+    const pending = this.overflow[t] as { bytes: Uint8Array; more: boolean }[];
+    const parts = writer.fragments(bytes);
+    let k = 0;
+    if (pending.length === 0) {
+      while (k < parts.length) {
+        const part = parts[k] as { bytes: Uint8Array; more: boolean };
+        if (!writer.tryWrite(part.bytes, part.more)) break;
+        k++;
+      }
+      if (k > 0) this.wake(t);
+      if (k === parts.length) return;
+    }
+    for (; k < parts.length; k++) pending.push(parts[k] as { bytes: Uint8Array; more: boolean });
+    if (!this.congested[t]) {
+      this.congested[t] = true;
+      Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
+    }
+  }
+
+  private retryOverflow(): void {
+    for (let t = 0; t < this.threadCount; t++) {
+      const pending = this.overflow[t] as { bytes: Uint8Array; more: boolean }[];
+      if (pending.length === 0) continue;
+      const writer = this.writers[t] as RingWriter;
+      let written = 0;
+      while (written < pending.length) {
+        const part = pending[written] as { bytes: Uint8Array; more: boolean };
+        if (!writer.tryWrite(part.bytes, part.more)) break;
+        written++;
+      }
+      if (written > 0) {
+        pending.splice(0, written);
+        this.wake(t);
+      }
+      if (pending.length === 0 && this.congested[t]) {
+        this.congested[t] = false;
+        this.relievePressure();
+      }
+    }
+  }
+}

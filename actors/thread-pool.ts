@@ -1,0 +1,94 @@
+/**
+ * The main-thread side of a process's scheduler threads: allocates the shared
+ * memory (control block and rings), starts the worker_threads, and wraps each
+ * one's control API with comlink (RPC over the thread's MessagePort). Control
+ * only: data never travels over MessagePorts.
+ */
+import { Worker } from 'node:worker_threads';
+import { wrap, type Remote } from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { allocateKernelMemory, type SharedKernelMemory } from './shared-layout.js';
+
+/** What each scheduler thread receives as workerData. */
+export interface KernelThreadData<AppData> {
+  readonly kernel: { readonly memory: SharedKernelMemory; readonly thread: number };
+  readonly app: AppData;
+}
+
+/** Settings of a thread pool. */
+export interface ThreadPoolOptions<AppData> {
+  /** Number of scheduler threads (`--ponythreads`). */
+  readonly threads: number;
+  /** Module run by each thread; it calls `attachSchedulerThread()`. */
+  readonly entry: URL;
+  /** Passed to every thread. */
+  readonly appData: AppData;
+  /** Capacity of each ring between two threads. */
+  readonly ringBytes?: number;
+  /** Node options for the threads (e.g. a loader); default: inherit. */
+  readonly execArgv?: string[];
+  /** Extra arguments, seen by each thread in `process.argv` after the entry. */
+  readonly argv?: string[];
+  /** Called when a thread fails (uncaught error or unexpected exit). */
+  readonly onThreadError?: (thread: number, error: Error) => void;
+}
+
+/** A set of running scheduler threads and their control RPC stubs. */
+export class ThreadPool<Api extends object, AppData = unknown> {
+  private stopping = false;
+
+  private constructor(
+    /** The shared kernel memory. */
+    readonly memory: SharedKernelMemory,
+    private readonly workers: Worker[],
+    /** One control stub per thread, by thread index. */
+    readonly remotes: Remote<Api>[],
+  ) {}
+
+  /** Starts the threads; resolves once each is online. */
+  static async start<Api extends object, AppData>(
+    options: ThreadPoolOptions<AppData>,
+  ): Promise<ThreadPool<Api, AppData>> {
+    const memory = allocateKernelMemory(options.threads, options.ringBytes ?? 4 * 1024 * 1024);
+    const workers: Worker[] = [];
+    const remotes: Remote<Api>[] = [];
+    const online: Promise<void>[] = [];
+    let pool: ThreadPool<Api, AppData> | undefined;
+    for (let thread = 0; thread < options.threads; thread++) {
+      const data: KernelThreadData<AppData> = { kernel: { memory, thread }, app: options.appData };
+      const worker = new Worker(options.entry, {
+        workerData: data,
+        ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
+        ...(options.argv === undefined ? {} : { argv: options.argv }),
+      });
+      online.push(
+        new Promise((resolve, reject) => {
+          worker.once('online', () => resolve());
+          worker.once('error', reject);
+        }),
+      );
+      worker.on('error', (err) => options.onThreadError?.(thread, err));
+      worker.on('exit', (code) => {
+        if (pool !== undefined && !pool.stopping) {
+          options.onThreadError?.(thread, new Error(`scheduler thread ${thread} exited with code ${code}`));
+        }
+      });
+      workers.push(worker);
+      remotes.push(wrap<Api>(nodeEndpoint(worker)));
+    }
+    await Promise.all(online);
+    pool = new ThreadPool<Api, AppData>(memory, workers, remotes);
+    return pool;
+  }
+
+  /** Number of threads. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Terminates every thread. */
+  async terminate(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
