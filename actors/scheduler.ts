@@ -97,6 +97,8 @@ export interface SchedulerStats {
 interface Cell {
   readonly id: number;
   readonly name: string;
+  /** Application messages per turn for this actor. */
+  readonly batch: number;
   readonly behaviour: Behaviour;
   readonly mailbox: Mailbox;
   scheduled: boolean;
@@ -185,13 +187,18 @@ export class Scheduler {
     };
   }
 
-  /** Creates an actor on this thread; returns its address. */
-  spawn(behaviour: Behaviour, name: string): ActorRef {
+  /**
+   * Creates an actor on this thread; returns its address. `batch` overrides
+   * the scheduler's messages per turn for this actor (a source whose every
+   * message is a 64 KB chunk takes a few per turn, not 100).
+   */
+  spawn(behaviour: Behaviour, name: string, batch?: number): ActorRef {
     const id = this.cells.length;
     if (id > LOCAL_MASK) throw new RangeError(`more than ${LOCAL_MASK} actors on thread ${this.thread}`);
     this.cells.push({
       id,
       name,
+      batch: batch ?? this.batch,
       behaviour,
       mailbox: new Mailbox(),
       scheduled: false,
@@ -293,14 +300,13 @@ export class Scheduler {
    */
   runTurns(deadline = Infinity, maxTurns = Infinity): boolean {
     const rq = this.runQueue;
-    const batch = this.batch;
     let turns = 0;
     while (rq.length > 0) {
       const cell = this.random === undefined ? rq.shift() : rq.take(Math.floor(this.random() * rq.length));
       cell.scheduled = false;
       if (cell.dead) continue;
       try {
-        this.stats.delivered += cell.mailbox.deliver(cell.behaviour, batch);
+        this.stats.delivered += cell.mailbox.deliver(cell.behaviour, cell.batch);
       } catch (err) {
         this.stats.actorErrors++;
         this.onActorError(err, cell.name);

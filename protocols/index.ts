@@ -2,3 +2,4 @@
 export * from './errors.js';
 export * from './frame.js';
 export * from './data-message.js';
+export * from './address.js';

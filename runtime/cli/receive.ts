@@ -20,7 +20,7 @@ import {
   FrameDecoder,
   RooError,
 } from '../../protocols/index.js';
-import { type Address, formatAddress, parseAddress } from './address.js';
+import { type Address, formatAddress, parseAddress } from '../../protocols/address.js';
 import { flagError, parseCount } from './send.js';
 
 /** Size of the output buffers (one stdout write each, at most). */

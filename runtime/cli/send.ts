@@ -24,7 +24,7 @@ import {
   RooError,
   writeFrameHeader,
 } from '../../protocols/index.js';
-import { type Address, formatAddress, parseAddress } from './address.js';
+import { type Address, formatAddress, parseAddress } from '../../protocols/address.js';
 
 /** Size of the buffers frames are encoded into (one socket write each, at most). */
 export const WRITE_BUFFER_BYTES = 64 * 1024;

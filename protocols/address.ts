@@ -6,7 +6,7 @@
  * address as a RooError with code ROO_ERR_BAD_ADDRESS, whose `details` carry
  * the input and the reason for scripts and logs.
  */
-import { ErrorCode, RooError } from '../../protocols/index.js';
+import { ErrorCode, RooError } from './errors.js';
 
 /** A TCP endpoint. */
 export interface Address {

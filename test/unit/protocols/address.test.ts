@@ -8,7 +8,7 @@ import {
   parseAddressList,
   parseNamedAddress,
   parseNamedAddressList,
-} from '../../../runtime/cli/address.js';
+} from '../../../protocols/address.js';
 
 /** Runs `fn`, expecting a ROO_ERR_BAD_ADDRESS naming `input`; returns its reason. */
 function badAddress(fn: () => unknown, input: string): string {

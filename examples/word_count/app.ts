@@ -1,0 +1,52 @@
+/**
+ * Word count: splits each line into words (maximal runs of Unicode letters
+ * and digits, lower-cased), keyed by the word, and emits `word => count`
+ * (the running total) and a newline for every word it sees.
+ *
+ *   roo worker --application-module examples/word_count/app.ts \
+ *     --in 127.0.0.1:7010 --out 127.0.0.1:7002 --cluster-initializer \
+ *     --worker-count 1 --ponythreads 2
+ */
+import {
+  application,
+  computation,
+  stateComputation,
+  statePartition,
+  tcpSink,
+  tcpSource,
+  type AppArgs,
+  type Application,
+} from 'roo';
+import { splitWords } from './split.js';
+
+/** A word's running total. */
+interface WordTotal {
+  count: number;
+}
+
+/** One output: a word and its count so far. */
+interface WordCount {
+  readonly word: string;
+  readonly count: number;
+}
+
+const split = computation<string, string>('split', (line) => splitWords(line));
+
+const countWord = stateComputation<string, WordTotal, WordCount>('count word', (word, total) => {
+  total.count++;
+  return { word, count: total.count };
+});
+
+const wordTotals = statePartition<WordTotal>('word totals', { initial: () => ({ count: 0 }) });
+
+/** Builds the word count application. */
+export default function wordCount(args: AppArgs): Application {
+  const app = application('Word Count');
+  app
+    .pipeline(tcpSource({ address: args.input(), name: 'Split and Count' }))
+    .toParallel(split)
+    .keyBy((word) => word)
+    .toStateful(countWord, wordTotals)
+    .toSink(tcpSink<WordCount>({ address: args.output(), encoder: (o) => `${o.word} => ${o.count}\n` }));
+  return app.build();
+}

@@ -1,0 +1,156 @@
+/**
+ * Source and sink configurations: what a pipeline reads and where it writes.
+ * They are descriptions only; the runtime opens sockets and files when the
+ * worker starts, on the scheduler thread that hosts the source or sink.
+ */
+import type { Address, InputAddress } from './args.js';
+
+/** Turns one framed message (TCP) into a value; throwing drops that message. */
+export type Decoder<T> = (payload: Buffer) => T;
+/** Turns one output into the bytes a sink writes. */
+export type Encoder<O> = (output: O) => string | Uint8Array;
+
+/** A TCP source: listens on an address for framed messages (4-byte length prefix). */
+export interface TcpSourceConfig<T> {
+  readonly kind: 'tcp-source';
+  readonly name: string;
+  readonly address: Address;
+  readonly decoder: Decoder<T>;
+  /** Largest frame accepted (default 16 MiB); a larger one closes that connection. */
+  readonly maxFrameBytes: number | undefined;
+}
+
+/** A file source: each line of a file (without its newline) is a message. */
+export interface FileSourceConfig<T> {
+  readonly kind: 'file-source';
+  readonly name: string;
+  readonly path: string;
+  readonly decoder: (line: string) => T;
+}
+
+/**
+ * A generator source: `generate(i)` for i = 0, 1, ... until it returns
+ * undefined or `count` values were made. With `parallel`, every scheduler
+ * thread runs an instance that makes the indices congruent to its thread
+ * index modulo the thread count (so the work spreads; order holds per
+ * instance only).
+ */
+export interface GeneratorSourceConfig<T> {
+  readonly kind: 'generator-source';
+  readonly name: string;
+  readonly generate: (index: number) => T | undefined;
+  readonly count: number;
+  readonly parallel: boolean;
+}
+
+/** Any source. */
+export type SourceConfig<T> = TcpSourceConfig<T> | FileSourceConfig<T> | GeneratorSourceConfig<T>;
+
+/** A TCP sink: connects to an address and writes each output's encoded bytes. */
+export interface TcpSinkConfig<O> {
+  readonly kind: 'tcp-sink';
+  readonly name: string;
+  readonly address: Address;
+  readonly encoder: Encoder<O>;
+}
+
+/** A file sink: appends each output's encoded bytes to a file. */
+export interface FileSinkConfig<O> {
+  readonly kind: 'file-sink';
+  readonly name: string;
+  readonly path: string;
+  readonly encoder: Encoder<O>;
+}
+
+/** A stdout sink: writes each output's encoded bytes to standard output. */
+export interface StdoutSinkConfig<O> {
+  readonly kind: 'stdout-sink';
+  readonly name: string;
+  readonly encoder: Encoder<O>;
+}
+
+/** A sink that only counts what reaches it (benchmarks, tests). */
+export interface NullSinkConfig {
+  readonly kind: 'null-sink';
+  readonly name: string;
+}
+
+/** Any sink. */
+export type SinkConfig<O> = TcpSinkConfig<O> | FileSinkConfig<O> | StdoutSinkConfig<O> | NullSinkConfig;
+
+/** Decodes a frame as UTF-8 text. */
+export const utf8Decoder: Decoder<string> = (payload) => payload.toString('utf8');
+
+/** A TCP source listening on `address` (usually from `--in`). */
+export function tcpSource<T = string>(options: {
+  readonly address: InputAddress;
+  readonly decoder?: Decoder<T>;
+  readonly name?: string;
+  readonly maxFrameBytes?: number;
+}): TcpSourceConfig<T> {
+  return {
+    kind: 'tcp-source',
+    name: options.name ?? options.address.name ?? 'tcp source',
+    address: options.address,
+    decoder: options.decoder ?? (utf8Decoder as unknown as Decoder<T>),
+    maxFrameBytes: options.maxFrameBytes,
+  };
+}
+
+/** A file source reading `path` line by line. */
+export function fileSource<T = string>(options: {
+  readonly path: string;
+  readonly decoder?: (line: string) => T;
+  readonly name?: string;
+}): FileSourceConfig<T> {
+  return {
+    kind: 'file-source',
+    name: options.name ?? `file ${options.path}`,
+    path: options.path,
+    decoder: options.decoder ?? ((line: string) => line as unknown as T),
+  };
+}
+
+/** A generator source; see {@link GeneratorSourceConfig}. */
+export function generatorSource<T>(options: {
+  readonly generate: (index: number) => T | undefined;
+  readonly count?: number;
+  readonly parallel?: boolean;
+  readonly name?: string;
+}): GeneratorSourceConfig<T> {
+  return {
+    kind: 'generator-source',
+    name: options.name ?? 'generator',
+    generate: options.generate,
+    count: options.count ?? Infinity,
+    parallel: options.parallel ?? false,
+  };
+}
+
+/** A TCP sink connecting to `address` (usually `--out`). */
+export function tcpSink<O>(options: {
+  readonly address: Address;
+  readonly encoder: Encoder<O>;
+  readonly name?: string;
+}): TcpSinkConfig<O> {
+  return { kind: 'tcp-sink', name: options.name ?? 'tcp sink', address: options.address, encoder: options.encoder };
+}
+
+/** A file sink appending to `path`. */
+export function fileSink<O>(options: {
+  readonly path: string;
+  readonly encoder: Encoder<O>;
+  readonly name?: string;
+}): FileSinkConfig<O> {
+  return { kind: 'file-sink', name: options.name ?? `file ${options.path}`, path: options.path, encoder: options.encoder };
+}
+
+/** A sink writing to standard output. */
+export function stdoutSink<O>(options: { readonly encoder: Encoder<O>; readonly name?: string }): StdoutSinkConfig<O> {
+  return { kind: 'stdout-sink', name: options.name ?? 'stdout', encoder: options.encoder };
+}
+
+/** A sink that counts and discards. */
+export function nullSink(name = 'null sink'): NullSinkConfig {
+  return { kind: 'null-sink', name };
+}

@@ -1,0 +1,139 @@
+/**
+ * Where a sink writer's bytes go: a TCP connection (reconnecting), a file, or
+ * standard output. All share one small interface so the writer actor does not
+ * care which.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { Socket } from 'node:net';
+import { formatAddress, type Address } from '../../protocols/index.js';
+import type { Logger } from '../logging/logger.js';
+
+/** A byte output with backpressure. */
+export interface Output {
+  /** Writes bytes; returns false when the caller should wait for `onWritable`. */
+  write(bytes: Uint8Array): boolean;
+  /** Called whenever the output becomes writable again (drained or reconnected). */
+  onWritable: () => void;
+  /** True when writes can be accepted now. */
+  readonly writable: boolean;
+  /** Flushes and closes. */
+  close(): Promise<void>;
+}
+
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 2_000;
+
+/**
+ * A TCP connection to a sink address. Connects at once and reconnects with
+ * backoff whenever the connection fails or closes; while it is down it is
+ * not writable, so the writer pauses, its mailbox grows, and the sources mute
+ * (no output is dropped).
+ */
+export class TcpOutput implements Output {
+  onWritable: () => void = () => undefined;
+  private socket: Socket | undefined;
+  private connected = false;
+  private congested = false;
+  private closed = false;
+  private delay = RECONNECT_MIN_MS;
+  private timer: NodeJS.Timeout | undefined;
+  private warnedDown = false;
+
+  constructor(
+    private readonly address: Address,
+    private readonly log: Logger,
+  ) {
+    this.connect();
+  }
+
+  get writable(): boolean {
+    return this.connected && !this.congested;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.socket === undefined || !this.connected) return false;
+    const ok = this.socket.write(bytes);
+    if (!ok) this.congested = true;
+    return ok;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const s = this.socket;
+    if (s === undefined || !this.connected) {
+      s?.destroy();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      s.end(() => resolve());
+      setTimeout(() => {
+        s.destroy();
+        resolve();
+      }, 2_000).unref();
+    });
+  }
+
+  private connect(): void {
+    const s = new Socket();
+    this.socket = s;
+    s.setNoDelay(true);
+    s.on('connect', () => {
+      this.connected = true;
+      this.congested = false;
+      this.delay = RECONNECT_MIN_MS;
+      if (this.warnedDown) this.log.info(`sink connection to ${formatAddress(this.address)} is up again`);
+      this.warnedDown = false;
+      this.onWritable();
+    });
+    s.on('drain', () => {
+      this.congested = false;
+      this.onWritable();
+    });
+    s.on('error', (err) => {
+      if (!this.warnedDown && !this.closed) {
+        this.log.warn(`sink connection to ${formatAddress(this.address)} failed (${err.message}); retrying`);
+        this.warnedDown = true;
+      }
+    });
+    s.on('close', () => {
+      this.connected = false;
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.connect(), this.delay);
+      this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+    });
+    s.connect(this.address.port, this.address.host);
+  }
+}
+
+/** A file (appended to) or standard output (fd 1). */
+export class StreamOutput implements Output {
+  onWritable: () => void = () => undefined;
+  private congested = false;
+  private readonly stream: WriteStream;
+
+  constructor(target: { path: string } | { fd: number }) {
+    this.stream =
+      'path' in target
+        ? createWriteStream(target.path, { flags: 'a' })
+        : createWriteStream('', { fd: target.fd, autoClose: false });
+    this.stream.on('drain', () => {
+      this.congested = false;
+      this.onWritable();
+    });
+  }
+
+  get writable(): boolean {
+    return !this.congested;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    const ok = this.stream.write(bytes);
+    if (!ok) this.congested = true;
+    return ok;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.stream.end(() => resolve()));
+  }
+}

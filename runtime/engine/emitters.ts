@@ -1,0 +1,123 @@
+/**
+ * Compiles a stage's coalesced chain and route into one `emit` function: the
+ * stateless computations run in order, then the route sends each output to
+ * the actor that owns it (a key group's actor, a parallel replica, or the
+ * thread's sink encoder). A computation or key extractor that throws drops
+ * that message with a counted, logged error; the stream goes on.
+ */
+import type { ActorRef, Scheduler } from '../../actors/index.js';
+import { ErrorCode } from '../../protocols/index.js';
+import type { Computation } from '../api/computations.js';
+import type { Plan, Route, Stage } from '../topology/plan.js';
+import type { ErrorReporter } from './error-reporter.js';
+
+/** Sends one value onwards. */
+export type Emit = (value: unknown) => void;
+
+/** The actors of the whole process, by role (merged from every thread). */
+export interface Directory {
+  /** keyGroups[partitionIndex][keyGroup] = owning actor. */
+  readonly keyGroups: ActorRef[][];
+  /** parallel[stageId][thread] = that thread's replica. */
+  readonly parallel: Record<number, ActorRef[]>;
+  /** sinkEncoders[sinkId][thread] = that thread's encoder actor. */
+  readonly sinkEncoders: Record<number, ActorRef[]>;
+  /** sinkWriters[sinkId] = the writer actor (absent for a null sink). */
+  readonly sinkWriters: Record<number, ActorRef>;
+}
+
+/** Builds the emit function of a stage's outputs. */
+export function compileStageEmit(
+  stage: Stage,
+  plan: Plan,
+  directory: Directory,
+  scheduler: Scheduler,
+  errors: ErrorReporter,
+): Emit {
+  const routed = compileRoute(stage.route, plan, directory, scheduler, errors);
+  return compileChain(stage.chain, routed, errors);
+}
+
+/** Wraps `next` with the stateless computations of a chain, last first. */
+export function compileChain(chain: readonly Computation<unknown, unknown>[], next: Emit, errors: ErrorReporter): Emit {
+  let emit = next;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    emit = applyComputation(chain[i] as Computation<unknown, unknown>, emit, errors);
+  }
+  return emit;
+}
+
+/** One stateless computation in front of `next`. */
+export function applyComputation(c: Computation<unknown, unknown>, next: Emit, errors: ErrorReporter): Emit {
+  const compute = c.compute;
+  const where = `computation '${c.name}'`;
+  return (value) => {
+    let out: unknown;
+    try {
+      out = compute(value);
+    } catch (err) {
+      errors.report(err, ErrorCode.ComputationFailed, where);
+      return;
+    }
+    emitOutputs(out, next);
+  };
+}
+
+/** Sends a computation's result onwards: nothing, one value, or each of an array. */
+export function emitOutputs(out: unknown, next: Emit): void {
+  if (out === undefined || out === null) return;
+  if (Array.isArray(out)) {
+    for (let i = 0; i < out.length; i++) next(out[i]);
+  } else {
+    next(out);
+  }
+}
+
+function compileRoute(route: Route, plan: Plan, directory: Directory, scheduler: Scheduler, errors: ErrorReporter): Emit {
+  switch (route.kind) {
+    case 'drop':
+      return () => undefined;
+    case 'sink': {
+      const encoders = directory.sinkEncoders[route.sink];
+      const local = encoders?.[scheduler.thread];
+      if (local === undefined) throw new Error(`no encoder of sink #${route.sink} on thread ${scheduler.thread}`);
+      const tag = route.sink;
+      return (value) => scheduler.send(local, tag, value, undefined);
+    }
+    case 'parallel': {
+      const replicas = directory.parallel[route.stage];
+      if (replicas === undefined || replicas.length === 0) throw new Error(`no replicas of stage #${route.stage}`);
+      const n = replicas.length;
+      const tag = route.stage;
+      let next = scheduler.thread % n;
+      return (value) => {
+        const ref = replicas[next] as ActorRef;
+        next = next + 1 === n ? 0 : next + 1;
+        scheduler.send(ref, tag, value, undefined);
+      };
+    }
+    case 'state': {
+      const pIndex = plan.partitions.findIndex((p) => p.name === route.partition);
+      const partition = plan.partitions[pIndex];
+      const owners = directory.keyGroups[pIndex];
+      if (partition === undefined || owners === undefined) throw new Error(`no partition '${route.partition}'`);
+      const grouper = partition.grouper;
+      const keyOf = route.key;
+      const tag = route.stage;
+      const where = `key of state partition '${route.partition}'`;
+      return (value) => {
+        let key: string;
+        let group: number;
+        try {
+          key = keyOf(value);
+          if (typeof key !== 'string') key = String(key);
+          group = grouper.groupOf(key);
+        } catch (err) {
+          errors.report(err, ErrorCode.ComputationFailed, where);
+          return;
+        }
+        scheduler.send(owners[group] as ActorRef, tag, key, value);
+      };
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * A worker's stream engine, main-thread side: loads and plans the
+ * application, starts the scheduler threads, has each spawn the actors placed
+ * on it, hands every thread the merged directory, and starts the sources.
+ * The main thread does no per-message work; it coordinates and reports.
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ThreadPool } from '../../actors/index.js';
+import { ErrorCode, RooError } from '../../protocols/index.js';
+import type { AppArgsData } from '../api/args.js';
+import type { Logger } from '../logging/logger.js';
+import { buildPlan, describePlan, type Plan } from '../topology/plan.js';
+import { placePlan, type Placement } from '../topology/placement.js';
+import { buildApplication, loadApplicationModule } from './app-loader.js';
+import { mergeDirectories, type ThreadControl, type ThreadStats } from './thread-control.js';
+import type { ThreadAppData } from './thread-main.js';
+
+/** Settings of an engine. */
+export interface EngineOptions {
+  readonly modulePath: string;
+  readonly args: AppArgsData;
+  readonly workerName: string;
+  /** Scheduler threads (`--ponythreads`); default: available cores. */
+  readonly threads?: number;
+  readonly log: Logger;
+  /** Capacity of each ring between two threads. */
+  readonly ringBytes?: number;
+  /** Called if a scheduler thread dies. */
+  readonly onFatal?: (error: Error) => void;
+}
+
+/** Totals over every thread. */
+export interface EngineStats {
+  readonly threads: readonly ThreadStats[];
+  /** Messages taken in by all sources. */
+  readonly received: number;
+  /** Outputs written by all sink writers. */
+  readonly written: number;
+  /** Outputs that reached sink encoders (including null sinks). */
+  readonly encoded: number;
+  /** Errors by code and place, over all threads. */
+  readonly errors: Record<string, number>;
+}
+
+/** Where the scheduler thread entry is: compiled JS, or TS sources via tsx. */
+function threadEntry(): { entry: URL; argv?: string[] } {
+  const self = import.meta.url;
+  if (self.endsWith('.ts')) {
+    return { entry: new URL('./ts-thread.mjs', self), argv: [new URL('./thread-main.ts', self).href] };
+  }
+  return { entry: new URL('./thread-main.js', self) };
+}
+
+/** A running engine. */
+export class Engine {
+  private constructor(
+    /** The plan every thread runs. */
+    readonly plan: Plan,
+    /** Where everything is placed. */
+    readonly placement: Placement,
+    private readonly pool: ThreadPool<ThreadControl, ThreadAppData>,
+    /** TCP sources' bound addresses, by source name. */
+    readonly listening: Record<string, string>,
+  ) {}
+
+  /** Loads, plans, spawns, wires and starts. */
+  static async start(options: EngineOptions): Promise<Engine> {
+    const threads = options.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new RooError(ErrorCode.BadFlag, `--ponythreads must be an integer from 1 to 256, got ${threads}`);
+    }
+    const fn = await loadApplicationModule(options.modulePath);
+    const plan = buildPlan(buildApplication(fn, options.args));
+    const log = options.log;
+    log.info(`Application '${plan.application}': ${plan.stages.length} stages on ${threads} scheduler threads`);
+    for (const line of describePlan(plan)) log.debug(line);
+    const placement = placePlan(plan, threads);
+    const { entry, argv } = threadEntry();
+    const pool = await ThreadPool.start<ThreadControl, ThreadAppData>({
+      threads,
+      entry,
+      ...(argv === undefined ? {} : { argv }),
+      appData: { modulePath: options.modulePath, args: options.args, workerName: options.workerName },
+      ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
+      onThreadError: (thread, err) => {
+        log.fatal(`scheduler thread ${thread} failed: ${err.message}`);
+        options.onFatal?.(err);
+      },
+    });
+    try {
+      const locals = await Promise.all(pool.remotes.map((r) => r.spawn(placement)));
+      const directory = mergeDirectories(locals, plan.partitions.length);
+      await Promise.all(pool.remotes.map((r) => r.wire(directory)));
+      const started = await Promise.all(pool.remotes.map((r) => r.start()));
+      return new Engine(plan, placement, pool, Object.assign({}, ...started) as Record<string, string>);
+    } catch (err) {
+      await pool.terminate();
+      throw err;
+    }
+  }
+
+  /** Counters summed over threads. */
+  async stats(): Promise<EngineStats> {
+    const threads = await Promise.all(this.pool.remotes.map((r) => r.stats()));
+    const errors: Record<string, number> = {};
+    let received = 0;
+    let written = 0;
+    let encoded = 0;
+    for (const t of threads) {
+      for (const s of t.sources) received += s.received;
+      for (const s of t.sinks) written += s.outputs;
+      for (const e of t.encoded) encoded += e.received;
+      for (const [k, v] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + v;
+    }
+    return { threads, received, written, encoded, errors };
+  }
+
+  /** True when every finite source has finished and no thread has work queued. */
+  async drained(): Promise<boolean> {
+    const first = await this.stats();
+    const finished = first.threads.every((t) => t.sources.every((s) => s.finished || s.name === ''));
+    if (!finished || !first.threads.every((t) => t.idle)) return false;
+    // Twice, so that a batch in flight between two threads is not missed.
+    const second = await this.stats();
+    return second.threads.every((t) => t.idle) && second.encoded === first.encoded;
+  }
+
+  /** Stops sources, lets queued messages drain (up to `drainMs`), closes sinks, stops threads. */
+  async stop(drainMs = 2_000): Promise<void> {
+    await Promise.all(this.pool.remotes.map((r) => r.stopSources()));
+    const until = Date.now() + drainMs;
+    let last = -1;
+    while (Date.now() < until) {
+      const s = await this.stats();
+      if (s.threads.every((t) => t.idle) && s.encoded === last) break;
+      last = s.encoded;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(this.pool.remotes.map((r) => r.stop()));
+    await this.pool.terminate();
+  }
+}
+
+/** Path of this module's directory (for tools that locate bundled files). */
+export const engineDir = fileURLToPath(new URL('.', import.meta.url));

@@ -1,0 +1,252 @@
+/**
+ * A source actor: a source and the stateless steps coalesced after it, on
+ * the scheduler thread that owns the source's socket or file. Bytes arrive as
+ * messages (chunks); the actor frames or splits them, decodes each message,
+ * and runs the chain, whose route sends each output straight to the thread
+ * that owns it. Before taking more input it checks the process's pressure
+ * and, if any actor or channel is overloaded, mutes: it stops reading its
+ * sockets until the pressure is gone (backpressure rule 3).
+ */
+import type { ActorRef, Behaviour, Scheduler, ThreadLoop } from '../../actors/index.js';
+import { ErrorCode, FrameDecoder, formatAddress } from '../../protocols/index.js';
+import type { GeneratorSourceConfig } from '../api/connectors.js';
+import { FileReader } from '../connectors/file-reader.js';
+import { TcpListener } from '../connectors/tcp-listener.js';
+import type { Logger } from '../logging/logger.js';
+import type { SourceStage } from '../topology/plan.js';
+import type { Emit } from './emitters.js';
+import type { ErrorReporter } from './error-reporter.js';
+import { RT_CONTINUE, RT_START, TAG_CHUNK, TAG_CLOSED } from './tags.js';
+
+/** Values a generator makes per turn. */
+const GENERATE_PER_TURN = 1_000;
+
+/** Counters of a source actor. */
+export interface SourceCounters {
+  /** Messages decoded and passed to the chain. */
+  received: number;
+  /** Bytes read. */
+  bytes: number;
+  /** Times the source muted under backpressure. */
+  mutes: number;
+  /** True once a finite source (file, generator) has delivered everything. */
+  finished: boolean;
+}
+
+/** A source actor. */
+export class SourceActor implements Behaviour {
+  paused = false;
+  readonly counters: SourceCounters = { received: 0, bytes: 0, mutes: 0, finished: false };
+  /** Set when the process's directory is known. */
+  emit: Emit = () => undefined;
+  /** Set at spawn: this actor's own address. */
+  self: ActorRef = -1;
+  /** The bound address of a TCP source, once listening. */
+  listening: string | undefined;
+
+  private listener: TcpListener | undefined;
+  private reader: FileReader | undefined;
+  private readonly framers = new Map<number, FrameDecoder>();
+  private carry: Buffer | undefined;
+  private muted = false;
+  private nextIndex: number;
+  private readonly where: string;
+  private readonly onFrame: (payload: Buffer) => void;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly loop: ThreadLoop,
+    readonly stage: SourceStage,
+    /** This instance's index and the instance count (parallel generators). */
+    private readonly instance: { index: number; of: number },
+    private readonly errors: ErrorReporter,
+    private readonly log: Logger,
+  ) {
+    this.nextIndex = instance.index;
+    this.where = `source '${stage.source.name}'`;
+    const source = stage.source;
+    const decode = source.kind === 'tcp-source' ? source.decoder : undefined;
+    this.onFrame = (payload) => {
+      let value: unknown;
+      try {
+        value = (decode as (p: Buffer) => unknown)(payload);
+      } catch (err) {
+        this.errors.report(err, ErrorCode.DecoderFailed, this.where);
+        return;
+      }
+      this.counters.received++;
+      this.emit(value);
+    };
+  }
+
+  /** Opens the source (socket, file) or starts generating. Resolves once listening. */
+  async start(): Promise<void> {
+    const source = this.stage.source;
+    const events = {
+      chunk: (connection: number, bytes: Buffer) => {
+        this.scheduler.send(this.self, TAG_CHUNK, connection, bytes);
+        this.loop.kick();
+      },
+      closed: (connection: number) => {
+        this.scheduler.send(this.self, TAG_CLOSED, connection, undefined);
+        this.loop.kick();
+      },
+    };
+    if (source.kind === 'tcp-source') {
+      this.listener = new TcpListener(source.address, events, this.log);
+      const bound = await this.listener.listen();
+      this.listening = formatAddress(bound);
+    } else if (source.kind === 'file-source') {
+      this.reader = new FileReader(source.path, events, (err) => {
+        this.errors.report(err, ErrorCode.Internal, this.where);
+        this.counters.finished = true;
+      });
+      this.reader.start();
+    } else {
+      this.scheduler.send(this.self, RT_START, undefined, undefined);
+      this.loop.kick();
+    }
+  }
+
+  /** Closes the source's socket or file. */
+  async stop(): Promise<void> {
+    this.muted = true;
+    await this.listener?.close();
+    await this.reader?.close();
+  }
+
+  receive(tag: number, connection: unknown, bytes: unknown): void {
+    if (tag === TAG_CHUNK) {
+      const chunk = bytes as Buffer;
+      this.counters.bytes += chunk.length;
+      if (this.stage.source.kind === 'tcp-source') this.frames(connection as number, chunk);
+      else this.lines(chunk);
+      this.checkPressure();
+    } else if (tag === TAG_CLOSED) {
+      if (this.stage.source.kind === 'tcp-source') {
+        const framer = this.framers.get(connection as number);
+        this.framers.delete(connection as number);
+        try {
+          framer?.end();
+        } catch (err) {
+          this.errors.report(err, ErrorCode.FrameTruncated, this.where);
+        }
+      } else {
+        if (this.carry !== undefined && this.carry.length > 0) this.line(this.carry.toString('utf8'));
+        this.carry = undefined;
+        this.counters.finished = true;
+        this.log.info(`${this.where} reached the end of its file (${this.counters.received} messages)`);
+      }
+    }
+  }
+
+  receiveRuntime(tag: number): void {
+    if ((tag === RT_START || tag === RT_CONTINUE) && this.stage.source.kind === 'generator-source') {
+      this.generate(this.stage.source);
+    }
+  }
+
+  private frames(connection: number, chunk: Buffer): void {
+    let framer = this.framers.get(connection);
+    if (framer === undefined) {
+      const source = this.stage.source;
+      framer = new FrameDecoder(source.kind === 'tcp-source' ? source.maxFrameBytes : undefined);
+      this.framers.set(connection, framer);
+    }
+    try {
+      framer.push(chunk, this.onFrame);
+    } catch (err) {
+      // A broken frame: the stream cannot be resynchronised; close this connection only.
+      this.errors.report(err, ErrorCode.BadMessage, `${this.where} connection #${connection}`);
+      this.framers.delete(connection);
+      this.listener?.drop(connection);
+    }
+  }
+
+  private lines(chunk: Buffer): void {
+    const buf = this.carry === undefined ? chunk : Buffer.concat([this.carry, chunk]);
+    const last = buf.lastIndexOf(10);
+    if (last < 0) {
+      this.carry = buf;
+      return;
+    }
+    this.carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
+    // Decode the whole block once, then slice lines out of the string.
+    const text = buf.toString('utf8', 0, last);
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) {
+        this.line(text.slice(start));
+        break;
+      }
+      this.line(text.slice(start, nl));
+      start = nl + 1;
+    }
+  }
+
+  private line(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const source = this.stage.source;
+    if (source.kind !== 'file-source') return;
+    let value: unknown;
+    try {
+      value = source.decoder(line);
+    } catch (err) {
+      this.errors.report(err, ErrorCode.DecoderFailed, this.where);
+      return;
+    }
+    this.counters.received++;
+    this.emit(value);
+  }
+
+  private generate(source: GeneratorSourceConfig<unknown>): void {
+    const step = this.instance.of;
+    let made = 0;
+    while (made < GENERATE_PER_TURN && this.nextIndex < source.count) {
+      let value: unknown;
+      try {
+        value = source.generate(this.nextIndex);
+      } catch (err) {
+        this.errors.report(err, ErrorCode.DecoderFailed, this.where);
+        this.nextIndex += step;
+        continue;
+      }
+      if (value === undefined) {
+        this.nextIndex = Infinity;
+        break;
+      }
+      this.nextIndex += step;
+      this.counters.received++;
+      made++;
+      this.emit(value);
+    }
+    if (this.nextIndex >= source.count) {
+      this.counters.finished = true;
+      return;
+    }
+    if (this.scheduler.pressured()) {
+      this.counters.mutes++;
+      this.scheduler.muteUntilRelieved({
+        unmute: () => this.scheduler.send(this.self, RT_CONTINUE, undefined, undefined),
+      });
+    } else {
+      this.scheduler.send(this.self, RT_CONTINUE, undefined, undefined);
+    }
+  }
+
+  private checkPressure(): void {
+    if (this.muted || !this.scheduler.pressured()) return;
+    this.muted = true;
+    this.counters.mutes++;
+    this.listener?.pause();
+    this.reader?.pause();
+    this.scheduler.muteUntilRelieved({
+      unmute: () => {
+        this.muted = false;
+        this.listener?.resume();
+        this.reader?.resume();
+      },
+    });
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The control API between a worker's main thread and its scheduler threads
+ * (comlink RPC over each thread's MessagePort). Control only: data travels
+ * over the rings.
+ */
+import type { ActorRef, SchedulerStats } from '../../actors/index.js';
+import type { Placement } from '../topology/placement.js';
+import type { Directory } from './emitters.js';
+import type { ErrorCounts } from './error-reporter.js';
+
+/** The actors one thread spawned, by role. */
+export interface LocalDirectory {
+  readonly thread: number;
+  /** keyGroups[partitionIndex][keyGroup] for the groups this thread owns. */
+  readonly keyGroups: Record<number, ActorRef>[];
+  readonly parallel: Record<number, ActorRef>;
+  readonly sinkEncoders: Record<number, ActorRef>;
+  readonly sinkWriters: Record<number, ActorRef>;
+  readonly sources: Record<number, ActorRef>;
+}
+
+/** One thread's counters. */
+export interface ThreadStats {
+  readonly thread: number;
+  readonly scheduler: SchedulerStats;
+  readonly actors: number;
+  readonly sources: readonly { name: string; received: number; bytes: number; mutes: number; finished: boolean }[];
+  readonly sinks: readonly { id: number; outputs: number; bytes: number }[];
+  readonly encoded: readonly { id: number; received: number; shipped: number }[];
+  /** State entities per partition on this thread. */
+  readonly entities: Record<string, number>;
+  readonly errors: ErrorCounts;
+  /** True if nothing is queued or runnable on this thread right now. */
+  readonly idle: boolean;
+}
+
+/** What each scheduler thread exposes to the main thread. */
+export interface ThreadControl {
+  /** Spawns the actors placed on this thread. */
+  spawn(placement: Placement): Promise<LocalDirectory>;
+  /** Compiles every route once the whole directory is known. */
+  wire(directory: Directory): void;
+  /** Starts this thread's sources; returns TCP sources' bound addresses by name. */
+  start(): Promise<Record<string, string>>;
+  /** Counters. */
+  stats(): ThreadStats;
+  /** Closes this thread's sources (no new input). */
+  stopSources(): Promise<void>;
+  /** Flushes and closes sinks, then stops the run loop. */
+  stop(): Promise<void>;
+}
+
+/** Merges the threads' local directories into the process's directory. */
+export function mergeDirectories(locals: readonly LocalDirectory[], partitions: number): Directory {
+  const keyGroups: ActorRef[][] = Array.from({ length: partitions }, () => []);
+  const parallel: Record<number, ActorRef[]> = {};
+  const sinkEncoders: Record<number, ActorRef[]> = {};
+  const sinkWriters: Record<number, ActorRef> = {};
+  for (const l of [...locals].sort((a, b) => a.thread - b.thread)) {
+    l.keyGroups.forEach((owned, pi) => {
+      for (const [kg, ref] of Object.entries(owned)) (keyGroups[pi] as ActorRef[])[Number(kg)] = ref;
+    });
+    for (const [id, ref] of Object.entries(l.parallel)) (parallel[Number(id)] ??= []).push(ref);
+    for (const [id, ref] of Object.entries(l.sinkEncoders)) (sinkEncoders[Number(id)] ??= [])[l.thread] = ref;
+    for (const [id, ref] of Object.entries(l.sinkWriters)) sinkWriters[Number(id)] = ref;
+  }
+  return { keyGroups, parallel, sinkEncoders, sinkWriters };
+}

@@ -1,0 +1,185 @@
+/**
+ * Entry of a worker's scheduler thread. Loads the application module, builds
+ * the same plan as the main thread, and on the main thread's word (comlink):
+ * spawns the actors placed here, wires every actor's routes once the
+ * process-wide directory is known, starts the sources placed here, reports
+ * stats, and stops.
+ */
+import { attachSchedulerThread, exposeControl, type ActorRef } from '../../actors/index.js';
+import { ErrorCode } from '../../protocols/index.js';
+import type { AppArgsData } from '../api/args.js';
+import { StreamOutput, TcpOutput, type Output } from '../connectors/output.js';
+import { createLogger } from '../logging/logger.js';
+import { buildPlan, type Plan } from '../topology/plan.js';
+import type { Placement } from '../topology/placement.js';
+import { buildApplication, loadApplicationModule } from './app-loader.js';
+import { applyComputation, compileStageEmit, type Directory } from './emitters.js';
+import { ErrorReporter } from './error-reporter.js';
+import { SinkEncoderActor, SinkWriterActor } from './sink-actors.js';
+import { SourceActor } from './source-actor.js';
+import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
+import type { LocalDirectory, ThreadControl, ThreadStats } from './thread-control.js';
+
+/** What the main thread passes each scheduler thread. */
+export interface ThreadAppData {
+  readonly modulePath: string;
+  readonly args: AppArgsData;
+  readonly workerName: string;
+}
+
+const { scheduler, loop, app: data } = attachSchedulerThread<ThreadAppData>({
+  onActorError: (err, name) => errors.report(err, ErrorCode.Internal, `actor ${name}`),
+});
+const log = createLogger({ worker: data.workerName, thread: scheduler.thread });
+const errors = new ErrorReporter(log);
+
+const sources: SourceActor[] = [];
+const parallels = new Map<number, ParallelActor>();
+const keyGroups: KeyGroupActor[] = [];
+const stateSteps = new Map<number, StateStep>();
+const encoders = new Map<number, SinkEncoderActor>();
+const writers = new Map<number, SinkWriterActor>();
+
+let plan: Plan | undefined;
+const ready = (async () => {
+  const fn = await loadApplicationModule(data.modulePath);
+  plan = buildPlan(buildApplication(fn, data.args));
+})();
+
+function openOutput(config: Plan['sinks'][number]['config']): Output | undefined {
+  switch (config.kind) {
+    case 'tcp-sink':
+      return new TcpOutput(config.address, log);
+    case 'file-sink':
+      return new StreamOutput({ path: config.path });
+    case 'stdout-sink':
+      return new StreamOutput({ fd: 1 });
+    case 'null-sink':
+      return undefined;
+  }
+}
+
+const control: ThreadControl = {
+  async spawn(placement: Placement): Promise<LocalDirectory> {
+    await ready;
+    const p = plan as Plan;
+    const me = scheduler.thread;
+    const local: LocalDirectory = { thread: me, keyGroups: [], parallel: {}, sinkEncoders: {}, sinkWriters: {}, sources: {} };
+    for (const stage of p.stages) {
+      if (stage.kind === 'state') {
+        stateSteps.set(stage.id, {
+          computation: stage.computation,
+          where: `state computation '${stage.computation.name}'`,
+          emit: () => undefined,
+        });
+      }
+    }
+    p.partitions.forEach((partition, pi) => {
+      const steps: (StateStep | undefined)[] = [];
+      for (const stage of p.stages) {
+        if (stage.kind === 'state' && stage.partition === partition.name) steps[stage.id] = stateSteps.get(stage.id);
+      }
+      const owned: Record<number, ActorRef> = {};
+      placement.keyGroupOwner[pi]?.forEach((owner, kg) => {
+        if (owner !== me) return;
+        const actor = new KeyGroupActor(partition, kg, steps, errors);
+        keyGroups.push(actor);
+        owned[kg] = scheduler.spawn(actor, `${partition.name}/kg${kg}`);
+      });
+      local.keyGroups.push(owned);
+    });
+    for (const stage of p.stages) {
+      if (stage.kind === 'parallel') {
+        const actor = new ParallelActor();
+        parallels.set(stage.id, actor);
+        local.parallel[stage.id] = scheduler.spawn(actor, `parallel '${stage.computation.name}'`);
+      } else if (stage.kind === 'source') {
+        const threads = placement.sourceThreads.get(stage.id) ?? [];
+        const index = threads.indexOf(me);
+        if (index < 0) continue;
+        const actor = new SourceActor(scheduler, loop, stage, { index, of: threads.length }, errors, log);
+        actor.self = scheduler.spawn(actor, `source '${stage.source.name}'`, 4);
+        sources.push(actor);
+        local.sources[stage.id] = actor.self;
+      }
+    }
+    for (const sink of p.sinks) {
+      const config = sink.config;
+      const encoder = new SinkEncoderActor(
+        scheduler,
+        config.kind === 'null-sink' ? undefined : config.encoder,
+        errors,
+        `sink '${config.name}'`,
+      );
+      encoder.self = scheduler.spawn(encoder, `sink encoder '${config.name}'`);
+      encoders.set(sink.id, encoder);
+      local.sinkEncoders[sink.id] = encoder.self;
+      if (placement.sinkThread[sink.id] === me) {
+        const output = openOutput(config);
+        if (output !== undefined) {
+          const writer = new SinkWriterActor(scheduler, loop, output);
+          writer.self = scheduler.spawn(writer, `sink writer '${config.name}'`);
+          writers.set(sink.id, writer);
+          local.sinkWriters[sink.id] = writer.self;
+        }
+      }
+    }
+    return local;
+  },
+
+  wire(directory: Directory): void {
+    const p = plan as Plan;
+    for (const stage of p.stages) {
+      const emit = compileStageEmit(stage, p, directory, scheduler, errors);
+      if (stage.kind === 'parallel') {
+        const actor = parallels.get(stage.id);
+        if (actor !== undefined) actor.emit = applyComputation(stage.computation, emit, errors);
+      } else if (stage.kind === 'state') {
+        const step = stateSteps.get(stage.id);
+        if (step !== undefined) step.emit = emit;
+      } else {
+        for (const s of sources) if (s.stage.id === stage.id) s.emit = emit;
+      }
+    }
+    for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];
+  },
+
+  async start(): Promise<Record<string, string>> {
+    await Promise.all(sources.map((s) => s.start()));
+    loop.kick();
+    const listening: Record<string, string> = {};
+    for (const s of sources) if (s.listening !== undefined) listening[s.stage.source.name] = s.listening;
+    return listening;
+  },
+
+  stats(): ThreadStats {
+    const entities: Record<string, number> = {};
+    for (const kg of keyGroups) entities[kg.partition.name] = (entities[kg.partition.name] ?? 0) + kg.entities.size;
+    return {
+      thread: scheduler.thread,
+      scheduler: { ...scheduler.stats },
+      actors: scheduler.actorCount,
+      sources: sources.map((s) => ({ name: s.stage.source.name, ...s.counters })),
+      sinks: [...writers.entries()].map(([id, w]) => ({ id, ...w.counters })),
+      encoded: [...encoders.entries()].map(([id, e]) => ({ id, ...e.counters })),
+      entities,
+      errors: errors.counts(),
+      idle: !scheduler.hasRunnable() && !scheduler.hasInbound() && !scheduler.hasPendingOutbound(),
+    };
+  },
+
+  async stopSources(): Promise<void> {
+    await Promise.all(sources.map((s) => s.stop()));
+  },
+
+  async stop(): Promise<void> {
+    await Promise.all([...writers.values()].map((w) => w.close()));
+    loop.stop();
+  },
+};
+
+exposeControl(control);
+loop.start();
+ready.catch((err: Error) => {
+  log.fatal(`cannot load the application: ${err.message}`);
+});
