@@ -1,0 +1,87 @@
+/**
+ * `roo worker`: runs one worker of an application. With this version a
+ * worker is the initializer of a one-worker cluster (as in Wallaroo's
+ * single-worker examples); cluster flags are parsed and validated and refused
+ * clearly until clustering lands.
+ */
+import { RooError } from '../../protocols/index.js';
+import { Engine } from '../engine/engine.js';
+import { createLogger } from '../logging/logger.js';
+import { LogLine } from '../logging/log-lines.js';
+import { parseWorkerArgs, unsupportedYet, WORKER_USAGE } from './worker-flags.js';
+
+/** Runs `roo worker`; resolves to the exit code when the worker stops. */
+export async function run(argv: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseWorkerArgs(argv);
+  } catch (err) {
+    process.stderr.write(`roo worker: ${(err as Error).message}\n(see 'roo worker --help')\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(WORKER_USAGE);
+    return 0;
+  }
+  const refused = unsupportedYet(options);
+  if (refused !== undefined) {
+    process.stderr.write(`roo worker: ${refused.message}\n`);
+    return 2;
+  }
+  const log = createLogger({ worker: options.name, thread: 'main' });
+  if (options.ponynoblock || options.ponypinasio) {
+    log.debug('--ponynoblock / --ponypinasio have no effect in roo (kept for Wallaroo compatibility)');
+  }
+  log.info(LogLine.InitPhaseI);
+  let engine: Engine;
+  try {
+    engine = await Engine.start({
+      modulePath: options.applicationModule,
+      args: {
+        in: options.in,
+        out: options.out,
+        workerName: options.name,
+        threads: options.ponythreads ?? 0,
+        appArgs: options.appArgs,
+      },
+      workerName: options.name,
+      ...(options.ponythreads === undefined ? {} : { threads: options.ponythreads }),
+      log,
+      onFatal: () => {
+        process.exitCode = 1;
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
+  } catch (err) {
+    const code = err instanceof RooError ? err.code : 'ROO_ERR_INTERNAL';
+    log.error({ code }, (err as Error).message);
+    process.stderr.write(`roo worker: ${(err as Error).message}\n`);
+    return 2;
+  }
+  log.info(LogLine.InitPhaseII);
+  for (const [name, address] of Object.entries(engine.listening)) {
+    log.info(`source '${name}' listening on ${address}`);
+  }
+  log.info(LogLine.InitPhaseIII);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: shutting down`);
+      engine.stop().then(
+        async () => {
+          log.info(LogLine.ShutdownComplete);
+          resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);
+        },
+        (err: Error) => {
+          log.error(`shutdown failed: ${err.message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}

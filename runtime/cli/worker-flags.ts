@@ -1,0 +1,219 @@
+/**
+ * `roo worker` flags, as Wallaroo's worker (machida) takes them: long forms
+ * with `--flag value` or `--flag=value`, Wallaroo's short forms, and the Pony
+ * runtime's `--ponythreads`, `--ponynoblock`, `--ponypinasio`. Anything after
+ * `--` goes to the application untouched. Parsing is pure: it returns the
+ * options or throws a RooError with a message fit for the user.
+ */
+import { parseArgs } from 'node:util';
+import {
+  ErrorCode,
+  RooError,
+  parseAddress,
+  parseAddressList,
+  parseNamedAddressList,
+  type Address,
+} from '../../protocols/index.js';
+import type { InputAddress } from '../api/args.js';
+
+/** Parsed `roo worker` options. */
+export interface WorkerOptions {
+  readonly applicationModule: string;
+  readonly in: readonly InputAddress[];
+  readonly out: readonly Address[];
+  readonly metrics: Address | undefined;
+  readonly control: Address | undefined;
+  readonly data: Address | undefined;
+  readonly myControl: Address | undefined;
+  readonly myData: Address | undefined;
+  readonly external: Address | undefined;
+  readonly workerCount: number;
+  readonly clusterInitializer: boolean;
+  readonly name: string;
+  readonly join: Address | undefined;
+  readonly resilienceDir: string;
+  readonly runWithResilience: boolean;
+  /** Nanoseconds, as Wallaroo takes it. */
+  readonly timeBetweenCheckpoints: bigint;
+  readonly ponythreads: number | undefined;
+  readonly ponynoblock: boolean;
+  readonly ponypinasio: boolean;
+  readonly appArgs: readonly string[];
+}
+
+/** Usage text of `roo worker`. */
+export const WORKER_USAGE = `usage: roo worker --application-module PATH [flags] [-- application arguments]
+
+Runs a worker of a roo application (Wallaroo's machida), alone or in a cluster.
+
+  --application-module PATH     the application module (.ts or .js) (required)
+  -i, --in ADDRS                source addresses: host:port or name@host:port, comma-separated
+  -o, --out ADDR                sink address: host:port
+  -m, --metrics ADDR            metrics receiver host:port (never blocks if nothing listens)
+  -c, --control ADDR            the initializer's control address
+  -d, --data ADDR               the initializer's data address
+      --my-control ADDR         this worker's control address (non-initializers)
+      --my-data ADDR            this worker's data address (non-initializers)
+  -e, --external ADDR           admin channel address (shutdown, status)
+  -w, --worker-count N          workers in the cluster (initializer only; default 1)
+  -t, --cluster-initializer     this worker coordinates the cluster's start
+  -n, --name NAME               worker name (alias --worker-name; default: initializer)
+  -j, --join ADDR               join a running cluster through its control address
+  -r, --resilience-dir DIR      where resilience files go (default /tmp/roo)
+      --run-with-resilience     checkpoint state and recover after crashes
+      --time-between-checkpoints NS   nanoseconds between checkpoints (default 1000000000)
+      --ponythreads N           scheduler threads (default: available cores)
+      --ponynoblock             accepted for Wallaroo compatibility; no effect
+      --ponypinasio             accepted for Wallaroo compatibility; no effect
+  -h, --help                    this text
+`;
+
+const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+function bad(message: string): RooError {
+  return new RooError(ErrorCode.BadFlag, message);
+}
+
+function optionalAddress(flag: string, value: string | undefined, allowZero = false): Address | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseAddress(value, { allowPortZero: allowZero });
+  } catch (err) {
+    throw new RooError(ErrorCode.BadAddress, `--${flag}: ${(err as Error).message}`);
+  }
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  const text = value.replace(/_/g, '');
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw bad(`--${flag} takes a whole number of at least 1, got '${value}'`);
+  }
+  return Number(text);
+}
+
+/** Parses `roo worker` arguments; returns 'help' for --help. Throws RooError on bad input. */
+export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help' {
+  const dashdash = argv.indexOf('--');
+  const own = dashdash < 0 ? [...argv] : argv.slice(0, dashdash);
+  const appArgs = dashdash < 0 ? [] : argv.slice(dashdash + 1);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: own,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'application-module': { type: 'string' },
+        in: { type: 'string', short: 'i' },
+        out: { type: 'string', short: 'o' },
+        metrics: { type: 'string', short: 'm' },
+        control: { type: 'string', short: 'c' },
+        data: { type: 'string', short: 'd' },
+        'my-control': { type: 'string' },
+        'my-data': { type: 'string' },
+        external: { type: 'string', short: 'e' },
+        'worker-count': { type: 'string', short: 'w' },
+        'cluster-initializer': { type: 'boolean', short: 't' },
+        name: { type: 'string', short: 'n' },
+        'worker-name': { type: 'string' },
+        join: { type: 'string', short: 'j' },
+        'resilience-dir': { type: 'string', short: 'r' },
+        'run-with-resilience': { type: 'boolean' },
+        'time-between-checkpoints': { type: 'string' },
+        ponythreads: { type: 'string' },
+        ponynoblock: { type: 'boolean' },
+        ponypinasio: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw bad((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  if (values['help'] === true) return 'help';
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const flag = (k: string): boolean => values[k] === true;
+
+  const applicationModule = str('application-module');
+  if (applicationModule === undefined || applicationModule === '') {
+    throw bad('--application-module PATH is required');
+  }
+  if (str('name') !== undefined && str('worker-name') !== undefined && str('name') !== str('worker-name')) {
+    throw bad('--name and --worker-name are the same flag; give one');
+  }
+  const name = str('name') ?? str('worker-name') ?? 'initializer';
+  if (!NAME_PATTERN.test(name)) {
+    throw bad(`--name '${name}': use 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
+  }
+  let inputs: InputAddress[] = [];
+  const inText = str('in');
+  if (inText !== undefined) {
+    try {
+      inputs = inText.includes('@')
+        ? parseNamedAddressList(inText, { allowPortZero: true })
+        : parseAddressList(inText, { allowPortZero: true });
+    } catch (err) {
+      throw new RooError(ErrorCode.BadAddress, `--in: ${(err as Error).message}`);
+    }
+  }
+  let out: Address[] = [];
+  const outText = str('out');
+  if (outText !== undefined) {
+    try {
+      out = parseAddressList(outText);
+    } catch (err) {
+      throw new RooError(ErrorCode.BadAddress, `--out: ${(err as Error).message}`);
+    }
+  }
+  const workerCount = positiveInt('worker-count', str('worker-count'), 1) as number;
+  const ponythreads = positiveInt('ponythreads', str('ponythreads'), undefined);
+  if (ponythreads !== undefined && ponythreads > 256) throw bad(`--ponythreads ${ponythreads}: at most 256`);
+  const tbcText = (str('time-between-checkpoints') ?? '1000000000').replace(/_/g, '');
+  if (!/^[0-9]+$/.test(tbcText) || BigInt(tbcText) === 0n) {
+    throw bad(`--time-between-checkpoints takes nanoseconds (a whole number above 0), got '${str('time-between-checkpoints')}'`);
+  }
+  const resilienceDir = str('resilience-dir') ?? '/tmp/roo';
+  if (resilienceDir === '') throw bad('--resilience-dir must not be empty');
+
+  return {
+    applicationModule,
+    in: inputs,
+    out,
+    metrics: optionalAddress('metrics', str('metrics')),
+    control: optionalAddress('control', str('control'), true),
+    data: optionalAddress('data', str('data'), true),
+    myControl: optionalAddress('my-control', str('my-control'), true),
+    myData: optionalAddress('my-data', str('my-data'), true),
+    external: optionalAddress('external', str('external'), true),
+    workerCount,
+    clusterInitializer: flag('cluster-initializer'),
+    name,
+    join: optionalAddress('join', str('join')),
+    resilienceDir,
+    runWithResilience: flag('run-with-resilience'),
+    timeBetweenCheckpoints: BigInt(tbcText),
+    ponythreads,
+    ponynoblock: flag('ponynoblock'),
+    ponypinasio: flag('ponypinasio'),
+    appArgs,
+  };
+}
+
+/**
+ * Options this build parses but cannot run yet: each comes with its issue.
+ * Returns the first refusal, or undefined if everything asked for is here.
+ */
+export function unsupportedYet(o: WorkerOptions): RooError | undefined {
+  const notYet = (what: string) =>
+    new RooError(
+      ErrorCode.NotYetSupported,
+      `${what} is not supported by this version of roo yet; run a single worker (--worker-count 1, no --join)`,
+    );
+  if (o.workerCount > 1) return notYet(`--worker-count ${o.workerCount} (a cluster of several workers)`);
+  if (o.join !== undefined) return notYet('--join (growing a running cluster)');
+  if (o.myControl !== undefined || o.myData !== undefined) {
+    return notYet('--my-control / --my-data (a non-initializer cluster member)');
+  }
+  if (o.runWithResilience) return notYet('--run-with-resilience (checkpoints and recovery)');
+  return undefined;
+}
