@@ -1,0 +1,123 @@
+/**
+ * `roo demo` end to end, as a user runs it (bin/roo, dist/): word count on
+ * the bundled text comes out exactly right, and Ctrl-C stops every process
+ * the demo started.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'roo');
+
+const started: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of started.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** Starts `node bin/roo demo <args>`, collecting its output. */
+function demo(args: string[]) {
+  const child = spawn(process.execPath, [BIN, 'demo', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  let stdout = '';
+  let stderr = '';
+  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    for (const w of waiters.slice()) {
+      const m = stdout.match(w.re);
+      if (m === null) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(m);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    exited,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    /** Resolves when stdout matches `re`; rejects if the demo exits first. */
+    waitFor(re: RegExp): Promise<RegExpMatchArray> {
+      const m = stdout.match(re);
+      if (m !== null) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        waiters.push({ re, resolve });
+        void exited.then(() =>
+          reject(new Error(`demo exited without printing ${re}:\n${stdout}\n${stderr}`)),
+        );
+      });
+    },
+  };
+}
+
+/** True while a process with this pid exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('roo demo', () => {
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist', 'runtime', 'cli', 'demo.js'))) {
+      throw new Error("dist/runtime/cli/demo.js is missing: run 'npm run build' first");
+    }
+  });
+
+  it('counts the bundled text exactly and prints OK', async () => {
+    const run = demo(['--messages', '3000']);
+    const code = await run.exited;
+    expect(code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toMatch(/^Check: +OK\b/m);
+    expect(run.stdout).not.toMatch(/MISMATCH/);
+    expect(run.stdout).toMatch(/^Lines sent: +3,000$/m);
+    // 3,000 lines of the GPL: 4 whole passes of its 674 lines and 304 more.
+    const [, counted, expected] = run.stdout.match(
+      /^Words counted: +([\d,]+) \(expected ([\d,]+)\)$/m,
+    )!;
+    expect(counted).toBe(expected);
+    expect(run.stdout).toMatch(/^Top 10 words:\n +1\. the +[\d,]+$/m);
+    expect(run.stdout).toMatch(/^Throughput: +[\d,]+ words\/s end to end/m);
+  });
+
+  it('refuses a bad command line with exit code 2', async () => {
+    const run = demo(['--messages', '0']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr).toMatch(/^roo demo: --messages: /);
+  });
+
+  it('stops every process it started on Ctrl-C (SIGINT)', async () => {
+    // Large enough that it is still counting when interrupted.
+    const run = demo(['--messages', '50_000_000']);
+    const pids: number[] = [];
+    for (const re of [
+      /receiver listening on \S+ \(pid (\d+)\)/,
+      /source listening on \S+ \(pid (\d+)\)/,
+    ]) {
+      pids.push(Number((await run.waitFor(re))[1]));
+    }
+    pids.push(Number((await run.waitFor(/^sending .* \(pid (\d+)\)$/m))[1]));
+    await run.waitFor(/^ +\d+ s  words +[\d,]+ of /m);
+    expect(pids.every(alive)).toBe(true);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    expect(run.stdout).toMatch(/interrupted/);
+    expect(pids.filter(alive)).toEqual([]);
+  });
+});
