@@ -255,6 +255,11 @@ export class Scheduler {
     this.muted.add(producer);
   }
 
+  /** True if producers of this thread are muted and pressure is gone (they can resume). */
+  canUnmute(): boolean {
+    return this.muted.size > 0 && !this.pressured();
+  }
+
   /** Unmutes this thread's producers if pressure is gone. */
   checkUnmute(): void {
     if (this.muted.size === 0 || this.pressured()) return;

@@ -90,8 +90,11 @@ export class ThreadLoop {
     const seen = Atomics.load(this.ctrl, this.bell);
     Atomics.store(this.ctrl, this.sleeping, 1);
     // Re-check after announcing sleep: a producer that published before it saw
-    // SLEEPING did not notify, but its data is visible now.
-    if (this.scheduler.hasInbound() || this.scheduler.hasRunnable()) {
+    // SLEEPING did not notify, but its data is visible now. Likewise pressure
+    // relieved after this iteration's checkUnmute: its doorbell ring may be
+    // counted in `seen` already, so waiting for another ring would sleep with
+    // muted sources forever.
+    if (this.scheduler.hasInbound() || this.scheduler.hasRunnable() || this.scheduler.canUnmute()) {
       Atomics.store(this.ctrl, this.sleeping, 0);
       this.state = 'scheduled';
       setImmediate(this.iterate);

@@ -5,6 +5,7 @@ import { tsThread } from '../../fixtures/ts-entry.js';
 interface Api {
   counterRef(): ActorRef;
   blast(targets: ActorRef[], n: number): void;
+  produce(targets: ActorRef[], n: number): void;
   waitFor(n: number): Promise<number>;
   stats(): { parks: number; batchesOut: number };
 }
@@ -45,4 +46,19 @@ describe('ThreadPool with real scheduler threads', () => {
     await pool.remotes[0]!.blast([refs[1]!], 1);
     expect(await pool.remotes[1]!.waitFor(1)).toBe(1);
   });
+
+  // Regression: a thread could count the "pressure relieved" doorbell ring in
+  // the value it parked on, then sleep forever with its sources muted.
+  it('never sleeps with muted sources once pressure is relieved', async () => {
+    pool = await ThreadPool.start<Api, unknown>({
+      threads: 2,
+      ...tsThread('./counting-thread.ts'),
+      appData: { overloadHigh: 64 },
+    });
+    const refs = await Promise.all(pool.remotes.map((r) => r.counterRef()));
+    const n = 200_000;
+    await Promise.all(pool.remotes.map((r) => r.produce(refs, n)));
+    const counts = await Promise.all(pool.remotes.map((r) => r.waitFor(2 * n)));
+    expect(counts).toEqual([2 * n, 2 * n]);
+  }, 30_000);
 });
