@@ -1,0 +1,80 @@
+/**
+ * Reading the `key => value` lines that word count and alphabet write, and
+ * checking them against a reference.
+ */
+
+/** Outputs by key, in the order they arrived. */
+export type KeyOutputs = Map<string, number[]>;
+
+/** Parses `key => n` lines; throws on any line of another shape. */
+export function parseKeyOutputs(text: string): KeyOutputs {
+  const byKey: KeyOutputs = new Map();
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  for (const line of lines) {
+    const m = /^(.*) => (\d+)$/u.exec(line);
+    if (m === null) throw new Error(`not a 'key => n' line: ${JSON.stringify(line)}`);
+    const key = m[1]!;
+    let list = byKey.get(key);
+    if (list === undefined) {
+      list = [];
+      byKey.set(key, list);
+    }
+    list.push(Number(m[2]));
+  }
+  return byKey;
+}
+
+/** Counts of each word of `text`: the definition, independent of the app's split. */
+export function referenceWordCounts(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const word = m[0].toLowerCase();
+    counts.set(word, (counts.get(word) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Adds the counts of `more` into `into`. */
+export function addCounts(
+  into: Map<string, number>,
+  more: ReadonlyMap<string, number>,
+): Map<string, number> {
+  for (const [k, n] of more) into.set(k, (into.get(k) ?? 0) + n);
+  return into;
+}
+
+/** The sum of a map's values. */
+export function total(counts: ReadonlyMap<string, number>): number {
+  let sum = 0;
+  for (const n of counts.values()) sum += n;
+  return sum;
+}
+
+/**
+ * Differences between word count outputs and reference counts: for every
+ * word the outputs must be exactly 1, 2, ..., n in order, where n is the
+ * reference count, and no other word may appear. Returns a list of problems
+ * (empty when all is well), at most `limit` of them.
+ */
+export function wordCountProblems(
+  outputs: KeyOutputs,
+  reference: ReadonlyMap<string, number>,
+  limit = 20,
+): string[] {
+  const problems: string[] = [];
+  for (const [word, n] of reference) {
+    const seen = outputs.get(word) ?? [];
+    const last = seen.length === 0 ? 0 : Math.max(...seen);
+    if (last !== n) problems.push(`'${word}': last count ${last}, expected ${n}`);
+    else if (seen.length !== n || seen.some((c, i) => c !== i + 1)) {
+      problems.push(`'${word}': outputs are not 1..${n} in order: ${seen.slice(0, 30).join(',')}`);
+    }
+    if (problems.length >= limit) return problems;
+  }
+  for (const word of outputs.keys()) {
+    if (!reference.has(word)) problems.push(`'${word}' was output but is not in the input`);
+    if (problems.length >= limit) return problems;
+  }
+  return problems;
+}
