@@ -60,12 +60,18 @@ export class Mailbox {
   /**
    * Delivers messages to `behaviour` from the head: up to `batch` application
    * messages, plus any runtime messages met on the way (they never count
-   * against the batch). Stops early when `behaviour.paused` becomes true.
+   * against the batch), among those queued when the call began. Stops early
+   * when `behaviour.paused` becomes true.
    * Returns the number of application messages delivered.
    */
   deliver(behaviour: Receiver, batch: number): number {
     let delivered = 0;
-    while (this.size > 0 && delivered < batch && !behaviour.paused) {
+    // Only what was queued when the turn began (Pony reads the head once): a
+    // message the actor sends itself during the turn waits for the next turn,
+    // else a self-sent runtime message (never counted against the batch)
+    // would keep one actor running forever.
+    let available = this.size;
+    while (available-- > 0 && delivered < batch && !behaviour.paused) {
       // Re-read each time: a message to self may grow (replace) the buffer.
       const buf = this.buf;
       const i = this.head * STRIDE;

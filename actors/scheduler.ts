@@ -134,6 +134,7 @@ export class Scheduler {
   private readonly overflow: { bytes: Uint8Array; more: boolean }[][];
   private readonly congested: boolean[];
   private readonly muted = new Set<Producer>();
+  private readonly flushHooks: (() => void)[] = [];
   private readonly batch: number;
   private readonly high: number;
   private readonly low: number;
@@ -329,8 +330,19 @@ export class Scheduler {
     return rq.length > 0;
   }
 
-  /** Sends every non-empty outbound batch and retries overflow. */
+  /**
+   * Registers `hook` to run at the start of every `flushOutbound`, i.e. at
+   * the end of each run-loop slice: a thread-local buffer (a sink's encoded
+   * bytes) ships then, so it batches while the thread is busy and leaves
+   * within one slice.
+   */
+  onFlush(hook: () => void): void {
+    this.flushHooks.push(hook);
+  }
+
+  /** Runs the flush hooks, sends every non-empty outbound batch, and retries overflow. */
   flushOutbound(): void {
+    for (let i = 0; i < this.flushHooks.length; i++) (this.flushHooks[i] as () => void)();
     if (this.hasOverflow()) this.retryOverflow();
     for (let t = 0; t < this.threadCount; t++) {
       const enc = this.encoders[t];

@@ -29,6 +29,11 @@ export interface ThreadPoolOptions<AppData> {
   readonly execArgv?: string[];
   /** Extra arguments, seen by each thread in `process.argv` after the entry. */
   readonly argv?: string[];
+  /**
+   * Young-generation size of each thread's heap (MB). Stream work makes many
+   * short-lived objects per message; a larger nursery means fewer scavenges.
+   */
+  readonly youngGenerationMb?: number;
   /** Called when a thread fails (uncaught error or unexpected exit). */
   readonly onThreadError?: (thread: number, error: Error) => void;
 }
@@ -60,6 +65,9 @@ export class ThreadPool<Api extends object, AppData = unknown> {
         workerData: data,
         ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
         ...(options.argv === undefined ? {} : { argv: options.argv }),
+        ...(options.youngGenerationMb === undefined
+          ? {}
+          : { resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb } }),
       });
       online.push(
         new Promise((resolve, reject) => {

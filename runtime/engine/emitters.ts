@@ -1,8 +1,8 @@
 /**
  * Compiles a stage's coalesced chain and route into one `emit` function: the
  * stateless computations run in order, then the route sends each output to
- * the actor that owns it (a key group's actor, a parallel replica, or the
- * thread's sink encoder). A computation or key extractor that throws drops
+ * the actor that owns it (a key group's actor or a parallel replica), or
+ * encodes it for a sink on the spot. A computation or key extractor that throws drops
  * that message with a counted, logged error; the stream goes on.
  */
 import type { ActorRef, Scheduler } from '../../actors/index.js';
@@ -20,21 +20,20 @@ export interface Directory {
   readonly keyGroups: ActorRef[][];
   /** parallel[stageId][thread] = that thread's replica. */
   readonly parallel: Record<number, ActorRef[]>;
-  /** sinkEncoders[sinkId][thread] = that thread's encoder actor. */
-  readonly sinkEncoders: Record<number, ActorRef[]>;
   /** sinkWriters[sinkId] = the writer actor (absent for a null sink). */
   readonly sinkWriters: Record<number, ActorRef>;
 }
 
-/** Builds the emit function of a stage's outputs. */
+/** Builds the emit function of a stage's outputs; `sinks[sinkId]` encodes on this thread. */
 export function compileStageEmit(
   stage: Stage,
   plan: Plan,
   directory: Directory,
   scheduler: Scheduler,
   errors: ErrorReporter,
+  sinks: readonly Emit[],
 ): Emit {
-  const routed = compileRoute(stage.route, plan, directory, scheduler, errors);
+  const routed = compileRoute(stage.route, plan, directory, scheduler, errors, sinks);
   return compileChain(stage.chain, routed, errors);
 }
 
@@ -73,16 +72,22 @@ export function emitOutputs(out: unknown, next: Emit): void {
   }
 }
 
-function compileRoute(route: Route, plan: Plan, directory: Directory, scheduler: Scheduler, errors: ErrorReporter): Emit {
+function compileRoute(
+  route: Route,
+  plan: Plan,
+  directory: Directory,
+  scheduler: Scheduler,
+  errors: ErrorReporter,
+  sinks: readonly Emit[],
+): Emit {
   switch (route.kind) {
     case 'drop':
       return () => undefined;
     case 'sink': {
-      const encoders = directory.sinkEncoders[route.sink];
-      const local = encoders?.[scheduler.thread];
-      if (local === undefined) throw new Error(`no encoder of sink #${route.sink} on thread ${scheduler.thread}`);
-      const tag = route.sink;
-      return (value) => scheduler.send(local, tag, value, undefined);
+      // The sink's encoder is coalesced into this stage: no hop, no mailbox.
+      const encode = sinks[route.sink];
+      if (encode === undefined) throw new Error(`no encoder of sink #${route.sink} on thread ${scheduler.thread}`);
+      return encode;
     }
     case 'parallel': {
       const replicas = directory.parallel[route.stage];

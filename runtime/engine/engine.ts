@@ -26,6 +26,8 @@ export interface EngineOptions {
   readonly log: Logger;
   /** Capacity of each ring between two threads. */
   readonly ringBytes?: number;
+  /** Young-generation heap of each scheduler thread, MB (default 64, or ROO_YOUNG_GEN_MB). */
+  readonly youngGenerationMb?: number;
   /** Called if a scheduler thread dies. */
   readonly onFatal?: (error: Error) => void;
 }
@@ -83,6 +85,7 @@ export class Engine {
       ...(argv === undefined ? {} : { argv }),
       appData: { modulePath: options.modulePath, args: options.args, workerName: options.workerName },
       ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
+      youngGenerationMb: options.youngGenerationMb ?? Number(process.env['ROO_YOUNG_GEN_MB'] ?? 64),
       onThreadError: (thread, err) => {
         log.fatal(`scheduler thread ${thread} failed: ${err.message}`);
         options.onFatal?.(err);

@@ -1,11 +1,9 @@
 /**
- * Sinks as two kinds of actor:
+ * Sinks in two parts:
  * - a sink encoder on every thread: encodes each output where it was made
- *   (so encoding scales with threads) into a buffer, and ships the buffer to
- *   the writer when it passes SHIP_BYTES or when the backlog that was queued
- *   when it started filling has been encoded (it sends itself RT_FLUSH,
- *   which arrives after that backlog);
- * - one sink writer per sink and worker (one connection, as in Wallaroo):
+ *   (so encoding scales with threads) into a buffer, shipped to the writer
+ *   in chunks;
+ * - one sink writer actor per sink and worker (one connection, as in Wallaroo):
  *   writes the buffers in arrival order, and pauses while its output is
  *   congested or disconnected, so its mailbox grows and sources mute
  *   (backpressure rule 6) and nothing is dropped.
@@ -17,7 +15,7 @@ import { ErrorCode } from '../../protocols/index.js';
 import type { Encoder } from '../api/connectors.js';
 import type { Output } from '../connectors/output.js';
 import type { ErrorReporter } from './error-reporter.js';
-import { RT_FLUSH, TAG_BYTES } from './tags.js';
+import { TAG_BYTES } from './tags.js';
 
 const SHIP_BYTES = 16 * 1024;
 
@@ -27,27 +25,36 @@ export interface SinkEncoderCounters {
   shipped: number;
 }
 
-/** Encodes a sink's outputs on one thread. */
-export class SinkEncoderActor implements Behaviour {
-  paused = false;
+/**
+ * Encodes a sink's outputs on one thread. Not an actor: it is coalesced into
+ * the stage that emits to the sink (as stateless steps are), so an output is
+ * encoded the moment it is made and never waits in a mailbox. Its buffer
+ * ships to the writer when it passes SHIP_BYTES or when the thread flushes
+ * its outbound batches at the end of a slice (`Scheduler.onFlush`).
+ */
+export class SinkEncoder {
   readonly counters: SinkEncoderCounters = { received: 0, shipped: 0 };
   private buf = Buffer.allocUnsafe(SHIP_BYTES * 2);
   private pos = 0;
   private pending = 0;
-  private flushQueued = false;
-  /** Set at spawn: this actor's own address. */
-  self: ActorRef = -1;
   /** Set at wiring: the writer's address; undefined for a null sink (count only). */
   writer: ActorRef | undefined;
+  /** Encodes one output (bound, for use as an emit function). */
+  readonly encode: (value: unknown) => void;
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly encoder: Encoder<unknown> | undefined,
     private readonly errors: ErrorReporter,
     private readonly where: string,
-  ) {}
+  ) {
+    this.encode = (value) => this.add(value);
+    scheduler.onFlush(() => {
+      if (this.pos > 0) this.ship();
+    });
+  }
 
-  receive(_tag: number, value: unknown): void {
+  private add(value: unknown): void {
     this.counters.received++;
     if (this.encoder === undefined || this.writer === undefined) return;
     let out: string | Uint8Array;
@@ -68,17 +75,6 @@ export class SinkEncoderActor implements Behaviour {
     }
     this.pending++;
     if (this.pos >= SHIP_BYTES) this.ship();
-    else if (!this.flushQueued) {
-      this.flushQueued = true;
-      this.scheduler.send(this.self, RT_FLUSH, undefined, undefined);
-    }
-  }
-
-  receiveRuntime(tag: number): void {
-    if (tag === RT_FLUSH) {
-      this.flushQueued = false;
-      if (this.pos > 0) this.ship();
-    }
   }
 
   private ensure(extra: number): void {

@@ -19,7 +19,7 @@ import type { ErrorReporter } from './error-reporter.js';
 import { RT_CONTINUE, RT_START, TAG_CHUNK, TAG_CLOSED } from './tags.js';
 
 /** Values a generator makes per turn. */
-const GENERATE_PER_TURN = 1_000;
+const GENERATE_PER_TURN = Number(process.env["ROO_GEN"] ?? 1_000);
 
 /** Counters of a source actor. */
 export interface SourceCounters {

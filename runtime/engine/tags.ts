@@ -9,8 +9,6 @@
 export const RT_START = -1;
 /** A source actor: make the next batch of generated values. */
 export const RT_CONTINUE = -2;
-/** A sink encoder: ship what is buffered (sent to self; arrives after the backlog). */
-export const RT_FLUSH = -3;
 /** A source actor: stop (close the socket or file). */
 export const RT_STOP = -4;
 

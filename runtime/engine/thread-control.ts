@@ -14,7 +14,6 @@ export interface LocalDirectory {
   /** keyGroups[partitionIndex][keyGroup] for the groups this thread owns. */
   readonly keyGroups: Record<number, ActorRef>[];
   readonly parallel: Record<number, ActorRef>;
-  readonly sinkEncoders: Record<number, ActorRef>;
   readonly sinkWriters: Record<number, ActorRef>;
   readonly sources: Record<number, ActorRef>;
 }
@@ -54,15 +53,13 @@ export interface ThreadControl {
 export function mergeDirectories(locals: readonly LocalDirectory[], partitions: number): Directory {
   const keyGroups: ActorRef[][] = Array.from({ length: partitions }, () => []);
   const parallel: Record<number, ActorRef[]> = {};
-  const sinkEncoders: Record<number, ActorRef[]> = {};
   const sinkWriters: Record<number, ActorRef> = {};
   for (const l of [...locals].sort((a, b) => a.thread - b.thread)) {
     l.keyGroups.forEach((owned, pi) => {
       for (const [kg, ref] of Object.entries(owned)) (keyGroups[pi] as ActorRef[])[Number(kg)] = ref;
     });
     for (const [id, ref] of Object.entries(l.parallel)) (parallel[Number(id)] ??= []).push(ref);
-    for (const [id, ref] of Object.entries(l.sinkEncoders)) (sinkEncoders[Number(id)] ??= [])[l.thread] = ref;
     for (const [id, ref] of Object.entries(l.sinkWriters)) sinkWriters[Number(id)] = ref;
   }
-  return { keyGroups, parallel, sinkEncoders, sinkWriters };
+  return { keyGroups, parallel, sinkWriters };
 }

@@ -15,7 +15,7 @@ import type { Placement } from '../topology/placement.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import { applyComputation, compileStageEmit, type Directory } from './emitters.js';
 import { ErrorReporter } from './error-reporter.js';
-import { SinkEncoderActor, SinkWriterActor } from './sink-actors.js';
+import { SinkEncoder, SinkWriterActor } from './sink-actors.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
 import type { LocalDirectory, ThreadControl, ThreadStats } from './thread-control.js';
@@ -37,7 +37,7 @@ const sources: SourceActor[] = [];
 const parallels = new Map<number, ParallelActor>();
 const keyGroups: KeyGroupActor[] = [];
 const stateSteps = new Map<number, StateStep>();
-const encoders = new Map<number, SinkEncoderActor>();
+const encoders = new Map<number, SinkEncoder>();
 const writers = new Map<number, SinkWriterActor>();
 
 let plan: Plan | undefined;
@@ -64,7 +64,7 @@ const control: ThreadControl = {
     await ready;
     const p = plan as Plan;
     const me = scheduler.thread;
-    const local: LocalDirectory = { thread: me, keyGroups: [], parallel: {}, sinkEncoders: {}, sinkWriters: {}, sources: {} };
+    const local: LocalDirectory = { thread: me, keyGroups: [], parallel: {}, sinkWriters: {}, sources: {} };
     for (const stage of p.stages) {
       if (stage.kind === 'state') {
         stateSteps.set(stage.id, {
@@ -105,15 +105,13 @@ const control: ThreadControl = {
     }
     for (const sink of p.sinks) {
       const config = sink.config;
-      const encoder = new SinkEncoderActor(
+      const encoder = new SinkEncoder(
         scheduler,
         config.kind === 'null-sink' ? undefined : config.encoder,
         errors,
         `sink '${config.name}'`,
       );
-      encoder.self = scheduler.spawn(encoder, `sink encoder '${config.name}'`);
       encoders.set(sink.id, encoder);
-      local.sinkEncoders[sink.id] = encoder.self;
       if (placement.sinkThread[sink.id] === me) {
         const output = openOutput(config);
         if (output !== undefined) {
@@ -129,8 +127,10 @@ const control: ThreadControl = {
 
   wire(directory: Directory): void {
     const p = plan as Plan;
+    for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];
+    const sinks = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).encode);
     for (const stage of p.stages) {
-      const emit = compileStageEmit(stage, p, directory, scheduler, errors);
+      const emit = compileStageEmit(stage, p, directory, scheduler, errors, sinks);
       if (stage.kind === 'parallel') {
         const actor = parallels.get(stage.id);
         if (actor !== undefined) actor.emit = applyComputation(stage.computation, emit, errors);
@@ -141,7 +141,6 @@ const control: ThreadControl = {
         for (const s of sources) if (s.stage.id === stage.id) s.emit = emit;
       }
     }
-    for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];
   },
 
   async start(): Promise<Record<string, string>> {

@@ -77,3 +77,24 @@ describe('Mailbox', () => {
     expect(seen).toEqual(seen.map((_, i) => i));
   });
 });
+
+describe('Mailbox turn boundary', () => {
+  // Regression: a runtime message an actor sent itself was delivered in the
+  // same turn, so a self-continuing source never yielded to the actors it fed.
+  it('delivers only the messages queued when the turn began', () => {
+    const mb = new Mailbox();
+    let runs = 0;
+    const self: Receiver = {
+      paused: false,
+      receive() {},
+      receiveRuntime() {
+        runs++;
+        mb.push(-1, undefined, undefined);
+      },
+    };
+    mb.push(-1, undefined, undefined);
+    mb.deliver(self, 100);
+    expect(runs).toBe(1);
+    expect(mb.size).toBe(1);
+  });
+});
