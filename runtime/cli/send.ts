@@ -400,10 +400,17 @@ class FrameWriter {
     closed.catch(() => undefined);
     this.socket.end();
     // 'close' before 'finish' means the receiver went away with data unsent.
-    await Promise.race([finished, closed, ...(aborted ? [delay(CLOSE_WAIT_MS)] : [])]);
-    if (this.error !== undefined && !aborted) throw this.error;
-    // The data is with the OS now; give the receiver a moment to close its side.
-    await Promise.race([closed, delay(CLOSE_WAIT_MS)]);
+    // The close waits are bounded by a timer that must not outlive the race,
+    // or the process stays up a full CLOSE_WAIT_MS after sending.
+    const wait = new AbortController();
+    try {
+      await Promise.race([finished, closed, ...(aborted ? [delay(CLOSE_WAIT_MS, wait.signal)] : [])]);
+      if (this.error !== undefined && !aborted) throw this.error;
+      // The data is with the OS now; give the receiver a moment to close its side.
+      await Promise.race([closed, delay(CLOSE_WAIT_MS, wait.signal)]);
+    } finally {
+      wait.abort();
+    }
     this.socket.destroy();
   }
 

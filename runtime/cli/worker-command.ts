@@ -32,8 +32,20 @@ export async function run(argv: string[]): Promise<number> {
   if (options.ponynoblock || options.ponypinasio) {
     log.debug('--ponynoblock / --ponypinasio have no effect in roo (kept for Wallaroo compatibility)');
   }
+  // Signals are handled from here on, so that a SIGTERM sent the moment the
+  // ready line appears (or during start-up) shuts down cleanly.
+  let engine: Engine | undefined;
+  let stopRequested: string | undefined;
+  let stopNow: ((signal: string) => void) | undefined;
+  const onSignal = (signal: string) => {
+    if (stopNow !== undefined) stopNow(signal);
+    else stopRequested ??= signal;
+  };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   log.info(LogLine.InitPhaseI);
-  let engine: Engine;
   try {
     engine = await Engine.start({
       modulePath: options.applicationModule,
@@ -53,11 +65,14 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
     const code = err instanceof RooError ? err.code : 'ROO_ERR_INTERNAL';
     log.error({ code }, (err as Error).message);
     process.stderr.write(`roo worker: ${(err as Error).message}\n`);
     return 2;
   }
+  const running = engine;
   log.info(LogLine.InitPhaseII);
   for (const [name, address] of Object.entries(engine.listening)) {
     log.info(`source '${name}' listening on ${address}`);
@@ -66,12 +81,12 @@ export async function run(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    stopNow = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info(`${signal}: shutting down`);
-      engine.stop().then(
-        async () => {
+      running.stop().then(
+        () => {
           log.info(LogLine.ShutdownComplete);
           resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);
         },
@@ -81,7 +96,6 @@ export async function run(argv: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    if (stopRequested !== undefined) stopNow(stopRequested);
   });
 }

@@ -128,7 +128,9 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
       },
     }));
   } catch (err) {
-    throw bad((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    // Node's parseArgs explains at length over several lines; keep the first sentence.
+    const first = (err as Error).message.split(/\n|\. (?=[A-Z])/)[0] ?? 'bad arguments';
+    throw bad(first.replace(/\.$/, ''));
   }
   if (values['help'] === true) return 'help';
   const str = (k: string): string | undefined => values[k] as string | undefined;
@@ -204,16 +206,16 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
  * Returns the first refusal, or undefined if everything asked for is here.
  */
 export function unsupportedYet(o: WorkerOptions): RooError | undefined {
-  const notYet = (what: string) =>
-    new RooError(
-      ErrorCode.NotYetSupported,
-      `${what} is not supported by this version of roo yet; run a single worker (--worker-count 1, no --join)`,
-    );
-  if (o.workerCount > 1) return notYet(`--worker-count ${o.workerCount} (a cluster of several workers)`);
-  if (o.join !== undefined) return notYet('--join (growing a running cluster)');
+  const notYet = (what: string, instead: string) =>
+    new RooError(ErrorCode.NotYetSupported, `${what} is not supported by this version of roo yet; ${instead}`);
+  const single = 'run a single worker (--worker-count 1, no --join)';
+  if (o.workerCount > 1) return notYet(`--worker-count ${o.workerCount} (a cluster of several workers)`, single);
+  if (o.join !== undefined) return notYet('--join (growing a running cluster)', single);
   if (o.myControl !== undefined || o.myData !== undefined) {
-    return notYet('--my-control / --my-data (a non-initializer cluster member)');
+    return notYet('--my-control / --my-data (a non-initializer cluster member)', single);
   }
-  if (o.runWithResilience) return notYet('--run-with-resilience (checkpoints and recovery)');
+  if (o.runWithResilience) {
+    return notYet('--run-with-resilience (checkpoints and recovery)', 'run without it (state is kept in memory only)');
+  }
   return undefined;
 }

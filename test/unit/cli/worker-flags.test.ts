@@ -177,7 +177,7 @@ describe('parseWorkerArgs', () => {
   // whose value is missing but followed by another flag gets Node's
   // three-line "argument is ambiguous ... Did you forget ... To specify ..."
   // message. `it.fails` keeps the suite green until the fix; then make it `it`.
-  it.fails('says a value that looks like a flag is missing in one line', () => {
+  it('says a value that looks like a flag is missing in one line', () => {
     for (const argv of [
       [...APP, '--out', '--cluster-initializer'],
       [...APP, '--name', '-t'],
