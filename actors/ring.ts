@@ -95,7 +95,8 @@ export class RingWriter {
    */
   tryWrite(payload: Uint8Array, more = false): boolean {
     const len = payload.length;
-    if (len > this.maxEntry) throw new RangeError(`ring entry of ${len} bytes exceeds ${this.maxEntry}`);
+    if (len > this.maxEntry)
+      throw new RangeError(`ring entry of ${len} bytes exceeds ${this.maxEntry}`);
     const cap = this.capacity;
     const w = this.ctrl[RingSlot.WRITE_POS] as number; // writer-owned: plain read is ours
     const r = Atomics.load(this.ctrl, RingSlot.READ_POS);
@@ -177,7 +178,8 @@ export class RingReader {
         n++;
       }
     }
-    if (r !== (this.ctrl[RingSlot.READ_POS] as number)) Atomics.store(this.ctrl, RingSlot.READ_POS, r);
+    if (r !== (this.ctrl[RingSlot.READ_POS] as number))
+      Atomics.store(this.ctrl, RingSlot.READ_POS, r);
     return n;
   }
 }

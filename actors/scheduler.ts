@@ -28,12 +28,7 @@ import { BatchEncoder, decodeBatch } from '../protocols/batch-codec.js';
 import { Mailbox, type Receiver } from './mailbox.js';
 import { RingReader, RingWriter } from './ring.js';
 import { RunQueue } from './run-queue.js';
-import {
-  ControlSlot,
-  ThreadSlot,
-  threadSlot,
-  type SharedKernelMemory,
-} from './shared-layout.js';
+import { ControlSlot, ThreadSlot, threadSlot, type SharedKernelMemory } from './shared-layout.js';
 
 /** Address of an actor anywhere in the process: thread index and local id. */
 export type ActorRef = number;
@@ -195,7 +190,8 @@ export class Scheduler {
    */
   spawn(behaviour: Behaviour, name: string, batch?: number): ActorRef {
     const id = this.cells.length;
-    if (id > LOCAL_MASK) throw new RangeError(`more than ${LOCAL_MASK} actors on thread ${this.thread}`);
+    if (id > LOCAL_MASK)
+      throw new RangeError(`more than ${LOCAL_MASK} actors on thread ${this.thread}`);
     this.cells.push({
       id,
       name,
@@ -295,7 +291,8 @@ export class Scheduler {
   /** Decodes waiting inbound batches into mailboxes; returns batches read. */
   drainInbound(maxEntriesPerChannel = Infinity): number {
     let n = 0;
-    for (const r of this.readers) if (r !== null) n += r.read(this.visitEntry, maxEntriesPerChannel);
+    for (const r of this.readers)
+      if (r !== null) n += r.read(this.visitEntry, maxEntriesPerChannel);
     return n;
   }
 
@@ -308,7 +305,8 @@ export class Scheduler {
     const rq = this.runQueue;
     let turns = 0;
     while (rq.length > 0) {
-      const cell = this.random === undefined ? rq.shift() : rq.take(Math.floor(this.random() * rq.length));
+      const cell =
+        this.random === undefined ? rq.shift() : rq.take(Math.floor(this.random() * rq.length));
       cell.scheduled = false;
       if (cell.dead) continue;
       try {

@@ -39,26 +39,26 @@ export interface ThreadPoolOptions<AppData> {
 }
 
 /** A set of running scheduler threads and their control RPC stubs. */
-export class ThreadPool<Api extends object, AppData = unknown> {
-  private stopping = false;
-
+export class ThreadPool<Api extends object> {
   private constructor(
     /** The shared kernel memory. */
     readonly memory: SharedKernelMemory,
     private readonly workers: Worker[],
     /** One control stub per thread, by thread index. */
     readonly remotes: Remote<Api>[],
+    /** Set when terminating, so that expected thread exits are not reported as failures. */
+    private readonly lifecycle: { stopping: boolean },
   ) {}
 
   /** Starts the threads; resolves once each is online. */
   static async start<Api extends object, AppData>(
     options: ThreadPoolOptions<AppData>,
-  ): Promise<ThreadPool<Api, AppData>> {
+  ): Promise<ThreadPool<Api>> {
     const memory = allocateKernelMemory(options.threads, options.ringBytes ?? 4 * 1024 * 1024);
     const workers: Worker[] = [];
     const remotes: Remote<Api>[] = [];
     const online: Promise<void>[] = [];
-    let pool: ThreadPool<Api, AppData> | undefined;
+    const lifecycle = { stopping: false };
     for (let thread = 0; thread < options.threads; thread++) {
       const data: KernelThreadData<AppData> = { kernel: { memory, thread }, app: options.appData };
       const worker = new Worker(options.entry, {
@@ -77,16 +77,18 @@ export class ThreadPool<Api extends object, AppData = unknown> {
       );
       worker.on('error', (err) => options.onThreadError?.(thread, err));
       worker.on('exit', (code) => {
-        if (pool !== undefined && !pool.stopping) {
-          options.onThreadError?.(thread, new Error(`scheduler thread ${thread} exited with code ${code}`));
+        if (!lifecycle.stopping) {
+          options.onThreadError?.(
+            thread,
+            new Error(`scheduler thread ${thread} exited with code ${code}`),
+          );
         }
       });
       workers.push(worker);
       remotes.push(wrap<Api>(nodeEndpoint(worker)));
     }
     await Promise.all(online);
-    pool = new ThreadPool<Api, AppData>(memory, workers, remotes);
-    return pool;
+    return new ThreadPool<Api>(memory, workers, remotes, lifecycle);
   }
 
   /** Number of threads. */
@@ -96,7 +98,7 @@ export class ThreadPool<Api extends object, AppData = unknown> {
 
   /** Terminates every thread. */
   async terminate(): Promise<void> {
-    this.stopping = true;
+    this.lifecycle.stopping = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

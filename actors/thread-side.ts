@@ -25,7 +25,11 @@ export function attachSchedulerThread<AppData>(
   if (data === undefined || parentPort === null) {
     throw new Error('attachSchedulerThread() must run inside a scheduler thread');
   }
-  const scheduler = new Scheduler({ ...options, memory: data.kernel.memory, thread: data.kernel.thread });
+  const scheduler = new Scheduler({
+    ...options,
+    memory: data.kernel.memory,
+    thread: data.kernel.thread,
+  });
   const loop = new ThreadLoop(scheduler, data.kernel.memory.control);
   return { scheduler, loop, app: data.app };
 }

@@ -192,7 +192,8 @@ export function decodeBatch(bytes: Uint8Array, visit: BatchVisitor): number {
   const buf = (
     Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
   ) as FastBuffer;
-  if (buf.length < BATCH_HEADER_BYTES) throw corrupt(`${buf.length} bytes is shorter than a header`);
+  if (buf.length < BATCH_HEADER_BYTES)
+    throw corrupt(`${buf.length} bytes is shorter than a header`);
   if (buf[0] !== BATCH_VERSION) throw corrupt(`unknown version ${buf[0]}`);
   const count = buf.readUInt32LE(1);
   const sideOffset = buf.readUInt32LE(5);
@@ -251,7 +252,9 @@ function readValue(
       const start = cursor.pos + 4;
       if (len > end - start) throw corrupt('string runs past the end');
       cursor.pos = start + len;
-      return kind === K_ASCII ? buf.latin1Slice(start, start + len) : buf.utf8Slice(start, start + len);
+      return kind === K_ASCII
+        ? buf.latin1Slice(start, start + len)
+        : buf.utf8Slice(start, start + len);
     }
     case K_INT32: {
       if (cursor.pos + 4 > end) throw corrupt('int runs past the end');

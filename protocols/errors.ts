@@ -63,11 +63,7 @@ export class RooError extends Error {
 }
 
 /** Wraps anything thrown (by user code, say) into a RooError with the given code. */
-export function asRooError(
-  thrown: unknown,
-  code: ErrorCodeValue,
-  context: string,
-): RooError {
+export function asRooError(thrown: unknown, code: ErrorCodeValue, context: string): RooError {
   if (thrown instanceof RooError) return thrown;
   let message: string;
   try {

@@ -35,18 +35,30 @@ export default function wordCountGenerated(args: AppArgs): Application {
   const sinkKind = args.appArgs[1] ?? 'null';
   const app = application('Word Count (generated)');
   const counted = app
-    .pipeline(generatorSource({ name: 'corpus', generate: (i) => lines[i], count: lines.length, parallel: true }))
+    .pipeline(
+      generatorSource({
+        name: 'corpus',
+        generate: (i) => lines[i],
+        count: lines.length,
+        parallel: true,
+      }),
+    )
     .to(computation<string, string>('split', (line) => splitWords(line)))
     .keyBy((word) => word)
     .toStateful(
-      stateComputation<string, WordTotal, { word: string; count: number }>('count word', (word, total) => {
-        total.count++;
-        return { word, count: total.count };
-      }),
+      stateComputation<string, WordTotal, { word: string; count: number }>(
+        'count word',
+        (word, total) => {
+          total.count++;
+          return { word, count: total.count };
+        },
+      ),
       statePartition<WordTotal>('word totals', { initial: () => ({ count: 0 }) }),
     );
   if (sinkKind === 'tcp') {
-    counted.toSink(tcpSink({ address: args.output(), encoder: (o) => `${o.word} => ${o.count}\n` }));
+    counted.toSink(
+      tcpSink({ address: args.output(), encoder: (o) => `${o.word} => ${o.count}\n` }),
+    );
   } else {
     counted.toSink(nullSink('counter'));
   }

@@ -47,6 +47,8 @@ export default function wordCount(args: AppArgs): Application {
     .toParallel(split)
     .keyBy((word) => word)
     .toStateful(countWord, wordTotals)
-    .toSink(tcpSink<WordCount>({ address: args.output(), encoder: (o) => `${o.word} => ${o.count}\n` }));
+    .toSink(
+      tcpSink<WordCount>({ address: args.output(), encoder: (o) => `${o.word} => ${o.count}\n` }),
+    );
   return app.build();
 }

@@ -17,7 +17,11 @@ import type { SinkConfig, SourceConfig } from './connectors.js';
 
 /** One step of a pipeline, as described by the user. */
 export type StepSpec =
-  | { readonly kind: 'computation'; readonly computation: Computation<unknown, unknown>; readonly parallel: boolean }
+  | {
+      readonly kind: 'computation';
+      readonly computation: Computation<unknown, unknown>;
+      readonly parallel: boolean;
+    }
   | {
       readonly kind: 'state';
       readonly computation: StateComputation<unknown, unknown, unknown>;
@@ -45,13 +49,22 @@ export interface Application {
 export class Pipeline<T> {
   /** @internal */
   constructor(
-    private readonly spec: { name: string; source: SourceConfig<unknown>; steps: StepSpec[]; sink?: SinkConfig<unknown> },
+    private readonly spec: {
+      name: string;
+      source: SourceConfig<unknown>;
+      steps: StepSpec[];
+      sink?: SinkConfig<unknown>;
+    },
     private readonly owner: ApplicationBuilder,
   ) {}
 
   /** Adds a stateless computation, run in order on the thread of the step before it. */
   to<O>(c: Computation<T, O>): Pipeline<O> {
-    this.spec.steps.push({ kind: 'computation', computation: c as Computation<unknown, unknown>, parallel: false });
+    this.spec.steps.push({
+      kind: 'computation',
+      computation: c as Computation<unknown, unknown>,
+      parallel: false,
+    });
     return this as unknown as Pipeline<O>;
   }
 
@@ -61,7 +74,11 @@ export class Pipeline<T> {
    * inputs is not kept.
    */
   toParallel<O>(c: Computation<T, O>): Pipeline<O> {
-    this.spec.steps.push({ kind: 'computation', computation: c as Computation<unknown, unknown>, parallel: true });
+    this.spec.steps.push({
+      kind: 'computation',
+      computation: c as Computation<unknown, unknown>,
+      parallel: true,
+    });
     return this as unknown as Pipeline<O>;
   }
 
@@ -73,7 +90,10 @@ export class Pipeline<T> {
   /** Ends the pipeline at a sink. */
   toSink(sink: SinkConfig<T>): void {
     if (this.spec.sink !== undefined) {
-      throw new RooError(ErrorCode.BadApplication, `pipeline '${this.spec.name}' already has a sink`);
+      throw new RooError(
+        ErrorCode.BadApplication,
+        `pipeline '${this.spec.name}' already has a sink`,
+      );
     }
     this.spec.sink = sink as SinkConfig<unknown>;
   }
@@ -86,7 +106,12 @@ export class Pipeline<T> {
 export class KeyedPipeline<T> {
   /** @internal */
   constructor(
-    private readonly spec: { name: string; source: SourceConfig<unknown>; steps: StepSpec[]; sink?: SinkConfig<unknown> },
+    private readonly spec: {
+      name: string;
+      source: SourceConfig<unknown>;
+      steps: StepSpec[];
+      sink?: SinkConfig<unknown>;
+    },
     private readonly owner: ApplicationBuilder,
     private readonly key: (input: T) => string,
   ) {}
@@ -109,7 +134,12 @@ export class KeyedPipeline<T> {
 
 /** Builds an application. */
 export class ApplicationBuilder {
-  private readonly pipelines: { name: string; source: SourceConfig<unknown>; steps: StepSpec[]; sink?: SinkConfig<unknown> }[] = [];
+  private readonly pipelines: {
+    name: string;
+    source: SourceConfig<unknown>;
+    steps: StepSpec[];
+    sink?: SinkConfig<unknown>;
+  }[] = [];
   private readonly partitions = new Map<string, StatePartition<unknown>>();
 
   constructor(readonly name: string) {}
@@ -143,7 +173,12 @@ export class ApplicationBuilder {
     return {
       kind: 'application',
       name: this.name,
-      pipelines: this.pipelines.map((p) => ({ name: p.name, source: p.source, steps: [...p.steps], sink: p.sink })),
+      pipelines: this.pipelines.map((p) => ({
+        name: p.name,
+        source: p.source,
+        steps: [...p.steps],
+        sink: p.sink,
+      })),
       partitions: new Map(this.partitions),
     };
   }
@@ -155,9 +190,16 @@ function validatePartition(p: StatePartition<unknown>): void {
       throw new RooError(ErrorCode.BadApplication, `state partition '${p.name}' declares no keys`);
     }
     if (new Set(p.keys).size !== p.keys.length) {
-      throw new RooError(ErrorCode.BadApplication, `state partition '${p.name}' declares a key twice`);
+      throw new RooError(
+        ErrorCode.BadApplication,
+        `state partition '${p.name}' declares a key twice`,
+      );
     }
-  } else if (!Number.isInteger(p.keyGroups) || p.keyGroups < 1 || (p.keyGroups & (p.keyGroups - 1)) !== 0) {
+  } else if (
+    !Number.isInteger(p.keyGroups) ||
+    p.keyGroups < 1 ||
+    (p.keyGroups & (p.keyGroups - 1)) !== 0
+  ) {
     throw new RooError(
       ErrorCode.BadApplication,
       `state partition '${p.name}': keyGroups must be a power of two, got ${p.keyGroups}`,

@@ -53,7 +53,10 @@ export function makeAppArgs(data: AppArgsData): AppArgs {
     output(index = 0): Address {
       const found = data.out[index];
       if (found === undefined) {
-        throw new RooError(ErrorCode.BadApplication, `the application needs an output address: pass --out HOST:PORT`);
+        throw new RooError(
+          ErrorCode.BadApplication,
+          `the application needs an output address: pass --out HOST:PORT`,
+        );
       }
       return found;
     },

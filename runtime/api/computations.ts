@@ -57,7 +57,10 @@ export interface StatePartition<S> {
 export const DEFAULT_KEY_GROUPS = 256;
 
 /** Defines a stateless computation. */
-export function computation<I, O>(name: string, compute: (input: I) => Outputs<O>): Computation<I, O> {
+export function computation<I, O>(
+  name: string,
+  compute: (input: I) => Outputs<O>,
+): Computation<I, O> {
   return { kind: 'computation', name, compute };
 }
 
@@ -82,7 +85,10 @@ export interface StatePartitionOptions<S> {
 }
 
 /** Defines a state partition. */
-export function statePartition<S>(name: string, options: StatePartitionOptions<S>): StatePartition<S> {
+export function statePartition<S>(
+  name: string,
+  options: StatePartitionOptions<S>,
+): StatePartition<S> {
   return {
     kind: 'state-partition',
     name,

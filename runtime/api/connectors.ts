@@ -76,7 +76,8 @@ export interface NullSinkConfig {
 }
 
 /** Any sink. */
-export type SinkConfig<O> = TcpSinkConfig<O> | FileSinkConfig<O> | StdoutSinkConfig<O> | NullSinkConfig;
+export type SinkConfig<O> =
+  TcpSinkConfig<O> | FileSinkConfig<O> | StdoutSinkConfig<O> | NullSinkConfig;
 
 /** Decodes a frame as UTF-8 text. */
 export const utf8Decoder: Decoder<string> = (payload) => payload.toString('utf8');
@@ -133,7 +134,12 @@ export function tcpSink<O>(options: {
   readonly encoder: Encoder<O>;
   readonly name?: string;
 }): TcpSinkConfig<O> {
-  return { kind: 'tcp-sink', name: options.name ?? 'tcp sink', address: options.address, encoder: options.encoder };
+  return {
+    kind: 'tcp-sink',
+    name: options.name ?? 'tcp sink',
+    address: options.address,
+    encoder: options.encoder,
+  };
 }
 
 /** A file sink appending to `path`. */
@@ -142,11 +148,19 @@ export function fileSink<O>(options: {
   readonly encoder: Encoder<O>;
   readonly name?: string;
 }): FileSinkConfig<O> {
-  return { kind: 'file-sink', name: options.name ?? `file ${options.path}`, path: options.path, encoder: options.encoder };
+  return {
+    kind: 'file-sink',
+    name: options.name ?? `file ${options.path}`,
+    path: options.path,
+    encoder: options.encoder,
+  };
 }
 
 /** A sink writing to standard output. */
-export function stdoutSink<O>(options: { readonly encoder: Encoder<O>; readonly name?: string }): StdoutSinkConfig<O> {
+export function stdoutSink<O>(options: {
+  readonly encoder: Encoder<O>;
+  readonly name?: string;
+}): StdoutSinkConfig<O> {
   return { kind: 'stdout-sink', name: options.name ?? 'stdout', encoder: options.encoder };
 }
 

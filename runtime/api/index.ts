@@ -3,7 +3,12 @@
  */
 export { application, ApplicationBuilder, Pipeline, KeyedPipeline } from './application.js';
 export type { Application, PipelineSpec, StepSpec } from './application.js';
-export { computation, stateComputation, statePartition, DEFAULT_KEY_GROUPS } from './computations.js';
+export {
+  computation,
+  stateComputation,
+  statePartition,
+  DEFAULT_KEY_GROUPS,
+} from './computations.js';
 export type {
   Computation,
   Outputs,
@@ -12,7 +17,16 @@ export type {
   StatePartition,
   StatePartitionOptions,
 } from './computations.js';
-export { tcpSource, fileSource, generatorSource, tcpSink, fileSink, stdoutSink, nullSink, utf8Decoder } from './connectors.js';
+export {
+  tcpSource,
+  fileSource,
+  generatorSource,
+  tcpSink,
+  fileSink,
+  stdoutSink,
+  nullSink,
+  utf8Decoder,
+} from './connectors.js';
 export type {
   Decoder,
   Encoder,

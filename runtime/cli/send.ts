@@ -404,7 +404,11 @@ class FrameWriter {
     // or the process stays up a full CLOSE_WAIT_MS after sending.
     const wait = new AbortController();
     try {
-      await Promise.race([finished, closed, ...(aborted ? [delay(CLOSE_WAIT_MS, wait.signal)] : [])]);
+      await Promise.race([
+        finished,
+        closed,
+        ...(aborted ? [delay(CLOSE_WAIT_MS, wait.signal)] : []),
+      ]);
       if (this.error !== undefined && !aborted) throw this.error;
       // The data is with the OS now; give the receiver a moment to close its side.
       await Promise.race([closed, delay(CLOSE_WAIT_MS, wait.signal)]);

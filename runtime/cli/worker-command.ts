@@ -30,7 +30,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const log = createLogger({ worker: options.name, thread: 'main' });
   if (options.ponynoblock || options.ponypinasio) {
-    log.debug('--ponynoblock / --ponypinasio have no effect in roo (kept for Wallaroo compatibility)');
+    log.debug(
+      '--ponynoblock / --ponypinasio have no effect in roo (kept for Wallaroo compatibility)',
+    );
   }
   // Signals are handled from here on, so that a SIGTERM sent the moment the
   // ready line appears (or during start-up) shuts down cleanly.

@@ -74,7 +74,11 @@ function bad(message: string): RooError {
   return new RooError(ErrorCode.BadFlag, message);
 }
 
-function optionalAddress(flag: string, value: string | undefined, allowZero = false): Address | undefined {
+function optionalAddress(
+  flag: string,
+  value: string | undefined,
+  allowZero = false,
+): Address | undefined {
   if (value === undefined) return undefined;
   try {
     return parseAddress(value, { allowPortZero: allowZero });
@@ -83,7 +87,11 @@ function optionalAddress(flag: string, value: string | undefined, allowZero = fa
   }
 }
 
-function positiveInt(flag: string, value: string | undefined, fallback: number | undefined): number | undefined {
+function positiveInt(
+  flag: string,
+  value: string | undefined,
+  fallback: number | undefined,
+): number | undefined {
   if (value === undefined) return fallback;
   const text = value.replace(/_/g, '');
   if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
@@ -140,12 +148,18 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
   if (applicationModule === undefined || applicationModule === '') {
     throw bad('--application-module PATH is required');
   }
-  if (str('name') !== undefined && str('worker-name') !== undefined && str('name') !== str('worker-name')) {
+  if (
+    str('name') !== undefined &&
+    str('worker-name') !== undefined &&
+    str('name') !== str('worker-name')
+  ) {
     throw bad('--name and --worker-name are the same flag; give one');
   }
   const name = str('name') ?? str('worker-name') ?? 'initializer';
   if (!NAME_PATTERN.test(name)) {
-    throw bad(`--name '${name}': use 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
+    throw bad(
+      `--name '${name}': use 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`,
+    );
   }
   let inputs: InputAddress[] = [];
   const inText = str('in');
@@ -169,10 +183,13 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
   }
   const workerCount = positiveInt('worker-count', str('worker-count'), 1) as number;
   const ponythreads = positiveInt('ponythreads', str('ponythreads'), undefined);
-  if (ponythreads !== undefined && ponythreads > 256) throw bad(`--ponythreads ${ponythreads}: at most 256`);
+  if (ponythreads !== undefined && ponythreads > 256)
+    throw bad(`--ponythreads ${ponythreads}: at most 256`);
   const tbcText = (str('time-between-checkpoints') ?? '1000000000').replace(/_/g, '');
   if (!/^[0-9]+$/.test(tbcText) || BigInt(tbcText) === 0n) {
-    throw bad(`--time-between-checkpoints takes nanoseconds (a whole number above 0), got '${str('time-between-checkpoints')}'`);
+    throw bad(
+      `--time-between-checkpoints takes nanoseconds (a whole number above 0), got '${str('time-between-checkpoints')}'`,
+    );
   }
   const resilienceDir = str('resilience-dir') ?? '/tmp/roo';
   if (resilienceDir === '') throw bad('--resilience-dir must not be empty');
@@ -207,15 +224,22 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
  */
 export function unsupportedYet(o: WorkerOptions): RooError | undefined {
   const notYet = (what: string, instead: string) =>
-    new RooError(ErrorCode.NotYetSupported, `${what} is not supported by this version of roo yet; ${instead}`);
+    new RooError(
+      ErrorCode.NotYetSupported,
+      `${what} is not supported by this version of roo yet; ${instead}`,
+    );
   const single = 'run a single worker (--worker-count 1, no --join)';
-  if (o.workerCount > 1) return notYet(`--worker-count ${o.workerCount} (a cluster of several workers)`, single);
+  if (o.workerCount > 1)
+    return notYet(`--worker-count ${o.workerCount} (a cluster of several workers)`, single);
   if (o.join !== undefined) return notYet('--join (growing a running cluster)', single);
   if (o.myControl !== undefined || o.myData !== undefined) {
     return notYet('--my-control / --my-data (a non-initializer cluster member)', single);
   }
   if (o.runWithResilience) {
-    return notYet('--run-with-resilience (checkpoints and recovery)', 'run without it (state is kept in memory only)');
+    return notYet(
+      '--run-with-resilience (checkpoints and recovery)',
+      'run without it (state is kept in memory only)',
+    );
   }
   return undefined;
 }

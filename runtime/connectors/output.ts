@@ -82,7 +82,8 @@ export class TcpOutput implements Output {
       this.connected = true;
       this.congested = false;
       this.delay = RECONNECT_MIN_MS;
-      if (this.warnedDown) this.log.info(`sink connection to ${formatAddress(this.address)} is up again`);
+      if (this.warnedDown)
+        this.log.info(`sink connection to ${formatAddress(this.address)} is up again`);
       this.warnedDown = false;
       this.onWritable();
     });
@@ -92,7 +93,9 @@ export class TcpOutput implements Output {
     });
     s.on('error', (err) => {
       if (!this.warnedDown && !this.closed) {
-        this.log.warn(`sink connection to ${formatAddress(this.address)} failed (${err.message}); retrying`);
+        this.log.warn(
+          `sink connection to ${formatAddress(this.address)} failed (${err.message}); retrying`,
+        );
         this.warnedDown = true;
       }
     });

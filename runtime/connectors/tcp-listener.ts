@@ -38,8 +38,13 @@ export class TcpListener {
       this.server.listen(this.address.port, this.address.host, () => {
         this.server.off('error', reject);
         const a = this.server.address();
-        this.bound = typeof a === 'object' && a !== null ? { host: this.address.host, port: a.port } : this.address;
-        this.server.on('error', (err) => this.log.error(`source listener ${formatAddress(this.address)}: ${err.message}`));
+        this.bound =
+          typeof a === 'object' && a !== null
+            ? { host: this.address.host, port: a.port }
+            : this.address;
+        this.server.on('error', (err) =>
+          this.log.error(`source listener ${formatAddress(this.address)}: ${err.message}`),
+        );
         resolve(this.bound);
       });
     });

@@ -18,7 +18,9 @@ export type ApplicationFunction = (args: ReturnType<typeof makeAppArgs>) => Appl
 export async function loadApplicationModule(path: string): Promise<ApplicationFunction> {
   const absolute = resolve(path);
   if (!existsSync(absolute)) {
-    throw new RooError(ErrorCode.ModuleLoad, `application module not found: ${absolute}`, { path: absolute });
+    throw new RooError(ErrorCode.ModuleLoad, `application module not found: ${absolute}`, {
+      path: absolute,
+    });
   }
   const url = pathToFileURL(absolute).href;
   let mod: Record<string, unknown>;
@@ -38,7 +40,8 @@ export async function loadApplicationModule(path: string): Promise<ApplicationFu
   }
   // A CommonJS-compiled module arrives as { default: { default: fn } }.
   let fn: unknown = mod['default'] ?? mod['application'];
-  if (typeof fn === 'object' && fn !== null && 'default' in fn) fn = (fn as { default: unknown }).default;
+  if (typeof fn === 'object' && fn !== null && 'default' in fn)
+    fn = (fn as { default: unknown }).default;
   if (typeof fn !== 'function') {
     throw new RooError(
       ErrorCode.ModuleLoad,
@@ -56,9 +59,16 @@ export function buildApplication(fn: ApplicationFunction, args: AppArgsData): Ap
     app = fn(makeAppArgs(args));
   } catch (err) {
     if (err instanceof RooError) throw err;
-    throw new RooError(ErrorCode.BadApplication, `the application function threw: ${(err as Error).message}`);
+    throw new RooError(
+      ErrorCode.BadApplication,
+      `the application function threw: ${(err as Error).message}`,
+    );
   }
-  if (typeof app !== 'object' || app === null || (app as { kind?: unknown }).kind !== 'application') {
+  if (
+    typeof app !== 'object' ||
+    app === null ||
+    (app as { kind?: unknown }).kind !== 'application'
+  ) {
     throw new RooError(
       ErrorCode.BadApplication,
       'the application function must return a built application (application(name)...build())',

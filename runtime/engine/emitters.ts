@@ -38,7 +38,11 @@ export function compileStageEmit(
 }
 
 /** Wraps `next` with the stateless computations of a chain, last first. */
-export function compileChain(chain: readonly Computation<unknown, unknown>[], next: Emit, errors: ErrorReporter): Emit {
+export function compileChain(
+  chain: readonly Computation<unknown, unknown>[],
+  next: Emit,
+  errors: ErrorReporter,
+): Emit {
   let emit = next;
   for (let i = chain.length - 1; i >= 0; i--) {
     emit = applyComputation(chain[i] as Computation<unknown, unknown>, emit, errors);
@@ -47,7 +51,11 @@ export function compileChain(chain: readonly Computation<unknown, unknown>[], ne
 }
 
 /** One stateless computation in front of `next`. */
-export function applyComputation(c: Computation<unknown, unknown>, next: Emit, errors: ErrorReporter): Emit {
+export function applyComputation(
+  c: Computation<unknown, unknown>,
+  next: Emit,
+  errors: ErrorReporter,
+): Emit {
   const compute = c.compute;
   const where = `computation '${c.name}'`;
   return (value) => {
@@ -86,12 +94,14 @@ function compileRoute(
     case 'sink': {
       // The sink's encoder is coalesced into this stage: no hop, no mailbox.
       const encode = sinks[route.sink];
-      if (encode === undefined) throw new Error(`no encoder of sink #${route.sink} on thread ${scheduler.thread}`);
+      if (encode === undefined)
+        throw new Error(`no encoder of sink #${route.sink} on thread ${scheduler.thread}`);
       return encode;
     }
     case 'parallel': {
       const replicas = directory.parallel[route.stage];
-      if (replicas === undefined || replicas.length === 0) throw new Error(`no replicas of stage #${route.stage}`);
+      if (replicas === undefined || replicas.length === 0)
+        throw new Error(`no replicas of stage #${route.stage}`);
       const n = replicas.length;
       const tag = route.stage;
       let next = scheduler.thread % n;
@@ -105,7 +115,8 @@ function compileRoute(
       const pIndex = plan.partitions.findIndex((p) => p.name === route.partition);
       const partition = plan.partitions[pIndex];
       const owners = directory.keyGroups[pIndex];
-      if (partition === undefined || owners === undefined) throw new Error(`no partition '${route.partition}'`);
+      if (partition === undefined || owners === undefined)
+        throw new Error(`no partition '${route.partition}'`);
       const grouper = partition.grouper;
       const keyOf = route.key;
       const tag = route.stage;

@@ -49,7 +49,10 @@ export interface EngineStats {
 function threadEntry(): { entry: URL; argv?: string[] } {
   const self = import.meta.url;
   if (self.endsWith('.ts')) {
-    return { entry: new URL('./ts-thread.mjs', self), argv: [new URL('./thread-main.ts', self).href] };
+    return {
+      entry: new URL('./ts-thread.mjs', self),
+      argv: [new URL('./thread-main.ts', self).href],
+    };
   }
   return { entry: new URL('./thread-main.js', self) };
 }
@@ -61,7 +64,7 @@ export class Engine {
     readonly plan: Plan,
     /** Where everything is placed. */
     readonly placement: Placement,
-    private readonly pool: ThreadPool<ThreadControl, ThreadAppData>,
+    private readonly pool: ThreadPool<ThreadControl>,
     /** TCP sources' bound addresses, by source name. */
     readonly listening: Record<string, string>,
   ) {}
@@ -70,12 +73,17 @@ export class Engine {
   static async start(options: EngineOptions): Promise<Engine> {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
-      throw new RooError(ErrorCode.BadFlag, `--ponythreads must be an integer from 1 to 256, got ${threads}`);
+      throw new RooError(
+        ErrorCode.BadFlag,
+        `--ponythreads must be an integer from 1 to 256, got ${threads}`,
+      );
     }
     const fn = await loadApplicationModule(options.modulePath);
     const plan = buildPlan(buildApplication(fn, options.args));
     const log = options.log;
-    log.info(`Application '${plan.application}': ${plan.stages.length} stages on ${threads} scheduler threads`);
+    log.info(
+      `Application '${plan.application}': ${plan.stages.length} stages on ${threads} scheduler threads`,
+    );
     for (const line of describePlan(plan)) log.debug(line);
     const placement = placePlan(plan, threads);
     const { entry, argv } = threadEntry();
@@ -83,7 +91,11 @@ export class Engine {
       threads,
       entry,
       ...(argv === undefined ? {} : { argv }),
-      appData: { modulePath: options.modulePath, args: options.args, workerName: options.workerName },
+      appData: {
+        modulePath: options.modulePath,
+        args: options.args,
+        workerName: options.workerName,
+      },
       ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
       youngGenerationMb: options.youngGenerationMb ?? Number(process.env['ROO_YOUNG_GEN_MB'] ?? 64),
       onThreadError: (thread, err) => {
@@ -96,7 +108,12 @@ export class Engine {
       const directory = mergeDirectories(locals, plan.partitions.length);
       await Promise.all(pool.remotes.map((r) => r.wire(directory)));
       const started = await Promise.all(pool.remotes.map((r) => r.start()));
-      return new Engine(plan, placement, pool, Object.assign({}, ...started) as Record<string, string>);
+      return new Engine(
+        plan,
+        placement,
+        pool,
+        Object.assign({}, ...started) as Record<string, string>,
+      );
     } catch (err) {
       await pool.terminate();
       throw err;
@@ -122,7 +139,9 @@ export class Engine {
   /** True when every finite source has finished and no thread has work queued. */
   async drained(): Promise<boolean> {
     const first = await this.stats();
-    const finished = first.threads.every((t) => t.sources.every((s) => s.finished || s.name === ''));
+    const finished = first.threads.every((t) =>
+      t.sources.every((s) => s.finished || s.name === ''),
+    );
     if (!finished || !first.threads.every((t) => t.idle)) return false;
     // Twice, so that a batch in flight between two threads is not missed.
     const second = await this.stats();

@@ -5,7 +5,12 @@
  * later ones at most every few seconds with the count since, so a flood of
  * bad input cannot flood the log or slow the thread.
  */
-import { asRooError, ErrorCode, type ErrorCodeValue, type RooError } from '../../protocols/index.js';
+import {
+  asRooError,
+  ErrorCode,
+  type ErrorCodeValue,
+  type RooError,
+} from '../../protocols/index.js';
 import type { Logger } from '../logging/logger.js';
 
 const LOG_EVERY_MS = 5_000;

@@ -19,7 +19,7 @@ import type { ErrorReporter } from './error-reporter.js';
 import { RT_CONTINUE, RT_START, TAG_CHUNK, TAG_CLOSED } from './tags.js';
 
 /** Values a generator makes per turn. */
-const GENERATE_PER_TURN = Number(process.env["ROO_GEN"] ?? 1_000);
+const GENERATE_PER_TURN = 100;
 
 /** Counters of a source actor. */
 export interface SourceCounters {
@@ -132,16 +132,22 @@ export class SourceActor implements Behaviour {
           this.errors.report(err, ErrorCode.FrameTruncated, this.where);
         }
       } else {
-        if (this.carry !== undefined && this.carry.length > 0) this.line(this.carry.toString('utf8'));
+        if (this.carry !== undefined && this.carry.length > 0)
+          this.line(this.carry.toString('utf8'));
         this.carry = undefined;
         this.counters.finished = true;
-        this.log.info(`${this.where} reached the end of its file (${this.counters.received} messages)`);
+        this.log.info(
+          `${this.where} reached the end of its file (${this.counters.received} messages)`,
+        );
       }
     }
   }
 
   receiveRuntime(tag: number): void {
-    if ((tag === RT_START || tag === RT_CONTINUE) && this.stage.source.kind === 'generator-source') {
+    if (
+      (tag === RT_START || tag === RT_CONTINUE) &&
+      this.stage.source.kind === 'generator-source'
+    ) {
       this.generate(this.stage.source);
     }
   }

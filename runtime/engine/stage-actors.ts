@@ -66,7 +66,11 @@ export class KeyGroupActor implements Behaviour {
       try {
         state = this.partition.spec.initial(k);
       } catch (err) {
-        this.errors.report(err, ErrorCode.ComputationFailed, `initial state of partition '${this.partition.name}'`);
+        this.errors.report(
+          err,
+          ErrorCode.ComputationFailed,
+          `initial state of partition '${this.partition.name}'`,
+        );
         return;
       }
       this.entities.set(k, state);

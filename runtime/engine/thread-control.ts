@@ -22,8 +22,20 @@ export interface LocalDirectory {
 export interface ThreadStats {
   readonly thread: number;
   readonly scheduler: SchedulerStats;
+  /** Run-loop iterations, times parked, and the share of time the thread was busy since it started. */
+  readonly loop: {
+    readonly iterations: number;
+    readonly parks: number;
+    readonly utilization: number;
+  };
   readonly actors: number;
-  readonly sources: readonly { name: string; received: number; bytes: number; mutes: number; finished: boolean }[];
+  readonly sources: readonly {
+    name: string;
+    received: number;
+    bytes: number;
+    mutes: number;
+    finished: boolean;
+  }[];
   readonly sinks: readonly { id: number; outputs: number; bytes: number }[];
   readonly encoded: readonly { id: number; received: number; shipped: number }[];
   /** State entities per partition on this thread. */
@@ -56,7 +68,8 @@ export function mergeDirectories(locals: readonly LocalDirectory[], partitions: 
   const sinkWriters: Record<number, ActorRef> = {};
   for (const l of [...locals].sort((a, b) => a.thread - b.thread)) {
     l.keyGroups.forEach((owned, pi) => {
-      for (const [kg, ref] of Object.entries(owned)) (keyGroups[pi] as ActorRef[])[Number(kg)] = ref;
+      for (const [kg, ref] of Object.entries(owned))
+        (keyGroups[pi] as ActorRef[])[Number(kg)] = ref;
     });
     for (const [id, ref] of Object.entries(l.parallel)) (parallel[Number(id)] ??= []).push(ref);
     for (const [id, ref] of Object.entries(l.sinkWriters)) sinkWriters[Number(id)] = ref;

@@ -20,6 +20,17 @@ import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
 import type { LocalDirectory, ThreadControl, ThreadStats } from './thread-control.js';
 
+/**
+ * Turn sizes. Every actor gets one turn per pass of its thread's run queue,
+ * so the hottest key group must absorb its share of a whole source turn in
+ * one turn: with skewed keys (the top word of English text is ~6% of words)
+ * and 100-message turns it would fall behind, pass its overload mark, and
+ * mute every source. A source turn is bounded (one socket chunk, or
+ * GENERATE_PER_TURN values) and key-group turns are large enough for it.
+ */
+const KEY_GROUP_BATCH = 1_000;
+const SOURCE_BATCH = 1;
+
 /** What the main thread passes each scheduler thread. */
 export interface ThreadAppData {
   readonly modulePath: string;
@@ -27,7 +38,11 @@ export interface ThreadAppData {
   readonly workerName: string;
 }
 
-const { scheduler, loop, app: data } = attachSchedulerThread<ThreadAppData>({
+const {
+  scheduler,
+  loop,
+  app: data,
+} = attachSchedulerThread<ThreadAppData>({
   onActorError: (err, name) => errors.report(err, ErrorCode.Internal, `actor ${name}`),
 });
 const log = createLogger({ worker: data.workerName, thread: scheduler.thread });
@@ -64,7 +79,13 @@ const control: ThreadControl = {
     await ready;
     const p = plan as Plan;
     const me = scheduler.thread;
-    const local: LocalDirectory = { thread: me, keyGroups: [], parallel: {}, sinkWriters: {}, sources: {} };
+    const local: LocalDirectory = {
+      thread: me,
+      keyGroups: [],
+      parallel: {},
+      sinkWriters: {},
+      sources: {},
+    };
     for (const stage of p.stages) {
       if (stage.kind === 'state') {
         stateSteps.set(stage.id, {
@@ -77,14 +98,15 @@ const control: ThreadControl = {
     p.partitions.forEach((partition, pi) => {
       const steps: (StateStep | undefined)[] = [];
       for (const stage of p.stages) {
-        if (stage.kind === 'state' && stage.partition === partition.name) steps[stage.id] = stateSteps.get(stage.id);
+        if (stage.kind === 'state' && stage.partition === partition.name)
+          steps[stage.id] = stateSteps.get(stage.id);
       }
       const owned: Record<number, ActorRef> = {};
       placement.keyGroupOwner[pi]?.forEach((owner, kg) => {
         if (owner !== me) return;
         const actor = new KeyGroupActor(partition, kg, steps, errors);
         keyGroups.push(actor);
-        owned[kg] = scheduler.spawn(actor, `${partition.name}/kg${kg}`);
+        owned[kg] = scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH);
       });
       local.keyGroups.push(owned);
     });
@@ -97,8 +119,15 @@ const control: ThreadControl = {
         const threads = placement.sourceThreads.get(stage.id) ?? [];
         const index = threads.indexOf(me);
         if (index < 0) continue;
-        const actor = new SourceActor(scheduler, loop, stage, { index, of: threads.length }, errors, log);
-        actor.self = scheduler.spawn(actor, `source '${stage.source.name}'`, 4);
+        const actor = new SourceActor(
+          scheduler,
+          loop,
+          stage,
+          { index, of: threads.length },
+          errors,
+          log,
+        );
+        actor.self = scheduler.spawn(actor, `source '${stage.source.name}'`, SOURCE_BATCH);
         sources.push(actor);
         local.sources[stage.id] = actor.self;
       }
@@ -147,16 +176,23 @@ const control: ThreadControl = {
     await Promise.all(sources.map((s) => s.start()));
     loop.kick();
     const listening: Record<string, string> = {};
-    for (const s of sources) if (s.listening !== undefined) listening[s.stage.source.name] = s.listening;
+    for (const s of sources)
+      if (s.listening !== undefined) listening[s.stage.source.name] = s.listening;
     return listening;
   },
 
   stats(): ThreadStats {
     const entities: Record<string, number> = {};
-    for (const kg of keyGroups) entities[kg.partition.name] = (entities[kg.partition.name] ?? 0) + kg.entities.size;
+    for (const kg of keyGroups)
+      entities[kg.partition.name] = (entities[kg.partition.name] ?? 0) + kg.entities.size;
     return {
       thread: scheduler.thread,
       scheduler: { ...scheduler.stats },
+      loop: {
+        iterations: loop.iterations,
+        parks: loop.parks,
+        utilization: performance.eventLoopUtilization().utilization,
+      },
       actors: scheduler.actorCount,
       sources: sources.map((s) => ({ name: s.stage.source.name, ...s.counters })),
       sinks: [...writers.entries()].map(([id, w]) => ({ id, ...w.counters })),

@@ -48,10 +48,14 @@ export function fixedGrouper(partition: string, keys: readonly string[]): KeyGro
     groupOf: (key) => {
       const g = index.get(key);
       if (g === undefined) {
-        throw new RooError(ErrorCode.UnknownKey, `key '${key}' is not declared by state partition '${partition}'`, {
-          partition,
-          key,
-        });
+        throw new RooError(
+          ErrorCode.UnknownKey,
+          `key '${key}' is not declared by state partition '${partition}'`,
+          {
+            partition,
+            key,
+          },
+        );
       }
       return g;
     },

@@ -24,13 +24,18 @@ export interface Placement {
  * source's decoding and the sink's writing land on different threads.
  */
 export function placePlan(plan: Plan, threads: number): Placement {
-  const keyGroupOwner = plan.partitions.map((p) => Array.from({ length: p.grouper.groups }, (_, g) => g % threads));
+  const keyGroupOwner = plan.partitions.map((p) =>
+    Array.from({ length: p.grouper.groups }, (_, g) => g % threads),
+  );
   const sourceThreads = new Map<number, number[]>();
   let next = 0;
   for (const s of plan.stages) {
     if (s.kind !== 'source') continue;
     if (s.source.kind === 'generator-source' && s.source.parallel) {
-      sourceThreads.set(s.id, Array.from({ length: threads }, (_, t) => t));
+      sourceThreads.set(
+        s.id,
+        Array.from({ length: threads }, (_, t) => t),
+      );
     } else {
       sourceThreads.set(s.id, [next % threads]);
       next++;

@@ -119,7 +119,12 @@ export function buildPlan(app: Application): Plan {
           chain: [],
           route: { kind: 'drop' },
         };
-        current.route = { kind: 'state', stage: next.id, partition: step.partition.name, key: step.key };
+        current.route = {
+          kind: 'state',
+          stage: next.id,
+          partition: step.partition.name,
+          key: step.key,
+        };
         stages.push(next);
         current = next;
       }
@@ -133,7 +138,8 @@ export function buildPlan(app: Application): Plan {
   const partitions = [...app.partitions.values()].map((spec) => ({
     name: spec.name,
     spec,
-    grouper: spec.keys === undefined ? dynamicGrouper(spec.keyGroups) : fixedGrouper(spec.name, spec.keys),
+    grouper:
+      spec.keys === undefined ? dynamicGrouper(spec.keyGroups) : fixedGrouper(spec.name, spec.keys),
   }));
   return { application: app.name, stages, partitions, sinks };
 }
@@ -150,7 +156,11 @@ export function describePlan(plan: Plan): string[] {
     const chain = s.chain.length > 0 ? ` + ${s.chain.map((c) => `'${c.name}'`).join(' + ')}` : '';
     const r = s.route;
     const to =
-      r.kind === 'drop' ? 'nothing' : r.kind === 'sink' ? `sink #${r.sink}` : `${r.kind} stage #${r.stage}`;
+      r.kind === 'drop'
+        ? 'nothing'
+        : r.kind === 'sink'
+          ? `sink #${r.sink}`
+          : `${r.kind} stage #${r.stage}`;
     return `[${s.pipeline}] stage #${s.id}: ${head}${chain} -> ${to}`;
   });
 }

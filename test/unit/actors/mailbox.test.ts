@@ -27,20 +27,24 @@ describe('Mailbox', () => {
 
   it('keeps FIFO order across growth and counts only application messages against the batch', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: -3, max: 5 }), { maxLength: 300 }), fc.integer({ min: 1, max: 50 }), (tags, batch) => {
-        const mb = new Mailbox(1);
-        tags.forEach((t, i) => mb.push(t, i, -i));
-        const r = recorder();
-        let apps = 0;
-        while (mb.size > 0) {
-          const n = mb.deliver(r, batch);
-          expect(n).toBeLessThanOrEqual(batch);
-          apps += n;
-        }
-        expect(apps).toBe(tags.filter((t) => t >= 0).length);
-        expect(r.got.map((g) => g[1])).toEqual(tags.map((_, i) => i));
-        expect(mb.appSize).toBe(0);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: -3, max: 5 }), { maxLength: 300 }),
+        fc.integer({ min: 1, max: 50 }),
+        (tags, batch) => {
+          const mb = new Mailbox(1);
+          tags.forEach((t, i) => mb.push(t, i, -i));
+          const r = recorder();
+          let apps = 0;
+          while (mb.size > 0) {
+            const n = mb.deliver(r, batch);
+            expect(n).toBeLessThanOrEqual(batch);
+            apps += n;
+          }
+          expect(apps).toBe(tags.filter((t) => t >= 0).length);
+          expect(r.got.map((g) => g[1])).toEqual(tags.map((_, i) => i));
+          expect(mb.appSize).toBe(0);
+        },
+      ),
     );
   });
 
@@ -67,7 +71,8 @@ describe('Mailbox', () => {
       paused: false,
       receive(_tag, a) {
         seen.push(a as number);
-        if ((a as number) < 100) for (let k = 0; k < 3; k++) mb.push(0, (a as number) * 3 + k + 1, undefined);
+        if ((a as number) < 100)
+          for (let k = 0; k < 3; k++) mb.push(0, (a as number) * 3 + k + 1, undefined);
       },
       receiveRuntime() {},
     };

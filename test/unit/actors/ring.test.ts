@@ -6,7 +6,10 @@ describe('SPSC ring', () => {
   it('delivers entries in order across many wraparounds, refusing writes only when full', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 200 }), fc.boolean()), { minLength: 1, maxLength: 400 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 200 }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 400,
+        }),
         fc.integer({ min: 64, max: 1024 }),
         (ops, capacity) => {
           const mem = allocateRing(capacity);

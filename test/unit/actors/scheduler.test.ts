@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DeterministicSchedulers, type ActorRef, type Behaviour, type Scheduler } from '../../../actors/index.js';
+import {
+  DeterministicSchedulers,
+  type ActorRef,
+  type Behaviour,
+  type Scheduler,
+} from '../../../actors/index.js';
 
 /** Records what each sender sent, in order of arrival. */
 class Collector implements Behaviour {
@@ -27,7 +32,8 @@ class Emitter implements Behaviour {
   receive(): void {}
   receiveRuntime(): void {
     for (let k = 0; k < 7 && this.next < this.count; k++, this.next++) {
-      for (const t of this.targets) this.s.send(t, this.id, this.next, { n: this.next, id: this.id });
+      for (const t of this.targets)
+        this.s.send(t, this.id, this.next, { n: this.next, id: this.id });
     }
     if (this.next < this.count) this.s.send(this.self, -1, undefined, undefined);
   }
@@ -58,7 +64,8 @@ describe('Scheduler (seeded deterministic mode)', () => {
       const { collectors } = run(seed, threads, 300);
       for (const c of collectors) {
         expect(c.bySender.size).toBe(threads);
-        for (const list of c.bySender.values()) expect(list).toEqual(Array.from({ length: 300 }, (_, i) => i));
+        for (const list of c.bySender.values())
+          expect(list).toEqual(Array.from({ length: 300 }, (_, i) => i));
       }
     }
   });
@@ -67,7 +74,9 @@ describe('Scheduler (seeded deterministic mode)', () => {
     const a = run(42, 3, 100);
     const b = run(42, 3, 100);
     expect(a.steps).toBe(b.steps);
-    expect(a.d.schedulers.map((s) => ({ ...s.stats }))).toEqual(b.d.schedulers.map((s) => ({ ...s.stats })));
+    expect(a.d.schedulers.map((s) => ({ ...s.stats }))).toEqual(
+      b.d.schedulers.map((s) => ({ ...s.stats })),
+    );
   });
 
   it('raises pressure on an overloaded mailbox and relieves it when drained', () => {

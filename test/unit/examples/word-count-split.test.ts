@@ -9,7 +9,15 @@ function reference(line: string): string[] {
 
 describe('word count split', () => {
   it('splits ASCII on non-letters and lower-cases', () => {
-    expect(splitWords("Hello, World! it's 2 o'clock")).toEqual(['hello', 'world', 'it', 's', '2', 'o', 'clock']);
+    expect(splitWords("Hello, World! it's 2 o'clock")).toEqual([
+      'hello',
+      'world',
+      'it',
+      's',
+      '2',
+      'o',
+      'clock',
+    ]);
   });
   it('handles non-ASCII words after ASCII ones without repeating them', () => {
     expect(splitWords('Die Straße café Ümlaut')).toEqual(['die', 'straße', 'café', 'ümlaut']);
