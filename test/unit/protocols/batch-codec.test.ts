@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BatchEncoder, decodeBatch } from '../../../protocols/batch-codec.js';
+import { ErrorCode, RooError } from '../../../protocols/errors.js';
+
+type Message = [number, number, unknown, unknown];
+
+/** Values the codec carries: its own kinds, and structured values for the side list. */
+const value = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.string(),
+  fc.integer(),
+  fc.double({ noNaN: true }),
+  fc.constant(-0),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.dictionary(fc.string(), fc.oneof(fc.integer(), fc.string(), fc.boolean())),
+  fc.array(fc.oneof(fc.integer(), fc.string())),
+  fc.uint8Array({ maxLength: 64 }),
+);
+const message = fc.tuple(
+  fc.integer({ min: 0, max: 0xffffffff }),
+  fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+  value,
+  value,
+);
+
+function encode(messages: readonly Message[]): Buffer {
+  const enc = new BatchEncoder(64);
+  for (const [d, t, a, b] of messages) enc.add(d, t, a, b);
+  return enc.finish();
+}
+
+function decode(bytes: Uint8Array): Message[] {
+  const out: Message[] = [];
+  decodeBatch(bytes, (d, t, a, b) => out.push([d, t, a, b]));
+  return out;
+}
+
+describe('batch codec', () => {
+  it('round-trips any batch of messages', () => {
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 40 }), (messages) => {
+        expect(decode(encode(messages))).toEqual(messages);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps -0 and the same object for b === a', () => {
+    const shared = { n: 1 };
+    const [m] = decode(encode([[1, 2, shared, shared]]));
+    expect(m?.[2]).toEqual(shared);
+    expect(m?.[3]).toBe(m?.[2]);
+    expect(Object.is(decode(encode([[0, 0, -0, 1]]))[0]?.[2], -0)).toBe(true);
+  });
+
+  it('is reusable: finish resets the encoder', () => {
+    const enc = new BatchEncoder(16);
+    enc.add(1, 1, 'a', { x: 1 });
+    const first = enc.finish();
+    enc.add(2, 2, 'b', 2);
+    const second = enc.finish();
+    expect(decode(first)).toEqual([[1, 1, 'a', { x: 1 }]]);
+    expect(decode(second)).toEqual([[2, 2, 'b', 2]]);
+  });
+
+  it('refuses every truncation of a valid batch with ROO_ERR_BATCH_CORRUPT', () => {
+    fc.assert(
+      fc.property(fc.array(message, { minLength: 1, maxLength: 10 }), (messages) => {
+        const bytes = encode(messages);
+        for (let cut = 0; cut < bytes.length; cut++) {
+          let thrown: unknown;
+          try {
+            decode(bytes.subarray(0, cut));
+          } catch (err) {
+            thrown = err;
+          }
+          expect(thrown).toBeInstanceOf(RooError);
+          expect((thrown as RooError).code).toBe(ErrorCode.BatchCorrupt);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('throws nothing but ROO_ERR_BATCH_CORRUPT on garbage, and never hangs', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        try {
+          decode(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(RooError);
+          expect((err as RooError).code).toBe(ErrorCode.BatchCorrupt);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses a count that cannot fit before allocating or looping', () => {
+    const bytes = Buffer.alloc(20);
+    bytes[0] = 1;
+    bytes.writeUInt32LE(0xffffffff, 1);
+    expect(() => decode(bytes)).toThrow(/does not fit/);
+  });
+
+  it('refuses corrupted bytes inside a valid batch with a RooError', () => {
+    fc.assert(
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 10 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (messages, where, flip) => {
+          const bytes = Buffer.from(encode(messages));
+          const at = where % bytes.length;
+          bytes[at] = (bytes[at] as number) ^ flip;
+          try {
+            decode(bytes);
+          } catch (err) {
+            expect(err).toBeInstanceOf(RooError);
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
