@@ -56,6 +56,18 @@ interface FastBuffer extends Buffer {
   utf8Slice(start: number, end: number): string;
 }
 
+/** Strings up to this length are copied and read by JS loops instead of Buffer's C++ methods. */
+const SHORT_STRING = 32;
+const fromCharCode = String.fromCharCode;
+
+/** Reads a short ASCII string without a call into C++ (as msgpackr does). */
+function shortAscii(buf: Uint8Array, start: number, len: number): string {
+  if (len === 0) return '';
+  let out = fromCharCode(buf[start] as number);
+  for (let i = 1; i < len; i++) out += fromCharCode(buf[start + i] as number);
+  return out;
+}
+
 const packr = new Packr({ useRecords: true, moreTypes: true });
 const unpackr = new Unpackr({ useRecords: true, moreTypes: true });
 
@@ -91,9 +103,17 @@ export class BatchEncoder {
   add(dest: number, tag: number, a: unknown, b: unknown): void {
     this.ensure(8);
     const buf = this.buf;
-    buf.writeUInt32LE(dest >>> 0, this.pos);
-    buf.writeInt32LE(tag | 0, this.pos + 4);
-    this.pos += 8;
+    const p = this.pos;
+    // Byte arithmetic, not writeUInt32LE: this runs per message.
+    buf[p] = dest & 0xff;
+    buf[p + 1] = (dest >>> 8) & 0xff;
+    buf[p + 2] = (dest >>> 16) & 0xff;
+    buf[p + 3] = (dest >>> 24) & 0xff;
+    buf[p + 4] = tag & 0xff;
+    buf[p + 5] = (tag >>> 8) & 0xff;
+    buf[p + 6] = (tag >>> 16) & 0xff;
+    buf[p + 7] = (tag >>> 24) & 0xff;
+    this.pos = p + 8;
     this.value(a);
     if (b === a && (typeof b === 'string' || typeof b === 'object') && b !== null) {
       this.ensure(1);
@@ -137,21 +157,43 @@ export class BatchEncoder {
   private value(v: unknown): void {
     switch (typeof v) {
       case 'string': {
-        const max = v.length * 3;
+        const len = v.length;
+        const max = len * 3;
         this.ensure(5 + max);
+        const buf = this.buf;
         const start = this.pos + 5;
-        const written = this.buf.utf8Write(v, start, max);
-        this.buf[this.pos] = written === v.length ? K_ASCII : K_UTF8;
-        this.buf.writeUInt32LE(written, this.pos + 1);
+        let written = -1;
+        if (len <= SHORT_STRING) {
+          // A JS loop beats a call into C++ for short strings (most keys).
+          let i = 0;
+          for (; i < len; i++) {
+            const c = v.charCodeAt(i);
+            if (c >= 0x80) break;
+            buf[start + i] = c;
+          }
+          if (i === len) written = len;
+        }
+        if (written < 0) written = buf.utf8Write(v, start, max);
+        const at = this.pos;
+        buf[at] = written === len ? K_ASCII : K_UTF8;
+        buf[at + 1] = written & 0xff;
+        buf[at + 2] = (written >>> 8) & 0xff;
+        buf[at + 3] = (written >>> 16) & 0xff;
+        buf[at + 4] = (written >>> 24) & 0xff;
         this.pos = start + written;
         return;
       }
       case 'number':
         if ((v | 0) === v && !Object.is(v, -0)) {
           this.ensure(5);
-          this.buf[this.pos] = K_INT32;
-          this.buf.writeInt32LE(v, this.pos + 1);
-          this.pos += 5;
+          const buf = this.buf;
+          const at = this.pos;
+          buf[at] = K_INT32;
+          buf[at + 1] = v & 0xff;
+          buf[at + 2] = (v >>> 8) & 0xff;
+          buf[at + 3] = (v >>> 16) & 0xff;
+          buf[at + 4] = (v >>> 24) & 0xff;
+          this.pos = at + 5;
         } else {
           this.ensure(9);
           this.buf[this.pos] = K_FLOAT64;
@@ -218,9 +260,16 @@ export function decodeBatch(bytes: Uint8Array, visit: BatchVisitor): number {
   const cursor = { pos: BATCH_HEADER_BYTES, side: 0 };
   for (let i = 0; i < count; i++) {
     if (cursor.pos + 8 > end) throw corrupt('message header runs past the end');
-    const dest = buf.readUInt32LE(cursor.pos);
-    const tag = buf.readInt32LE(cursor.pos + 4);
-    cursor.pos += 8;
+    const q = cursor.pos;
+    const dest =
+      ((buf[q] as number) | ((buf[q + 1] as number) << 8) | ((buf[q + 2] as number) << 16)) +
+      (buf[q + 3] as number) * 0x1000000;
+    const tag =
+      (buf[q + 4] as number) |
+      ((buf[q + 5] as number) << 8) |
+      ((buf[q + 6] as number) << 16) |
+      ((buf[q + 7] as number) << 24);
+    cursor.pos = q + 8;
     const a = readValue(buf, end, cursor, side, NO_A);
     const b = readValue(buf, end, cursor, side, a);
     visit(dest, tag, a, b);
@@ -247,20 +296,29 @@ function readValue(
   switch (kind) {
     case K_ASCII:
     case K_UTF8: {
-      if (cursor.pos + 4 > end) throw corrupt('string length runs past the end');
-      const len = buf.readUInt32LE(cursor.pos);
-      const start = cursor.pos + 4;
+      const q = cursor.pos;
+      if (q + 4 > end) throw corrupt('string length runs past the end');
+      const len =
+        ((buf[q] as number) | ((buf[q + 1] as number) << 8) | ((buf[q + 2] as number) << 16)) +
+        (buf[q + 3] as number) * 0x1000000;
+      const start = q + 4;
       if (len > end - start) throw corrupt('string runs past the end');
       cursor.pos = start + len;
-      return kind === K_ASCII
-        ? buf.latin1Slice(start, start + len)
-        : buf.utf8Slice(start, start + len);
+      if (kind === K_UTF8) return buf.utf8Slice(start, start + len);
+      return len <= SHORT_STRING
+        ? shortAscii(buf, start, len)
+        : buf.latin1Slice(start, start + len);
     }
     case K_INT32: {
-      if (cursor.pos + 4 > end) throw corrupt('int runs past the end');
-      const v = buf.readInt32LE(cursor.pos);
-      cursor.pos += 4;
-      return v;
+      const q = cursor.pos;
+      if (q + 4 > end) throw corrupt('int runs past the end');
+      cursor.pos = q + 4;
+      return (
+        (buf[q] as number) |
+        ((buf[q + 1] as number) << 8) |
+        ((buf[q + 2] as number) << 16) |
+        ((buf[q + 3] as number) << 24)
+      );
     }
     case K_FLOAT64: {
       if (cursor.pos + 8 > end) throw corrupt('float runs past the end');
