@@ -13,7 +13,12 @@ import type { Logger } from '../logging/logger.js';
 import { buildPlan, describePlan, type Plan } from '../topology/plan.js';
 import { placePlan, type Placement } from '../topology/placement.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
-import { mergeDirectories, type ThreadControl, type ThreadStats } from './thread-control.js';
+import {
+  mergeDirectories,
+  type KeyGroupKeys,
+  type ThreadControl,
+  type ThreadStats,
+} from './thread-control.js';
 import type { ThreadAppData } from './thread-main.js';
 
 /** Settings of an engine. */
@@ -134,6 +139,12 @@ export class Engine {
       for (const [k, v] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + v;
     }
     return { threads, received, written, encoded, errors };
+  }
+
+  /** Per thread, every key group it hosts with its entity count and first `limit` keys. */
+  async keys(limit: number): Promise<{ thread: number; groups: KeyGroupKeys[] }[]> {
+    const all = await Promise.all(this.pool.remotes.map((r) => r.keys(limit)));
+    return all.map((groups, thread) => ({ thread, groups }));
   }
 
   /** True when every finite source has finished and no thread has work queued. */

@@ -45,6 +45,17 @@ export interface ThreadStats {
   readonly idle: boolean;
 }
 
+/** The keys of one key group hosted on a thread (for the external channel's partition query). */
+export interface KeyGroupKeys {
+  /** Index of the state partition in the plan. */
+  readonly partition: number;
+  readonly keyGroup: number;
+  /** State entities in the group. */
+  readonly count: number;
+  /** The first `limit` keys of the group, in creation order. */
+  readonly keys: readonly string[];
+}
+
 /** What each scheduler thread exposes to the main thread. */
 export interface ThreadControl {
   /** Spawns the actors placed on this thread. */
@@ -55,6 +66,8 @@ export interface ThreadControl {
   start(): Promise<Record<string, string>>;
   /** Counters. */
   stats(): ThreadStats;
+  /** Every key group hosted here with its entity count and first `limit` keys. */
+  keys(limit: number): KeyGroupKeys[];
   /** Closes this thread's sources (no new input). */
   stopSources(): Promise<void>;
   /** Flushes and closes sinks, then stops the run loop. */

@@ -18,7 +18,7 @@ import { ErrorReporter } from './error-reporter.js';
 import { SinkEncoder, SinkWriterActor } from './sink-actors.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
-import type { LocalDirectory, ThreadControl, ThreadStats } from './thread-control.js';
+import type { KeyGroupKeys, LocalDirectory, ThreadControl, ThreadStats } from './thread-control.js';
 
 /**
  * Turn sizes. Every actor gets one turn per pass of its thread's run queue,
@@ -201,6 +201,20 @@ const control: ThreadControl = {
       errors: errors.counts(),
       idle: !scheduler.hasRunnable() && !scheduler.hasInbound() && !scheduler.hasPendingOutbound(),
     };
+  },
+
+  keys(limit: number): KeyGroupKeys[] {
+    const p = plan as Plan;
+    const max = Math.max(0, Math.floor(limit));
+    return keyGroups.map((kg) => {
+      const keys: string[] = [];
+      for (const key of kg.entities.keys()) {
+        if (keys.length >= max) break;
+        keys.push(key);
+      }
+      const partition = p.partitions.indexOf(kg.partition);
+      return { partition, keyGroup: kg.keyGroup, count: kg.entities.size, keys };
+    });
   },
 
   async stopSources(): Promise<void> {
