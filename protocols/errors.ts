@@ -22,6 +22,14 @@ export const ErrorCode = {
   QueueFull: 'ROO_ERR_QUEUE_FULL',
   ThreadFailed: 'ROO_ERR_THREAD_FAILED',
   Internal: 'ROO_ERR_INTERNAL',
+  /** A worker asked to join under a name a live member already has. */
+  DuplicateWorker: 'ROO_ERR_DUPLICATE_WORKER',
+  /** A worker runs another application (or plan) than the cluster it tries to join. */
+  ClusterMismatch: 'ROO_ERR_CLUSTER_MISMATCH',
+  /** An external (admin) request names a command this worker does not know. */
+  UnknownRequest: 'ROO_ERR_UNKNOWN_REQUEST',
+  /** Resilience files belong to another cluster or application: leftovers to clean up. */
+  StaleResilience: 'ROO_ERR_STALE_RESILIENCE',
 } as const;
 
 /** One of the stable codes of {@link ErrorCode}. */
