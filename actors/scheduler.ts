@@ -247,6 +247,16 @@ export class Scheduler {
     return Atomics.load(this.ctrl, ControlSlot.PRESSURE) > 0;
   }
 
+  /**
+   * Adds (+1) or removes (-1) one unit of pressure from outside the kernel:
+   * a channel the kernel does not own (a socket to another worker) that is
+   * congested counts like a full ring (rule 2).
+   */
+  addPressure(delta: 1 | -1): void {
+    if (delta > 0) Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
+    else this.relievePressure();
+  }
+
   /** Registers a producer that muted itself; it is unmuted when pressure is gone (rule 4). */
   muteUntilRelieved(producer: Producer): void {
     this.muted.add(producer);
