@@ -2,4 +2,6 @@
 export * from './errors.js';
 export * from './frame.js';
 export * from './data-message.js';
+export * from './control-message.js';
+export * from './external-message.js';
 export * from './address.js';

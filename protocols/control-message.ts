@@ -1,0 +1,573 @@
+/**
+ * Control messages: what a worker and the cluster initializer say to each
+ * other on the control channel, one per frame (DESIGN.md section 5).
+ *
+ * Start-up, in Wallaroo's order:
+ *   worker → initializer  `hello`    I am NAME, running APP (plan hash H), here are my addresses
+ *   initializer → worker  `refuse`   no (duplicate name, another application, ...): a coded error
+ *   initializer → worker  `assign`   the cluster: members, your index, the routing table
+ *   worker → initializer  `spawned`  the actors I spawned for my key groups, stages and sinks
+ *   initializer → worker  `wire`     every worker's directory, by worker index
+ *   worker → initializer  `wired`    my routes are compiled, my data channels are open
+ *   initializer → worker  `start`    sources may start
+ *   worker → initializer  `ready`    my sources have started
+ * and at any time `shutdown` (either way), `ping` / `pong` (liveness).
+ *
+ * Encoded with msgpackr as plain maps, like data messages (data-message.ts),
+ * and validated deeply on decode: the bytes come from another process, and
+ * an index or actor id out of range would otherwise surface far from here.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import type { Address } from './address.js';
+import { MAX_NAME_LENGTH } from './address.js';
+import { ErrorCode, type ErrorCodeValue, RooError } from './errors.js';
+
+/** Version of the control-message format; a peer speaking another is refused. */
+export const CONTROL_PROTOCOL_VERSION = 1;
+
+/** A worker asks the initializer to join the cluster. */
+export interface HelloControlMessage {
+  readonly type: 'hello';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  /** The worker's `--name`: 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`. */
+  readonly name: string;
+  /** Name of the application the worker runs. */
+  readonly application: string;
+  /** Hash of the application's plan; a worker whose hash differs runs another program and is refused. */
+  readonly applicationHash: string;
+  /** Scheduler threads of the worker (`--ponythreads`), at least 1. */
+  readonly threads: number;
+  /** Where the worker listens for control messages (`--my-control`). */
+  readonly control: Address;
+  /** Where the worker listens for data channels (`--my-data`). */
+  readonly data: Address;
+  /** A restarted worker that found its resilience files and wants its old place back. */
+  readonly rejoin: boolean;
+  /** Started with `--join`: joins a running cluster rather than forming one. */
+  readonly joinRunning: boolean;
+}
+
+/** The initializer refuses a `hello`; the worker logs the reason and exits. */
+export interface RefuseControlMessage {
+  readonly type: 'refuse';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  /** Why, as a stable code: e.g. ROO_ERR_DUPLICATE_WORKER, ROO_ERR_CLUSTER_MISMATCH. */
+  readonly code: ErrorCodeValue;
+  /** The reason in words, for the worker's log. */
+  readonly message: string;
+}
+
+/** One member of the cluster, as the initializer announces it. */
+export interface WireMember {
+  readonly name: string;
+  readonly threads: number;
+  readonly control: Address;
+  readonly data: Address;
+}
+
+/** The owners of one state partition's key groups. */
+export interface WirePartitionOwners {
+  /** The partition's name in the plan. */
+  readonly name: string;
+  /** owners[keyGroup] = index (in `members`) of the worker that owns the key group. */
+  readonly owners: readonly number[];
+}
+
+/** The versioned routing table: which worker owns each key group (DESIGN.md section 4). */
+export interface WireRoutingTable {
+  /** Bumped on every change of owners. */
+  readonly version: number;
+  /** One entry per state partition, in plan order; names are unique. */
+  readonly partitions: readonly WirePartitionOwners[];
+}
+
+/** The initializer tells a worker who is in the cluster and who owns what. */
+export interface AssignControlMessage {
+  readonly type: 'assign';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  /** Identifies this cluster; resilience files of another cluster are refused. */
+  readonly clusterId: string;
+  /** Index of the receiving worker in `members`. */
+  readonly workerIndex: number;
+  /** Every worker, the initializer included; names are unique. */
+  readonly members: readonly WireMember[];
+  readonly routing: WireRoutingTable;
+}
+
+/**
+ * The actors one worker spawned, by role. Actor ids (ActorRef: thread and
+ * local id, actors/scheduler.ts) are meaningful on that worker only, hence one
+ * directory per worker. Record keys are decimal indices ("0", "17"), as
+ * msgpack maps carry them; the shape matches the engine's LocalDirectory.
+ */
+export interface WorkerDirectory {
+  /** keyGroups[partitionIndex][keyGroup] = actor, for the key groups this worker owns. */
+  readonly keyGroups: readonly Readonly<Record<string, number>>[];
+  /** parallel[stageId][thread] = that thread's replica of the parallel stage. */
+  readonly parallel: Readonly<Record<string, readonly number[]>>;
+  /** sinkWriters[sinkId] = the sink's writer actor (absent for a sink without one). */
+  readonly sinkWriters: Readonly<Record<string, number>>;
+}
+
+/** A worker reports the actors it spawned after `assign`. */
+export interface SpawnedControlMessage {
+  readonly type: 'spawned';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+  readonly directory: WorkerDirectory;
+}
+
+/** The initializer sends everyone the merged directory of the cluster. */
+export interface WireControlMessage {
+  readonly type: 'wire';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  /** directory[workerIndex] = that worker's actors. */
+  readonly directory: readonly WorkerDirectory[];
+}
+
+/** A worker has compiled its routes and opened its data channels. */
+export interface WiredControlMessage {
+  readonly type: 'wired';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+}
+
+/** Every worker is wired: sources may start. */
+export interface StartControlMessage {
+  readonly type: 'start';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+}
+
+/** A worker's sources have started. */
+export interface ReadyControlMessage {
+  readonly type: 'ready';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+}
+
+/** The cluster (or this worker) shuts down; `reason` is logged. */
+export interface ShutdownControlMessage {
+  readonly type: 'shutdown';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly reason: string;
+}
+
+/** Liveness probe; the peer answers `pong` with the same nonce. */
+export interface PingControlMessage {
+  readonly type: 'ping';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly nonce: number;
+}
+
+/** Answer to a `ping`. */
+export interface PongControlMessage {
+  readonly type: 'pong';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly nonce: number;
+}
+
+/** Any message on the control channel, discriminated by `type`. */
+export type ControlMessage =
+  | HelloControlMessage
+  | RefuseControlMessage
+  | AssignControlMessage
+  | SpawnedControlMessage
+  | WireControlMessage
+  | WiredControlMessage
+  | StartControlMessage
+  | ReadyControlMessage
+  | ShutdownControlMessage
+  | PingControlMessage
+  | PongControlMessage;
+
+/** The `type` of each kind of {@link ControlMessage}. */
+export type ControlMessageType = ControlMessage['type'];
+
+/** Field names of each kind, besides `type` and `version`; anything else is refused. */
+const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
+  hello: [
+    'name',
+    'application',
+    'applicationHash',
+    'threads',
+    'control',
+    'data',
+    'rejoin',
+    'joinRunning',
+  ],
+  refuse: ['code', 'message'],
+  assign: ['clusterId', 'workerIndex', 'members', 'routing'],
+  spawned: ['name', 'directory'],
+  wire: ['directory'],
+  wired: ['name'],
+  start: [],
+  ready: ['name'],
+  shutdown: ['reason'],
+  ping: ['nonce'],
+  pong: ['nonce'],
+};
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/**
+ * Encodes a control message (validated first, so a malformed one fails at
+ * the sender). Returns a plain Uint8Array of exactly the encoding's size with
+ * a buffer of its own: msgpackr packs into a shared buffer that its next call
+ * overwrites.
+ */
+export function encodeControlMessage(message: ControlMessage): Uint8Array {
+  const valid = validateControlMessage(message);
+  return new Uint8Array(packr.pack(valid));
+}
+
+/**
+ * Decodes and validates one encoded control message. Throws RooError
+ * ROO_ERR_BAD_VERSION for another protocol version (details: `version`,
+ * `supported`, and the peer's `type` and `name` when readable, so a refusal
+ * can say who) and ROO_ERR_BAD_MESSAGE for anything else malformed: bytes
+ * msgpackr cannot read, a truncated or padded encoding, or a value that is
+ * not a valid message.
+ */
+export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
+  let value: unknown;
+  try {
+    value = unpackr.unpack(bytes);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : describe(e);
+    throw new RooError(
+      ErrorCode.BadMessage,
+      `control message is not valid msgpack (${bytes.length} bytes): ${reason}`,
+      { bytes: bytes.length },
+    );
+  }
+  return validateControlMessage(value);
+}
+
+/**
+ * Checks that `value` is a control message of the current version and
+ * returns it as a fresh deep copy holding only its fields. Counts and indices
+ * are non-negative safe integers, thread counts at least 1, names non-empty
+ * well-formed strings (worker names as `--name` accepts them), ports 1 to
+ * 65535; an `assign` is checked for consistency (unique member and partition
+ * names, every index within `members`). Unknown fields are refused at every
+ * level (a new field means a new version). Throws like
+ * {@link decodeControlMessage}.
+ */
+export function validateControlMessage(value: unknown): ControlMessage {
+  const record = asRecord(value, 'control message');
+  const version = field(record, 'version');
+  if (!isCount(version)) {
+    throw bad(`control message version must be a non-negative integer, got ${describe(version)}`);
+  }
+  if (version !== CONTROL_PROTOCOL_VERSION) {
+    const type = field(record, 'type');
+    const name = field(record, 'name');
+    throw new RooError(
+      ErrorCode.BadVersion,
+      `control message version ${version} is not supported (this worker speaks version ${CONTROL_PROTOCOL_VERSION})`,
+      {
+        version,
+        supported: CONTROL_PROTOCOL_VERSION,
+        ...(typeof type === 'string' ? { type: clip(type) } : {}),
+        ...(typeof name === 'string' ? { name: clip(name) } : {}),
+      },
+    );
+  }
+  const type = field(record, 'type');
+  if (typeof type !== 'string' || !Object.hasOwn(FIELDS, type)) {
+    throw bad(`unknown control message type ${describe(type)}`);
+  }
+  const kind = type as ControlMessageType;
+  const c = new Checker(`'${kind}' control message`);
+  c.onlyFields(record, ['type', 'version', ...FIELDS[kind]], '');
+  switch (kind) {
+    case 'hello':
+      return {
+        type: kind,
+        version,
+        name: c.workerName(field(record, 'name'), 'name'),
+        application: c.text(field(record, 'application'), 'application'),
+        applicationHash: c.text(field(record, 'applicationHash'), 'applicationHash'),
+        threads: c.positive(field(record, 'threads'), 'threads'),
+        control: c.address(field(record, 'control'), 'control'),
+        data: c.address(field(record, 'data'), 'data'),
+        rejoin: c.boolean(field(record, 'rejoin'), 'rejoin'),
+        joinRunning: c.boolean(field(record, 'joinRunning'), 'joinRunning'),
+      };
+    case 'refuse':
+      return {
+        type: kind,
+        version,
+        code: c.errorCode(field(record, 'code'), 'code'),
+        message: c.text(field(record, 'message'), 'message'),
+      };
+    case 'assign':
+      return validateAssign(record, version, c);
+    case 'spawned':
+      return {
+        type: kind,
+        version,
+        name: c.workerName(field(record, 'name'), 'name'),
+        directory: c.directory(field(record, 'directory'), 'directory'),
+      };
+    case 'wire': {
+      const list = c.array(field(record, 'directory'), 'directory');
+      if (list.length === 0) throw c.fail('directory', 'must list at least one worker');
+      return {
+        type: kind,
+        version,
+        directory: Array.from(list, (d, i) => c.directory(d, `directory[${i}]`)),
+      };
+    }
+    case 'wired':
+    case 'ready':
+      return { type: kind, version, name: c.workerName(field(record, 'name'), 'name') };
+    case 'start':
+      return { type: kind, version };
+    case 'shutdown':
+      return { type: kind, version, reason: c.text(field(record, 'reason'), 'reason') };
+    case 'ping':
+    case 'pong':
+      return { type: kind, version, nonce: c.count(field(record, 'nonce'), 'nonce') };
+  }
+}
+
+function validateAssign(
+  record: Record<string, unknown>,
+  version: typeof CONTROL_PROTOCOL_VERSION,
+  c: Checker,
+): AssignControlMessage {
+  const clusterId = c.text(field(record, 'clusterId'), 'clusterId');
+  const memberList = c.array(field(record, 'members'), 'members');
+  if (memberList.length === 0) throw c.fail('members', 'must list at least one worker');
+  const names = new Set<string>();
+  const members = Array.from(memberList, (m, i): WireMember => {
+    const path = `members[${i}]`;
+    const r = c.record(m, path);
+    c.onlyFields(r, ['name', 'threads', 'control', 'data'], path);
+    const name = c.workerName(field(r, 'name'), `${path}.name`);
+    if (names.has(name)) throw c.fail(`${path}.name`, `repeats the worker name '${name}'`);
+    names.add(name);
+    return {
+      name,
+      threads: c.positive(field(r, 'threads'), `${path}.threads`),
+      control: c.address(field(r, 'control'), `${path}.control`),
+      data: c.address(field(r, 'data'), `${path}.data`),
+    };
+  });
+  const workerIndex = c.index(field(record, 'workerIndex'), 'workerIndex', members.length);
+  const routingRecord = c.record(field(record, 'routing'), 'routing');
+  c.onlyFields(routingRecord, ['version', 'partitions'], 'routing');
+  const partitionNames = new Set<string>();
+  const partitionList = c.array(field(routingRecord, 'partitions'), 'routing.partitions');
+  const partitions = Array.from(partitionList, (p, i): WirePartitionOwners => {
+    const path = `routing.partitions[${i}]`;
+    const r = c.record(p, path);
+    c.onlyFields(r, ['name', 'owners'], path);
+    const name = c.text(field(r, 'name'), `${path}.name`);
+    if (partitionNames.has(name)) throw c.fail(`${path}.name`, `repeats the partition '${name}'`);
+    partitionNames.add(name);
+    const owners = c.array(field(r, 'owners'), `${path}.owners`);
+    if (owners.length === 0) throw c.fail(`${path}.owners`, 'must list at least one key group');
+    return {
+      name,
+      owners: Array.from(owners, (o, g) => c.index(o, `${path}.owners[${g}]`, members.length)),
+    };
+  });
+  return {
+    type: 'assign',
+    version,
+    clusterId,
+    workerIndex,
+    members,
+    routing: { version: c.count(field(routingRecord, 'version'), 'routing.version'), partitions },
+  };
+}
+
+/** Longest host accepted in an address (a DNS name's limit). */
+const MAX_HOST_LENGTH = 253;
+/** Hosts are ASCII without spaces or controls: host names, IPv4, or an IPv6 literal the OS reported. */
+const HOST_PATTERN = /^[\x21-\x7e]+$/;
+/** Worker names, as `roo worker --name` accepts them (runtime/cli/worker-flags.ts). */
+const WORKER_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** A record key that is an index: decimal, no sign, no leading zero. */
+const INDEX_KEY_PATTERN = /^(0|[1-9][0-9]*)$/;
+const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/**
+ * Validates nested values of one message and builds copies of them; every
+ * failure names the message kind and the path of the field.
+ */
+class Checker {
+  constructor(private readonly what: string) {}
+
+  fail(path: string, problem: string): RooError {
+    return bad(`field '${path}' of a ${this.what} ${problem}`);
+  }
+
+  record(x: unknown, path: string): Record<string, unknown> {
+    if (!isPlainRecord(x)) throw this.fail(path, `must be a map, got ${describe(x)}`);
+    return x;
+  }
+
+  /** An array; callers walk it with Array.from so that a hole reads as undefined and is refused. */
+  array(x: unknown, path: string): readonly unknown[] {
+    if (!Array.isArray(x)) throw this.fail(path, `must be an array, got ${describe(x)}`);
+    return x;
+  }
+
+  /** Refuses any own field of `r` not in `allowed`. */
+  onlyFields(r: Record<string, unknown>, allowed: readonly string[], path: string): void {
+    for (const key of Object.keys(r)) {
+      if (!allowed.includes(key)) {
+        const where = path === '' ? '' : ` in '${path}'`;
+        throw bad(`unexpected field ${JSON.stringify(clip(key))}${where} of a ${this.what}`);
+      }
+    }
+  }
+
+  count(x: unknown, path: string): number {
+    if (!isCount(x)) {
+      throw this.fail(path, `must be a non-negative safe integer, got ${describe(x)}`);
+    }
+    return x;
+  }
+
+  positive(x: unknown, path: string): number {
+    if (!isCount(x) || x < 1)
+      throw this.fail(path, `must be an integer of at least 1, got ${describe(x)}`);
+    return x;
+  }
+
+  /** An index into a list of `length` entries. */
+  index(x: unknown, path: string, length: number): number {
+    const i = this.count(x, path);
+    if (i >= length) throw this.fail(path, `is ${i}, but there are only ${length} workers`);
+    return i;
+  }
+
+  boolean(x: unknown, path: string): boolean {
+    if (typeof x !== 'boolean') throw this.fail(path, `must be a boolean, got ${describe(x)}`);
+    return x;
+  }
+
+  text(x: unknown, path: string): string {
+    if (typeof x !== 'string' || x.length === 0) {
+      throw this.fail(path, `must be a non-empty string, got ${describe(x)}`);
+    }
+    if (LONE_SURROGATE.test(x)) throw this.fail(path, 'is not well-formed UTF-16');
+    return x;
+  }
+
+  workerName(x: unknown, path: string): string {
+    const name = this.text(x, path);
+    if (name.length > MAX_NAME_LENGTH || !WORKER_NAME_PATTERN.test(name)) {
+      throw this.fail(
+        path,
+        `must be 1 to ${MAX_NAME_LENGTH} letters, digits, '_', '.' or '-', not starting with '.' or '-', got ${describe(name)}`,
+      );
+    }
+    return name;
+  }
+
+  errorCode(x: unknown, path: string): ErrorCodeValue {
+    if (typeof x !== 'string' || !ERROR_CODES.has(x)) {
+      throw this.fail(path, `must be a ROO_ERR_ code, got ${describe(x)}`);
+    }
+    return x as ErrorCodeValue;
+  }
+
+  address(x: unknown, path: string): Address {
+    const r = this.record(x, path);
+    this.onlyFields(r, ['host', 'port'], path);
+    const host = field(r, 'host');
+    if (typeof host !== 'string' || host.length > MAX_HOST_LENGTH || !HOST_PATTERN.test(host)) {
+      throw this.fail(
+        `${path}.host`,
+        `must be a host name or IP address (1 to ${MAX_HOST_LENGTH} ASCII characters, no spaces), got ${describe(host)}`,
+      );
+    }
+    const port = field(r, 'port');
+    if (!isCount(port) || port < 1 || port > 65535) {
+      throw this.fail(`${path}.port`, `must be a port from 1 to 65535, got ${describe(port)}`);
+    }
+    return { host, port };
+  }
+
+  /** A record whose keys are decimal indices, each value checked by `each`. */
+  indexed<T>(x: unknown, path: string, each: (v: unknown, path: string) => T): Record<string, T> {
+    const r = this.record(x, path);
+    const out: Record<string, T> = {};
+    for (const key of Object.keys(r)) {
+      if (!INDEX_KEY_PATTERN.test(key) || !Number.isSafeInteger(Number(key))) {
+        throw this.fail(path, `has the key ${JSON.stringify(clip(key))}, which is not an index`);
+      }
+      out[key] = each(r[key], `${path}.${key}`);
+    }
+    return out;
+  }
+
+  directory(x: unknown, path: string): WorkerDirectory {
+    const r = this.record(x, path);
+    this.onlyFields(r, ['keyGroups', 'parallel', 'sinkWriters'], path);
+    const actor = (v: unknown, p: string): number => this.count(v, p);
+    return {
+      keyGroups: Array.from(this.array(field(r, 'keyGroups'), `${path}.keyGroups`), (groups, i) =>
+        this.indexed(groups, `${path}.keyGroups[${i}]`, actor),
+      ),
+      parallel: this.indexed(field(r, 'parallel'), `${path}.parallel`, (v, p) =>
+        Array.from(this.array(v, p), (ref, t) => this.count(ref, `${p}[${t}]`)),
+      ),
+      sinkWriters: this.indexed(field(r, 'sinkWriters'), `${path}.sinkWriters`, actor),
+    };
+  }
+}
+
+function asRecord(value: unknown, what: string): Record<string, unknown> {
+  if (!isPlainRecord(value)) throw bad(`${what} must be a map, got ${describe(value)}`);
+  return value;
+}
+
+/** A map as msgpackr decodes it (or a caller builds it): not an array, a Date, a Buffer... */
+function isPlainRecord(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto: unknown = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An own property only: a missing field must not be found on the prototype chain. */
+function field(record: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/**
+ * A lone UTF-16 surrogate: msgpack strings are UTF-8, which cannot carry one,
+ * so the peer would receive a different string (U+FFFD in its place).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function bad(message: string): RooError {
+  return new RooError(ErrorCode.BadMessage, message);
+}
+
+/** A peer's string, cut short for an error message or its details. */
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
+}
+
+/** A short, never-throwing description of a value for an error message. */
+function describe(x: unknown): string {
+  if (x === undefined) return 'nothing';
+  if (x === null) return 'null';
+  if (typeof x === 'string') return JSON.stringify(clip(x));
+  if (typeof x === 'number' || typeof x === 'boolean') return `${typeof x} ${x}`;
+  if (typeof x === 'bigint') return `bigint ${x}`;
+  if (x instanceof Uint8Array) return `${x.length} bytes of binary`;
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  return typeof x === 'object' ? 'an object' : typeof x;
+}

@@ -1,0 +1,397 @@
+/**
+ * External messages: the admin channel every worker serves on `--external`
+ * (DESIGN.md section 5), spoken by `roo shutdown`, `roo status` and later
+ * `roo shrink`. A tool sends a `request` with an id and a command; the worker
+ * answers one `response` with the same id, carrying a result or a coded error.
+ * One message per frame.
+ *
+ * Encoded with msgpackr as plain maps, like data messages (data-message.ts),
+ * and validated deeply on decode. A request naming an unknown command is
+ * refused with its own code, ROO_ERR_UNKNOWN_REQUEST, and every refusal of a
+ * request whose id could be read carries that id in `details.id`, so the
+ * server can answer it with {@link makeErrorResponse} instead of only closing
+ * the connection.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { ErrorCode, type ErrorCodeValue, RooError } from './errors.js';
+
+/** Version of the external-message format; a peer speaking another is refused. */
+export const EXTERNAL_PROTOCOL_VERSION = 1;
+
+/** Every command a worker serves on the external channel. */
+export const EXTERNAL_COMMANDS = [
+  'status', // membership, routing, throughput: what `roo status` shows
+  'shutdown', // stop the whole cluster cleanly, removing resilience files (`roo shutdown`)
+  'rotate-logs', // reopen log files, for logrotate
+  'partition-query', // which key groups and keys live on which worker and thread
+  'entity-counts', // state entities per partition
+  'shrink', // remove workers from the running cluster (`roo shrink`)
+] as const;
+
+/** One of {@link EXTERNAL_COMMANDS}. */
+export type ExternalCommand = (typeof EXTERNAL_COMMANDS)[number];
+
+/** An argument of a request: a string, a finite number or a list of strings. */
+export type ExternalArgValue = string | number | readonly string[];
+
+/** Arguments of a request, by name. */
+export type ExternalArgs = Readonly<Record<string, ExternalArgValue>>;
+
+/** A tool asks a worker to do `command`. */
+export interface ExternalRequest {
+  readonly type: 'request';
+  readonly version: typeof EXTERNAL_PROTOCOL_VERSION;
+  /** Chosen by the tool; the response carries it back. */
+  readonly id: number;
+  readonly command: ExternalCommand;
+  readonly args?: ExternalArgs;
+}
+
+/**
+ * A JSON-like value: null, a boolean, a finite number, a string, or arrays
+ * and plain objects of these, nested at most {@link MAX_RESULT_DEPTH} deep.
+ */
+export type ExternalResultValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly ExternalResultValue[]
+  | { readonly [key: string]: ExternalResultValue };
+
+/** Deepest nesting of arrays and objects accepted in a result. */
+export const MAX_RESULT_DEPTH = 32;
+
+/** Why a request failed: a stable code and a message for the user. */
+export interface ExternalError {
+  readonly code: ErrorCodeValue;
+  readonly message: string;
+}
+
+/** A request succeeded. */
+export interface ExternalOkResponse {
+  readonly type: 'response';
+  readonly version: typeof EXTERNAL_PROTOCOL_VERSION;
+  /** The id of the request answered. */
+  readonly id: number;
+  readonly ok: true;
+  readonly result: ExternalResultValue;
+}
+
+/** A request failed (or could not be read). */
+export interface ExternalErrorResponse {
+  readonly type: 'response';
+  readonly version: typeof EXTERNAL_PROTOCOL_VERSION;
+  /** The id of the request answered. */
+  readonly id: number;
+  readonly ok: false;
+  readonly error: ExternalError;
+}
+
+/** The answer to a request, discriminated by `ok`. */
+export type ExternalResponse = ExternalOkResponse | ExternalErrorResponse;
+
+/** Any message on the external channel, discriminated by `type` (and a response by `ok`). */
+export type ExternalMessage = ExternalRequest | ExternalResponse;
+
+/** The `type` of each kind of {@link ExternalMessage}. */
+export type ExternalMessageType = ExternalMessage['type'];
+
+/** A successful response to request `id`. */
+export function makeResponse(id: number, result: ExternalResultValue): ExternalOkResponse {
+  return { type: 'response', version: EXTERNAL_PROTOCOL_VERSION, id, ok: true, result };
+}
+
+/**
+ * A failed response to request `id`. Takes a RooError as it is (only its code
+ * and message travel, not its details) or any `{ code, message }`.
+ */
+export function makeErrorResponse(
+  id: number,
+  error: { readonly code: ErrorCodeValue; readonly message: string },
+): ExternalErrorResponse {
+  return {
+    type: 'response',
+    version: EXTERNAL_PROTOCOL_VERSION,
+    id,
+    ok: false,
+    error: { code: error.code, message: error.message },
+  };
+}
+
+const COMMANDS: ReadonlySet<string> = new Set(EXTERNAL_COMMANDS);
+const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/**
+ * Encodes an external message (validated first, so a malformed one fails at
+ * the sender). Returns a plain Uint8Array of exactly the encoding's size with
+ * a buffer of its own: msgpackr packs into a shared buffer that its next call
+ * overwrites.
+ */
+export function encodeExternalMessage(message: ExternalMessage): Uint8Array {
+  const valid = validateExternalMessage(message);
+  return new Uint8Array(packr.pack(valid));
+}
+
+/**
+ * Decodes and validates one encoded external message. Throws RooError
+ * ROO_ERR_BAD_VERSION for another protocol version, ROO_ERR_UNKNOWN_REQUEST
+ * for a request naming an unknown command (details: `id`, `command`), and
+ * ROO_ERR_BAD_MESSAGE for anything else malformed: bytes msgpackr cannot
+ * read, a truncated or padded encoding, or a value that is not a valid
+ * message. Refusals of a request with a readable id carry it in `details.id`.
+ */
+export function decodeExternalMessage(bytes: Uint8Array): ExternalMessage {
+  let value: unknown;
+  try {
+    value = unpackr.unpack(bytes);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : describe(e);
+    throw new RooError(
+      ErrorCode.BadMessage,
+      `external message is not valid msgpack (${bytes.length} bytes): ${reason}`,
+      { bytes: bytes.length },
+    );
+  }
+  return validateExternalMessage(value);
+}
+
+/**
+ * Checks that `value` is an external message of the current version and
+ * returns it as a fresh deep copy holding only its fields. Ids are
+ * non-negative safe integers; a response holds `result` when `ok` and
+ * `error` otherwise, never both; results are JSON-like (see
+ * {@link ExternalResultValue}); strings must be well-formed UTF-16; object
+ * keys may not be `__proto__` (msgpackr renames it in transit). Unknown
+ * fields are refused. Throws like {@link decodeExternalMessage}.
+ */
+export function validateExternalMessage(value: unknown): ExternalMessage {
+  if (!isPlainRecord(value)) throw bad(`external message must be a map, got ${describe(value)}`);
+  const version = field(value, 'version');
+  if (!isCount(version)) {
+    throw bad(`external message version must be a non-negative integer, got ${describe(version)}`);
+  }
+  if (version !== EXTERNAL_PROTOCOL_VERSION) {
+    const id = field(value, 'id');
+    throw new RooError(
+      ErrorCode.BadVersion,
+      `external message version ${version} is not supported (this worker speaks version ${EXTERNAL_PROTOCOL_VERSION})`,
+      { version, supported: EXTERNAL_PROTOCOL_VERSION, ...(isCount(id) ? { id } : {}) },
+    );
+  }
+  const type = field(value, 'type');
+  if (type === 'request') return validateRequest(value, version);
+  if (type === 'response') return validateResponse(value, version);
+  throw bad(`unknown external message type ${describe(type)}`);
+}
+
+function validateRequest(
+  record: Record<string, unknown>,
+  version: typeof EXTERNAL_PROTOCOL_VERSION,
+): ExternalRequest {
+  const what = "a 'request' external message";
+  const id = count(field(record, 'id'), 'id', what);
+  try {
+    onlyFields(record, ['type', 'version', 'id', 'command', 'args'], what);
+    const command = field(record, 'command');
+    if (typeof command !== 'string') {
+      throw bad(`field 'command' of ${what} must be a string, got ${describe(command)}`);
+    }
+    if (!COMMANDS.has(command)) {
+      throw new RooError(
+        ErrorCode.UnknownRequest,
+        `unknown external command ${describe(command)} (known: ${EXTERNAL_COMMANDS.join(', ')})`,
+        { command: clip(command) },
+      );
+    }
+    const request = { type: 'request', version, id, command: command as ExternalCommand } as const;
+    // An args of undefined counts as none: `args: cond ? {...} : undefined` is natural to write.
+    if (field(record, 'args') === undefined) return request;
+    return { ...request, args: validateArgs(record['args'], what) };
+  } catch (e) {
+    // Tell the server which request to answer with the error.
+    if (e instanceof RooError) throw new RooError(e.code, e.message, { ...e.details, id });
+    throw e;
+  }
+}
+
+function validateArgs(x: unknown, what: string): ExternalArgs {
+  if (!isPlainRecord(x)) throw bad(`field 'args' of ${what} must be a map, got ${describe(x)}`);
+  const entries: [string, ExternalArgValue][] = [];
+  for (const key of Object.keys(x)) {
+    const path = `args.${clip(key)}`;
+    checkKey(key, `'args' of ${what}`);
+    const v = x[key];
+    if (typeof v === 'string') {
+      entries.push([key, text(v, path, what)]);
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw bad(`field '${path}' of ${what} must be finite, got ${v}`);
+      entries.push([key, v === 0 ? 0 : v]);
+    } else if (Array.isArray(v)) {
+      const list = Array.from(v as unknown[], (s, i) => {
+        if (typeof s !== 'string') {
+          throw bad(`field '${path}[${i}]' of ${what} must be a string, got ${describe(s)}`);
+        }
+        return text(s, `${path}[${i}]`, what);
+      });
+      entries.push([key, list]);
+    } else {
+      throw bad(
+        `field '${path}' of ${what} must be a string, a number or a list of strings, got ${describe(v)}`,
+      );
+    }
+  }
+  // fromEntries defines own properties, whatever the keys.
+  return Object.fromEntries(entries);
+}
+
+function validateResponse(
+  record: Record<string, unknown>,
+  version: typeof EXTERNAL_PROTOCOL_VERSION,
+): ExternalResponse {
+  const ok = field(record, 'ok');
+  if (typeof ok !== 'boolean') {
+    throw bad(`field 'ok' of a 'response' external message must be a boolean, got ${describe(ok)}`);
+  }
+  const what = `a 'response' external message with ok ${ok}`;
+  onlyFields(record, ['type', 'version', 'id', 'ok', ok ? 'result' : 'error'], what);
+  const id = count(field(record, 'id'), 'id', what);
+  if (ok) {
+    if (!Object.hasOwn(record, 'result')) throw bad(`${what} must have a field 'result'`);
+    return { type: 'response', version, id, ok, result: result(record['result'], what) };
+  }
+  const error = field(record, 'error');
+  if (!isPlainRecord(error)) {
+    throw bad(`field 'error' of ${what} must be a map, got ${describe(error)}`);
+  }
+  onlyFields(error, ['code', 'message'], `the 'error' of ${what}`);
+  const code = field(error, 'code');
+  if (typeof code !== 'string' || !ERROR_CODES.has(code)) {
+    throw bad(`field 'error.code' of ${what} must be a ROO_ERR_ code, got ${describe(code)}`);
+  }
+  const message = field(error, 'message');
+  if (typeof message !== 'string') {
+    throw bad(`field 'error.message' of ${what} must be a string, got ${describe(message)}`);
+  }
+  return {
+    type: 'response',
+    version,
+    id,
+    ok,
+    error: { code: code as ErrorCodeValue, message: text(message, 'error.message', what) },
+  };
+}
+
+/** Copies a result, checking it is JSON-like and nested at most MAX_RESULT_DEPTH deep. */
+function result(x: unknown, what: string): ExternalResultValue {
+  const copy = (v: unknown, path: string, depth: number): ExternalResultValue => {
+    if (v === null || typeof v === 'boolean') return v;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw bad(`field '${path}' of ${what} must be finite, got ${v}`);
+      // msgpack carries -0 as the integer 0; normalize so a round trip is exact.
+      return v === 0 ? 0 : v;
+    }
+    if (typeof v === 'string') return text(v, path, what);
+    if (Array.isArray(v)) {
+      deeper(depth);
+      return Array.from(v as unknown[], (item, i) => copy(item, `${path}[${i}]`, depth + 1));
+    }
+    if (isPlainRecord(v)) {
+      deeper(depth);
+      const entries: [string, ExternalResultValue][] = [];
+      for (const key of Object.keys(v)) {
+        checkKey(key, `'${path}' of ${what}`);
+        entries.push([key, copy(v[key], `${path}.${clip(key)}`, depth + 1)]);
+      }
+      return Object.fromEntries(entries);
+    }
+    throw bad(
+      `field '${path}' of ${what} must be null, a boolean, a finite number, a string, an array or a plain object, got ${describe(v)}`,
+    );
+  };
+  // Also stops a cycle in a caller's value before it overflows the stack.
+  const deeper = (depth: number): void => {
+    if (depth >= MAX_RESULT_DEPTH) {
+      throw bad(`field 'result' of ${what} nests deeper than ${MAX_RESULT_DEPTH} levels`);
+    }
+  };
+  return copy(x, 'result', 0);
+}
+
+/** Object keys must travel unchanged: well-formed, and not `__proto__`, which msgpackr renames. */
+function checkKey(key: string, where: string): void {
+  if (key === '__proto__') throw bad(`the key "__proto__" cannot travel in ${where}`);
+  if (LONE_SURROGATE.test(key)) {
+    throw bad(`a key of ${where} is not well-formed UTF-16: ${JSON.stringify(clip(key))}`);
+  }
+}
+
+function onlyFields(
+  record: Record<string, unknown>,
+  allowed: readonly string[],
+  what: string,
+): void {
+  for (const key of Object.keys(record)) {
+    if (!allowed.includes(key)) {
+      throw bad(`unexpected field ${JSON.stringify(clip(key))} in ${what}`);
+    }
+  }
+}
+
+function count(x: unknown, key: string, what: string): number {
+  if (!isCount(x)) {
+    throw bad(`field '${key}' of ${what} must be a non-negative safe integer, got ${describe(x)}`);
+  }
+  return x;
+}
+
+function text(x: string, path: string, what: string): string {
+  if (LONE_SURROGATE.test(x)) throw bad(`field '${path}' of ${what} is not well-formed UTF-16`);
+  return x;
+}
+
+/** A map as msgpackr decodes it (or a caller builds it): not an array, a Date, a Buffer... */
+function isPlainRecord(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto: unknown = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An own property only: a missing field must not be found on the prototype chain. */
+function field(record: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/**
+ * A lone UTF-16 surrogate: msgpack strings are UTF-8, which cannot carry one,
+ * so the peer would receive a different string (U+FFFD in its place).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function bad(message: string): RooError {
+  return new RooError(ErrorCode.BadMessage, message);
+}
+
+/** A peer's string, cut short for an error message or its details. */
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
+}
+
+/** A short, never-throwing description of a value for an error message. */
+function describe(x: unknown): string {
+  if (x === undefined) return 'nothing';
+  if (x === null) return 'null';
+  if (typeof x === 'string') return JSON.stringify(clip(x));
+  if (typeof x === 'number' || typeof x === 'boolean') return `${typeof x} ${x}`;
+  if (typeof x === 'bigint') return `bigint ${x}`;
+  if (x instanceof Uint8Array) return `${x.length} bytes of binary`;
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  return typeof x === 'object' ? 'an object' : typeof x;
+}
