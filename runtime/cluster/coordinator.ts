@@ -1,0 +1,224 @@
+/**
+ * The initializer's start-up coordinator, as a pure state machine over
+ * observed facts (a worker said hello, reported its actors, wired, became
+ * ready, or went away). It returns decisions; the control server executes
+ * them. No sockets, no timers: every rule here has a unit test.
+ *
+ *   gathering --(N members)--> spawning --(all spawned)--> wiring
+ *     --(all wired)--> starting --(all ready)--> running
+ *
+ * A duplicate name, or a worker of another application, is refused in any
+ * phase. A member lost before `running` aborts the start (the others are
+ * told to shut down); after `running`, a member that says hello again with
+ * its old name is a restarted worker and is given its old place.
+ */
+import { ErrorCode, type Address, type ErrorCodeValue } from '../../protocols/index.js';
+
+/** A worker of the cluster, as the initializer knows it. */
+export interface Member {
+  readonly name: string;
+  readonly threads: number;
+  readonly control: Address;
+  readonly data: Address;
+}
+
+/** What a joining worker says about itself. */
+export interface Hello extends Member {
+  readonly application: string;
+  readonly applicationHash: string;
+}
+
+/** Phases of start-up. */
+export type Phase = 'gathering' | 'spawning' | 'wiring' | 'starting' | 'running' | 'aborted';
+
+/** The coordinator's state. */
+export interface CoordinatorState {
+  readonly phase: Phase;
+  readonly expected: number;
+  readonly application: string;
+  readonly applicationHash: string;
+  /** Members in join order; index = worker index. */
+  readonly members: readonly Member[];
+  /** Names that have done the current phase's step. */
+  readonly done: ReadonlySet<string>;
+  /** Directories reported by members (by worker index), for wiring. */
+  readonly directories: readonly (unknown | undefined)[];
+}
+
+/** Something the coordinator observed. */
+export type CoordinatorEvent =
+  | { readonly kind: 'hello'; readonly connection: number; readonly hello: Hello }
+  | { readonly kind: 'spawned'; readonly name: string; readonly directory: unknown }
+  | { readonly kind: 'wired'; readonly name: string }
+  | { readonly kind: 'ready'; readonly name: string }
+  | { readonly kind: 'lost'; readonly name: string };
+
+/** What the control server must do. */
+export type Decision =
+  | {
+      readonly kind: 'refuse';
+      readonly connection: number;
+      readonly code: ErrorCodeValue;
+      readonly message: string;
+    }
+  | { readonly kind: 'accept'; readonly connection: number; readonly name: string }
+  | { readonly kind: 'assign'; readonly members: readonly Member[] }
+  | { readonly kind: 'assign-one'; readonly name: string; readonly members: readonly Member[] }
+  | { readonly kind: 'wire'; readonly directories: readonly unknown[] }
+  | { readonly kind: 'start' }
+  | { readonly kind: 'running' }
+  | { readonly kind: 'abort'; readonly reason: string };
+
+/** The first state: waiting for `expected` workers of `application`. */
+export function initialState(
+  expected: number,
+  application: string,
+  applicationHash: string,
+): CoordinatorState {
+  return {
+    phase: 'gathering',
+    expected,
+    application,
+    applicationHash,
+    members: [],
+    done: new Set<string>(),
+    directories: [],
+  };
+}
+
+/** The one transition function: applies an event, returns the next state and the decisions. */
+export function step(
+  state: CoordinatorState,
+  event: CoordinatorEvent,
+): { state: CoordinatorState; decisions: Decision[] } {
+  switch (event.kind) {
+    case 'hello':
+      return onHello(state, event.connection, event.hello);
+    case 'spawned':
+      return onDone(state, 'spawning', event.name, (s, index) => {
+        const directories = [...s.directories];
+        directories[index] = event.directory;
+        return { ...s, directories };
+      });
+    case 'wired':
+      return onDone(state, 'wiring', event.name);
+    case 'ready':
+      return onDone(state, 'starting', event.name);
+    case 'lost':
+      return onLost(state, event.name);
+  }
+}
+
+function refuse(
+  state: CoordinatorState,
+  connection: number,
+  code: ErrorCodeValue,
+  message: string,
+) {
+  return { state, decisions: [{ kind: 'refuse', connection, code, message } as Decision] };
+}
+
+type Result = { state: CoordinatorState; decisions: Decision[] };
+
+function onHello(state: CoordinatorState, connection: number, hello: Hello): Result {
+  if (hello.application !== state.application || hello.applicationHash !== state.applicationHash) {
+    return refuse(
+      state,
+      connection,
+      ErrorCode.ClusterMismatch,
+      `worker '${hello.name}' runs application '${hello.application}' (${hello.applicationHash}), but this cluster runs '${state.application}' (${state.applicationHash}); start every worker with the same application module and arguments`,
+    );
+  }
+  const known = state.members.findIndex((m) => m.name === hello.name);
+  if (state.phase === 'running' && known >= 0) {
+    // A restarted worker: same name, its old place.
+    const members = [...state.members];
+    members[known] = memberOf(hello);
+    return {
+      state: { ...state, members },
+      decisions: [
+        { kind: 'accept', connection, name: hello.name } as Decision,
+        { kind: 'assign-one', name: hello.name, members } as Decision,
+      ],
+    };
+  }
+  if (known >= 0) {
+    return refuse(
+      state,
+      connection,
+      ErrorCode.DuplicateWorker,
+      `a worker named '${hello.name}' is already in the cluster; give every worker a unique --name`,
+    );
+  }
+  if (state.phase !== 'gathering') {
+    return refuse(
+      state,
+      connection,
+      ErrorCode.NotYetSupported,
+      `the cluster has ${state.members.length} workers and is past start-up; joining a running cluster (--join) is not supported yet`,
+    );
+  }
+  const members = [...state.members, memberOf(hello)];
+  const decisions: Decision[] = [{ kind: 'accept', connection, name: hello.name }];
+  if (members.length < state.expected) {
+    return { state: { ...state, members }, decisions };
+  }
+  decisions.push({ kind: 'assign', members });
+  return {
+    state: { ...state, members, phase: 'spawning' as Phase, done: new Set<string>() },
+    decisions,
+  };
+}
+
+function memberOf(h: Hello): Member {
+  return { name: h.name, threads: h.threads, control: h.control, data: h.data };
+}
+
+const NEXT: Partial<Record<Phase, { phase: Phase; decide: (s: CoordinatorState) => Decision }>> = {
+  spawning: {
+    phase: 'wiring',
+    decide: (s) => ({ kind: 'wire', directories: s.directories as unknown[] }),
+  },
+  wiring: { phase: 'starting', decide: () => ({ kind: 'start' }) },
+  starting: { phase: 'running', decide: () => ({ kind: 'running' }) },
+};
+
+function onDone(
+  state: CoordinatorState,
+  phase: Phase,
+  name: string,
+  record: (s: CoordinatorState, index: number) => CoordinatorState = (s) => s,
+): Result {
+  const index = state.members.findIndex((m) => m.name === name);
+  if (state.phase !== phase || index < 0 || state.done.has(name)) return { state, decisions: [] };
+  const done = new Set(state.done).add(name);
+  const recorded = record({ ...state, done }, index);
+  if (done.size < state.members.length) return { state: recorded, decisions: [] };
+  const next = NEXT[phase];
+  if (next === undefined) return { state: recorded, decisions: [] };
+  return {
+    state: { ...recorded, phase: next.phase, done: new Set() },
+    decisions: [next.decide(recorded)],
+  };
+}
+
+function onLost(state: CoordinatorState, name: string): Result {
+  const index = state.members.findIndex((m) => m.name === name);
+  if (index < 0) return { state, decisions: [] };
+  if (state.phase === 'gathering') {
+    return {
+      state: { ...state, members: state.members.filter((m) => m.name !== name) },
+      decisions: [],
+    };
+  }
+  if (state.phase === 'running' || state.phase === 'aborted') return { state, decisions: [] };
+  return {
+    state: { ...state, phase: 'aborted' as Phase },
+    decisions: [
+      {
+        kind: 'abort',
+        reason: `worker '${name}' was lost during start-up (${state.phase})`,
+      } as Decision,
+    ],
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * Data channels between workers. Each scheduler thread keeps one TCP
+ * connection to each other worker (so threads never contend for a socket);
+ * messages bound for a remote actor are added to that connection's batch,
+ * which ships as one length-prefixed frame holding a versioned `batch` data
+ * message when it passes FLUSH_BYTES or at the end of the thread's slice
+ * (Scheduler.onFlush). Each worker listens on its data address on one
+ * scheduler thread, decodes every frame, and hands each message to its
+ * owning actor (on any thread of the worker) through the kernel.
+ *
+ * Order: one connection per (sending thread, receiving worker) is FIFO, and
+ * so is the hop from the listener thread to the owner's thread, so what one
+ * actor sends another arrives in the order sent.
+ *
+ * Backpressure (the kernel's rules, extended across workers):
+ *  - an outbound socket whose buffer is full (write returned false) adds 1
+ *    to the process's PRESSURE until it drains, so this worker's sources
+ *    mute;
+ *  - the listener stops reading while its own process is pressured, so TCP
+ *    pushes back on the senders, whose sockets fill, whose sources mute.
+ * Socket writes never block, so actors always run and no cycle of full
+ * buffers can deadlock the cluster.
+ */
+import { createServer, Socket, type Server } from 'node:net';
+import type { ActorRef, Scheduler } from '../../actors/index.js';
+import { BatchEncoder, decodeBatch } from '../../protocols/batch-codec.js';
+import {
+  decodeDataMessage,
+  encodeDataMessage,
+  encodeFrame,
+  ErrorCode,
+  FrameDecoder,
+  formatAddress,
+  type Address,
+} from '../../protocols/index.js';
+import type { ErrorReporter } from '../engine/error-reporter.js';
+import type { Logger } from '../logging/logger.js';
+
+const FLUSH_BYTES = 32 * 1024;
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 2_000;
+
+/** One thread's outbound connection to one remote worker. */
+class OutboundLink {
+  private socket: Socket | undefined;
+  private connected = false;
+  private congested = false;
+  private closed = false;
+  private delay = RECONNECT_MIN_MS;
+  private readonly encoder = new BatchEncoder(FLUSH_BYTES * 2);
+  /** Frames waiting for the connection (bounded by muting the sources). */
+  private readonly waiting: Buffer[] = [];
+  private warned = false;
+  /** Messages sent, for stats. */
+  sent = 0;
+
+  constructor(
+    private readonly me: string,
+    private readonly peer: string,
+    private readonly address: Address,
+    private readonly pressure: (delta: 1 | -1) => void,
+    private readonly log: Logger,
+  ) {
+    this.connect();
+  }
+
+  add(ref: ActorRef, tag: number, a: unknown, b: unknown): void {
+    this.encoder.add(ref, tag, a, b);
+    this.sent++;
+    if (this.encoder.byteLength >= FLUSH_BYTES) this.flush();
+  }
+
+  flush(): void {
+    if (this.encoder.count === 0) return;
+    const bytes = this.encoder.finish();
+    const frame = encodeFrame(
+      encodeDataMessage({ type: 'batch', version: 1, epoch: 0, sender: this.me, bytes }),
+    );
+    if (!this.connected || this.waiting.length > 0) {
+      this.hold(frame);
+      return;
+    }
+    this.write(frame);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket?.destroy();
+  }
+
+  private write(frame: Buffer): void {
+    const ok = (this.socket as Socket).write(frame);
+    if (!ok && !this.congested) {
+      this.congested = true;
+      this.pressure(1);
+    }
+  }
+
+  private hold(frame: Buffer): void {
+    if (this.waiting.length === 0 && !this.congested) {
+      this.congested = true;
+      this.pressure(1);
+    }
+    this.waiting.push(frame);
+  }
+
+  private relieve(): void {
+    while (this.waiting.length > 0 && this.connected) {
+      const ok = (this.socket as Socket).write(this.waiting.shift() as Buffer);
+      if (!ok) return;
+    }
+    if (this.congested && this.waiting.length === 0) {
+      this.congested = false;
+      this.pressure(-1);
+    }
+  }
+
+  private connect(): void {
+    const s = new Socket();
+    this.socket = s;
+    s.setNoDelay(true);
+    s.on('connect', () => {
+      this.connected = true;
+      this.delay = RECONNECT_MIN_MS;
+      if (this.warned) this.log.info(`data channel to '${this.peer}' is up again`);
+      this.warned = false;
+      this.relieve();
+    });
+    s.on('drain', () => this.relieve());
+    s.on('error', (err) => {
+      if (!this.warned && !this.closed) {
+        this.log.warn(
+          `data channel to '${this.peer}' at ${formatAddress(this.address)} failed (${err.message}); retrying`,
+        );
+        this.warned = true;
+      }
+    });
+    s.on('close', () => {
+      this.connected = false;
+      if (this.closed) return;
+      setTimeout(() => this.connect(), this.delay).unref();
+      this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+    });
+    s.connect(this.address.port, this.address.host);
+  }
+}
+
+/** A thread's outbound data links, one per remote worker. */
+export class DataLinks {
+  private readonly links: (OutboundLink | undefined)[];
+
+  constructor(
+    scheduler: Scheduler,
+    me: number,
+    workers: readonly { readonly name: string; readonly data: Address }[],
+    log: Logger,
+  ) {
+    const myName = workers[me]?.name ?? `worker ${me}`;
+    this.links = workers.map((w, i) =>
+      i === me
+        ? undefined
+        : new OutboundLink(myName, w.name, w.data, (d) => scheduler.addPressure(d), log),
+    );
+    scheduler.onFlush(() => {
+      for (const l of this.links) l?.flush();
+    });
+  }
+
+  /** Sends a message to actor `ref` of worker `worker`. */
+  send(worker: number, ref: ActorRef, tag: number, a: unknown, b: unknown): void {
+    (this.links[worker] as OutboundLink).add(ref, tag, a, b);
+  }
+
+  /** Messages sent to each worker. */
+  sentByWorker(): number[] {
+    return this.links.map((l) => l?.sent ?? 0);
+  }
+
+  /** Closes every link. */
+  close(): void {
+    for (const l of this.links) l?.close();
+  }
+}
+
+/**
+ * A worker's data listener: accepts the other workers' connections and
+ * delivers each message to its local actor. Broken or garbage input closes
+ * that connection only, with a logged error.
+ */
+export class DataListener {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private paused = false;
+  /** Messages received, for stats. */
+  received = 0;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly kick: () => void,
+    private readonly errors: ErrorReporter,
+    private readonly log: Logger,
+  ) {
+    this.server = createServer((s) => this.accept(s));
+  }
+
+  /** Listens on `address`; resolves with the bound address. */
+  listen(address: Address): Promise<Address> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(address.port, address.host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address();
+        resolve(
+          typeof a === 'object' && a !== null ? { host: address.host, port: a.port } : address,
+        );
+      });
+    });
+  }
+
+  /** Closes the listener and every connection. */
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    if (this.paused) socket.pause();
+    const framer = new FrameDecoder();
+    const deliver = (dest: number, tag: number, a: unknown, b: unknown) => {
+      this.received++;
+      try {
+        this.scheduler.send(dest, tag, a, b);
+      } catch (err) {
+        this.errors.report(err, ErrorCode.BadMessage, 'data channel (no such actor)');
+      }
+    };
+    const onFrame = (payload: Buffer) => {
+      const message = decodeDataMessage(payload);
+      if (message.type === 'batch') decodeBatch(message.bytes, deliver);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        framer.push(chunk, onFrame);
+      } catch (err) {
+        this.errors.report(
+          err,
+          ErrorCode.BadMessage,
+          `data channel from ${socket.remoteAddress}:${socket.remotePort}`,
+        );
+        socket.destroy();
+        return;
+      }
+      this.kick();
+      if (this.scheduler.pressured() && !this.paused) this.pause();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private pause(): void {
+    this.paused = true;
+    for (const s of this.sockets) s.pause();
+    this.scheduler.muteUntilRelieved({
+      unmute: () => {
+        this.paused = false;
+        for (const s of this.sockets) s.resume();
+      },
+    });
+  }
+}
