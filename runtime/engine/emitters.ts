@@ -14,15 +14,35 @@ import type { ErrorReporter } from './error-reporter.js';
 /** Sends one value onwards. */
 export type Emit = (value: unknown) => void;
 
-/** The actors of the whole process, by role (merged from every thread). */
-export interface Directory {
-  /** keyGroups[partitionIndex][keyGroup] = owning actor. */
-  readonly keyGroups: ActorRef[][];
-  /** parallel[stageId][thread] = that thread's replica. */
-  readonly parallel: Record<number, ActorRef[]>;
-  /** sinkWriters[sinkId] = the writer actor (absent for a null sink). */
-  readonly sinkWriters: Record<number, ActorRef>;
+/** Where an actor lives in the cluster: a worker index and the actor's address there. */
+export interface Placed {
+  readonly worker: number;
+  readonly ref: ActorRef;
 }
+
+/** The actors of the whole cluster, by role, as one thread routes to them. */
+export interface Directory {
+  /** This worker's index. */
+  readonly me: number;
+  /** Per partition: owner worker and actor of each key group. */
+  readonly keyGroups: readonly {
+    readonly worker: readonly number[];
+    readonly ref: readonly ActorRef[];
+  }[];
+  /** parallel[stageId] = every replica, on every thread of every worker. */
+  readonly parallel: Readonly<Record<number, readonly Placed[]>>;
+  /** sinkWriters[sinkId] = this worker's writer actor (absent for a null sink). */
+  readonly sinkWriters: Readonly<Record<number, ActorRef>>;
+}
+
+/** Sends to an actor of another worker (the thread's data links). */
+export type RemoteSend = (
+  worker: number,
+  ref: ActorRef,
+  tag: number,
+  a: unknown,
+  b: unknown,
+) => void;
 
 /** Builds the emit function of a stage's outputs; `sinks[sinkId]` encodes on this thread. */
 export function compileStageEmit(
@@ -32,8 +52,9 @@ export function compileStageEmit(
   scheduler: Scheduler,
   errors: ErrorReporter,
   sinks: readonly Emit[],
+  remote: RemoteSend,
 ): Emit {
-  const routed = compileRoute(stage.route, plan, directory, scheduler, errors, sinks);
+  const routed = compileRoute(stage.route, plan, directory, scheduler, errors, sinks, remote);
   return compileChain(stage.chain, routed, errors);
 }
 
@@ -87,7 +108,9 @@ function compileRoute(
   scheduler: Scheduler,
   errors: ErrorReporter,
   sinks: readonly Emit[],
+  remote: RemoteSend,
 ): Emit {
+  const me = directory.me;
   switch (route.kind) {
     case 'drop':
       return () => undefined;
@@ -104,11 +127,15 @@ function compileRoute(
         throw new Error(`no replicas of stage #${route.stage}`);
       const n = replicas.length;
       const tag = route.stage;
-      let next = scheduler.thread % n;
+      const workers = replicas.map((r) => r.worker);
+      const refs = replicas.map((r) => r.ref);
+      let next = (scheduler.thread + me) % n;
       return (value) => {
-        const ref = replicas[next] as ActorRef;
+        const i = next;
         next = next + 1 === n ? 0 : next + 1;
-        scheduler.send(ref, tag, value, undefined);
+        const w = workers[i] as number;
+        if (w === me) scheduler.send(refs[i] as ActorRef, tag, value, undefined);
+        else remote(w, refs[i] as ActorRef, tag, value, undefined);
       };
     }
     case 'state': {
@@ -118,6 +145,8 @@ function compileRoute(
       if (partition === undefined || owners === undefined)
         throw new Error(`no partition '${route.partition}'`);
       const grouper = partition.grouper;
+      const ownerWorker = owners.worker;
+      const ownerRef = owners.ref;
       const keyOf = route.key;
       const tag = route.stage;
       const where = `key of state partition '${route.partition}'`;
@@ -132,7 +161,9 @@ function compileRoute(
           errors.report(err, ErrorCode.ComputationFailed, where);
           return;
         }
-        scheduler.send(owners[group] as ActorRef, tag, key, value);
+        const w = ownerWorker[group] as number;
+        if (w === me) scheduler.send(ownerRef[group] as ActorRef, tag, key, value);
+        else remote(w, ownerRef[group] as ActorRef, tag, key, value);
       };
     }
   }

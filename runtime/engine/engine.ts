@@ -7,17 +7,24 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ThreadPool } from '../../actors/index.js';
-import { ErrorCode, RooError } from '../../protocols/index.js';
+import { createHash } from 'node:crypto';
+import { ErrorCode, RooError, type Address, type WorkerDirectory } from '../../protocols/index.js';
 import type { AppArgsData } from '../api/args.js';
 import type { Logger } from '../logging/logger.js';
 import { buildPlan, describePlan, type Plan } from '../topology/plan.js';
-import { placePlan, type Placement } from '../topology/placement.js';
+import {
+  assignKeyGroups,
+  placePlan,
+  placeWorkerShare,
+  type Placement,
+} from '../topology/placement.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import {
   mergeDirectories,
   type KeyGroupKeys,
   type ThreadControl,
   type ThreadStats,
+  type Wiring,
 } from './thread-control.js';
 import type { ThreadAppData } from './thread-main.js';
 
@@ -62,20 +69,36 @@ function threadEntry(): { entry: URL; argv?: string[] } {
   return { entry: new URL('./thread-main.js', self) };
 }
 
-/** A running engine. */
+/** A worker's engine: its scheduler threads and the actors of its share of the plan. */
 export class Engine {
+  /** TCP sources' bound addresses, by source name (after `startSources`). */
+  listening: Record<string, string> = {};
+  /** Where this worker's share is placed (after `spawn`). */
+  placement: Placement;
+
   private constructor(
     /** The plan every thread runs. */
     readonly plan: Plan,
-    /** Where everything is placed. */
-    readonly placement: Placement,
     private readonly pool: ThreadPool<ThreadControl>,
-    /** TCP sources' bound addresses, by source name. */
-    readonly listening: Record<string, string>,
-  ) {}
+    /** Scheduler threads of this worker. */
+    readonly threads: number,
+  ) {
+    this.placement = placePlan(plan, threads);
+  }
 
-  /** Loads, plans, spawns, wires and starts. */
-  static async start(options: EngineOptions): Promise<Engine> {
+  /**
+   * A fingerprint of the application's plan (stages, routes, partitions and
+   * their key groups, sinks): workers of one cluster must agree on it.
+   */
+  get applicationHash(): string {
+    const h = createHash('sha256');
+    for (const line of describePlan(this.plan)) h.update(line + '\n');
+    for (const p of this.plan.partitions) h.update(`${p.name}:${p.grouper.groups}\n`);
+    return h.digest('hex').slice(0, 16);
+  }
+
+  /** Loads and plans the application and starts the scheduler threads (no actors yet). */
+  static async prepare(options: EngineOptions): Promise<Engine> {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new RooError(
@@ -90,7 +113,6 @@ export class Engine {
       `Application '${plan.application}': ${plan.stages.length} stages on ${threads} scheduler threads`,
     );
     for (const line of describePlan(plan)) log.debug(line);
-    const placement = placePlan(plan, threads);
     const { entry, argv } = threadEntry();
     const pool = await ThreadPool.start<ThreadControl, ThreadAppData>({
       threads,
@@ -108,21 +130,69 @@ export class Engine {
         options.onFatal?.(err);
       },
     });
+    return new Engine(plan, pool, threads);
+  }
+
+  /** Runs a whole single-worker engine: prepare, spawn, wire, start. */
+  static async start(options: EngineOptions): Promise<Engine> {
+    const engine = await Engine.prepare(options);
     try {
-      const locals = await Promise.all(pool.remotes.map((r) => r.spawn(placement)));
-      const directory = mergeDirectories(locals, plan.partitions.length);
-      await Promise.all(pool.remotes.map((r) => r.wire(directory)));
-      const started = await Promise.all(pool.remotes.map((r) => r.start()));
-      return new Engine(
-        plan,
-        placement,
-        pool,
-        Object.assign({}, ...started) as Record<string, string>,
+      const owners = assignKeyGroups(engine.plan, 1);
+      const directory = await engine.spawn(
+        placeWorkerShare(engine.plan, {
+          me: 0,
+          threads: [engine.threads],
+          owners,
+          runsSource: () => true,
+        }),
       );
+      await engine.wire({
+        me: 0,
+        members: [
+          {
+            name: options.workerName,
+            data: { host: '127.0.0.1', port: 1 },
+            threads: engine.threads,
+          },
+        ],
+        owners,
+        directories: [directory],
+      });
+      await engine.startSources();
+      return engine;
     } catch (err) {
-      await pool.terminate();
+      await engine.pool.terminate();
       throw err;
     }
+  }
+
+  /** Spawns the actors of this worker's share; returns this worker's directory. */
+  async spawn(placement: Placement): Promise<WorkerDirectory> {
+    this.placement = placement;
+    const locals = await Promise.all(this.pool.remotes.map((r) => r.spawn(placement)));
+    return mergeDirectories(locals);
+  }
+
+  /** Listens for the other workers' data channels (on thread 0); resolves with the bound address. */
+  listenData(address: Address): Promise<Address> {
+    return (this.pool.remotes[0] as (typeof this.pool.remotes)[number]).listenData(address);
+  }
+
+  /** Compiles every thread's routes with the cluster's directory and opens data channels. */
+  async wire(wiring: Wiring): Promise<void> {
+    await Promise.all(this.pool.remotes.map((r) => r.wire(wiring)));
+  }
+
+  /** Starts this worker's sources; resolves once TCP sources listen. */
+  async startSources(): Promise<Record<string, string>> {
+    const started = await Promise.all(this.pool.remotes.map((r) => r.start()));
+    this.listening = Object.assign({}, ...started) as Record<string, string>;
+    return this.listening;
+  }
+
+  /** Stops the threads at once (a failed start-up). */
+  async terminate(): Promise<void> {
+    await this.pool.terminate();
   }
 
   /** Counters summed over threads. */

@@ -4,9 +4,25 @@
  * over the rings.
  */
 import type { ActorRef, SchedulerStats } from '../../actors/index.js';
+import type { Address, WorkerDirectory } from '../../protocols/index.js';
 import type { Placement } from '../topology/placement.js';
-import type { Directory } from './emitters.js';
 import type { ErrorCounts } from './error-reporter.js';
+
+/** What every thread needs to route anywhere in the cluster. */
+export interface Wiring {
+  /** This worker's index in `members`. */
+  readonly me: number;
+  /** Every worker, by index: its name, data address and thread count. */
+  readonly members: readonly {
+    readonly name: string;
+    readonly data: Address;
+    readonly threads: number;
+  }[];
+  /** owners[partitionIndex][keyGroup] = index of the worker that owns the group. */
+  readonly owners: readonly (readonly number[])[];
+  /** directories[workerIndex] = that worker's actors. */
+  readonly directories: readonly WorkerDirectory[];
+}
 
 /** The actors one thread spawned, by role. */
 export interface LocalDirectory {
@@ -60,8 +76,10 @@ export interface KeyGroupKeys {
 export interface ThreadControl {
   /** Spawns the actors placed on this thread. */
   spawn(placement: Placement): Promise<LocalDirectory>;
-  /** Compiles every route once the whole directory is known. */
-  wire(directory: Directory): void;
+  /** Listens for other workers' data channels (one thread per worker does). */
+  listenData(address: Address): Promise<Address>;
+  /** Compiles every route once the whole cluster's directory is known. */
+  wire(wiring: Wiring): void;
   /** Starts this thread's sources; returns TCP sources' bound addresses by name. */
   start(): Promise<Record<string, string>>;
   /** Counters. */
@@ -74,18 +92,18 @@ export interface ThreadControl {
   stop(): Promise<void>;
 }
 
-/** Merges the threads' local directories into the process's directory. */
-export function mergeDirectories(locals: readonly LocalDirectory[], partitions: number): Directory {
-  const keyGroups: ActorRef[][] = Array.from({ length: partitions }, () => []);
-  const parallel: Record<number, ActorRef[]> = {};
-  const sinkWriters: Record<number, ActorRef> = {};
+/** Merges the threads' local directories into this worker's directory. */
+export function mergeDirectories(locals: readonly LocalDirectory[]): WorkerDirectory {
+  const keyGroups: Record<string, number>[] = [];
+  const parallel: Record<string, number[]> = {};
+  const sinkWriters: Record<string, number> = {};
   for (const l of [...locals].sort((a, b) => a.thread - b.thread)) {
     l.keyGroups.forEach((owned, pi) => {
-      for (const [kg, ref] of Object.entries(owned))
-        (keyGroups[pi] as ActorRef[])[Number(kg)] = ref;
+      const into = (keyGroups[pi] ??= {});
+      for (const [kg, ref] of Object.entries(owned)) into[kg] = ref;
     });
-    for (const [id, ref] of Object.entries(l.parallel)) (parallel[Number(id)] ??= []).push(ref);
-    for (const [id, ref] of Object.entries(l.sinkWriters)) sinkWriters[Number(id)] = ref;
+    for (const [id, ref] of Object.entries(l.parallel)) (parallel[id] ??= []).push(ref);
+    for (const [id, ref] of Object.entries(l.sinkWriters)) sinkWriters[id] = ref;
   }
   return { keyGroups, parallel, sinkWriters };
 }

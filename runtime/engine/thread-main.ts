@@ -13,12 +13,26 @@ import { createLogger } from '../logging/logger.js';
 import { buildPlan, type Plan } from '../topology/plan.js';
 import type { Placement } from '../topology/placement.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
-import { applyComputation, compileStageEmit, type Directory } from './emitters.js';
+import type { Address } from '../../protocols/index.js';
+import { DataLinks, DataListener } from '../cluster/data-channel.js';
+import {
+  applyComputation,
+  compileStageEmit,
+  type Directory,
+  type Placed,
+  type RemoteSend,
+} from './emitters.js';
 import { ErrorReporter } from './error-reporter.js';
 import { SinkEncoder, SinkWriterActor } from './sink-actors.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
-import type { KeyGroupKeys, LocalDirectory, ThreadControl, ThreadStats } from './thread-control.js';
+import type {
+  KeyGroupKeys,
+  LocalDirectory,
+  ThreadControl,
+  ThreadStats,
+  Wiring,
+} from './thread-control.js';
 
 /**
  * Turn sizes. Every actor gets one turn per pass of its thread's run queue,
@@ -53,6 +67,34 @@ const parallels = new Map<number, ParallelActor>();
 const keyGroups: KeyGroupActor[] = [];
 const stateSteps = new Map<number, StateStep>();
 const encoders = new Map<number, SinkEncoder>();
+let links: DataLinks | undefined;
+let dataListener: DataListener | undefined;
+
+/** The routing view of the cluster's directory, for this thread's routes. */
+function clusterDirectory(wiring: Wiring): Directory {
+  const p = plan as Plan;
+  const keyGroups = p.partitions.map((partition, pi) => {
+    const owners = wiring.owners[pi] ?? [];
+    const worker: number[] = [];
+    const ref: number[] = [];
+    for (let kg = 0; kg < partition.grouper.groups; kg++) {
+      const w = owners[kg] ?? 0;
+      worker.push(w);
+      ref.push(wiring.directories[w]?.keyGroups[pi]?.[String(kg)] ?? -1);
+    }
+    return { worker, ref };
+  });
+  const parallel: Record<number, Placed[]> = {};
+  wiring.directories.forEach((d, w) => {
+    for (const [stage, refs] of Object.entries(d.parallel)) {
+      for (const r of refs) (parallel[Number(stage)] ??= []).push({ worker: w, ref: r });
+    }
+  });
+  const mine = wiring.directories[wiring.me];
+  const sinkWriters: Record<number, number> = {};
+  for (const [id, ref] of Object.entries(mine?.sinkWriters ?? {})) sinkWriters[Number(id)] = ref;
+  return { me: wiring.me, keyGroups, parallel, sinkWriters };
+}
 const writers = new Map<number, SinkWriterActor>();
 
 let plan: Plan | undefined;
@@ -123,7 +165,10 @@ const control: ThreadControl = {
           scheduler,
           loop,
           stage,
-          { index, of: threads.length },
+          {
+            index: (placement.instanceOffset ?? 0) + index,
+            of: placement.instanceTotal ?? threads.length,
+          },
           errors,
           log,
         );
@@ -154,12 +199,21 @@ const control: ThreadControl = {
     return local;
   },
 
-  wire(directory: Directory): void {
+  async listenData(address: Address): Promise<Address> {
+    dataListener = new DataListener(scheduler, () => loop.kick(), errors, log);
+    return dataListener.listen(address);
+  },
+
+  wire(wiring: Wiring): void {
     const p = plan as Plan;
+    const directory = clusterDirectory(wiring);
+    if (wiring.members.length > 1) links = new DataLinks(scheduler, wiring.me, wiring.members, log);
+    const remote: RemoteSend = (worker, ref, tag, a, b) =>
+      (links as DataLinks).send(worker, ref, tag, a, b);
     for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];
     const sinks = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).encode);
     for (const stage of p.stages) {
-      const emit = compileStageEmit(stage, p, directory, scheduler, errors, sinks);
+      const emit = compileStageEmit(stage, p, directory, scheduler, errors, sinks, remote);
       if (stage.kind === 'parallel') {
         const actor = parallels.get(stage.id);
         if (actor !== undefined) actor.emit = applyComputation(stage.computation, emit, errors);
@@ -222,6 +276,8 @@ const control: ThreadControl = {
   },
 
   async stop(): Promise<void> {
+    links?.close();
+    await dataListener?.close();
     await Promise.all([...writers.values()].map((w) => w.close()));
     loop.stop();
   },

@@ -16,6 +16,52 @@ export interface Placement {
   readonly sourceThreads: ReadonlyMap<number, readonly number[]>;
   /** sinkThread[sinkId] = thread of the sink's writer. */
   readonly sinkThread: readonly number[];
+  /** Instances of a parallel source before this worker's (cluster-wide numbering). */
+  readonly instanceOffset?: number;
+  /** Instances of a parallel source in the whole cluster. */
+  readonly instanceTotal?: number;
+}
+
+/** Where this worker stands in the cluster, for placing its share. */
+export interface ClusterShare {
+  /** This worker's index. */
+  readonly me: number;
+  /** Threads of every worker, by index. */
+  readonly threads: readonly number[];
+  /** owners[partitionIndex][keyGroup] = owning worker. */
+  readonly owners: readonly (readonly number[])[];
+  /** Names of the sources this worker can run (TCP sources need a --in address here). */
+  readonly runsSource: (stageId: number) => boolean;
+}
+
+/**
+ * Key groups round robin over workers: group g belongs to worker g mod W.
+ * (The routing table is versioned; later issues move groups between workers.)
+ */
+export function assignKeyGroups(plan: Plan, workers: number): number[][] {
+  return plan.partitions.map((p) =>
+    Array.from({ length: p.grouper.groups }, (_, g) => g % workers),
+  );
+}
+
+/**
+ * This worker's share of a cluster's plan: its key groups spread round robin
+ * over its threads (-1 marks a group another worker owns), the sources it
+ * runs, and its sink writers.
+ */
+export function placeWorkerShare(plan: Plan, share: ClusterShare): Placement {
+  const threads = share.threads[share.me] ?? 1;
+  const keyGroupOwner = plan.partitions.map((_, pi) => {
+    let mine = 0;
+    return (share.owners[pi] ?? []).map((w) => (w === share.me ? mine++ % threads : -1));
+  });
+  const local = placePlan(plan, threads);
+  const sourceThreads = new Map<number, number[]>();
+  for (const [stage, ts] of local.sourceThreads)
+    if (share.runsSource(stage)) sourceThreads.set(stage, [...ts]);
+  const instanceOffset = share.threads.slice(0, share.me).reduce((a, b) => a + b, 0);
+  const instanceTotal = share.threads.reduce((a, b) => a + b, 0);
+  return { ...local, keyGroupOwner, sourceThreads, instanceOffset, instanceTotal };
 }
 
 /**

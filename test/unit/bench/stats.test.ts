@@ -58,7 +58,8 @@ describe('bench stats', () => {
     }
     const s = probe.stop();
     expect(s.wallMs).toBeGreaterThanOrEqual(50);
-    expect(s.ownCpu).toBeGreaterThan(0.5);
+    // Only what holds on a loaded machine too: timings belong in bench/, not in tests.
+    expect(s.ownCpu).toBeGreaterThan(0);
     expect(s.otherLoad).toBeGreaterThanOrEqual(0);
   });
 
