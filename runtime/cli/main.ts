@@ -20,6 +20,14 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'receive and print sink output (Wallaroo: data_receiver)',
     load: async () => (await import('./receive.js')).run,
   },
+  status: {
+    summary: "show a worker's status through its external channel",
+    load: async () => (await import('./status.js')).run,
+  },
+  shutdown: {
+    summary: 'stop a cluster cleanly (Wallaroo: cluster_shutdown)',
+    load: async () => (await import('./shutdown.js')).run,
+  },
   bench: {
     summary: 'benchmark word count throughput by thread count',
     load: async () => (await import('./bench-command.js')).run,

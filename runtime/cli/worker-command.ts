@@ -5,6 +5,7 @@
  * clearly until clustering lands.
  */
 import { RooError } from '../../protocols/index.js';
+import { engineHandlers, ExternalServer } from '../cluster/external-server.js';
 import { Engine } from '../engine/engine.js';
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
@@ -79,6 +80,33 @@ export async function run(argv: string[]): Promise<number> {
   for (const [name, address] of Object.entries(engine.listening)) {
     log.info(`source '${name}' listening on ${address}`);
   }
+  let external: ExternalServer | undefined;
+  if (options.external !== undefined) {
+    try {
+      external = await ExternalServer.start({
+        address: options.external,
+        log,
+        handlers: (bound) =>
+          engineHandlers({
+            engine: running,
+            identity: {
+              worker: options.name,
+              startedAtMs: Date.now() - process.uptime() * 1000,
+              external: bound,
+            },
+            log,
+          }),
+        onShutdown: () => onSignal('external shutdown request'),
+      });
+    } catch (err) {
+      log.error((err as Error).message);
+      process.stderr.write(`roo worker: ${(err as Error).message}\n`);
+      await running.stop().catch(() => undefined);
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      return 2;
+    }
+  }
   log.info(LogLine.InitPhaseIII);
 
   return new Promise<number>((resolve) => {
@@ -87,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info(`${signal}: shutting down`);
-      running.stop().then(
+      Promise.all([external?.close(), running.stop()]).then(
         () => {
           log.info(LogLine.ShutdownComplete);
           resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);

@@ -11,4 +11,6 @@ export const LogLine = {
   RecoveryComplete: '|~~ - Recovery COMPLETE - ~~|',
   ResumingProcessing: '~~~Resuming message processing.~~~',
   ShutdownComplete: 'Worker shut down cleanly.',
+  /** Followed by ` host:port`: the external (admin) channel is up. */
+  ExternalListening: 'external channel listening on',
 } as const;
