@@ -260,7 +260,8 @@ export class ExternalServer {
       server.warn(`external channel: bad WebSocket handshake: ${err.message}`);
       socket.destroy();
     });
-    wss.on('error', (err) => server.warn(`external channel: ${err.message}`));
+    // ws re-emits the HTTP server's errors here; they are handled (and logged) on `http`.
+    wss.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         server.state = nextExternalServerState(server.state, 'closed');

@@ -380,6 +380,34 @@ describe('roo status and roo shutdown fail clearly', () => {
     }
   });
 
+  it('a worker whose --external port is taken exits 2 with a clear error', async () => {
+    const taken = createServer();
+    taken.listen(0, LOCAL);
+    await once(taken, 'listening');
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await runRoo([
+        'worker',
+        '--application-module',
+        'examples/word_count/app.ts',
+        '--in',
+        `${LOCAL}:0`,
+        '--out',
+        `${LOCAL}:9`,
+        '--ponythreads',
+        '1',
+        '--external',
+        `${LOCAL}:${port}`,
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `roo worker: --external ${LOCAL}:${port}: cannot listen: listen EADDRINUSE`,
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it('exit 1 when nothing listens', async () => {
     // A port that was just free.
     const server = createServer();
