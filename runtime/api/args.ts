@@ -10,6 +10,8 @@ export type { Address } from '../../protocols/index.js';
 /** A `--in` address, optionally named (`name@host:port`) after the source it feeds. */
 export interface InputAddress extends Address {
   readonly name?: string;
+  /** True when this worker was given no such `--in` address (the source runs elsewhere). */
+  readonly absent?: boolean;
 }
 
 /** The plain, cloneable facts behind {@link AppArgs} (sent to every thread). */
@@ -25,8 +27,8 @@ export interface AppArgsData {
 export interface AppArgs extends AppArgsData {
   /**
    * The `--in` address named `name` (`name@host:port`), or the `index`-th
-   * one (default 0). Throws ROO_ERR_BAD_APPLICATION with a clear message if
-   * there is none.
+   * one (default 0). If this worker was given none, an address marked
+   * `absent`: the source then runs on the workers that have one.
    */
   input(nameOrIndex?: string | number): InputAddress;
   /** The `index`-th `--out` address (default 0); throws if there is none. */
@@ -42,11 +44,12 @@ export function makeAppArgs(data: AppArgsData): AppArgs {
         typeof nameOrIndex === 'number'
           ? data.in[nameOrIndex]
           : data.in.find((a) => a.name === nameOrIndex);
+      // Not given here: in a cluster, sources run on the workers that have
+      // an --in address for them; this worker builds the same plan and skips it.
       if (found === undefined) {
-        throw new RooError(
-          ErrorCode.BadApplication,
-          `the application needs an input address ${typeof nameOrIndex === 'number' ? `#${nameOrIndex + 1}` : `named '${nameOrIndex}'`}: pass --in ${typeof nameOrIndex === 'string' ? `${nameOrIndex}@` : ''}HOST:PORT`,
-        );
+        return typeof nameOrIndex === 'string'
+          ? { host: '', port: 0, name: nameOrIndex, absent: true }
+          : { host: '', port: 0, absent: true };
       }
       return found;
     },

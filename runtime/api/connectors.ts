@@ -14,7 +14,7 @@ export type Encoder<O> = (output: O) => string | Uint8Array;
 export interface TcpSourceConfig<T> {
   readonly kind: 'tcp-source';
   readonly name: string;
-  readonly address: Address;
+  readonly address: InputAddress;
   readonly decoder: Decoder<T>;
   /** Largest frame accepted (default 16 MiB); a larger one closes that connection. */
   readonly maxFrameBytes: number | undefined;

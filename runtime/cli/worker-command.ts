@@ -1,15 +1,23 @@
 /**
- * `roo worker`: runs one worker of an application. With this version a
- * worker is the initializer of a one-worker cluster (as in Wallaroo's
- * single-worker examples); cluster flags are parsed and validated and refused
- * clearly until clustering lands.
+ * `roo worker`: runs one worker of an application: alone (the initializer of
+ * a one-worker cluster, as in Wallaroo's single-worker examples), as the
+ * initializer of a cluster (`--cluster-initializer --worker-count N
+ * --control --data`), or as another member (`--control` of the initializer,
+ * `--my-data`, `--my-control`).
  */
-import { RooError } from '../../protocols/index.js';
+import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
+import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.js';
 import { engineHandlers, ExternalServer } from '../cluster/external-server.js';
+import type { Logger } from '../logging/logger.js';
 import { Engine } from '../engine/engine.js';
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
-import { parseWorkerArgs, unsupportedYet, WORKER_USAGE } from './worker-flags.js';
+import {
+  parseWorkerArgs,
+  unsupportedYet,
+  WORKER_USAGE,
+  type WorkerOptions,
+} from './worker-flags.js';
 
 /** Runs `roo worker`; resolves to the exit code when the worker stops. */
 export async function run(argv: string[]): Promise<number> {
@@ -49,8 +57,9 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   log.info(LogLine.InitPhaseI);
+  let node: ClusterNode | undefined;
   try {
-    engine = await Engine.start({
+    const engineOptions = {
       modulePath: options.applicationModule,
       args: {
         in: options.in,
@@ -66,7 +75,20 @@ export async function run(argv: string[]): Promise<number> {
         process.exitCode = 1;
         process.kill(process.pid, 'SIGTERM');
       },
-    });
+    };
+    const role = clusterRole(options);
+    if (role === undefined) {
+      engine = await Engine.start(engineOptions);
+    } else {
+      const prepared = await Engine.prepare(engineOptions);
+      engine = prepared;
+      try {
+        node = await formCluster(prepared, role, options.name, log);
+      } catch (err) {
+        await prepared.terminate();
+        throw err;
+      }
+    }
   } catch (err) {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
@@ -115,7 +137,7 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info(`${signal}: shutting down`);
-      Promise.all([external?.close(), running.stop()]).then(
+      Promise.all([external?.close(), node?.close(), running.stop()]).then(
         () => {
           log.info(LogLine.ShutdownComplete);
           resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);
@@ -127,5 +149,75 @@ export async function run(argv: string[]): Promise<number> {
       );
     };
     if (stopRequested !== undefined) stopNow(stopRequested);
+  });
+}
+
+/** How this worker takes part in a cluster; undefined when it runs alone. */
+interface ClusterRole {
+  readonly control: Address;
+  readonly data: Address;
+  readonly myControl: Address | undefined;
+  readonly initializer: { readonly workerCount: number } | undefined;
+}
+
+/** Works out the role from the flags; throws a clear RooError when flags are missing. */
+function clusterRole(o: WorkerOptions): ClusterRole | undefined {
+  const missing = (what: string) => new RooError(ErrorCode.BadFlag, what);
+  if (o.clusterInitializer || o.control === undefined) {
+    if (o.workerCount <= 1) return undefined;
+    if (o.control === undefined || o.data === undefined) {
+      throw missing(
+        `--worker-count ${o.workerCount} needs --control and --data (where the initializer listens)`,
+      );
+    }
+    return {
+      control: o.control,
+      data: o.data,
+      myControl: undefined,
+      initializer: { workerCount: o.workerCount },
+    };
+  }
+  if (o.myData === undefined) {
+    throw missing(
+      'a worker joining a cluster (--control without --cluster-initializer) needs --my-data HOST:PORT',
+    );
+  }
+  return { control: o.control, data: o.myData, myControl: o.myControl, initializer: undefined };
+}
+
+/** Forms or joins the cluster; resolves when this worker's sources run. */
+function formCluster(
+  engine: Engine,
+  role: ClusterRole,
+  name: string,
+  log: Logger,
+): Promise<ClusterNode> {
+  return new Promise<ClusterNode>((resolve, reject) => {
+    let node: ClusterNode | undefined;
+    let ready = false;
+    startClusterNode({
+      name,
+      engine,
+      log,
+      control: role.control,
+      data: role.data,
+      myControl: role.myControl,
+      initializer: role.initializer,
+      onReady: () => {
+        ready = true;
+        if (node !== undefined) resolve(node);
+      },
+      onFatal: (err) => {
+        if (node === undefined || !ready) reject(err);
+        else {
+          log.fatal(err.message);
+          process.exitCode = 1;
+          process.kill(process.pid, 'SIGTERM');
+        }
+      },
+    }).then((n) => {
+      node = n;
+      if (ready) resolve(n);
+    }, reject);
   });
 }

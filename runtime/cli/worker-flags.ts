@@ -228,12 +228,11 @@ export function unsupportedYet(o: WorkerOptions): RooError | undefined {
       ErrorCode.NotYetSupported,
       `${what} is not supported by this version of roo yet; ${instead}`,
     );
-  const single = 'run a single worker (--worker-count 1, no --join)';
-  if (o.workerCount > 1)
-    return notYet(`--worker-count ${o.workerCount} (a cluster of several workers)`, single);
-  if (o.join !== undefined) return notYet('--join (growing a running cluster)', single);
-  if (o.myControl !== undefined || o.myData !== undefined) {
-    return notYet('--my-control / --my-data (a non-initializer cluster member)', single);
+  if (o.join !== undefined) {
+    return notYet(
+      '--join (growing a running cluster)',
+      'start the cluster with every worker (--worker-count N)',
+    );
   }
   if (o.runWithResilience) {
     return notYet(

@@ -16,6 +16,7 @@ import {
   assignKeyGroups,
   placePlan,
   placeWorkerShare,
+  runsSourceOn,
   type Placement,
 } from '../topology/placement.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';

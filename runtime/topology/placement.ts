@@ -90,3 +90,17 @@ export function placePlan(plan: Plan, threads: number): Placement {
   const sinkThread = plan.sinks.map((_, i) => (threads - 1 - (i % threads) + threads) % threads);
   return { version: 1, threads, keyGroupOwner, sourceThreads, sinkThread };
 }
+
+/**
+ * Whether worker `me` runs a source stage: a TCP source on every worker given
+ * an --in address for it; a parallel generator on every worker; any other
+ * source (a file, a generator) on worker 0 only, so its data enters once.
+ */
+export function runsSourceOn(plan: Plan, stageId: number, me: number): boolean {
+  const stage = plan.stages[stageId];
+  if (stage === undefined || stage.kind !== 'source') return false;
+  const s = stage.source;
+  if (s.kind === 'tcp-source') return s.address.absent !== true;
+  if (s.kind === 'generator-source' && s.parallel) return true;
+  return me === 0;
+}

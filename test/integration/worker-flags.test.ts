@@ -59,9 +59,14 @@ describe('roo worker refuses a bad command line with exit code 2 and one clear l
       /must export a default function/,
     ],
     [
-      '--worker-count 2 (clusters are not supported yet)',
-      ['--application-module', APP, '--worker-count', '2'],
-      /--worker-count 2 .*not supported by this version of roo yet/,
+      '--worker-count 2 without --control and --data',
+      ['--application-module', APP, '--cluster-initializer', '--worker-count', '2'],
+      /--worker-count 2 needs --control and --data/,
+    ],
+    [
+      'a cluster member without --my-data',
+      ['--application-module', APP, '--control', `${LOCAL}:6000`],
+      /needs --my-data/,
     ],
     [
       '--join (not supported yet)',

@@ -249,6 +249,15 @@ describe('parseWorkerArgs', () => {
 });
 
 describe('unsupportedYet', () => {
+  it('accepts cluster flags (clusters are supported)', () => {
+    expect(unsupportedYet(parse([...APP, '--worker-count', '2']))).toBeUndefined();
+    expect(
+      unsupportedYet(
+        parse([...APP, '--my-control', '127.0.0.1:6002', '--my-data', '127.0.0.1:6003']),
+      ),
+    ).toBeUndefined();
+  });
+
   it('accepts a single-worker cluster', () => {
     expect(unsupportedYet(parse(APP))).toBeUndefined();
     expect(
@@ -258,10 +267,7 @@ describe('unsupportedYet', () => {
 
   it('refuses cluster features with ROO_ERR_NOT_YET_SUPPORTED naming the flag', () => {
     for (const [argv, flag] of [
-      [['--worker-count', '2'], '--worker-count 2'],
       [['--join', '127.0.0.1:6000'], '--join'],
-      [['--my-control', '127.0.0.1:6002'], '--my-control'],
-      [['--my-data', '127.0.0.1:6003'], '--my-data'],
       [['--run-with-resilience'], '--run-with-resilience'],
     ] as const) {
       const err = unsupportedYet(parse([...APP, ...argv]));
