@@ -107,10 +107,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         return;
       }
       case 'start': {
-        const listening = await engine.startSources();
-        for (const [name, address] of Object.entries(listening))
-          log.info(`source '${name}' listening on ${address}`);
+        await engine.startSources();
         reply({ type: 'ready', version: 1, name: o.name });
+        // A member is ready once its sources run; the initializer, once every member is.
+        if (o.initializer === undefined) o.onReady();
         return;
       }
       case 'refuse':
