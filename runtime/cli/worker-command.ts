@@ -6,6 +6,7 @@
  * `--my-data`, `--my-control`).
  */
 import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
+import { loadClusterInfo } from '../cluster/cluster-info.js';
 import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.js';
 import { engineHandlers, ExternalServer } from '../cluster/external-server.js';
 import type { Logger } from '../logging/logger.js';
@@ -83,7 +84,25 @@ export async function run(argv: string[]): Promise<number> {
       const prepared = await Engine.prepare(engineOptions);
       engine = prepared;
       try {
-        node = await formCluster(prepared, role, options.name, log);
+        const info = loadClusterInfo(
+          options.resilienceDir,
+          prepared.plan.application,
+          prepared.applicationHash,
+          options.name,
+        );
+        if (info !== undefined) {
+          log.info(
+            `found cluster information of a previous run (worker ${info.workerIndex + 1} of ${info.workers.length}): rejoining the running cluster`,
+          );
+          log.warn(
+            'the state this worker held before it stopped is lost: checkpoints (--run-with-resilience) are not available yet',
+          );
+        }
+        node = await formCluster(prepared, role, options.name, log, {
+          resilienceDir: options.resilienceDir,
+          rejoin: info !== undefined,
+          onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
+        });
       } catch (err) {
         await prepared.terminate();
         throw err;
@@ -118,7 +137,11 @@ export async function run(argv: string[]): Promise<number> {
             },
             log,
           }),
-        onShutdown: () => onSignal('external shutdown request'),
+        // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
+        onShutdown: () =>
+          node !== undefined
+            ? node.shutdownCluster('external shutdown request')
+            : onSignal('external shutdown request'),
       });
     } catch (err) {
       log.error((err as Error).message);
@@ -191,6 +214,7 @@ function formCluster(
   role: ClusterRole,
   name: string,
   log: Logger,
+  more: { resilienceDir: string; rejoin: boolean; onShutdown: (reason: string) => void },
 ): Promise<ClusterNode> {
   return new Promise<ClusterNode>((resolve, reject) => {
     let node: ClusterNode | undefined;
@@ -203,6 +227,9 @@ function formCluster(
       data: role.data,
       myControl: role.myControl,
       initializer: role.initializer,
+      resilienceDir: more.resilienceDir,
+      rejoin: more.rejoin,
+      onShutdown: more.onShutdown,
       onReady: () => {
         ready = true;
         if (node !== undefined) resolve(node);

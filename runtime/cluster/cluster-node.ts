@@ -26,6 +26,7 @@ import {
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../logging/logger.js';
 import { assignKeyGroups, placeWorkerShare, runsSourceOn } from '../topology/placement.js';
+import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
 import { ControlClient, ControlServer } from './control-transport.js';
 import {
   initialState,
@@ -48,8 +49,14 @@ export interface ClusterNodeOptions {
   readonly myControl: Address | undefined;
   /** Set on the initializer: workers to wait for, itself included. */
   readonly initializer: { readonly workerCount: number } | undefined;
+  /** Where cluster information is kept (`--resilience-dir`). */
+  readonly resilienceDir: string;
+  /** True when this worker found its cluster information: a restart, rejoining. */
+  readonly rejoin: boolean;
   /** Called when the cluster is formed and this worker's sources run. */
   readonly onReady: () => void;
+  /** Called when the cluster shuts down cleanly (this worker must stop, exit 0). */
+  readonly onShutdown: (reason: string) => void;
   /** Called when the cluster cannot form or tells this worker to stop. */
   readonly onFatal: (error: RooError) => void;
 }
@@ -59,6 +66,8 @@ export interface ClusterNode {
   /** This worker's bound data and control addresses. */
   readonly data: Address;
   readonly control: Address;
+  /** Asks the whole cluster to shut down cleanly (every worker stops and removes its files). */
+  shutdownCluster(reason: string): void;
   /** Closes the control channel. */
   close(): Promise<void>;
 }
@@ -92,6 +101,16 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           runsSource: (stageId) => runsSourceOn(engine.plan, stageId, me),
         });
         const directory = await engine.spawn(placement);
+        saveClusterInfo(o.resilienceDir, {
+          version: 1,
+          application: engine.plan.application,
+          applicationHash: engine.applicationHash,
+          worker: o.name,
+          workerIndex: me,
+          workers: m.members.map((x) => x.name),
+          control: o.initializer === undefined ? o.control : (m.members[0]?.control ?? o.control),
+          savedAt: new Date().toISOString(),
+        });
         reply({ type: 'spawned', version: 1, name: o.name, directory });
         return;
       }
@@ -117,9 +136,9 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         o.onFatal(new RooError(m.code, `the initializer refused this worker: ${m.message}`));
         return;
       case 'shutdown':
-        o.onFatal(
-          new RooError(ErrorCode.Internal, `the initializer stopped the cluster: ${m.reason}`),
-        );
+        log.info(`cluster shutdown: ${m.reason}`);
+        removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+        o.onShutdown(m.reason);
         return;
       default:
         return;
@@ -128,10 +147,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
 
   if (o.initializer === undefined) {
     // A member: connect to the initializer (retrying while it is not up) and say hello.
-    let client: ControlClient | undefined;
-    const send = (m: ControlMessage) => client?.send(encodeControlMessage(m));
+    const connection: { client?: ControlClient } = {};
+    const send = (m: ControlMessage) => connection.client?.send(encodeControlMessage(m));
     let chain = Promise.resolve();
-    client = await ControlClient.connect(
+    const client = await ControlClient.connect(
       o.control,
       {
         message: (bytes) => {
@@ -149,6 +168,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       },
       log,
     );
+    connection.client = client;
     send({
       type: 'hello',
       version: 1,
@@ -158,10 +178,15 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       threads,
       control: o.myControl ?? o.control,
       data,
-      rejoin: false,
+      rejoin: o.rejoin,
       joinRunning: false,
     });
-    return { data, control: o.myControl ?? o.control, close: async () => client?.close() };
+    return {
+      data,
+      control: o.myControl ?? o.control,
+      shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
+      close: async () => client.close(),
+    };
   }
 
   // The initializer: control server + coordinator; itself a member with no socket.
@@ -171,7 +196,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     engine.applicationHash,
   );
   const names = new Map<string, number>(); // name -> connection
-  let server: ControlServer | undefined;
+  const listener: { server?: ControlServer } = {};
   let selfChain = Promise.resolve();
   const toName = (name: string, m: ControlMessage) => {
     const c = names.get(name);
@@ -179,7 +204,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       selfChain = selfChain
         .then(() => member(m, (reply) => observe(reply, SELF)))
         .catch((err: Error) => o.onFatal(asFatal(err)));
-    } else if (c !== undefined) server?.send(c, encodeControlMessage(m));
+    } else if (c !== undefined) listener.server?.send(c, encodeControlMessage(m));
   };
   const execute = (d: Decision) => {
     switch (d.kind) {
@@ -189,20 +214,14 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         return;
       case 'refuse':
         log.warn(`refused a worker: ${d.message}`);
-        server?.send(
+        listener.server?.send(
           d.connection,
           encodeControlMessage({ type: 'refuse', version: 1, code: d.code, message: d.message }),
         );
-        server?.drop(d.connection, 'refused');
+        listener.server?.drop(d.connection, 'refused');
         return;
       case 'assign': {
-        const routing = {
-          version: 1,
-          partitions: engine.plan.partitions.map((p, pi) => ({
-            name: p.name,
-            owners: assignKeyGroups(engine.plan, d.members.length)[pi] as number[],
-          })),
-        };
+        const routing = routingOf(d.members.length);
         d.members.forEach((m, i) =>
           toName(m.name, {
             type: 'assign',
@@ -220,7 +239,34 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         );
         return;
       }
-      case 'assign-one':
+      case 'assign-one': {
+        const i = state.members.findIndex((m) => m.name === d.name);
+        log.info(
+          `worker '${d.name}' restarted: rejoining as worker ${i + 1}; the state it held is lost (no resilience)`,
+        );
+        toName(d.name, {
+          type: 'assign',
+          version: 1,
+          clusterId: `${engine.plan.application}:${engine.applicationHash}`,
+          workerIndex: i,
+          members: d.members.map((x) => ({
+            name: x.name,
+            threads: x.threads,
+            control: x.control,
+            data: x.data,
+          })),
+          routing: routingOf(d.members.length),
+        });
+        return;
+      }
+      case 'wire-one':
+        toName(d.name, { type: 'wire', version: 1, directory: d.directories as WorkerDirectory[] });
+        return;
+      case 'start-one':
+        toName(d.name, { type: 'start', version: 1 });
+        return;
+      case 'rejoined':
+        log.info(`worker '${d.name}' is back in the cluster`);
         return;
       case 'wire': {
         const msg: WireControlMessage = {
@@ -245,6 +291,22 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         o.onFatal(new RooError(ErrorCode.Internal, d.reason));
         return;
     }
+  };
+  const routingOf = (workers: number) => ({
+    version: 1,
+    partitions: engine.plan.partitions.map((p, pi) => ({
+      name: p.name,
+      owners: assignKeyGroups(engine.plan, workers)[pi] as number[],
+    })),
+  });
+  /** Tells every member to shut down, then this worker. */
+  const shutdownAll = (reason: string) => {
+    log.info(`shutting the cluster down: ${reason}`);
+    for (const m of state.members) {
+      if (names.get(m.name) !== SELF) toName(m.name, { type: 'shutdown', version: 1, reason });
+    }
+    removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+    o.onShutdown(reason);
   };
   const apply = (event: Parameters<typeof step>[1]) => {
     const r = step(state, event);
@@ -274,11 +336,14 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       case 'ready':
         apply({ kind: 'ready', name: m.name });
         return;
+      case 'shutdown':
+        shutdownAll(m.reason);
+        return;
       default:
         return;
     }
   };
-  server = await ControlServer.listen(
+  const server = await ControlServer.listen(
     o.control,
     {
       message: (connection, bytes) => {
@@ -289,7 +354,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           log.error(
             `bad control message on connection #${connection}: ${(err as Error).message}; closing it`,
           );
-          server?.drop(connection, 'bad control message');
+          listener.server?.drop(connection, 'bad control message');
           return;
         }
         observe(m, connection);
@@ -306,6 +371,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     },
     log,
   );
+  listener.server = server;
   const control = server.bound ?? o.control;
   log.info(
     `control channel listening on ${formatAddress(control)}; waiting for ${o.initializer.workerCount} workers`,
@@ -325,7 +391,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     },
     SELF,
   );
-  return { data, control, close: async () => server?.close() };
+  return { data, control, shutdownCluster: shutdownAll, close: async () => server.close() };
 }
 
 function asFatal(err: unknown): RooError {

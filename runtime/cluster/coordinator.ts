@@ -43,6 +43,8 @@ export interface CoordinatorState {
   readonly done: ReadonlySet<string>;
   /** Directories reported by members (by worker index), for wiring. */
   readonly directories: readonly (unknown | undefined)[];
+  /** Restarted members going through spawn, wire and start again while the rest run. */
+  readonly rejoining: ReadonlySet<string>;
 }
 
 /** Something the coordinator observed. */
@@ -65,7 +67,10 @@ export type Decision =
   | { readonly kind: 'assign'; readonly members: readonly Member[] }
   | { readonly kind: 'assign-one'; readonly name: string; readonly members: readonly Member[] }
   | { readonly kind: 'wire'; readonly directories: readonly unknown[] }
+  | { readonly kind: 'wire-one'; readonly name: string; readonly directories: readonly unknown[] }
   | { readonly kind: 'start' }
+  | { readonly kind: 'start-one'; readonly name: string }
+  | { readonly kind: 'rejoined'; readonly name: string }
   | { readonly kind: 'running' }
   | { readonly kind: 'abort'; readonly reason: string };
 
@@ -83,6 +88,7 @@ export function initialState(
     members: [],
     done: new Set<string>(),
     directories: [],
+    rejoining: new Set<string>(),
   };
 }
 
@@ -95,14 +101,18 @@ export function step(
     case 'hello':
       return onHello(state, event.connection, event.hello);
     case 'spawned':
+      if (state.rejoining.has(event.name))
+        return onRejoinStep(state, event.name, 'spawned', event.directory);
       return onDone(state, 'spawning', event.name, (s, index) => {
         const directories = [...s.directories];
         directories[index] = event.directory;
         return { ...s, directories };
       });
     case 'wired':
+      if (state.rejoining.has(event.name)) return onRejoinStep(state, event.name, 'wired');
       return onDone(state, 'wiring', event.name);
     case 'ready':
+      if (state.rejoining.has(event.name)) return onRejoinStep(state, event.name, 'ready');
       return onDone(state, 'starting', event.name);
     case 'lost':
       return onLost(state, event.name);
@@ -135,7 +145,7 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
     const members = [...state.members];
     members[known] = memberOf(hello);
     return {
-      state: { ...state, members },
+      state: { ...state, members, rejoining: new Set(state.rejoining).add(hello.name) },
       decisions: [
         { kind: 'accept', connection, name: hello.name } as Decision,
         { kind: 'assign-one', name: hello.name, members } as Decision,
@@ -200,6 +210,28 @@ function onDone(
     state: { ...recorded, phase: next.phase, done: new Set() },
     decisions: [next.decide(recorded)],
   };
+}
+
+/** A restarted member's steps: spawned -> wire it; wired -> start it; ready -> it is back. */
+function onRejoinStep(
+  state: CoordinatorState,
+  name: string,
+  what: 'spawned' | 'wired' | 'ready',
+  directory?: unknown,
+): Result {
+  const index = state.members.findIndex((m) => m.name === name);
+  if (what === 'spawned') {
+    const directories = [...state.directories];
+    directories[index] = directory;
+    return {
+      state: { ...state, directories },
+      decisions: [{ kind: 'wire-one', name, directories }],
+    };
+  }
+  if (what === 'wired') return { state, decisions: [{ kind: 'start-one', name }] };
+  const rejoining = new Set(state.rejoining);
+  rejoining.delete(name);
+  return { state: { ...state, rejoining }, decisions: [{ kind: 'rejoined', name }] };
 }
 
 function onLost(state: CoordinatorState, name: string): Result {

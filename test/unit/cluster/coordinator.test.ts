@@ -143,4 +143,25 @@ describe('start-up coordinator', () => {
       code: ErrorCode.NotYetSupported,
     });
   });
+
+  it('takes a restarted worker through spawn, wire and start again, alone', () => {
+    const names = ['a', 'b'];
+    let r = run(
+      initialState(2, 'wc', 'h1'),
+      names.map((n, i) => ({ kind: 'hello', connection: i, hello: hello(n) }) as CoordinatorEvent),
+    );
+    for (const kind of ['spawned', 'wired', 'ready'] as const) {
+      r = run(r.state, names.map((name) => ({ kind, name, directory: `${name}1` }) as CoordinatorEvent));
+    }
+    r = run(r.state, [{ kind: 'hello', connection: 7, hello: hello('b') }]);
+    expect(kinds(r.decisions)).toEqual(['accept', 'assign-one']);
+    r = run(r.state, [{ kind: 'spawned', name: 'b', directory: 'b2' }]);
+    expect(r.decisions).toEqual([{ kind: 'wire-one', name: 'b', directories: ['a1', 'b2'] }]);
+    r = run(r.state, [{ kind: 'wired', name: 'b' }]);
+    expect(r.decisions).toEqual([{ kind: 'start-one', name: 'b' }]);
+    r = run(r.state, [{ kind: 'ready', name: 'b' }]);
+    expect(r.decisions).toEqual([{ kind: 'rejoined', name: 'b' }]);
+    expect(r.state.phase).toBe('running');
+    expect(r.state.rejoining.size).toBe(0);
+  });
 });

@@ -1,0 +1,109 @@
+/**
+ * A worker's cluster information under `--resilience-dir`: which cluster it
+ * belongs to, its place, and the initializer's control address. A worker
+ * restarted with the same command finds it and rejoins the running cluster.
+ * Files are named after the application and the worker, and carry the
+ * application's plan fingerprint, so the leftovers of another cluster (or
+ * another build of the application) are detected and refused with a message
+ * that says how to clean up. Written atomically (temp file, fsync, rename);
+ * removed on a clean shutdown of the cluster.
+ */
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
+
+/** What a worker remembers about its cluster. */
+export interface ClusterInfo {
+  readonly version: 1;
+  readonly application: string;
+  readonly applicationHash: string;
+  readonly worker: string;
+  readonly workerIndex: number;
+  readonly workers: readonly string[];
+  /** The initializer's control address. */
+  readonly control: Address;
+  readonly savedAt: string;
+}
+
+/** The file of `worker`'s cluster information for `application` in `dir`. */
+export function clusterInfoPath(dir: string, application: string, worker: string): string {
+  const app =
+    application.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') || 'application';
+  return join(dir, `${app}-${worker}.cluster.json`);
+}
+
+/** Writes the cluster information atomically. */
+export function saveClusterInfo(dir: string, info: ClusterInfo): string {
+  mkdirSync(dir, { recursive: true });
+  const path = clusterInfoPath(dir, info.application, info.worker);
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, JSON.stringify(info, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  return path;
+}
+
+/**
+ * Reads this worker's cluster information, if any. Throws
+ * ROO_ERR_STALE_RESILIENCE, saying what to remove, for a file that is not
+ * readable or belongs to another build of the application.
+ */
+export function loadClusterInfo(
+  dir: string,
+  application: string,
+  applicationHash: string,
+  worker: string,
+): ClusterInfo | undefined {
+  const path = clusterInfoPath(dir, application, worker);
+  if (!existsSync(path)) return undefined;
+  const stale = (why: string) =>
+    new RooError(
+      ErrorCode.StaleResilience,
+      `${why} in ${path}; if it is a leftover of an earlier cluster, remove it (rm ${path}) or start with another --resilience-dir`,
+      { path },
+    );
+  let info: unknown;
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw stale(`unreadable cluster information (${(err as Error).message})`);
+  }
+  const i = info as Partial<ClusterInfo>;
+  if (
+    typeof info !== 'object' ||
+    info === null ||
+    i.version !== 1 ||
+    typeof i.applicationHash !== 'string' ||
+    typeof i.workerIndex !== 'number' ||
+    typeof i.control !== 'object' ||
+    !Array.isArray(i.workers)
+  ) {
+    throw stale('malformed cluster information');
+  }
+  if (i.applicationHash !== applicationHash || i.worker !== worker) {
+    throw stale(
+      `cluster information of another cluster (application '${String(i.application)}' build ${i.applicationHash}, worker '${String(i.worker)}', saved ${String(i.savedAt)})`,
+    );
+  }
+  return info as ClusterInfo;
+}
+
+/** Removes this worker's cluster information (a clean shutdown). */
+export function removeClusterInfo(dir: string, application: string, worker: string): void {
+  rmSync(clusterInfoPath(dir, application, worker), { force: true });
+}
