@@ -94,6 +94,9 @@ interface Cell {
   readonly name: string;
   /** Application messages per turn for this actor. */
   readonly batch: number;
+  /** Mailbox size above which this actor is overloaded (rule 1), and at or below which it no longer is. */
+  readonly high: number;
+  readonly low: number;
   readonly behaviour: Behaviour;
   readonly mailbox: Mailbox;
   scheduled: boolean;
@@ -186,9 +189,16 @@ export class Scheduler {
   /**
    * Creates an actor on this thread; returns its address. `batch` overrides
    * the scheduler's messages per turn for this actor (a source whose every
-   * message is a 64 KB chunk takes a few per turn, not 100).
+   * message is a 64 KB chunk takes a few per turn, not 100), and `overload`
+   * its marks (an actor whose messages are big chunks of bytes overloads at
+   * fewer messages, so memory stays bounded in bytes).
    */
-  spawn(behaviour: Behaviour, name: string, batch?: number): ActorRef {
+  spawn(
+    behaviour: Behaviour,
+    name: string,
+    batch?: number,
+    overload?: { readonly high: number; readonly low: number },
+  ): ActorRef {
     const id = this.cells.length;
     if (id > LOCAL_MASK)
       throw new RangeError(`more than ${LOCAL_MASK} actors on thread ${this.thread}`);
@@ -196,6 +206,8 @@ export class Scheduler {
       id,
       name,
       batch: batch ?? this.batch,
+      high: overload?.high ?? this.high,
+      low: overload?.low ?? this.low,
       behaviour,
       mailbox: new Mailbox(),
       scheduled: false,
@@ -325,7 +337,7 @@ export class Scheduler {
         this.stats.actorErrors++;
         this.onActorError(err, cell.name);
       }
-      if (cell.overloaded && cell.mailbox.appSize <= this.low) this.relieve(cell);
+      if (cell.overloaded && cell.mailbox.appSize <= cell.low) this.relieve(cell);
       if (cell.mailbox.size > 0 && !cell.behaviour.paused && !cell.scheduled) {
         cell.scheduled = true;
         rq.push(cell);
@@ -370,7 +382,7 @@ export class Scheduler {
   private enqueue(cell: Cell, tag: number, a: unknown, b: unknown): void {
     const mb = cell.mailbox;
     if (mb.push(tag, a, b) && !cell.scheduled && !cell.behaviour.paused) this.schedule(cell);
-    if (mb.appSize > this.high && !cell.overloaded) this.noteOverload(cell);
+    if (mb.appSize > cell.high && !cell.overloaded) this.noteOverload(cell);
   }
 
   private schedule(cell: Cell): void {

@@ -44,6 +44,8 @@ import type {
  */
 const KEY_GROUP_BATCH = 1_000;
 const SOURCE_BATCH = 1;
+/** Chunks queued at a sink writer before it counts as overloaded (~2 MB at 16 KB each). */
+const SINK_WRITER_HIGH = 128;
 
 /** What the main thread passes each scheduler thread. */
 export interface ThreadAppData {
@@ -190,7 +192,12 @@ const control: ThreadControl = {
         const output = openOutput(config);
         if (output !== undefined) {
           const writer = new SinkWriterActor(scheduler, loop, output);
-          writer.self = scheduler.spawn(writer, `sink writer '${config.name}'`);
+          // Its messages are encoded chunks of up to ~16 KB: overloaded past
+          // SINK_WRITER_HIGH of them (a few MB), not the default count.
+          writer.self = scheduler.spawn(writer, `sink writer '${config.name}'`, undefined, {
+            high: SINK_WRITER_HIGH,
+            low: SINK_WRITER_HIGH / 4,
+          });
           writers.set(sink.id, writer);
           local.sinkWriters[sink.id] = writer.self;
         }
