@@ -134,6 +134,7 @@ export async function run(argv: string[]): Promise<number> {
               worker: options.name,
               startedAtMs: Date.now() - process.uptime() * 1000,
               external: bound,
+              ...(node === undefined ? {} : { members: () => (node as ClusterNode).members() }),
             },
             log,
           }),

@@ -66,6 +66,8 @@ export interface ClusterNode {
   /** This worker's bound data and control addresses. */
   readonly data: Address;
   readonly control: Address;
+  /** Names of the cluster's workers, by worker index (empty before assignment). */
+  members(): readonly string[];
   /** Asks the whole cluster to shut down cleanly (every worker stops and removes its files). */
   shutdownCluster(reason: string): void;
   /** Closes the control channel. */
@@ -184,6 +186,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     return {
       data,
       control: o.myControl ?? o.control,
+      members: () => assigned?.members.map((x) => x.name) ?? [],
       shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
       close: async () => client.close(),
     };
@@ -391,7 +394,13 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     },
     SELF,
   );
-  return { data, control, shutdownCluster: shutdownAll, close: async () => server.close() };
+  return {
+    data,
+    control,
+    members: () => state.members.map((m) => m.name),
+    shutdownCluster: shutdownAll,
+    close: async () => server.close(),
+  };
 }
 
 function asFatal(err: unknown): RooError {

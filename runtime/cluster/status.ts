@@ -178,6 +178,8 @@ export interface StatusFacts {
   /** TCP sources' bound addresses by source name. */
   readonly listening: Readonly<Record<string, string>>;
   readonly stats: EngineStats;
+  /** Names of every worker of the cluster (default: this worker alone). */
+  readonly members?: readonly string[];
 }
 
 function sinkTarget(config: Plan['sinks'][number]['config']): string | null {
@@ -243,7 +245,13 @@ export function buildStatus(f: StatusFacts): WorkerStatus {
     uptimeMs: Math.max(0, Math.round(f.nowMs - f.startedAtMs)),
     threads: threads.length,
     routingVersion: f.placement.version,
-    cluster: { members: [{ name: f.worker, external: f.external, self: true }] },
+    cluster: {
+      members: (f.members ?? [f.worker]).map((name) =>
+        name === f.worker
+          ? { name, external: f.external, self: true }
+          : { name, external: null, self: false },
+      ),
+    },
     totals: {
       received: f.stats.received,
       written: f.stats.written,
@@ -714,6 +722,8 @@ export interface WorkerIdentity {
   readonly worker: string;
   readonly startedAtMs: number;
   readonly external: string | null;
+  /** The cluster's members, when this worker is part of a cluster. */
+  readonly members?: () => readonly string[];
 }
 
 /** Asks the engine for its counters and builds the status. */
@@ -732,6 +742,7 @@ export async function collectStatus(
     placement: engine.placement,
     listening: engine.listening,
     stats,
+    ...(me.members === undefined ? {} : { members: me.members() }),
   });
 }
 
