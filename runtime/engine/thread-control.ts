@@ -59,6 +59,8 @@ export interface ThreadStats {
   readonly errors: ErrorCounts;
   /** True if nothing is queued or runnable on this thread right now. */
   readonly idle: boolean;
+  /** Data channels: messages this thread sent to each worker (by index), and received from others. */
+  readonly dataChannel: { readonly sent: readonly number[]; readonly received: number };
 }
 
 /** The keys of one key group hosted on a thread (for the external channel's partition query). */

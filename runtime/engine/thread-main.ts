@@ -261,6 +261,7 @@ const control: ThreadControl = {
       entities,
       errors: errors.counts(),
       idle: !scheduler.hasRunnable() && !scheduler.hasInbound() && !scheduler.hasPendingOutbound(),
+      dataChannel: { sent: links?.sentByWorker() ?? [], received: dataListener?.received ?? 0 },
     };
   },
 

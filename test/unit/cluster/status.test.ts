@@ -82,6 +82,7 @@ function thread(t: number, over: Partial<ThreadStats> = {}): ThreadStats {
     entities: {},
     errors: {},
     idle: true,
+    dataChannel: { sent: [], received: 0 },
     ...over,
   };
 }
