@@ -53,6 +53,10 @@ export interface ThreadStatus {
   readonly parks: number;
   /** State entities on this thread, over all partitions. */
   readonly entities: number;
+  /** Messages this thread sent to other workers over data channels. */
+  readonly sentToWorkers: number;
+  /** Messages received from other workers (on the thread that listens for data). */
+  readonly receivedFromWorkers: number;
 }
 
 /** A source of the application on this worker. */
@@ -271,6 +275,8 @@ export function buildStatus(f: StatusFacts): WorkerStatus {
       batchesOut: t.scheduler.batchesOut,
       parks: t.loop.parks,
       entities: sum(Object.values(t.entities)),
+      sentToWorkers: sum(t.dataChannel.sent),
+      receivedFromWorkers: t.dataChannel.received,
     })),
     sources,
     sinks,
