@@ -26,6 +26,15 @@ export const STOP_GRACE_MS = 5_000;
 /** The log line a worker writes once its sources are open (Wallaroo's). */
 export const WORKER_READY = '|~~ INIT PHASE III: Application is ready to work! ~~|';
 
+/** How to run a process. */
+export interface SpawnOptions {
+  /**
+   * A command the process runs under, e.g. `['ip', 'netns', 'exec', 'ns1']`.
+   * It must exec the process (not fork it) so that signals reach it.
+   */
+  readonly prefix?: readonly string[];
+}
+
 /** How a process ended. */
 export interface Exit {
   readonly code: number | null;
@@ -64,8 +73,10 @@ export class RooProcess {
     /** A short name for messages (`worker`, `receive`, ...). */
     readonly label: string,
     readonly args: readonly string[],
+    /** The command that `args` follow (default `node bin/roo`). */
+    command: readonly string[] = [process.execPath, BIN],
   ) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+    this.child = spawn(command[0]!, [...command.slice(1), ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
@@ -96,10 +107,15 @@ export class RooProcess {
     live.add(this);
   }
 
-  /** Spawns `node bin/roo <args>`. */
-  static spawn(label: string, args: readonly string[]): RooProcess {
+  /** Spawns `node bin/roo <args>` (under `options.prefix`, if given). */
+  static spawn(label: string, args: readonly string[], options: SpawnOptions = {}): RooProcess {
     assertBuilt();
-    return new RooProcess(label, args);
+    return new RooProcess(label, args, [...(options.prefix ?? []), process.execPath, BIN]);
+  }
+
+  /** Spawns `node <args>` (a script, `-e CODE`, ...), tracked like a roo process. */
+  static spawnNode(label: string, args: readonly string[], options: SpawnOptions = {}): RooProcess {
+    return new RooProcess(label, args, [...(options.prefix ?? []), process.execPath]);
   }
 
   /** Everything written to stdout so far. */
@@ -305,8 +321,13 @@ export async function rooSend(
   host: string,
   file: string,
   extra: readonly string[] = [],
+  options: SpawnOptions = {},
 ): Promise<SendOutcome> {
-  const proc = RooProcess.spawn('send', ['send', '--host', host, '--file', file, ...extra]);
+  const proc = RooProcess.spawn(
+    'send',
+    ['send', '--host', host, '--file', file, ...extra],
+    options,
+  );
   const exit = await proc.waitForExit();
   if (exit.code !== 0) throw proc.failure(`exited with code ${exit.code}`);
   return { stdout: proc.stdoutText, stderr: proc.stderr };
@@ -316,8 +337,9 @@ export async function rooSend(
 export async function runRoo(
   args: readonly string[],
   timeoutMs = DEFAULT_WAIT_MS,
+  options: SpawnOptions = {},
 ): Promise<Exit & SendOutcome> {
-  const proc = RooProcess.spawn(args[0] ?? 'roo', args);
+  const proc = RooProcess.spawn(args[0] ?? 'roo', args, options);
   const exit = await proc.waitForExit(timeoutMs);
   return { ...exit, stdout: proc.stdoutText, stderr: proc.stderr };
 }
