@@ -398,52 +398,76 @@ export interface TcpResult {
   baseline: number[];
   /** `roo send`'s own figure: seconds from connect to last byte handed to the OS, per roo run. */
   senderSeconds: number[];
+  /** Runs that failed (wrong output, stall, a process died), described. */
+  failures: string[];
 }
 
-/** One side of the comparison: a word count process and the receiver of its outputs. */
-interface Side {
+/** A new, empty result. */
+export function emptyTcpResult(): TcpResult {
+  return { roo: [], baseline: [], senderSeconds: [], failures: [] };
+}
+
+/** A word count process and the receiver of its outputs; restarted after a failed run. */
+interface Process {
   name: string;
-  process: BenchChild;
+  child: BenchChild;
   receiver: CountingReceiver;
   source: string;
-  rates: number[];
+  /** Runs this process has completed: the receiver holds this many corpora of outputs. */
+  runs: number;
 }
+
+/** One side of the comparison: how to start its process, and its rates. */
+interface Side {
+  label: string;
+  start: () => Promise<Process>;
+  current: Process | undefined;
+  rates: number[];
+  failures: number;
+}
+
+/** With control bytes in the output and nothing new for this long, a run has failed. */
+const CORRUPT_STALL_MS = 2_000;
 
 /** How a run is named in progress and failure lines. */
 function runLabel(run: number): string {
   return run === 0 ? 'warm-up' : `run ${run}`;
 }
 
-/** Sends the corpus once to `side` and waits for every output; returns words/s and the sender's seconds. */
+/** Sends the corpus once to `p` and waits for every output; returns words/s and the sender's seconds. */
 async function timeOneRun(
-  side: Side,
+  p: Process,
   options: TcpOptions,
-  run: number,
 ): Promise<{ rate: number; senderSeconds: number }> {
-  const target = (run + 1) * options.totalWords;
+  const target = (p.runs + 1) * options.totalWords;
   const started = performance.now();
-  const sender = BenchChild.roo(['send', '--host', side.source, '--file', options.corpusPath]);
+  const sender = BenchChild.roo(['send', '--host', p.source, '--file', options.corpusPath]);
   let senderSeconds = NaN;
   sender.onLine((line) => {
     const m = /^sent \d+ messages \(\d+ bytes\) in ([\d.]+) s/.exec(line);
     if (m !== null) senderSeconds = Number(m[1]);
   });
   try {
-    const endMs = await side.receiver.waitFor(target, () => {
-      if (side.process.exit !== undefined) return side.process.describe();
+    const endMs = await p.receiver.waitFor(target, () => {
+      if (p.child.exit !== undefined) return p.child.describe();
       if (sender.exit !== undefined && sender.exit.code !== 0) return sender.describe();
+      if (
+        p.receiver.controlBytes > 0 &&
+        performance.now() - p.receiver.lastDataMs > CORRUPT_STALL_MS
+      ) {
+        return `output stopped short: ${p.receiver.describe()}`;
+      }
       return undefined;
     });
     await sender.exited;
-    if (side.receiver.controlBytes > 0) {
-      throw new BenchFailure(`wrong output: ${side.receiver.describe()}`);
+    if (p.receiver.controlBytes > 0) {
+      throw new BenchFailure(`wrong output: ${p.receiver.describe()}`);
     }
+    p.runs++;
     return { rate: options.totalWords / ((endMs - started) / 1000), senderSeconds };
   } catch (err) {
     if (err instanceof BenchFailure) {
-      throw new BenchFailure(
-        `${side.name}, ${runLabel(run)}: ${err.message}\n${side.process.describe()}\n${sender.describe()}`,
-      );
+      throw new BenchFailure(`${err.message}\n${p.child.describe()}\n${sender.describe()}`);
     }
     throw err;
   } finally {
@@ -451,76 +475,119 @@ async function timeOneRun(
   }
 }
 
+/** Stops a side's process and its receiver, checking first that no extra output arrived. */
+async function retire(
+  p: Process,
+  options: TcpOptions,
+  check: boolean,
+): Promise<string | undefined> {
+  let problem: string | undefined;
+  if (check) {
+    // Every output was waited for; one more would be a duplicate.
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const expected = p.runs * options.totalWords;
+    if (p.receiver.count !== expected) {
+      problem = `${p.name} sent ${p.receiver.count} outputs for ${expected} words (${p.receiver.describe()})`;
+    }
+  }
+  await p.child.stop();
+  await p.receiver.close();
+  return problem;
+}
+
 /**
  * Runs part (d); see the module comment. Fills `result` as runs complete and
- * returns it; stops every child it started.
+ * returns it; stops every child it started. A failed run (wrong or missing
+ * output, a stall, a dead process) is recorded in `result.failures`, the
+ * failing process is replaced by a fresh one, and the runs go on; after
+ * `reps + 1` failures of one side it gives up on that side.
  */
 export async function runTcpComparison(
   options: TcpOptions,
-  result: TcpResult = { roo: [], baseline: [], senderSeconds: [] },
+  result: TcpResult = emptyTcpResult(),
 ): Promise<TcpResult> {
   const root = rootDir();
-  const sides: Side[] = [];
-  const receivers: CountingReceiver[] = [];
-  const children: BenchChild[] = [];
-  try {
-    const rooReceiver = await CountingReceiver.listen('lines');
-    receivers.push(rooReceiver);
-    const { worker, source } = await startWorker(
-      join(root, 'examples', 'word_count', 'app.ts'),
-      rooReceiver.address,
-      options.threads,
-    );
-    children.push(worker);
-    sides.push({
-      name: `roo worker (pid ${worker.pid})`,
-      process: worker,
-      receiver: rooReceiver,
-      source,
-      rates: result.roo,
-    });
-    if (options.withBaseline) {
-      const handReceiver = await CountingReceiver.listen('frames');
-      receivers.push(handReceiver);
+  const rooSide: Side = {
+    label: 'roo worker',
+    current: undefined,
+    rates: result.roo,
+    failures: 0,
+    start: async () => {
+      const receiver = await CountingReceiver.listen('lines');
+      try {
+        const { worker, source } = await startWorker(
+          join(root, 'examples', 'word_count', 'app.ts'),
+          receiver.address,
+          options.threads,
+        );
+        return { name: `roo worker (pid ${worker.pid})`, child: worker, receiver, source, runs: 0 };
+      } catch (err) {
+        await receiver.close();
+        throw err;
+      }
+    },
+  };
+  const handSide: Side = {
+    label: 'hand-written TCP word count',
+    current: undefined,
+    rates: result.baseline,
+    failures: 0,
+    start: async () => {
+      const receiver = await CountingReceiver.listen('frames');
       const hand = BenchChild.start(
         'baseline-tcp',
         join(root, 'dist', 'bench', 'baseline-tcp.js'),
-        [...['--listen', `${LOCAL_HOST}:0`, '--out', handReceiver.address]],
+        [...['--listen', `${LOCAL_HOST}:0`, '--out', receiver.address]],
       );
-      children.push(hand);
-      const [, handSource] = await hand.waitForLine(/^Listening on (\S+)/, 'where it listens');
-      sides.push({
-        name: `hand-written TCP word count (pid ${hand.pid})`,
-        process: hand,
-        receiver: handReceiver,
-        source: handSource as string,
-        rates: result.baseline,
-      });
-    }
+      try {
+        const [, source] = await hand.waitForLine(/^Listening on (\S+)/, 'where it listens');
+        return {
+          name: `hand-written TCP word count (pid ${hand.pid})`,
+          child: hand,
+          receiver,
+          source: source as string,
+          runs: 0,
+        };
+      } catch (err) {
+        await hand.stop();
+        await receiver.close();
+        throw err;
+      }
+    },
+  };
+  const sides = options.withBaseline ? [rooSide, handSide] : [rooSide];
+  try {
     for (let run = 0; run <= options.reps; run++) {
       for (const side of sides) {
-        const r = await timeOneRun(side, options, run);
-        options.log(`  ${side.name}, ${runLabel(run)}: ${(r.rate / 1e6).toFixed(2)} M words/s`);
-        if (run > 0) {
-          side.rates.push(r.rate);
-          if (side === sides[0]) result.senderSeconds.push(r.senderSeconds);
+        if (side.failures > options.reps) continue;
+        side.current ??= await side.start();
+        const p = side.current;
+        try {
+          const r = await timeOneRun(p, options);
+          options.log(`  ${p.name}, ${runLabel(run)}: ${(r.rate / 1e6).toFixed(2)} M words/s`);
+          if (run > 0) {
+            side.rates.push(r.rate);
+            if (side === rooSide) result.senderSeconds.push(r.senderSeconds);
+          }
+        } catch (err) {
+          if (!(err instanceof BenchFailure)) throw err;
+          side.failures++;
+          const message = `${p.name}, ${runLabel(run)} failed: ${err.message}`;
+          options.log(`  ${message.split('\n')[0]}; starting a fresh process`);
+          result.failures.push(message);
+          side.current = undefined;
+          await retire(p, options, false);
         }
       }
     }
-    // Every output was waited for; one more would be a duplicate.
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    for (const side of sides) {
-      const expected = (options.reps + 1) * options.totalWords;
-      if (side.receiver.count !== expected) {
-        throw new BenchFailure(
-          `${side.name} sent ${side.receiver.count} outputs for ${expected} words ` +
-            `(${side.receiver.describe()})`,
-        );
-      }
-    }
-    return result;
   } finally {
-    await stopAll(children);
-    for (const r of receivers) await r.close();
+    for (const side of sides) {
+      const p = side.current;
+      side.current = undefined;
+      if (p === undefined) continue;
+      const problem = await retire(p, options, true).catch((err: Error) => err.message);
+      if (problem !== undefined) result.failures.push(problem);
+    }
   }
+  return result;
 }

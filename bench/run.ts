@@ -31,7 +31,7 @@ import { runRxGroupBy, runRxOneScan } from './baseline-rx.js';
 import { expectationOf, measureVariant, type VariantResult } from './baselines.js';
 import { countWords, DEFAULT_SEED, writeCorpusFile } from './corpus.js';
 import { runEngineSeries, type EngineSeries } from './engine-inprocess.js';
-import { rootDir, runTcpComparison, type TcpResult } from './engine-tcp.js';
+import { emptyTcpResult, rootDir, runTcpComparison } from './engine-tcp.js';
 import { runLatency, type LatencyResult } from './latency.js';
 import { runMemory, type MemoryResult } from './memory.js';
 import {
@@ -822,7 +822,7 @@ export async function runAll(
     let maxRate: number | undefined;
     if (has('d')) {
       // Filled run by run: if a run fails, the runs before it are still reported.
-      const d: TcpResult = { roo: [], baseline: [], senderSeconds: [] };
+      const d = emptyTcpResult();
       r.tcpRoo = { name: '(d) roo send → roo worker (--ponythreads 2) → receiver', rates: d.roo };
       r.tcpBaseline = {
         name: '(d) roo send → hand-written TCP word count → receiver',
@@ -840,6 +840,12 @@ export async function runAll(
           },
           d,
         );
+        if (d.failures.length > 0) {
+          throw new Error(
+            `${d.failures.length} run(s) failed (each on a fresh process, the runs went on):\n` +
+              d.failures.join('\n'),
+          );
+        }
       });
       maxRate = medianOf(d.roo);
     }
@@ -857,6 +863,7 @@ export async function runAll(
             log,
           });
           maxRate = medianOf(d.roo);
+          if (d.failures.length > 0) throw new Error(d.failures.join('\n'));
         });
       }
       const rate = options.latencyRate ?? (maxRate === undefined ? undefined : maxRate / 2);
