@@ -201,7 +201,7 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
     metrics: optionalAddress('metrics', str('metrics')),
     control: optionalAddress('control', str('control'), true),
     data: optionalAddress('data', str('data'), true),
-    myControl: optionalAddress('my-control', str('my-control'), true),
+    myControl: optionalAddress('my-control', str('my-control')),
     myData: optionalAddress('my-data', str('my-data'), true),
     external: optionalAddress('external', str('external'), true),
     workerCount,

@@ -45,6 +45,8 @@ export interface CoordinatorState {
   readonly directories: readonly (unknown | undefined)[];
   /** Restarted members going through spawn, wire and start again while the rest run. */
   readonly rejoining: ReadonlySet<string>;
+  /** Members whose control connection was lost while running: only these may come back. */
+  readonly lost: ReadonlySet<string>;
 }
 
 /** Something the coordinator observed. */
@@ -89,6 +91,7 @@ export function initialState(
     done: new Set<string>(),
     directories: [],
     rejoining: new Set<string>(),
+    lost: new Set<string>(),
   };
 }
 
@@ -140,12 +143,17 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
     );
   }
   const known = state.members.findIndex((m) => m.name === hello.name);
-  if (state.phase === 'running' && known >= 0) {
+  if (state.phase === 'running' && known >= 0 && state.lost.has(hello.name)) {
     // A restarted worker: same name, its old place.
     const members = [...state.members];
     members[known] = memberOf(hello);
     return {
-      state: { ...state, members, rejoining: new Set(state.rejoining).add(hello.name) },
+      state: {
+        ...state,
+        members,
+        rejoining: new Set(state.rejoining).add(hello.name),
+        lost: without(state.lost, hello.name),
+      },
       decisions: [
         { kind: 'accept', connection, name: hello.name } as Decision,
         { kind: 'assign-one', name: hello.name, members } as Decision,
@@ -243,7 +251,9 @@ function onLost(state: CoordinatorState, name: string): Result {
       decisions: [],
     };
   }
-  if (state.phase === 'running' || state.phase === 'aborted') return { state, decisions: [] };
+  if (state.phase === 'running')
+    return { state: { ...state, lost: new Set(state.lost).add(name) }, decisions: [] };
+  if (state.phase === 'aborted') return { state, decisions: [] };
   return {
     state: { ...state, phase: 'aborted' as Phase },
     decisions: [
@@ -253,4 +263,10 @@ function onLost(state: CoordinatorState, name: string): Result {
       } as Decision,
     ],
   };
+}
+
+function without(set: ReadonlySet<string>, name: string): Set<string> {
+  const out = new Set(set);
+  out.delete(name);
+  return out;
 }

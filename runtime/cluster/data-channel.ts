@@ -28,6 +28,7 @@ import {
   decodeDataMessage,
   encodeDataMessage,
   encodeFrame,
+  asRooError,
   ErrorCode,
   FrameDecoder,
   formatAddress,
@@ -228,26 +229,45 @@ export class DataListener {
     socket.setNoDelay(true);
     if (this.paused) socket.pause();
     const framer = new FrameDecoder();
-    const deliver = (dest: number, tag: number, a: unknown, b: unknown) => {
-      this.received++;
-      try {
-        this.scheduler.send(dest, tag, a, b);
-      } catch (err) {
-        this.errors.report(err, ErrorCode.BadMessage, 'data channel (no such actor)');
-      }
+    // A batch is staged whole and delivered only if all of it decodes: a
+    // corrupt batch from the network must not deliver its first half.
+    const staged: unknown[] = [];
+    const stage = (dest: number, tag: number, a: unknown, b: unknown) => {
+      staged.push(dest, tag, a, b);
     };
     const onFrame = (payload: Buffer) => {
       const message = decodeDataMessage(payload);
-      if (message.type === 'batch') decodeBatch(message.bytes, deliver);
+      if (message.type !== 'batch') return;
+      staged.length = 0;
+      decodeBatch(message.bytes, stage);
+      for (let i = 0; i < staged.length; i += 4) {
+        this.received++;
+        try {
+          this.scheduler.send(
+            staged[i] as number,
+            staged[i + 1] as number,
+            staged[i + 2],
+            staged[i + 3],
+          );
+        } catch (err) {
+          this.errors.report(err, ErrorCode.BadMessage, 'data channel (no such actor)');
+        }
+      }
+      staged.length = 0;
     };
     socket.on('data', (chunk: Buffer) => {
       try {
         framer.push(chunk, onFrame);
       } catch (err) {
+        // One place label for every connection, so a flood of bad connections is rate-limited in the log.
         this.errors.report(
-          err,
+          asRooError(
+            err,
+            ErrorCode.BadMessage,
+            `from ${socket.remoteAddress}:${socket.remotePort}`,
+          ),
           ErrorCode.BadMessage,
-          `data channel from ${socket.remoteAddress}:${socket.remotePort}`,
+          'data channel',
         );
         socket.destroy();
         return;

@@ -22,6 +22,7 @@ export interface Output {
 
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2_000;
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * A TCP connection to a sink address. Connects at once and reconnects with
@@ -105,6 +106,19 @@ export class TcpOutput implements Output {
       this.timer = setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
     });
+    // A connection attempt that gets no answer at all (a dropped SYN) would
+    // otherwise hang for minutes without a word: give up and retry, saying so.
+    s.setTimeout(CONNECT_TIMEOUT_MS, () => {
+      if (this.connected) return;
+      if (!this.warnedDown && !this.closed) {
+        this.log.warn(
+          `sink connection to ${formatAddress(this.address)} got no answer in ${CONNECT_TIMEOUT_MS} ms; retrying`,
+        );
+        this.warnedDown = true;
+      }
+      s.destroy();
+    });
+    s.once('connect', () => s.setTimeout(0));
     s.connect(this.address.port, this.address.host);
   }
 }

@@ -149,27 +149,20 @@ describe('cluster start-up', () => {
     expect(out.lines.length).toBe(words);
   });
 
-  // KNOWN BUG (runtime/cluster/coordinator.ts, onHello): once the cluster runs,
-  // a hello with a member's name is taken for a restarted worker even while
-  // that member is still connected and working, so the duplicate takes its
-  // place (with the restart work in progress it logs PHASE III; before it, it
-  // hung). Turn `it.fails` into `it` once a live member's name is refused.
-  it.fails(
-    'a duplicate name is refused once the cluster runs; the cluster keeps counting',
-    async () => {
-      const out = await receiver();
-      const s = spec(out.address, 2);
-      const cluster = await startCluster(s);
+  // Regression test: this was a bug, fixed (see git log).
+  it('a duplicate name is refused once the cluster runs; the cluster keeps counting', async () => {
+    const out = await receiver();
+    const s = spec(out.address, 2);
+    const cluster = await startCluster(s);
 
-      const duplicate = await startMember(s, 1, cluster.control!, cluster.resilienceDir, 'worker2');
-      await expectRefused(duplicate, 'ROO_ERR_DUPLICATE_WORKER', /'worker2'/);
+    const duplicate = await startMember(s, 1, cluster.control!, cluster.resilienceDir, 'worker2');
+    await expectRefused(duplicate, 'ROO_ERR_DUPLICATE_WORKER', /'worker2'/);
 
-      await countsExactly(out, cluster.initializer.source);
-      for (const w of cluster.workers) expect(w.proc.exitStatus).toBeUndefined();
-      expect((await cluster.stop()).map((e) => e.code)).toEqual([0, 0]);
-      expect(out.lines.length).toBe(words);
-    },
-  );
+    await countsExactly(out, cluster.initializer.source);
+    for (const w of cluster.workers) expect(w.proc.exitStatus).toBeUndefined();
+    expect((await cluster.stop()).map((e) => e.code)).toEqual([0, 0]);
+    expect(out.lines.length).toBe(words);
+  });
 
   it('a worker of another application is refused; the cluster still forms', async () => {
     const out = await receiver();

@@ -130,6 +130,10 @@ describe('start-up coordinator', () => {
       );
     }
     expect(r.state.phase).toBe('running');
+    // While 'b' is connected, a second 'b' is a duplicate, not a restart.
+    const twin = step(r.state, { kind: 'hello', connection: 8, hello: hello('b') });
+    expect(twin.decisions[0]).toMatchObject({ kind: 'refuse', code: ErrorCode.DuplicateWorker });
+    r = run(r.state, [{ kind: 'lost', name: 'b' }]);
     const again = step(r.state, {
       kind: 'hello',
       connection: 9,
@@ -151,9 +155,15 @@ describe('start-up coordinator', () => {
       names.map((n, i) => ({ kind: 'hello', connection: i, hello: hello(n) }) as CoordinatorEvent),
     );
     for (const kind of ['spawned', 'wired', 'ready'] as const) {
-      r = run(r.state, names.map((name) => ({ kind, name, directory: `${name}1` }) as CoordinatorEvent));
+      r = run(
+        r.state,
+        names.map((name) => ({ kind, name, directory: `${name}1` }) as CoordinatorEvent),
+      );
     }
-    r = run(r.state, [{ kind: 'hello', connection: 7, hello: hello('b') }]);
+    r = run(r.state, [
+      { kind: 'lost', name: 'b' },
+      { kind: 'hello', connection: 7, hello: hello('b') },
+    ]);
     expect(kinds(r.decisions)).toEqual(['accept', 'assign-one']);
     r = run(r.state, [{ kind: 'spawned', name: 'b', directory: 'b2' }]);
     expect(r.decisions).toEqual([{ kind: 'wire-one', name: 'b', directories: ['a1', 'b2'] }]);
