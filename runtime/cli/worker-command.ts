@@ -118,6 +118,20 @@ export async function run(argv: string[]): Promise<number> {
   }
   const running = engine;
   log.info(LogLine.InitPhaseII);
+  for (const stage of running.plan.stages) {
+    if (
+      stage.kind === 'source' &&
+      stage.source.kind === 'tcp-source' &&
+      stage.source.address.absent === true
+    ) {
+      log.warn(
+        `source '${stage.source.name}' has no --in address on this worker, so it does not run here` +
+          (node === undefined
+            ? ': pass --in HOST:PORT to feed it'
+            : ' (it runs on workers given one)'),
+      );
+    }
+  }
   for (const [name, address] of Object.entries(engine.listening)) {
     log.info(`source '${name}' listening on ${address}`);
   }

@@ -144,7 +144,7 @@ export class Engine {
           me: 0,
           threads: [engine.threads],
           owners,
-          runsSource: () => true,
+          runsSource: (stage) => runsSourceOn(engine.plan, stage, 0),
         }),
       );
       await engine.wire({
