@@ -69,7 +69,9 @@ function shortAscii(buf: Uint8Array, start: number, len: number): string {
 }
 
 const packr = new Packr({ useRecords: true, moreTypes: true });
-const unpackr = new Unpackr({ useRecords: true, moreTypes: true });
+// copyBuffers: decoded bytes must not alias the input, which is ring memory
+// reused as soon as the batch has been read (a sink chunk waits in a mailbox).
+const unpackr = new Unpackr({ useRecords: true, moreTypes: true, copyBuffers: true });
 
 function corrupt(why: string): RooError {
   return new RooError(ErrorCode.BatchCorrupt, `corrupt message batch: ${why}`);

@@ -127,3 +127,22 @@ describe('batch codec', () => {
     );
   });
 });
+
+describe('batch codec: decoded values own their memory', () => {
+  // Regression: binary values came back as views into the input, which is
+  // ring memory reused once a batch is read; a sink chunk waiting in a
+  // mailbox was overwritten by later batches (garbage in sink output).
+  it('returns bytes and strings that survive the input being overwritten', () => {
+    const chunk = Buffer.from('word => 1\nword => 2\n');
+    const bytes = encode([
+      [1, 0, chunk, 3],
+      [2, 0, 'key', { nested: Buffer.from('abc') }],
+    ]);
+    const input = Buffer.from(bytes);
+    const got = decode(input);
+    input.fill(0xee);
+    expect(Buffer.from(got[0]?.[2] as Uint8Array).toString()).toBe('word => 1\nword => 2\n');
+    expect(got[1]?.[2]).toBe('key');
+    expect(Buffer.from((got[1]?.[3] as { nested: Uint8Array }).nested).toString()).toBe('abc');
+  });
+});
