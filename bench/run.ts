@@ -316,6 +316,8 @@ export interface BenchResults {
   tcpBaseline: RateSeries | undefined;
   /** Where the latency and memory rate came from. */
   rateSource: string | undefined;
+  /** How the latency part's rate was chosen. */
+  latencyRateSource: string | undefined;
   /** Latency at the target rate, and at a tenth of it for context. */
   latency: LatencyResult | undefined;
   latencyLow: LatencyResult | undefined;
@@ -528,7 +530,9 @@ export function renderReport(r: BenchResults): string {
     lat.push([r.latencyLow, 'a tenth of it, for context', 'latency (tenth)']);
   }
   if (lat.length > 0) {
-    out.push(`### Latency (send → roo worker, 2 threads → receive), ${r.rateSource ?? ''}`);
+    out.push(
+      `### Latency (send → roo worker, 2 threads → receive), ${r.latencyRateSource ?? r.rateSource ?? ''}`,
+    );
     out.push('');
     out.push(
       markdownTable(
@@ -731,6 +735,7 @@ export async function runAll(
     tcpRoo: undefined,
     tcpBaseline: undefined,
     rateSource: undefined,
+    latencyRateSource: undefined,
     latency: undefined,
     latencyLow: undefined,
     memory: undefined,
@@ -876,11 +881,19 @@ export async function runAll(
         if (options.latencyRate === undefined && maxRate !== undefined) {
           r.rateSource = `half of (d)'s ${formatRate(maxRate)} words/s = ${formatRate(rate)}/s`;
         }
+        // The latency app takes one word per frame; (d)'s frames are lines of
+        // ~10 words. Its comparable maximum is (d)'s frame (line) rate, so
+        // "half of the maximum" is half of that, not half of (d)'s words/s.
+        const wordsPerLine = expected.words / Math.max(1, lines.length);
+        const latencyRate = options.latencyRate ?? rate / wordsPerLine;
+        if (options.latencyRate === undefined) {
+          r.latencyRateSource = `half of (d)'s frame rate: ${formatRate(rate)} words/s ÷ ${wordsPerLine.toFixed(1)} words per frame = ${formatRate(latencyRate)} frames/s`;
+        }
         if (has('latency')) {
           await part('latency', async () => {
             r.latency = await runLatency({
               lines,
-              rate,
+              rate: latencyRate,
               warmupSeconds: options.quick ? 1 : 2,
               seconds: options.latencySeconds,
               threads: 2,
@@ -890,7 +903,7 @@ export async function runAll(
           await part('latency (tenth)', async () => {
             r.latencyLow = await runLatency({
               lines,
-              rate: rate / 10,
+              rate: latencyRate / 10,
               warmupSeconds: 1,
               seconds: Math.max(1, options.latencySeconds / 2),
               threads: 2,

@@ -72,6 +72,7 @@ function fakeResults(): BenchResults {
     tcpRoo: { name: '(d) roo', rates: [2e6] },
     tcpBaseline: { name: '(d) hand-written', rates: [3e6] },
     rateSource: 'half of 2 M',
+    latencyRateSource: undefined,
     latency,
     latencyLow: { ...latency, targetRate: 1e5 },
     memory: {
