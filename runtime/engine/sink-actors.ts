@@ -18,6 +18,8 @@ import type { ErrorReporter } from './error-reporter.js';
 import { TAG_BYTES } from './tags.js';
 
 const SHIP_BYTES = 16 * 1024;
+/** Outputs up to this many characters are encoded by a JS loop when ASCII. */
+const SHORT_OUTPUT = 64;
 
 /** Counters of a sink encoder. */
 export interface SinkEncoderCounters {
@@ -65,9 +67,21 @@ export class SinkEncoder {
       return;
     }
     if (typeof out === 'string') {
-      const max = out.length * 3;
-      this.ensure(max);
-      this.pos += this.buf.write(out, this.pos, max, 'utf8');
+      const len = out.length;
+      this.ensure(len * 3);
+      const buf = this.buf;
+      const at = this.pos;
+      // Most outputs are short ASCII lines: a JS loop beats Buffer.write's
+      // argument handling plus a call into C++ per output.
+      let i = 0;
+      if (len <= SHORT_OUTPUT) {
+        for (; i < len; i++) {
+          const c = out.charCodeAt(i);
+          if (c >= 0x80) break;
+          buf[at + i] = c;
+        }
+      }
+      this.pos = i === len ? at + len : at + buf.write(out, at, len * 3, 'utf8');
     } else {
       this.ensure(out.length);
       this.buf.set(out, this.pos);
