@@ -23,6 +23,13 @@
  *     stopping a ring reader at one overloaded actor, which can).
  *  6. An actor may pause its own delivery (a sink whose socket is congested):
  *     its mailbox then grows past rule 1's mark and the sources mute.
+ *  7. A reader of a channel from outside the process (a data channel from
+ *     another worker) is a producer too, but it mutes only while actors of
+ *     this process are overloaded (ACTOR_PRESSURE), never because an
+ *     outbound channel is congested: two workers whose outbound sockets are
+ *     both full would otherwise each stop reading the other, forever. Local
+ *     overload is always relieved by local work (rule 5), so this cannot
+ *     deadlock (`muteUntilRelieved(p, 'actors')`, `actorsOverloaded`).
  */
 import { BatchEncoder, decodeBatch } from '../protocols/batch-codec.js';
 import { Mailbox, type Receiver } from './mailbox.js';
@@ -51,6 +58,9 @@ export function refLocal(ref: ActorRef): number {
 
 /** An actor's behaviour: what it does with each message. */
 export type Behaviour = Receiver;
+
+/** What a muted producer waits for: all pressure gone, or only actor overload gone (rule 7). */
+export type MuteReason = 'any' | 'actors';
 
 /** Something that brings new messages in and can be muted (a source). */
 export interface Producer {
@@ -131,7 +141,7 @@ export class Scheduler {
   private readonly readers: (RingReader | null)[];
   private readonly overflow: { bytes: Uint8Array; more: boolean }[][];
   private readonly congested: boolean[];
-  private readonly muted = new Set<Producer>();
+  private readonly muted = new Map<Producer, MuteReason>();
   private readonly flushHooks: (() => void)[] = [];
   private readonly batch: number;
   private readonly high: number;
@@ -269,21 +279,37 @@ export class Scheduler {
     else this.relievePressure();
   }
 
-  /** Registers a producer that muted itself; it is unmuted when pressure is gone (rule 4). */
-  muteUntilRelieved(producer: Producer): void {
-    this.muted.add(producer);
+  /** True while actors of the process are overloaded (rule 7's part of the pressure). */
+  actorsOverloaded(): boolean {
+    return Atomics.load(this.ctrl, ControlSlot.ACTOR_PRESSURE) > 0;
+  }
+
+  /**
+   * Registers a producer that muted itself; it is unmuted when pressure is
+   * gone (rule 4), or, for `'actors'`, when no actor is overloaded (rule 7).
+   */
+  muteUntilRelieved(producer: Producer, reason: MuteReason = 'any'): void {
+    this.muted.set(producer, reason);
   }
 
   /** True if producers of this thread are muted and pressure is gone (they can resume). */
   canUnmute(): boolean {
-    return this.muted.size > 0 && !this.pressured();
+    if (this.muted.size === 0) return false;
+    if (!this.pressured()) return true;
+    if (this.actorsOverloaded()) return false;
+    for (const reason of this.muted.values()) if (reason === 'actors') return true;
+    return false;
   }
 
   /** Unmutes this thread's producers if pressure is gone. */
   checkUnmute(): void {
-    if (this.muted.size === 0 || this.pressured()) return;
-    const producers = Array.from(this.muted);
-    this.muted.clear();
+    if (!this.canUnmute()) return;
+    const pressured = this.pressured();
+    const producers: Producer[] = [];
+    for (const [p, reason] of this.muted) {
+      if (!pressured || reason === 'actors') producers.push(p);
+    }
+    for (const p of producers) this.muted.delete(p);
     for (const p of producers) p.unmute();
   }
 
@@ -393,11 +419,16 @@ export class Scheduler {
 
   private noteOverload(cell: Cell): void {
     cell.overloaded = true;
+    Atomics.add(this.ctrl, ControlSlot.ACTOR_PRESSURE, 1);
     Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
   }
 
   private relieve(cell: Cell): void {
     cell.overloaded = false;
+    if (Atomics.sub(this.ctrl, ControlSlot.ACTOR_PRESSURE, 1) === 1) {
+      // Channel readers may resume even if channels are still congested (rule 7).
+      for (let t = 0; t < this.threadCount; t++) this.wake(t);
+    }
     this.relievePressure();
   }
 

@@ -16,8 +16,10 @@
  *  - an outbound socket whose buffer is full (write returned false) adds 1
  *    to the process's PRESSURE until it drains, so this worker's sources
  *    mute;
- *  - the listener stops reading while its own process is pressured, so TCP
- *    pushes back on the senders, whose sockets fill, whose sources mute.
+ *  - the listener stops reading while actors of its own process are
+ *    overloaded (never merely because its own outbound sockets are full:
+ *    two workers would then stop reading each other forever), so TCP pushes
+ *    back on the senders, whose sockets fill, whose sources mute.
  * Socket writes never block, so actors always run and no cycle of full
  * buffers can deadlock the cluster.
  */
@@ -273,7 +275,9 @@ export class DataListener {
         return;
       }
       this.kick();
-      if (this.scheduler.pressured() && !this.paused) this.pause();
+      // Only local overload pauses reading (kernel rule 7): pausing because our
+      // own outbound channels are full could deadlock two workers.
+      if (this.scheduler.actorsOverloaded() && !this.paused) this.pause();
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.sockets.delete(socket));
@@ -282,11 +286,14 @@ export class DataListener {
   private pause(): void {
     this.paused = true;
     for (const s of this.sockets) s.pause();
-    this.scheduler.muteUntilRelieved({
-      unmute: () => {
-        this.paused = false;
-        for (const s of this.sockets) s.resume();
+    this.scheduler.muteUntilRelieved(
+      {
+        unmute: () => {
+          this.paused = false;
+          for (const s of this.sockets) s.resume();
+        },
       },
-    });
+      'actors',
+    );
   }
 }

@@ -116,4 +116,30 @@ describe('Scheduler (seeded deterministic mode)', () => {
     expect(c.bySender.get(0)).toEqual([0, 1, 3, 4]);
     expect(s.stats.actorErrors).toBe(1);
   });
+
+  // Regression (rule 7): a data-channel reader muted on "any pressure" stayed
+  // muted while its own outbound channel was congested, so two workers each
+  // stopped reading the other and the cluster stalled.
+  it('unmutes channel readers once actors are relieved, even while a channel is congested', () => {
+    const d = new DeterministicSchedulers(1, 11, { overloadHigh: 4, overloadLow: 1 });
+    const s = d.schedulers[0]!;
+    const ref = s.spawn(new Collector(), 'c');
+    for (let i = 0; i < 5; i++) s.send(ref, 0, i, undefined);
+    s.addPressure(1); // a congested outbound socket
+    expect(s.actorsOverloaded()).toBe(true);
+    const woke: string[] = [];
+    s.muteUntilRelieved({ unmute: () => woke.push('source') });
+    s.muteUntilRelieved({ unmute: () => woke.push('reader') }, 'actors');
+    s.checkUnmute();
+    expect(woke).toEqual([]);
+    d.runUntilIdle();
+    expect(s.actorsOverloaded()).toBe(false);
+    expect(s.pressured()).toBe(true);
+    expect(s.canUnmute()).toBe(true);
+    s.checkUnmute();
+    expect(woke).toEqual(['reader']);
+    s.addPressure(-1);
+    s.checkUnmute();
+    expect(woke).toEqual(['reader', 'source']);
+  });
 });
