@@ -144,6 +144,16 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
   }
   const known = state.members.findIndex((m) => m.name === hello.name);
   if (state.phase === 'running' && known >= 0 && state.lost.has(hello.name)) {
+    const before = state.members[known] as Member;
+    if (before.data.host !== hello.data.host || before.data.port !== hello.data.port) {
+      // The others' data channels keep reconnecting to the address on record.
+      return refuse(
+        state,
+        connection,
+        ErrorCode.ClusterMismatch,
+        `worker '${hello.name}' came back with data address ${hello.data.host}:${hello.data.port}, but the cluster knows it at ${before.data.host}:${before.data.port}; restart it with --my-data ${before.data.host}:${before.data.port} (give restartable workers fixed addresses)`,
+      );
+    }
     // A restarted worker: same name, its old place.
     const members = [...state.members];
     members[known] = memberOf(hello);
