@@ -15,7 +15,13 @@ import { parseAddress } from '../protocols/index.js';
 import { requestExternal } from '../runtime/cli/external-client.js';
 import { countWords, DEFAULT_SEED, totalWords, writeCorpusFile } from './corpus.js';
 import { BenchChild, CountingReceiver, LOCAL_HOST, rootDir, stopAll } from './engine-tcp.js';
+import { latencyAppPath, runLatency } from './latency.js';
 import { describeMachine, median } from './stats.js';
+
+/** Microseconds as milliseconds, for the table. */
+function ms(us: number): string {
+  return `${(us / 1000).toFixed(2)} ms`;
+}
 
 /** One cluster size's figures. */
 export interface ClusterRun {
@@ -31,8 +37,8 @@ export interface ClusterRun {
 async function startCluster(
   workers: number,
   out: string,
+  app = join(rootDir(), 'examples', 'word_count', 'app.ts'),
 ): Promise<{ children: BenchChild[]; source: string; externals: string[] }> {
-  const app = join(rootDir(), 'examples', 'word_count', 'app.ts');
   const common = ['--application-module', app, '--out', out, '--ponythreads', '1'];
   const more = [
     '--external',
@@ -131,7 +137,11 @@ export async function runCluster(
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { mb: { type: 'string', default: '10' }, reps: { type: 'string', default: '3' } },
+    options: {
+      mb: { type: 'string', default: '10' },
+      reps: { type: 'string', default: '3' },
+      'latency-rate': { type: 'string', default: '20000' },
+    },
   });
   const mb = Number(values.mb);
   const reps = Number(values.reps);
@@ -158,6 +168,28 @@ export async function main(argv: string[]): Promise<number> {
   }
   log('');
   log(`2 workers / 1 worker: ${(m2 / m1).toFixed(3)}x`);
+  // Latency: the same latency app and rate on 1 and 2 workers; the difference
+  // is what crossing a worker adds (about half of the keys live on the other).
+  const rate = Number(values['latency-rate']);
+  log('');
+  log(
+    `latency at ${rate} msgs/s (bench/apps/latency.ts, one word per frame, keyed state, 1 scheduler thread per worker):`,
+  );
+  log('| workers | p50 | p99 | p99.99 | max |');
+  log('| --- | --- | --- | --- | --- |');
+  for (const workers of [1, 2]) {
+    const r = await runLatency({
+      lines: corpus.lines,
+      rate,
+      warmupSeconds: 2,
+      seconds: 8,
+      threads: 1,
+      log: () => undefined,
+      start: (out) => startCluster(workers, out, latencyAppPath()),
+    });
+    const l = r.summary;
+    log(`| ${workers} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p9999)} | ${ms(l.max)} |`);
+  }
   return 0;
 }
 

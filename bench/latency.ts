@@ -54,6 +54,11 @@ export interface LatencyOptions {
   threads: number;
   /** Progress lines. */
   log: (line: string) => void;
+  /**
+   * Starts what is measured, writing to `out`; default: one worker of the
+   * latency app with `threads` threads. The cluster benchmark passes a cluster.
+   */
+  start?: (out: string) => Promise<{ children: BenchChild[]; source: string }>;
 }
 
 /** What the latency part measured. */
@@ -95,13 +100,21 @@ class LatencyReceiver {
   /** Bytes that are neither digits nor newlines: the output is corrupted. */
   foreign = 0;
   recordFromNs = Infinity;
-  private acc = 0;
   readonly recorder = new LatencyRecorder();
 
-  readonly onData = (chunk: Buffer): void => {
+  /**
+   * A data handler for one connection: each keeps its own partial line, since
+   * a cluster's workers each have a sink connection and their chunks interleave.
+   */
+  connection(): (chunk: Buffer) => void {
+    const state = { acc: 0 };
+    return (chunk) => this.onData(chunk, state);
+  }
+
+  private onData(chunk: Buffer, state: { acc: number }): void {
     const now = Number(process.hrtime.bigint());
     this.lastDataMs = performance.now();
-    let acc = this.acc;
+    let acc = state.acc;
     let received = this.received;
     const from = this.recordFromNs;
     for (let i = 0; i < chunk.length; i++) {
@@ -116,9 +129,9 @@ class LatencyReceiver {
         this.foreign++;
       }
     }
-    this.acc = acc;
+    state.acc = acc;
     this.received = received;
-  };
+  }
 }
 
 /** Encodes `count` frames `<stamp> <word>` into one buffer. */
@@ -176,17 +189,25 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
-    socket.on('data', receiver.onData);
+    socket.on('data', receiver.connection());
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as net.AddressInfo;
-  let worker: BenchChild | undefined;
+  let children: BenchChild[] = [];
   let socket: net.Socket | undefined;
   try {
-    const started = await startWorker(latencyAppPath(), `127.0.0.1:${port}`, options.threads);
-    worker = started.worker;
+    const out = `127.0.0.1:${port}`;
+    const started =
+      options.start !== undefined
+        ? await options.start(out)
+        : await startWorker(latencyAppPath(), out, options.threads).then((w) => ({
+            children: [w.worker],
+            source: w.source,
+          }));
+    children = started.children;
+    const worker = children[0] as BenchChild;
     const input = await connect(started.source);
     socket = input;
     let socketError: Error | undefined;
@@ -211,7 +232,8 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
         receiver.recordFromNs = Number(process.hrtime.bigint());
       }
       if (socketError !== undefined) throw new BenchFailure(`sender: ${socketError.message}`);
-      if (worker.exit !== undefined) throw new BenchFailure(worker.describe());
+      const dead = children.find((c) => c.exit !== undefined);
+      if (dead !== undefined) throw new BenchFailure(dead.describe());
       const due = Math.floor((rate * elapsed) / 1000) - sent;
       const count = Math.min(due, maxBurst);
       if (count > 0) {
@@ -261,7 +283,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     };
   } finally {
     socket?.destroy();
-    await stopAll([worker]);
+    await stopAll(children);
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
