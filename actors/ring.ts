@@ -45,11 +45,6 @@ export function allocateRing(bytes: number): RingMemory {
   };
 }
 
-/** Largest entry a ring of this memory accepts. */
-export function maxEntryBytes(memory: RingMemory): number {
-  return memory.data.byteLength / 2 - 2 * HEADER;
-}
-
 function pad4(n: number): number {
   return (n + 3) & ~3;
 }

@@ -5,7 +5,6 @@
  * The main thread does no per-message work; it coordinates and reports.
  */
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { ThreadPool } from '../../actors/index.js';
 import { createHash } from 'node:crypto';
 import { ErrorCode, RooError, type Address, type WorkerDirectory } from '../../protocols/index.js';
@@ -218,18 +217,6 @@ export class Engine {
     return all.map((groups, thread) => ({ thread, groups }));
   }
 
-  /** True when every finite source has finished and no thread has work queued. */
-  async drained(): Promise<boolean> {
-    const first = await this.stats();
-    const finished = first.threads.every((t) =>
-      t.sources.every((s) => s.finished || s.name === ''),
-    );
-    if (!finished || !first.threads.every((t) => t.idle)) return false;
-    // Twice, so that a batch in flight between two threads is not missed.
-    const second = await this.stats();
-    return second.threads.every((t) => t.idle) && second.encoded === first.encoded;
-  }
-
   /** Stops sources, lets queued messages drain (up to `drainMs`), closes sinks, stops threads. */
   async stop(drainMs = 2_000): Promise<void> {
     await Promise.all(this.pool.remotes.map((r) => r.stopSources()));
@@ -245,6 +232,3 @@ export class Engine {
     await this.pool.terminate();
   }
 }
-
-/** Path of this module's directory (for tools that locate bundled files). */
-export const engineDir = fileURLToPath(new URL('.', import.meta.url));

@@ -9,8 +9,6 @@
 export const RT_START = -1;
 /** A source actor: make the next batch of generated values. */
 export const RT_CONTINUE = -2;
-/** A source actor: stop (close the socket or file). */
-export const RT_STOP = -4;
 
 /** A source actor: a chunk of bytes (a = connection id, b = Buffer). */
 export const TAG_CHUNK = 0;
