@@ -13,15 +13,16 @@
 import { parseArgs } from 'node:util';
 import { ErrorCode, RooError, parseAddress, type Address } from '../../protocols/index.js';
 import {
-  DEFAULT_KEYS_PER_GROUP,
-  MAX_KEYS_PER_GROUP,
-  formatEntityCounts,
-  formatPartitionQuery,
-  formatStatus,
   parseEntityCounts,
   parsePartitionQuery,
   parseWorkerStatus,
-} from '../cluster/status.js';
+} from '../cluster/status-check.js';
+import {
+  formatEntityCounts,
+  formatPartitionQuery,
+  formatStatus,
+} from '../cluster/status-format.js';
+import { DEFAULT_KEYS_PER_GROUP, MAX_KEYS_PER_GROUP } from '../cluster/status.js';
 import { DEFAULT_TIMEOUT_MS, ExternalClientError, requestExternal } from './external-client.js';
 import { flagError, parseCount } from './send.js';
 

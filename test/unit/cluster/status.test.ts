@@ -14,21 +14,25 @@ import {
   tcpSource,
 } from '../../../runtime/api/index.js';
 import {
-  DEFAULT_KEYS_PER_GROUP,
-  MAX_KEYS_PER_GROUP,
-  buildEntityCounts,
-  buildPartitionQuery,
-  buildStatus,
+  parseEntityCounts,
+  parsePartitionQuery,
+  parseWorkerStatus,
+} from '../../../runtime/cluster/status-check.js';
+import {
   formatCount,
   formatDuration,
   formatEntityCounts,
   formatPartitionQuery,
   formatStatus,
   formatTable,
+} from '../../../runtime/cluster/status-format.js';
+import {
+  DEFAULT_KEYS_PER_GROUP,
+  MAX_KEYS_PER_GROUP,
+  buildEntityCounts,
+  buildPartitionQuery,
+  buildStatus,
   keysPerGroupArg,
-  parseEntityCounts,
-  parsePartitionQuery,
-  parseWorkerStatus,
   type StatusFacts,
 } from '../../../runtime/cluster/status.js';
 import type { EngineStats } from '../../../runtime/engine/engine.js';
