@@ -21,7 +21,7 @@ import {
   RooError,
 } from '../../protocols/index.js';
 import { type Address, formatAddress, parseAddress } from '../../protocols/address.js';
-import { flagError, parseCount } from './send.js';
+import { flagError, parseCount } from './flags.js';
 
 /** Size of the output buffers (one stdout write each, at most). */
 export const OUTPUT_BUFFER_BYTES = 64 * 1024;

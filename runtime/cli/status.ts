@@ -24,7 +24,7 @@ import {
 } from '../cluster/status-format.js';
 import { DEFAULT_KEYS_PER_GROUP, MAX_KEYS_PER_GROUP } from '../cluster/status.js';
 import { DEFAULT_TIMEOUT_MS, ExternalClientError, requestExternal } from './external-client.js';
-import { flagError, parseCount } from './send.js';
+import { flagError, parseCount } from './flags.js';
 
 /** Usage text of `roo status`. */
 export const STATUS_USAGE = `usage: roo status ADDR [flags]

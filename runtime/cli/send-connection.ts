@@ -1,0 +1,476 @@
+/**
+ * One `roo send` over one connection: connect (a refused connection is
+ * retried with backoff), then write the file's frames batch by batch, paced
+ * by `--interval`. Frames are encoded by send-frames.ts; each batch goes out
+ * in as few socket writes as its buffers allow. When the socket's write
+ * buffer is full the sender waits for 'drain', so a slow receiver slows the
+ * sender instead of filling memory.
+ */
+import { once } from 'node:events';
+import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createConnection, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { DEFAULT_MAX_FRAME_BYTES, ErrorCode, RooError } from '../../protocols/index.js';
+import { type Address, formatAddress } from '../../protocols/address.js';
+import { badFlag } from './flags.js';
+import { CARRIAGE_RETURN, FileChunks, FrameEncoder, NEWLINE, lineTooLong } from './send-frames.js';
+
+/** Default frames per batch (`--batch-size`). */
+export const DEFAULT_BATCH_SIZE = 500;
+/** How long a refused connection is retried before giving up. */
+export const DEFAULT_CONNECT_RETRY_MS = 10_000;
+/** How often a progress line is logged on long runs. */
+export const PROGRESS_INTERVAL_MS = 2_000;
+
+/** Longest the sender runs without letting timers and signals in. */
+const MAX_BUSY_MS = 20;
+/** Longest a finished sender waits for the receiver to close its side. */
+const CLOSE_WAIT_MS = 1_000;
+const FIRST_RETRY_DELAY_MS = 100;
+const MAX_RETRY_DELAY_MS = 1_000;
+
+/** What to send, where, and how fast. */
+export interface SendOptions {
+  /** Where to connect. */
+  readonly address: Address;
+  /** The file to send. */
+  readonly file: string;
+  /** Stop after this many messages (default: the whole file once, or forever with `repeat`). */
+  readonly messages?: number;
+  /** Frames per batch (default {@link DEFAULT_BATCH_SIZE}). */
+  readonly batchSize?: number;
+  /** Nanoseconds from the start of one batch to the start of the next (default 0: no pause). */
+  readonly intervalNs?: number;
+  /** Loop over the file until `messages` are sent (forever without `messages`). */
+  readonly repeat?: boolean;
+  /** The file holds fixed-size binary messages of `msgSize` bytes. */
+  readonly binary?: boolean;
+  /** Message size in bytes for `binary`. */
+  readonly msgSize?: number;
+  /** How long to retry a refused connection (default {@link DEFAULT_CONNECT_RETRY_MS}). */
+  readonly connectRetryMs?: number;
+  /** Largest message sent; a longer line fails the send (default 16 MiB, the receivers' limit). */
+  readonly maxFrameBytes?: number;
+  /** Stops sending; what was sent is flushed and the connection closed cleanly. */
+  readonly signal?: AbortSignal;
+  /** Receives progress and retry lines (default: silent). */
+  readonly log?: (line: string) => void;
+  /** Milliseconds between progress lines (default {@link PROGRESS_INTERVAL_MS}). */
+  readonly progressIntervalMs?: number;
+}
+
+/** What a send did. */
+export interface SendResult {
+  /** Messages sent. */
+  readonly messages: number;
+  /** Bytes sent on the wire, frame headers included. */
+  readonly bytes: number;
+  /** Bytes of message payload, without frame headers. */
+  readonly payloadBytes: number;
+  /** Seconds from connecting to the last byte handed to the OS. */
+  readonly seconds: number;
+  /** True when `signal` stopped the send early. */
+  readonly aborted: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// Lifecycle of one send.
+
+/** States of a send. */
+export type SendState = 'connecting' | 'retrying' | 'sending' | 'finishing' | 'done' | 'failed';
+
+const SEND_TRANSITIONS: Readonly<Record<SendState, readonly SendState[]>> = {
+  connecting: ['retrying', 'sending', 'done', 'failed'],
+  retrying: ['connecting', 'done', 'failed'],
+  sending: ['finishing', 'failed'],
+  finishing: ['done', 'failed'],
+  done: [],
+  failed: [],
+};
+
+/** Returns `to` if a send may move there from `from`; throws ROO_ERR_INTERNAL otherwise. */
+export function nextSendState(from: SendState, to: SendState): SendState {
+  if (!SEND_TRANSITIONS[from].includes(to)) {
+    throw new RooError(ErrorCode.Internal, `send cannot move from ${from} to ${to}`);
+  }
+  return to;
+}
+
+// ---------------------------------------------------------------------------
+// Pure decisions.
+
+/**
+ * Milliseconds to wait before starting batch number `batchesDone` (0-based)
+ * so that batches start `intervalNs` apart, measured from `startedAtMs`.
+ * Pacing by deadline, not by sleeping a fixed time after each batch, keeps the
+ * average rate right even when the interval is below a timer's 1 ms
+ * resolution: the sender runs a few batches back to back, then waits.
+ */
+export function batchDelayMs(
+  startedAtMs: number,
+  batchesDone: number,
+  intervalNs: number,
+  nowMs: number,
+): number {
+  if (intervalNs <= 0) return 0;
+  const dueMs = startedAtMs + (batchesDone * intervalNs) / 1e6;
+  const delay = dueMs - nowMs;
+  return delay >= 1 ? delay : 0;
+}
+
+/** Delay before connection attempt `attempt` (1-based): 100 ms doubling to 1 s. */
+export function retryDelayMs(attempt: number): number {
+  return Math.min(FIRST_RETRY_DELAY_MS * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+}
+
+// ---------------------------------------------------------------------------
+// Writing.
+
+/**
+ * Writes encoded frames as batches: paces batch starts by `--interval`,
+ * writes a batch (or filled buffers) in one go, waits for 'drain' when the
+ * socket's buffer is full, and lets the event loop in on long runs.
+ */
+class FrameWriter {
+  private readonly encoder = new FrameEncoder();
+  private inBatch = 0;
+  private batchesDone = 0;
+  /** A batch has ended and `--interval` is set: the next one waits for its time. */
+  private paceDue = false;
+  private startedAtMs = -1;
+  private lastYieldMs = performance.now();
+  private error: Error | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly batchSize: number,
+    private readonly intervalNs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    socket.on('error', (err) => {
+      this.error ??= err;
+    });
+    socket.on('close', () => {
+      this.error ??= new Error('the receiver closed the connection');
+    });
+  }
+
+  /** Messages encoded. */
+  get messages(): number {
+    return this.encoder.messages;
+  }
+
+  /** Bytes encoded, frame headers included. */
+  get bytes(): number {
+    return this.encoder.bytes;
+  }
+
+  /** Bytes of message payload, without frame headers. */
+  get payloadBytes(): number {
+    return this.encoder.payloadBytes;
+  }
+
+  /** Encodes one frame; returns true when the caller should `await flush()`. */
+  add(source: Buffer, from: number, to: number): boolean {
+    this.encoder.add(source, from, to);
+    this.inBatch++;
+    return this.paceDue || this.inBatch >= this.batchSize || this.encoder.hasFull;
+  }
+
+  /**
+   * Waits until a new batch is due (with `--interval`), writes a full batch or
+   * full buffers, and waits for 'drain' when the socket's buffer is full.
+   */
+  async flush(): Promise<void> {
+    if (this.error !== undefined) throw this.error;
+    if (this.paceDue) {
+      // Wait before the batch starts, not after one ends: no pause after the last.
+      this.paceDue = false;
+      const wait = batchDelayMs(
+        this.startedAtMs,
+        this.batchesDone,
+        this.intervalNs,
+        performance.now(),
+      );
+      if (wait > 0) {
+        await delay(wait, this.signal);
+        this.lastYieldMs = performance.now();
+      }
+    }
+    const batchDone = this.inBatch >= this.batchSize;
+    if (batchDone || this.encoder.hasFull) await this.writeOut();
+    if (batchDone) {
+      this.inBatch = 0;
+      this.batchesDone++;
+      this.paceDue = this.intervalNs > 0;
+    }
+    const now = performance.now();
+    if (now - this.lastYieldMs > MAX_BUSY_MS) {
+      // Writes the kernel takes at once never leave the loop; let timers and signals in.
+      await yieldToEventLoop();
+      this.lastYieldMs = performance.now();
+    }
+    if (this.error !== undefined) throw this.error;
+  }
+
+  /** Writes the rest, ends the connection and waits until the OS has it all. */
+  async finish(aborted: boolean): Promise<void> {
+    if (this.error !== undefined) throw this.error;
+    await this.writeOut();
+    const finished = once(this.socket, 'finish');
+    const closed = once(this.socket, 'close');
+    finished.catch(() => undefined);
+    closed.catch(() => undefined);
+    this.socket.end();
+    // 'close' before 'finish' means the receiver went away with data unsent.
+    // The close waits are bounded by a timer that must not outlive the race,
+    // or the process stays up a full CLOSE_WAIT_MS after sending.
+    const wait = new AbortController();
+    try {
+      await Promise.race([
+        finished,
+        closed,
+        ...(aborted ? [delay(CLOSE_WAIT_MS, wait.signal)] : []),
+      ]);
+      if (this.error !== undefined && !aborted) throw this.error;
+      // The data is with the OS now; give the receiver a moment to close its side.
+      await Promise.race([closed, delay(CLOSE_WAIT_MS, wait.signal)]);
+    } finally {
+      wait.abort();
+    }
+    this.socket.destroy();
+  }
+
+  /** Writes every encoded frame (one writev when several buffers are filled). */
+  private async writeOut(): Promise<void> {
+    const parts = this.encoder.take();
+    if (parts.length === 0) return;
+    if (this.startedAtMs < 0) this.startedAtMs = performance.now();
+    let room = true;
+    if (parts.length > 1) this.socket.cork();
+    for (const part of parts) room = this.socket.write(part);
+    if (parts.length > 1) this.socket.uncork();
+    if (!room) await this.waitForDrain();
+  }
+
+  private async waitForDrain(): Promise<void> {
+    const socket = this.socket;
+    if (this.error !== undefined) throw this.error;
+    // Once aborted, nobody waits on a stuck receiver: finish() bounds the wait.
+    if (this.signal?.aborted === true) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        this.signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+      this.signal?.addEventListener('abort', done);
+    });
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Connecting.
+
+function connectOnce(address: Address): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: address.host, port: address.port });
+    const onError = (err: Error) => {
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      socket.off('error', onError);
+      // We batch ourselves; Nagle would only add latency at low rates.
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}
+
+/** Connects, retrying a refused connection for `retryMs`. Undefined if aborted. */
+async function connectWithRetry(
+  address: Address,
+  retryMs: number,
+  signal: AbortSignal | undefined,
+  log: (line: string) => void,
+  onState: (state: SendState) => void,
+): Promise<Socket | undefined> {
+  const deadline = performance.now() + retryMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(address);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const where = formatAddress(address);
+      if (code !== 'ECONNREFUSED') {
+        throw new Error(`cannot connect to ${where}: ${(err as Error).message}`);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new Error(`cannot connect to ${where}: refused for ${retryMs / 1000} s, giving up`);
+      }
+      if (attempt === 1) {
+        log(`roo send: connection to ${where} refused; retrying for up to ${retryMs / 1000} s`);
+      }
+      const wait = Math.min(retryDelayMs(attempt), left);
+      onState('retrying');
+      await delay(wait, signal);
+      if (signal?.aborted === true) return undefined;
+      onState('connecting');
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Sending a file.
+
+/**
+ * Sends a file as frames (see the module comment) and resolves when every
+ * frame is with the OS and the connection is closed.
+ * Rejects with ROO_ERR_BAD_FLAG for bad options, or with the connection's error.
+ */
+export async function sendFile(options: SendOptions): Promise<SendResult> {
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const intervalNs = options.intervalNs ?? 0;
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const limit = options.messages ?? Infinity;
+  const repeat = options.repeat === true;
+  const binary = options.binary === true;
+  const msgSize = options.msgSize ?? 0;
+  const log = options.log ?? (() => undefined);
+  const signal = options.signal;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw badFlag('batch size must be ≥ 1');
+  if (!(intervalNs >= 0)) throw badFlag('interval must be ≥ 0');
+  if (!(limit >= 1)) throw badFlag('messages must be ≥ 1');
+  if (binary && !(Number.isSafeInteger(msgSize) && msgSize >= 1 && msgSize <= maxFrameBytes)) {
+    throw badFlag(`message size must be from 1 to ${maxFrameBytes} bytes`);
+  }
+
+  let info: Stats;
+  try {
+    info = await stat(options.file);
+  } catch (err) {
+    throw badFlag(`--file: cannot read '${options.file}': ${(err as Error).message}`);
+  }
+  if (!info.isFile()) throw badFlag(`--file: '${options.file}' is not a file`);
+  if (binary && info.size % msgSize !== 0) {
+    throw badFlag(
+      `--file: '${options.file}' has ${info.size} bytes, not a multiple of --msg-size ${msgSize}`,
+    );
+  }
+  const source = new FileChunks(options.file, info.size);
+
+  let state: SendState = 'connecting';
+  const move = (to: SendState) => {
+    state = nextSendState(state, to);
+  };
+  const socket = await connectWithRetry(
+    options.address,
+    options.connectRetryMs ?? DEFAULT_CONNECT_RETRY_MS,
+    signal,
+    log,
+    move,
+  ).catch((err: unknown) => {
+    move('failed');
+    throw err;
+  });
+  const begin = performance.now();
+  if (socket === undefined) {
+    move('done');
+    return { messages: 0, bytes: 0, payloadBytes: 0, seconds: 0, aborted: true };
+  }
+  move('sending');
+
+  const writer = new FrameWriter(socket, batchSize, intervalNs, signal);
+  let last = { at: begin, messages: 0 };
+  const progress = setInterval(() => {
+    const now = performance.now();
+    const rate = ((writer.messages - last.messages) * 1000) / (now - last.at);
+    last = { at: now, messages: writer.messages };
+    log(
+      `roo send: sent ${writer.messages} messages (${writer.bytes} bytes), ${Math.round(rate)} msgs/s`,
+    );
+  }, options.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
+  progress.unref();
+
+  const stopped = () => signal?.aborted === true || writer.messages >= limit;
+  try {
+    passes: for (;;) {
+      const before = writer.messages;
+      let carry: Buffer | undefined;
+      for await (const chunk of source.pass()) {
+        const buf = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
+        let pos = 0;
+        for (;;) {
+          if (stopped()) break passes;
+          const from = pos;
+          let to: number;
+          if (binary) {
+            if (buf.length - pos < msgSize) break;
+            to = pos + msgSize;
+            pos = to;
+          } else {
+            const newline = buf.indexOf(NEWLINE, pos);
+            if (newline < 0) break;
+            to = newline > from && buf[newline - 1] === CARRIAGE_RETURN ? newline - 1 : newline;
+            pos = newline + 1;
+            if (to - from > maxFrameBytes) throw lineTooLong(to - from, maxFrameBytes);
+          }
+          if (writer.add(buf, from, to)) await writer.flush();
+        }
+        carry = pos < buf.length ? buf.subarray(pos) : undefined;
+        if (carry !== undefined && carry.length > maxFrameBytes + 1) {
+          throw lineTooLong(carry.length, maxFrameBytes);
+        }
+      }
+      // A last line without a newline is still a line.
+      if (carry !== undefined && !binary && !stopped()) {
+        let to = carry.length;
+        if (carry[to - 1] === CARRIAGE_RETURN) to--;
+        if (to > maxFrameBytes) throw lineTooLong(to, maxFrameBytes);
+        if (writer.add(carry, 0, to)) await writer.flush();
+      }
+      // Without --repeat one pass; an empty file would repeat forever sending nothing.
+      if (!repeat || writer.messages === before) break;
+    }
+    move('finishing');
+    await writer.finish(signal?.aborted === true);
+    move('done');
+  } catch (err) {
+    move('failed');
+    socket.destroy();
+    throw err;
+  } finally {
+    clearInterval(progress);
+  }
+  return {
+    messages: writer.messages,
+    bytes: writer.bytes,
+    payloadBytes: writer.payloadBytes,
+    seconds: (performance.now() - begin) / 1000,
+    aborted: signal?.aborted === true,
+  };
+}
