@@ -21,6 +21,18 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { Address } from './address.js';
 import { MAX_NAME_LENGTH } from './address.js';
 import { ErrorCode, type ErrorCodeValue, RooError } from './errors.js';
+import {
+  asRecord,
+  bad,
+  clip,
+  count,
+  describe,
+  field,
+  isCount,
+  isPlainRecord,
+  nonEmptyText,
+  versionField,
+} from './validate.js';
 
 /** Version of the control-message format; a peer speaking another is refused. */
 export const CONTROL_PROTOCOL_VERSION = 1;
@@ -256,10 +268,7 @@ export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
  */
 export function validateControlMessage(value: unknown): ControlMessage {
   const record = asRecord(value, 'control message');
-  const version = field(record, 'version');
-  if (!isCount(version)) {
-    throw bad(`control message version must be a non-negative integer, got ${describe(version)}`);
-  }
+  const version = versionField(record, 'control message');
   if (version !== CONTROL_PROTOCOL_VERSION) {
     const type = field(record, 'type');
     const name = field(record, 'name');
@@ -428,10 +437,7 @@ class Checker {
   }
 
   count(x: unknown, path: string): number {
-    if (!isCount(x)) {
-      throw this.fail(path, `must be a non-negative safe integer, got ${describe(x)}`);
-    }
-    return x;
+    return count(x, path, `a ${this.what}`);
   }
 
   positive(x: unknown, path: string): number {
@@ -453,11 +459,7 @@ class Checker {
   }
 
   text(x: unknown, path: string): string {
-    if (typeof x !== 'string' || x.length === 0) {
-      throw this.fail(path, `must be a non-empty string, got ${describe(x)}`);
-    }
-    if (LONE_SURROGATE.test(x)) throw this.fail(path, 'is not well-formed UTF-16');
-    return x;
+    return nonEmptyText(x, path, `a ${this.what}`);
   }
 
   workerName(x: unknown, path: string): string {
@@ -522,52 +524,4 @@ class Checker {
       sinkWriters: this.indexed(field(r, 'sinkWriters'), `${path}.sinkWriters`, actor),
     };
   }
-}
-
-function asRecord(value: unknown, what: string): Record<string, unknown> {
-  if (!isPlainRecord(value)) throw bad(`${what} must be a map, got ${describe(value)}`);
-  return value;
-}
-
-/** A map as msgpackr decodes it (or a caller builds it): not an array, a Date, a Buffer... */
-function isPlainRecord(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== 'object' || x === null) return false;
-  const proto: unknown = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
-}
-
-/** An own property only: a missing field must not be found on the prototype chain. */
-function field(record: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-/**
- * A lone UTF-16 surrogate: msgpack strings are UTF-8, which cannot carry one,
- * so the peer would receive a different string (U+FFFD in its place).
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function bad(message: string): RooError {
-  return new RooError(ErrorCode.BadMessage, message);
-}
-
-/** A peer's string, cut short for an error message or its details. */
-function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
-}
-
-/** A short, never-throwing description of a value for an error message. */
-function describe(x: unknown): string {
-  if (x === undefined) return 'nothing';
-  if (x === null) return 'null';
-  if (typeof x === 'string') return JSON.stringify(clip(x));
-  if (typeof x === 'number' || typeof x === 'boolean') return `${typeof x} ${x}`;
-  if (typeof x === 'bigint') return `bigint ${x}`;
-  if (x instanceof Uint8Array) return `${x.length} bytes of binary`;
-  if (Array.isArray(x)) return `an array of ${x.length}`;
-  return typeof x === 'object' ? 'an object' : typeof x;
 }

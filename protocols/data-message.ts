@@ -11,6 +11,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, RooError } from './errors.js';
+import { bad, count, describe, field, nonEmptyText, versionField } from './validate.js';
 
 /** Version of the data-message format; a peer speaking another is refused. */
 export const DATA_PROTOCOL_VERSION = 1;
@@ -120,10 +121,7 @@ export function validateDataMessage(value: unknown): DataMessage {
     throw bad(`data message must be a map, got ${describe(value)}`);
   }
   const record = value as Record<string, unknown>;
-  const version = field(record, 'version');
-  if (!isCount(version)) {
-    throw bad(`data message version must be a non-negative integer, got ${describe(version)}`);
-  }
+  const version = versionField(record, 'data message');
   if (version !== DATA_PROTOCOL_VERSION) {
     throw new RooError(
       ErrorCode.BadVersion,
@@ -142,74 +140,37 @@ export function validateDataMessage(value: unknown): DataMessage {
       throw bad(`unexpected field ${JSON.stringify(key)} in a '${kind}' data message`);
     }
   }
-  const epoch = count(record, kind, 'epoch');
+  const what = `a '${kind}' data message`;
+  const epoch = count(field(record, 'epoch'), 'epoch', what);
   switch (kind) {
     case 'batch': {
       const bytes = field(record, 'bytes');
       if (!(bytes instanceof Uint8Array)) {
         throw bad(`field 'bytes' of a 'batch' data message must be binary, got ${describe(bytes)}`);
       }
-      return { type: kind, version, epoch, sender: name(record, kind, 'sender'), bytes };
+      return {
+        type: kind,
+        version,
+        epoch,
+        sender: nonEmptyText(field(record, 'sender'), 'sender', what),
+        bytes,
+      };
     }
     case 'barrier':
-      return { type: kind, version, epoch, checkpointId: count(record, kind, 'checkpointId') };
+      return {
+        type: kind,
+        version,
+        epoch,
+        checkpointId: count(field(record, 'checkpointId'), 'checkpointId', what),
+      };
     case 'epoch':
       return { type: kind, version, epoch };
     case 'eos':
-      return { type: kind, version, epoch, sourceId: name(record, kind, 'sourceId') };
+      return {
+        type: kind,
+        version,
+        epoch,
+        sourceId: nonEmptyText(field(record, 'sourceId'), 'sourceId', what),
+      };
   }
-}
-
-/** An own property only: a missing field must not be found on the prototype chain. */
-function field(record: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-function count(record: Record<string, unknown>, kind: DataMessageType, key: string): number {
-  const x = field(record, key);
-  if (!isCount(x)) {
-    throw bad(
-      `field '${key}' of a '${kind}' data message must be a non-negative safe integer, got ${describe(x)}`,
-    );
-  }
-  return x;
-}
-
-/**
- * A lone UTF-16 surrogate: msgpack strings are UTF-8, which cannot carry one,
- * so the peer would receive a different name (U+FFFD in its place).
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function name(record: Record<string, unknown>, kind: DataMessageType, key: string): string {
-  const x = field(record, key);
-  if (typeof x !== 'string' || x.length === 0) {
-    throw bad(
-      `field '${key}' of a '${kind}' data message must be a non-empty string, got ${describe(x)}`,
-    );
-  }
-  if (LONE_SURROGATE.test(x)) {
-    throw bad(`field '${key}' of a '${kind}' data message is not well-formed UTF-16`);
-  }
-  return x;
-}
-
-function bad(message: string): RooError {
-  return new RooError(ErrorCode.BadMessage, message);
-}
-
-/** A short, never-throwing description of a value for an error message. */
-function describe(x: unknown): string {
-  if (x === undefined) return 'nothing';
-  if (x === null) return 'null';
-  if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
-  if (typeof x === 'number' || typeof x === 'boolean') return `${typeof x} ${x}`;
-  if (typeof x === 'bigint') return `bigint ${x}`;
-  if (x instanceof Uint8Array) return `${x.length} bytes of binary`;
-  if (Array.isArray(x)) return `an array of ${x.length}`;
-  return typeof x === 'object' ? 'an object' : typeof x;
 }

@@ -14,6 +14,19 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, type ErrorCodeValue, RooError } from './errors.js';
+import {
+  LONE_SURROGATE,
+  asRecord,
+  bad,
+  clip,
+  count,
+  describe,
+  field,
+  isCount,
+  isPlainRecord,
+  versionField,
+  wellFormed,
+} from './validate.js';
 
 /** Version of the external-message format; a peer speaking another is refused. */
 export const EXTERNAL_PROTOCOL_VERSION = 1;
@@ -169,22 +182,19 @@ export function decodeExternalMessage(bytes: Uint8Array): ExternalMessage {
  * fields are refused. Throws like {@link decodeExternalMessage}.
  */
 export function validateExternalMessage(value: unknown): ExternalMessage {
-  if (!isPlainRecord(value)) throw bad(`external message must be a map, got ${describe(value)}`);
-  const version = field(value, 'version');
-  if (!isCount(version)) {
-    throw bad(`external message version must be a non-negative integer, got ${describe(version)}`);
-  }
+  const record = asRecord(value, 'external message');
+  const version = versionField(record, 'external message');
   if (version !== EXTERNAL_PROTOCOL_VERSION) {
-    const id = field(value, 'id');
+    const id = field(record, 'id');
     throw new RooError(
       ErrorCode.BadVersion,
       `external message version ${version} is not supported (this worker speaks version ${EXTERNAL_PROTOCOL_VERSION})`,
       { version, supported: EXTERNAL_PROTOCOL_VERSION, ...(isCount(id) ? { id } : {}) },
     );
   }
-  const type = field(value, 'type');
-  if (type === 'request') return validateRequest(value, version);
-  if (type === 'response') return validateResponse(value, version);
+  const type = field(record, 'type');
+  if (type === 'request') return validateRequest(record, version);
+  if (type === 'response') return validateResponse(record, version);
   throw bad(`unknown external message type ${describe(type)}`);
 }
 
@@ -226,7 +236,7 @@ function validateArgs(x: unknown, what: string): ExternalArgs {
     checkKey(key, `'args' of ${what}`);
     const v = x[key];
     if (typeof v === 'string') {
-      entries.push([key, text(v, path, what)]);
+      entries.push([key, wellFormed(v, path, what)]);
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) throw bad(`field '${path}' of ${what} must be finite, got ${v}`);
       entries.push([key, v === 0 ? 0 : v]);
@@ -235,7 +245,7 @@ function validateArgs(x: unknown, what: string): ExternalArgs {
         if (typeof s !== 'string') {
           throw bad(`field '${path}[${i}]' of ${what} must be a string, got ${describe(s)}`);
         }
-        return text(s, `${path}[${i}]`, what);
+        return wellFormed(s, `${path}[${i}]`, what);
       });
       entries.push([key, list]);
     } else {
@@ -281,7 +291,7 @@ function validateResponse(
     version,
     id,
     ok,
-    error: { code: code as ErrorCodeValue, message: text(message, 'error.message', what) },
+    error: { code: code as ErrorCodeValue, message: wellFormed(message, 'error.message', what) },
   };
 }
 
@@ -294,7 +304,7 @@ function result(x: unknown, what: string): ExternalResultValue {
       // msgpack carries -0 as the integer 0; normalize so a round trip is exact.
       return v === 0 ? 0 : v;
     }
-    if (typeof v === 'string') return text(v, path, what);
+    if (typeof v === 'string') return wellFormed(v, path, what);
     if (Array.isArray(v)) {
       deeper(depth);
       return Array.from(v as unknown[], (item, i) => copy(item, `${path}[${i}]`, depth + 1));
@@ -339,59 +349,4 @@ function onlyFields(
       throw bad(`unexpected field ${JSON.stringify(clip(key))} in ${what}`);
     }
   }
-}
-
-function count(x: unknown, key: string, what: string): number {
-  if (!isCount(x)) {
-    throw bad(`field '${key}' of ${what} must be a non-negative safe integer, got ${describe(x)}`);
-  }
-  return x;
-}
-
-function text(x: string, path: string, what: string): string {
-  if (LONE_SURROGATE.test(x)) throw bad(`field '${path}' of ${what} is not well-formed UTF-16`);
-  return x;
-}
-
-/** A map as msgpackr decodes it (or a caller builds it): not an array, a Date, a Buffer... */
-function isPlainRecord(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== 'object' || x === null) return false;
-  const proto: unknown = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
-}
-
-/** An own property only: a missing field must not be found on the prototype chain. */
-function field(record: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-/**
- * A lone UTF-16 surrogate: msgpack strings are UTF-8, which cannot carry one,
- * so the peer would receive a different string (U+FFFD in its place).
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function bad(message: string): RooError {
-  return new RooError(ErrorCode.BadMessage, message);
-}
-
-/** A peer's string, cut short for an error message or its details. */
-function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
-}
-
-/** A short, never-throwing description of a value for an error message. */
-function describe(x: unknown): string {
-  if (x === undefined) return 'nothing';
-  if (x === null) return 'null';
-  if (typeof x === 'string') return JSON.stringify(clip(x));
-  if (typeof x === 'number' || typeof x === 'boolean') return `${typeof x} ${x}`;
-  if (typeof x === 'bigint') return `bigint ${x}`;
-  if (x instanceof Uint8Array) return `${x.length} bytes of binary`;
-  if (Array.isArray(x)) return `an array of ${x.length}`;
-  return typeof x === 'object' ? 'an object' : typeof x;
 }
