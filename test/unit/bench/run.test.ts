@@ -1,19 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   BenchUsageError,
-  evaluateTargets,
   FULL_DEFAULTS,
-  loopBaseline,
-  NOTES_MARKER,
   parseBenchArgs,
   PARTS,
   QUICK_DEFAULTS,
-  renderReport,
-  resultsFile,
-  rssSeries,
   type BenchOptions,
   type BenchResults,
 } from '../../../bench/run.js';
+import { NOTES_MARKER, renderReport, resultsFile, rssSeries } from '../../../bench/report.js';
+import { evaluateTargets, loopBaseline } from '../../../bench/targets.js';
 import { isFlat, stretch } from '../../../bench/memory.js';
 import { OutputTally } from '../../../bench/engine-tcp.js';
 import type { VariantResult } from '../../../bench/baselines.js';
