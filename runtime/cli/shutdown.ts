@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { RooError, formatAddress, type Address } from '../../protocols/index.js';
 import { DEFAULT_TIMEOUT_MS, ExternalClientError, requestExternal } from './external-client.js';
-import { flagError, parseCount } from './send.js';
+import { flagError, parseCount } from './flags.js';
 import { oneAddress } from './status.js';
 
 /** Usage text of `roo shutdown`. */
