@@ -1,7 +1,8 @@
 /**
  * `roo demo` end to end, as a user runs it (bin/roo, dist/): word count on
- * the bundled text comes out exactly right, and Ctrl-C stops every process
- * the demo started.
+ * the bundled text comes out exactly right on a cluster of two workers (and
+ * on one), the state is spread over the workers, `roo shutdown` stops them
+ * all with exit 0, and Ctrl-C stops every process the demo started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -80,8 +81,9 @@ describe('roo demo', () => {
     }
   });
 
-  it('counts the bundled text exactly and prints OK', async () => {
-    const run = demo(['--messages', '3000']);
+  /** The checks every successful run must pass; returns the demo's stdout. */
+  async function expectOk(args: string[]): Promise<string> {
+    const run = demo(['--messages', '3000', ...args]);
     const code = await run.exited;
     expect(code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/^Check: +OK\b/m);
@@ -94,25 +96,57 @@ describe('roo demo', () => {
     expect(counted).toBe(expected);
     expect(run.stdout).toMatch(/^Top 10 words:\n +1\. the +[\d,]+$/m);
     expect(run.stdout).toMatch(/^Throughput: +[\d,]+ words\/s end to end/m);
+    return run.stdout;
+  }
+
+  it('counts the bundled text exactly on two workers, spreads the state, and shuts down', async () => {
+    const stdout = await expectOk([]);
+    expect(stdout).toMatch(/on a cluster of 2 workers$/m);
+    expect(stdout).toMatch(/^receiver for worker2 listening on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
+    expect(stdout).toMatch(/^worker2: data channel on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
+    // Each worker holds a share of the words, and together exactly the distinct words.
+    const [, total, first, second] = stdout.match(
+      /^State: +([\d,]+) word entities on 2 workers \(initializer ([\d,]+), worker2 ([\d,]+)\)$/m,
+    )!;
+    const n = (s: string | undefined) => Number(s!.replace(/,/g, ''));
+    expect(n(first)).toBeGreaterThan(0);
+    expect(n(second)).toBeGreaterThan(0);
+    expect(n(first) + n(second)).toBe(n(total));
+    expect(stdout).toMatch(/^Distinct words: +([\d,]+) \(expected \1\)$/m);
+    expect(stdout.match(/^Distinct words: +([\d,]+)/m)![1]).toBe(total);
+    // worker2 has no --in: its counts came over the data channel.
+    expect(stdout).toMatch(/^ +worker2 +0 +[\d,]+ +[1-9][\d,]* +[1-9][\d,]* +[\d,]+ \(\d+%\)$/m);
+    expect(stdout).toMatch(
+      /^initializer exited with code 0, worker2 exited with code 0; their resilience files are removed$/m,
+    );
+  });
+
+  it('still runs on one worker (--workers 1)', async () => {
+    const stdout = await expectOk(['--workers', '1']);
+    expect(stdout).toMatch(/on one worker$/m);
+    expect(stdout).toMatch(/^State: +([\d,]+) word entities on 1 worker \(initializer \1\)$/m);
+    expect(stdout).toMatch(/^initializer exited with code 0$/m);
   });
 
   it('refuses a bad command line with exit code 2', async () => {
-    const run = demo(['--messages', '0']);
-    expect(await run.exited).toBe(2);
-    expect(run.stderr).toMatch(/^roo demo: --messages: /);
+    for (const [args, message] of [
+      [['--messages', '0'], /^roo demo: --messages: /],
+      [['--workers', '0'], /^roo demo: --workers: /],
+      [['--workers', '17'], /^roo demo: --workers: at most 16/],
+    ] as const) {
+      const run = demo([...args]);
+      expect(await run.exited).toBe(2);
+      expect(run.stderr).toMatch(message);
+    }
   });
 
   it('stops every process it started on Ctrl-C (SIGINT)', async () => {
     // Large enough that it is still counting when interrupted.
     const run = demo(['--messages', '50_000_000']);
-    const pids: number[] = [];
-    for (const re of [
-      /receiver listening on \S+ \(pid (\d+)\)/,
-      /source listening on \S+ \(pid (\d+)\)/,
-    ]) {
-      pids.push(Number((await run.waitFor(re))[1]));
-    }
-    pids.push(Number((await run.waitFor(/^sending .* \(pid (\d+)\)$/m))[1]));
+    // A receiver per worker, the initializer, worker2, the sender: each says its pid.
+    await run.waitFor(/^sending .* \(pid \d+\)$/m);
+    const pids = [...run.stdout.matchAll(/\(pid (\d+)\)$/gm)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(5);
     await run.waitFor(/^ +\d+ s  words +[\d,]+ of /m);
     expect(pids.every(alive)).toBe(true);
     run.child.kill('SIGINT');
