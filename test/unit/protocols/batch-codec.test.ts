@@ -15,7 +15,12 @@ const value = fc.oneof(
   fc.boolean(),
   fc.constant(null),
   fc.constant(undefined),
-  fc.dictionary(fc.string(), fc.oneof(fc.integer(), fc.string(), fc.boolean())),
+  // Own `__proto__` keys are renamed by msgpackr on purpose (prototype
+  // pollution protection); a separate test pins that down.
+  fc.dictionary(
+    fc.string().filter((k) => k !== '__proto__'),
+    fc.oneof(fc.integer(), fc.string(), fc.boolean()),
+  ),
   fc.array(fc.oneof(fc.integer(), fc.string())),
   fc.uint8Array({ maxLength: 64 }),
 );
@@ -144,5 +149,16 @@ describe('batch codec: decoded values own their memory', () => {
     expect(Buffer.from(got[0]?.[2] as Uint8Array).toString()).toBe('word => 1\nword => 2\n');
     expect(got[1]?.[2]).toBe('key');
     expect(Buffer.from((got[1]?.[3] as { nested: Uint8Array }).nested).toString()).toBe('abc');
+  });
+});
+
+describe('batch codec: structured values', () => {
+  it('never lets a decoded object set its prototype (own __proto__ keys are renamed)', () => {
+    const evil = JSON.parse('{"__proto__": {"polluted": true}, "x": 1}') as Record<string, unknown>;
+    const [m] = decode(encode([[0, 0, evil, null]]));
+    const got = m?.[2] as Record<string, unknown>;
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+    expect(got['x']).toBe(1);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 });
