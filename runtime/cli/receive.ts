@@ -25,6 +25,8 @@ import { flagError, parseCount } from './flags.js';
 
 /** Size of the output buffers (one stdout write each, at most). */
 export const OUTPUT_BUFFER_BYTES = 64 * 1024;
+/** Raw mode: bytes of one connection held waiting for a newline before they are written anyway. */
+export const RAW_HOLD_BYTES = 1024 * 1024;
 
 /** Where to listen and what to do with the data. */
 export interface ReceiverOptions {
@@ -225,6 +227,32 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     };
 
     const decoder = framed ? new FrameDecoder(maxFrameBytes) : undefined;
+    // Raw mode writes whole lines per connection: several workers' sinks
+    // connect at once, and a chunk ending mid-line must not be followed by
+    // another connection's bytes. Input without newlines is written as it
+    // comes once RAW_HOLD_BYTES have gathered.
+    let carry: Buffer | undefined;
+    const appendWholeLines = (chunk: Buffer): void => {
+      const last = chunk.lastIndexOf(10);
+      if (last < 0) {
+        carry = carry === undefined ? Buffer.from(chunk) : Buffer.concat([carry, chunk]);
+        if (carry.length >= RAW_HOLD_BYTES) {
+          output.append(carry, false);
+          carry = undefined;
+        }
+        return;
+      }
+      if (carry !== undefined) {
+        output.append(carry, false);
+        carry = undefined;
+      }
+      output.append(chunk.subarray(0, last + 1), false);
+      if (last + 1 < chunk.length) carry = Buffer.from(chunk.subarray(last + 1));
+    };
+    const flushCarry = (): void => {
+      if (carry !== undefined && write) output.append(carry, false);
+      carry = undefined;
+    };
     const onFrame = (payload: Buffer): void => {
       messages++;
       stats.messages++;
@@ -236,7 +264,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       bytes += chunk.length;
       stats.bytes += chunk.length;
       if (decoder === undefined) {
-        if (write) output.append(chunk, false);
+        if (write) appendWholeLines(chunk);
         return;
       }
       try {
@@ -247,6 +275,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       }
     });
     socket.on('end', () => {
+      flushCarry();
       if (error !== undefined || decoder === undefined) return;
       try {
         decoder.end();
@@ -256,6 +285,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     });
     socket.on('error', (err) => fail(err));
     socket.on('close', () => {
+      flushCarry();
       sockets.delete(socket);
       stats.open--;
       const event: ConnectionClosed =

@@ -141,6 +141,36 @@ async function freePort(): Promise<number> {
 }
 
 describe('in process', () => {
+  // Regression: in raw mode a chunk ending mid-line was followed by another
+  // connection's bytes, splicing lines of two workers' sinks together.
+  it("raw mode keeps each connection's lines whole when connections interleave", async () => {
+    const { r, out, closedCount } = await receiver({ framed: false });
+    const a = await rawSocket(r.address.port);
+    const b = await rawSocket(r.address.port);
+    const written = async (socket: Socket, text: string) => {
+      await new Promise<void>((resolve) => socket.write(text, () => resolve()));
+    };
+    await written(a, 'alpha => 1\nalp');
+    await written(b, 'beta => 1\nbe');
+    // Give the receiver the half lines before their ends arrive.
+    await out.lines(2);
+    await written(a, 'ha => 2\n');
+    await written(b, 'ta => 2\n');
+    await written(a, 'no newline at the end');
+    a.end();
+    await out.lines(4);
+    b.end();
+    await closedCount(2);
+    const lines = out.text.split('\n');
+    expect(lines.slice(0, 4).sort()).toEqual([
+      'alpha => 1',
+      'alpha => 2',
+      'beta => 1',
+      'beta => 2',
+    ]);
+    expect(out.text).toContain('no newline at the end');
+  });
+
   it('sends each line of a file as one frame, received whole and in order', async () => {
     const lines = sampleLines(3000);
     const file = await fileWith(lines.join('\n') + '\n');
