@@ -49,9 +49,15 @@ export async function run(argv: string[]): Promise<number> {
   let engine: Engine | undefined;
   let stopRequested: string | undefined;
   let stopNow: ((signal: string) => void) | undefined;
+  // While the cluster forms, a signal (or the initializer's shutdown) aborts
+  // the start: the worker must not wait for a cluster that may never form.
+  let abortStart: ((signal: string) => void) | undefined;
   const onSignal = (signal: string) => {
     if (stopNow !== undefined) stopNow(signal);
-    else stopRequested ??= signal;
+    else {
+      stopRequested ??= signal;
+      abortStart?.(signal);
+    }
   };
   const onSigint = () => onSignal('SIGINT');
   const onSigterm = () => onSignal('SIGTERM');
@@ -98,11 +104,27 @@ export async function run(argv: string[]): Promise<number> {
             'the state this worker held before it stopped is lost: checkpoints (--run-with-resilience) are not available yet',
           );
         }
-        node = await formCluster(prepared, role, options.name, log, {
-          resilienceDir: options.resilienceDir,
-          rejoin: info !== undefined,
-          onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
+        const holder: { node?: ClusterNode } = {};
+        const aborted = new Promise<never>((_, reject) => {
+          abortStart = (signal) => reject(new StartAborted(signal));
+          if (stopRequested !== undefined) abortStart(stopRequested);
         });
+        try {
+          node = await Promise.race([
+            formCluster(prepared, role, options.name, log, holder, {
+              resilienceDir: options.resilienceDir,
+              rejoin: info !== undefined,
+              onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
+            }),
+            aborted,
+          ]);
+        } catch (err) {
+          // Close the control channel too, or its open server keeps the process alive.
+          await holder.node?.close().catch(() => undefined);
+          throw err;
+        } finally {
+          abortStart = undefined;
+        }
       } catch (err) {
         await prepared.terminate();
         throw err;
@@ -111,6 +133,16 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
+    // Everything is closed; a connect retry still waiting must not keep the
+    // process up (the timer is unref'd: it only fires if something lingers).
+    const exitSoon = (code: number) => setTimeout(() => process.exit(code), 1_000).unref();
+    if (err instanceof StartAborted) {
+      log.info(`${err.message}: stopped before the cluster formed`);
+      log.info(LogLine.ShutdownComplete);
+      exitSoon(0);
+      return 0;
+    }
+    exitSoon(2);
     const code = err instanceof RooError ? err.code : 'ROO_ERR_INTERNAL';
     log.error({ code }, (err as Error).message);
     process.stderr.write(`roo worker: ${(err as Error).message}\n`);
@@ -229,6 +261,7 @@ function formCluster(
   role: ClusterRole,
   name: string,
   log: Logger,
+  holder: { node?: ClusterNode },
   more: { resilienceDir: string; rejoin: boolean; onShutdown: (reason: string) => void },
 ): Promise<ClusterNode> {
   return new Promise<ClusterNode>((resolve, reject) => {
@@ -259,7 +292,11 @@ function formCluster(
       },
     }).then((n) => {
       node = n;
+      holder.node = n;
       if (ready) resolve(n);
     }, reject);
   });
 }
+
+/** A stop requested (signal, cluster shutdown) while the cluster was forming. */
+class StartAborted extends Error {}

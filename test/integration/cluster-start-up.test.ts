@@ -89,6 +89,17 @@ async function expectRefused(proc: RooProcess, code: string, message: RegExp): P
 }
 
 describe('cluster start-up', () => {
+  // Regression: a signal during start-up was only recorded, so an initializer
+  // waiting for workers (or a member waiting for the initializer) never stopped.
+  it('an initializer still waiting for its workers stops cleanly on SIGTERM', async () => {
+    const spec = { module: 'examples/word_count/app.ts', out: `${LOCAL}:9`, workers: 2 };
+    const { proc } = await startInitializer(spec, makeResilienceDir());
+    await proc.waitForStderr(/joined \(1 of 2\)/);
+    const exit = await proc.stop();
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(proc.stderr).toMatch(/stopped before the cluster formed/);
+  });
+
   it('a member started before its initializer retries, says so, and joins', async () => {
     const out = await receiver();
     const dir = makeResilienceDir();
