@@ -32,6 +32,7 @@ import {
   isPlainRecord,
   nonEmptyText,
   versionField,
+  unpackWire,
 } from './validate.js';
 
 /** Version of the control-message format; a peer speaking another is refused. */
@@ -242,17 +243,7 @@ export function encodeControlMessage(message: ControlMessage): Uint8Array {
  * not a valid message.
  */
 export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
-  let value: unknown;
-  try {
-    value = unpackr.unpack(bytes);
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : describe(e);
-    throw new RooError(
-      ErrorCode.BadMessage,
-      `control message is not valid msgpack (${bytes.length} bytes): ${reason}`,
-      { bytes: bytes.length },
-    );
-  }
+  const value = unpackWire((b) => unpackr.unpack(b), bytes, 'control message');
   return validateControlMessage(value);
 }
 

@@ -11,7 +11,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, RooError } from './errors.js';
-import { bad, count, describe, field, nonEmptyText, versionField } from './validate.js';
+import { bad, count, describe, field, nonEmptyText, unpackWire, versionField } from './validate.js';
 
 /** Version of the data-message format; a peer speaking another is refused. */
 export const DATA_PROTOCOL_VERSION = 1;
@@ -88,18 +88,7 @@ export function encodeDataMessage(message: DataMessage): Uint8Array {
  * encoding, or a value that is not a valid message.
  */
 export function decodeDataMessage(bytes: Uint8Array): DataMessage {
-  let value: unknown;
-  try {
-    value = unpackr.unpack(bytes);
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : describe(e);
-    throw new RooError(
-      ErrorCode.BadMessage,
-      `data message is not valid msgpack (${bytes.length} bytes): ${reason}`,
-      { bytes: bytes.length },
-    );
-  }
-  const message = validateDataMessage(value);
+  const message = validateDataMessage(unpackWire((b) => unpackr.unpack(b), bytes, 'data message'));
   if (message.type === 'batch' && Object.getPrototypeOf(message.bytes) !== Uint8Array.prototype) {
     // msgpackr hands binary back as a Buffer when the input is one; callers
     // get the same plain Uint8Array whatever they decoded from (a view, no copy).

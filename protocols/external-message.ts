@@ -26,6 +26,7 @@ import {
   isPlainRecord,
   versionField,
   wellFormed,
+  unpackWire,
 } from './validate.js';
 
 /** Version of the external-message format; a peer speaking another is refused. */
@@ -158,17 +159,7 @@ export function encodeExternalMessage(message: ExternalMessage): Uint8Array {
  * message. Refusals of a request with a readable id carry it in `details.id`.
  */
 export function decodeExternalMessage(bytes: Uint8Array): ExternalMessage {
-  let value: unknown;
-  try {
-    value = unpackr.unpack(bytes);
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : describe(e);
-    throw new RooError(
-      ErrorCode.BadMessage,
-      `external message is not valid msgpack (${bytes.length} bytes): ${reason}`,
-      { bytes: bytes.length },
-    );
-  }
+  const value = unpackWire((b) => unpackr.unpack(b), bytes, 'external message');
   return validateExternalMessage(value);
 }
 

@@ -94,3 +94,27 @@ export function versionField(record: Record<string, unknown>, what: string): num
   }
   return version;
 }
+
+/**
+ * Unpacks one msgpack-encoded wire message for a validator: anything msgpackr
+ * cannot read (garbage, a truncated or padded encoding) becomes RooError
+ * ROO_ERR_BAD_MESSAGE naming `what` (e.g. "control message").
+ */
+export function unpackWire(
+  unpack: (bytes: Uint8Array) => unknown,
+  bytes: Uint8Array,
+  what: string,
+): unknown {
+  try {
+    return unpack(bytes);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : describe(e);
+    throw new RooError(
+      ErrorCode.BadMessage,
+      `${what} is not valid msgpack (${bytes.length} bytes): ${reason}`,
+      {
+        bytes: bytes.length,
+      },
+    );
+  }
+}
