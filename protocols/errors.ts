@@ -30,6 +30,10 @@ export const ErrorCode = {
   UnknownRequest: 'ROO_ERR_UNKNOWN_REQUEST',
   /** Resilience files belong to another cluster or application: leftovers to clean up. */
   StaleResilience: 'ROO_ERR_STALE_RESILIENCE',
+  /** A snapshot file is truncated, fails its checksum or holds malformed content. */
+  SnapshotCorrupt: 'ROO_ERR_SNAPSHOT_CORRUPT',
+  /** A snapshot cannot be written: an invalid field, a value msgpackr cannot carry, or too large. */
+  SnapshotEncodeFailed: 'ROO_ERR_SNAPSHOT_ENCODE_FAILED',
 } as const;
 
 /** One of the stable codes of {@link ErrorCode}. */

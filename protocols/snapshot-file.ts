@@ -1,0 +1,360 @@
+/**
+ * The snapshot file a worker writes for each checkpoint (DESIGN.md section 6):
+ * its sources' replay positions, its key groups' state, its sinks' records.
+ * Pure: this file turns a snapshot into bytes and back; writing them (temp
+ * file, fsync, rename) is the executor's job.
+ *
+ * Layout, integers big-endian:
+ *
+ *     "ROOSNAP\0"                 8 bytes of magic
+ *     u16 format version          SNAPSHOT_FORMAT_VERSION
+ *     u32 header length, header   msgpack map: application, applicationHash,
+ *                                 worker, checkpointId, createdAt
+ *     u32 body length, body       msgpack map: sources, partitions, sinks
+ *     SHA-256                     32 bytes over everything before it
+ *
+ * The header is separate from the body so a reader can tell whose file it is
+ * (and for which checkpoint) in the error it reports. The checksum covers the
+ * whole file because a torn or bit-rotted file must never be restored: the
+ * cluster falls back to an earlier checkpoint instead (issue 4, part 6).
+ *
+ * Encoded with msgpackr as plain maps (no records), as the wire messages are.
+ * Decoding validates every field, because the bytes come from a disk.
+ */
+import { createHash } from 'node:crypto';
+import { Packr, Unpackr } from 'msgpackr';
+import { ErrorCode, RooError } from './errors.js';
+import { describe, field, isCount, isPlainRecord, LONE_SURROGATE } from './validate.js';
+
+/** Version of the snapshot file format; a file of another version is refused. */
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
+/** The 8 bytes every snapshot file starts with: "ROOSNAP\0". */
+export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.of(
+  0x52,
+  0x4f,
+  0x4f,
+  0x53,
+  0x4e,
+  0x41,
+  0x50,
+  0x00,
+);
+
+/** Largest header accepted: names and a hash, never near this; a larger length is corruption. */
+export const MAX_SNAPSHOT_HEADER_BYTES = 64 * 1024;
+
+/** Largest body the u32 length field can describe. */
+export const MAX_SNAPSHOT_BODY_BYTES = 0xffff_ffff;
+
+const CHECKSUM_BYTES = 32;
+/** Magic, version and the header-length field: what precedes the header. */
+const PREFIX_BYTES = SNAPSHOT_MAGIC.length + 2 + 4;
+/** The smallest file possible: empty header and body (never valid, but that is for later checks). */
+const MIN_BYTES = PREFIX_BYTES + 4 + CHECKSUM_BYTES;
+
+/** Whose snapshot this is and of which checkpoint. */
+export interface SnapshotHeader {
+  /** Name of the application the worker runs. */
+  readonly application: string;
+  /** Hash of the application's plan; a file of another plan is not restored. */
+  readonly applicationHash: string;
+  /** Name of the worker that wrote the file. */
+  readonly worker: string;
+  /** The checkpoint the file belongs to. */
+  readonly checkpointId: number;
+  /** When the file was written, as `Date.prototype.toISOString` gives it. */
+  readonly createdAt: string;
+}
+
+/** One entity's state: its key and its state encoded (by msgpackr or the state's own serializer). */
+export type SnapshotEntry = readonly [key: string, state: Uint8Array];
+
+/** The state of one key group of a partition. */
+export interface SnapshotKeyGroup {
+  readonly keyGroup: number;
+  /** Entities of the group; keys are distinct. */
+  readonly entries: readonly SnapshotEntry[];
+}
+
+/** The key groups of one state partition this worker owns. */
+export interface SnapshotPartition {
+  /** Name of the state partition; distinct within a snapshot. */
+  readonly name: string;
+  /** The groups, each at most once. */
+  readonly keyGroups: readonly SnapshotKeyGroup[];
+}
+
+/** Everything one worker recorded for one checkpoint. */
+export interface Snapshot extends SnapshotHeader {
+  /** Replay position of each source, by source id: opaque here, msgpack-encodable plain values. */
+  readonly sources: Readonly<Record<string, unknown>>;
+  readonly partitions: readonly SnapshotPartition[];
+  /** What each sink recorded on the barrier, by sink id: opaque here, like `sources`. */
+  readonly sinks: Readonly<Record<string, unknown>>;
+}
+
+const HEADER_FIELDS = ['application', 'applicationHash', 'worker', 'checkpointId', 'createdAt'];
+const BODY_FIELDS = ['sources', 'partitions', 'sinks'];
+
+const packr = new Packr({ useRecords: false });
+// copyBuffers: state bytes must not alias the file's buffer, which the caller may reuse.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
+
+/** A problem found in a snapshot; the caller turns it into the error of its side. */
+type Fail = (message: string) => RooError;
+
+/**
+ * Encodes a snapshot into the bytes of its file. The snapshot is validated
+ * first, so a malformed one fails when written, not at recovery. Throws
+ * RooError ROO_ERR_SNAPSHOT_ENCODE_FAILED for an invalid field, a source or
+ * sink value msgpackr cannot carry, or a snapshot too large for the format.
+ */
+export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
+  const fail: Fail = (message) =>
+    new RooError(ErrorCode.SnapshotEncodeFailed, `cannot encode snapshot: ${message}`);
+  const header = validateHeader(snapshot, fail);
+  const body = validateBody(snapshot, fail);
+  const headerBytes = pack(header, 'header', fail);
+  const bodyBytes = pack(body, 'body', fail);
+  if (headerBytes.length > MAX_SNAPSHOT_HEADER_BYTES) {
+    throw fail(`header is ${headerBytes.length} bytes, more than ${MAX_SNAPSHOT_HEADER_BYTES}`);
+  }
+  if (bodyBytes.length > MAX_SNAPSHOT_BODY_BYTES) {
+    throw fail(`body is ${bodyBytes.length} bytes, more than ${MAX_SNAPSHOT_BODY_BYTES}`);
+  }
+  const total = PREFIX_BYTES + headerBytes.length + 4 + bodyBytes.length + CHECKSUM_BYTES;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  out.set(SNAPSHOT_MAGIC, 0);
+  view.setUint16(SNAPSHOT_MAGIC.length, SNAPSHOT_FORMAT_VERSION);
+  view.setUint32(SNAPSHOT_MAGIC.length + 2, headerBytes.length);
+  out.set(headerBytes, PREFIX_BYTES);
+  const bodyLengthAt = PREFIX_BYTES + headerBytes.length;
+  view.setUint32(bodyLengthAt, bodyBytes.length);
+  out.set(bodyBytes, bodyLengthAt + 4);
+  const checksumAt = total - CHECKSUM_BYTES;
+  out.set(sha256(out.subarray(0, checksumAt)), checksumAt);
+  return out;
+}
+
+/**
+ * Decodes and validates the bytes of a snapshot file. Throws RooError
+ * ROO_ERR_BAD_VERSION for a file of another format version, and
+ * ROO_ERR_SNAPSHOT_CORRUPT for anything else: not a snapshot file (wrong
+ * magic), truncated or padded, impossible lengths, a checksum mismatch, or a
+ * header or body that is not valid msgpack or not a valid snapshot.
+ */
+export function decodeSnapshot(bytes: Uint8Array): Snapshot {
+  const fail: Fail = (message) =>
+    new RooError(ErrorCode.SnapshotCorrupt, `snapshot file is corrupt: ${message}`, {
+      bytes: bytes.length,
+    });
+  if (bytes.length < SNAPSHOT_MAGIC.length || !startsWithMagic(bytes)) {
+    throw fail('it does not start with "ROOSNAP\\0" (not a snapshot file)');
+  }
+  if (bytes.length < MIN_BYTES) {
+    throw fail(`truncated: ${bytes.length} bytes, the smallest snapshot file has ${MIN_BYTES}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(SNAPSHOT_MAGIC.length);
+  if (version !== SNAPSHOT_FORMAT_VERSION) {
+    throw new RooError(
+      ErrorCode.BadVersion,
+      `snapshot file format version ${version} is not supported (this worker reads version ${SNAPSHOT_FORMAT_VERSION})`,
+      { version, supported: SNAPSHOT_FORMAT_VERSION },
+    );
+  }
+  const headerLength = view.getUint32(SNAPSHOT_MAGIC.length + 2);
+  if (headerLength > MAX_SNAPSHOT_HEADER_BYTES) {
+    throw fail(`header length ${headerLength} is more than ${MAX_SNAPSHOT_HEADER_BYTES}`);
+  }
+  const bodyLengthAt = PREFIX_BYTES + headerLength;
+  if (bodyLengthAt + 4 + CHECKSUM_BYTES > bytes.length) {
+    throw fail(
+      `truncated: header length ${headerLength} runs past the end of ${bytes.length} bytes`,
+    );
+  }
+  const bodyLength = view.getUint32(bodyLengthAt);
+  const expected = bodyLengthAt + 4 + bodyLength + CHECKSUM_BYTES;
+  if (expected > bytes.length) {
+    throw fail(`truncated: the lengths need ${expected} bytes, the file has ${bytes.length}`);
+  }
+  if (expected < bytes.length) {
+    throw fail(`the lengths need ${expected} bytes, the file has ${bytes.length - expected} more`);
+  }
+  const checksumAt = expected - CHECKSUM_BYTES;
+  if (!equalBytes(sha256(bytes.subarray(0, checksumAt)), bytes.subarray(checksumAt))) {
+    throw fail('checksum mismatch (the file was damaged or partly written)');
+  }
+  // A field this version does not know means a file of another version: refused, not skipped.
+  const header = unpack(bytes.subarray(PREFIX_BYTES, bodyLengthAt), 'header', fail);
+  const body = unpack(bytes.subarray(bodyLengthAt + 4, checksumAt), 'body', fail);
+  return {
+    ...validateHeader(exactRecord(header, HEADER_FIELDS, 'header', fail), fail),
+    ...validateBody(exactRecord(body, BODY_FIELDS, 'body', fail), fail),
+  };
+}
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  const digest = createHash('sha256').update(bytes).digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+}
+
+function startsWithMagic(bytes: Uint8Array): boolean {
+  return SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return diff === 0;
+}
+
+function pack(value: unknown, what: string, fail: Fail): Uint8Array {
+  try {
+    // A copy: msgpackr packs into a shared buffer that its next call overwrites.
+    return new Uint8Array(packr.pack(value));
+  } catch (e) {
+    throw fail(
+      `${what} cannot be packed by msgpackr: ${e instanceof Error ? e.message : describe(e)}`,
+    );
+  }
+}
+
+function unpack(bytes: Uint8Array, what: string, fail: Fail): unknown {
+  try {
+    return unpackr.unpack(bytes);
+  } catch (e) {
+    throw fail(`${what} is not valid msgpack: ${e instanceof Error ? e.message : describe(e)}`);
+  }
+}
+
+/** A map with exactly the fields `fields` (missing ones read as undefined and fail later). */
+function exactRecord(
+  value: unknown,
+  fields: readonly string[],
+  what: string,
+  fail: Fail,
+): Record<string, unknown> {
+  if (!isPlainRecord(value)) throw fail(`${what} must be a map, got ${describe(value)}`);
+  for (const key of Object.keys(value)) {
+    if (!fields.includes(key)) throw fail(`unexpected field ${JSON.stringify(key)} in ${what}`);
+  }
+  return value;
+}
+
+function text(x: unknown, path: string, fail: Fail, allowEmpty = false): string {
+  if (typeof x !== 'string' || (!allowEmpty && x.length === 0)) {
+    throw fail(`'${path}' must be a ${allowEmpty ? '' : 'non-empty '}string, got ${describe(x)}`);
+  }
+  if (LONE_SURROGATE.test(x)) throw fail(`'${path}' is not well-formed UTF-16`);
+  return x;
+}
+
+function countField(x: unknown, path: string, fail: Fail): number {
+  if (!isCount(x)) throw fail(`'${path}' must be a non-negative safe integer, got ${describe(x)}`);
+  return x;
+}
+
+function isoTime(x: unknown, path: string, fail: Fail): string {
+  const s = text(x, path, fail);
+  const time = Date.parse(s);
+  // The canonical form only: any other string Date.parse accepts would not survive as written.
+  if (Number.isNaN(time) || new Date(time).toISOString() !== s) {
+    throw fail(`'${path}' must be an ISO time as toISOString writes it, got ${describe(s)}`);
+  }
+  return s;
+}
+
+function validateHeader(value: unknown, fail: Fail): SnapshotHeader {
+  // On encode `value` is a whole Snapshot: read only the header's fields.
+  if (!isPlainRecord(value)) throw fail(`header must be a map, got ${describe(value)}`);
+  return {
+    application: text(field(value, 'application'), 'application', fail),
+    applicationHash: text(field(value, 'applicationHash'), 'applicationHash', fail),
+    worker: text(field(value, 'worker'), 'worker', fail),
+    checkpointId: countField(field(value, 'checkpointId'), 'checkpointId', fail),
+    createdAt: isoTime(field(value, 'createdAt'), 'createdAt', fail),
+  };
+}
+
+function validateBody(
+  value: unknown,
+  fail: Fail,
+): Pick<Snapshot, 'sources' | 'partitions' | 'sinks'> {
+  if (!isPlainRecord(value)) throw fail(`body must be a map, got ${describe(value)}`);
+  return {
+    sources: idRecord(field(value, 'sources'), 'sources', fail),
+    partitions: partitions(field(value, 'partitions'), fail),
+    sinks: idRecord(field(value, 'sinks'), 'sinks', fail),
+  };
+}
+
+/** Sources or sinks by id. msgpackr renames a decoded `__proto__` key, so it cannot be written. */
+function idRecord(x: unknown, path: string, fail: Fail): Record<string, unknown> {
+  if (!isPlainRecord(x)) throw fail(`'${path}' must be a map, got ${describe(x)}`);
+  const out: Record<string, unknown> = {};
+  for (const [id, v] of Object.entries(x)) {
+    if (id === '__proto__') throw fail(`'${path}' may not have an id "__proto__"`);
+    text(id, `${path} id`, fail);
+    out[id] = v;
+  }
+  return out;
+}
+
+function list(x: unknown, path: string, fail: Fail): readonly unknown[] {
+  if (!Array.isArray(x)) throw fail(`'${path}' must be an array, got ${describe(x)}`);
+  return x;
+}
+
+function partitions(x: unknown, fail: Fail): SnapshotPartition[] {
+  const names = new Set<string>();
+  return list(x, 'partitions', fail).map((p, i) => {
+    const at = `partitions[${i}]`;
+    const record = exactRecord(p, ['name', 'keyGroups'], at, fail);
+    const name = text(field(record, 'name'), `${at}.name`, fail);
+    if (names.has(name)) throw fail(`partition ${JSON.stringify(name)} appears twice`);
+    names.add(name);
+    const groups = new Set<number>();
+    const keyGroups = list(field(record, 'keyGroups'), `${at}.keyGroups`, fail).map((g, j) => {
+      const gAt = `${at}.keyGroups[${j}]`;
+      const group = exactRecord(g, ['keyGroup', 'entries'], gAt, fail);
+      const keyGroup = countField(field(group, 'keyGroup'), `${gAt}.keyGroup`, fail);
+      if (groups.has(keyGroup)) {
+        throw fail(`key group ${keyGroup} of partition ${JSON.stringify(name)} appears twice`);
+      }
+      groups.add(keyGroup);
+      return { keyGroup, entries: entries(field(group, 'entries'), gAt, name, fail) };
+    });
+    return { name, keyGroups };
+  });
+}
+
+function entries(x: unknown, at: string, partition: string, fail: Fail): SnapshotEntry[] {
+  const keys = new Set<string>();
+  return list(x, `${at}.entries`, fail).map((e, k) => {
+    const eAt = `${at}.entries[${k}]`;
+    if (!Array.isArray(e) || e.length !== 2) {
+      throw fail(`'${eAt}' must be a [key, state] pair, got ${describe(e)}`);
+    }
+    const key = text(e[0], `${eAt} key`, fail, true);
+    if (keys.has(key)) {
+      throw fail(
+        `key ${JSON.stringify(key)} appears twice in partition ${JSON.stringify(partition)}`,
+      );
+    }
+    keys.add(key);
+    const state: unknown = e[1];
+    if (!(state instanceof Uint8Array)) {
+      throw fail(`'${eAt} state' must be binary, got ${describe(state)}`);
+    }
+    // msgpackr hands binary back as a Buffer; callers get a plain Uint8Array (a view, no copy).
+    const plain =
+      Object.getPrototypeOf(state) === Uint8Array.prototype
+        ? state
+        : new Uint8Array(state.buffer, state.byteOffset, state.length);
+    return [key, plain] as const;
+  });
+}
