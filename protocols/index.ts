@@ -5,3 +5,4 @@ export * from './data-message.js';
 export * from './control-message.js';
 export * from './external-message.js';
 export * from './address.js';
+export * from './snapshot-file.js';
