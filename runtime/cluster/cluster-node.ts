@@ -34,6 +34,7 @@ import {
   type CoordinatorState,
   type Decision,
   type Hello,
+  type Member,
 } from './coordinator.js';
 
 /** How this worker takes part. */
@@ -223,43 +224,15 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         );
         listener.server?.drop(d.connection, 'refused');
         return;
-      case 'assign': {
-        const routing = routingOf(d.members.length);
-        d.members.forEach((m, i) =>
-          toName(m.name, {
-            type: 'assign',
-            version: 1,
-            clusterId: `${engine.plan.application}:${engine.applicationHash}`,
-            workerIndex: i,
-            members: d.members.map((x) => ({
-              name: x.name,
-              threads: x.threads,
-              control: x.control,
-              data: x.data,
-            })),
-            routing,
-          }),
-        );
+      case 'assign':
+        d.members.forEach((m, i) => toName(m.name, assignOf(d.members, i)));
         return;
-      }
       case 'assign-one': {
         const i = state.members.findIndex((m) => m.name === d.name);
         log.info(
           `worker '${d.name}' restarted: rejoining as worker ${i + 1}; the state it held is lost (no resilience)`,
         );
-        toName(d.name, {
-          type: 'assign',
-          version: 1,
-          clusterId: `${engine.plan.application}:${engine.applicationHash}`,
-          workerIndex: i,
-          members: d.members.map((x) => ({
-            name: x.name,
-            threads: x.threads,
-            control: x.control,
-            data: x.data,
-          })),
-          routing: routingOf(d.members.length),
-        });
+        toName(d.name, assignOf(d.members, i));
         return;
       }
       case 'wire-one':
@@ -295,6 +268,20 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         return;
     }
   };
+  /** The `assign` message telling worker `index` of `members` its place. */
+  const assignOf = (members: readonly Member[], index: number): ControlMessage => ({
+    type: 'assign',
+    version: 1,
+    clusterId: `${engine.plan.application}:${engine.applicationHash}`,
+    workerIndex: index,
+    members: members.map((x) => ({
+      name: x.name,
+      threads: x.threads,
+      control: x.control,
+      data: x.data,
+    })),
+    routing: routingOf(members.length),
+  });
   const routingOf = (workers: number) => ({
     version: 1,
     partitions: engine.plan.partitions.map((p, pi) => ({

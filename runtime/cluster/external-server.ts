@@ -174,7 +174,11 @@ export function engineHandlers(o: EngineHandlerOptions): ExternalHandlers {
       o.log.info(`external channel: rotate-logs: ${ROTATE_LOGS_NOTE}`);
       return { worker: o.identity.worker, rotated: false, note: ROTATE_LOGS_NOTE };
     },
-    shutdownResult: () => ({ worker: o.identity.worker, stopping: [o.identity.worker] }),
+    // A cluster's shutdown stops every member, not only the one asked.
+    shutdownResult: () => ({
+      worker: o.identity.worker,
+      stopping: [...(o.identity.members?.() ?? [o.identity.worker])],
+    }),
   };
 }
 
