@@ -28,6 +28,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, RooError } from './errors.js';
+import { writeUtf8 } from './utf8.js';
 
 /** Version byte at the head of every batch. */
 export const BATCH_VERSION = 1;
@@ -51,12 +52,11 @@ const K_SAME_AS_A = 9;
  * the difference is measurable, so we type them here.
  */
 interface FastBuffer extends Buffer {
-  utf8Write(s: string, offset: number, max: number): number;
   latin1Slice(start: number, end: number): string;
   utf8Slice(start: number, end: number): string;
 }
 
-/** Strings up to this length are copied and read by JS loops instead of Buffer's C++ methods. */
+/** Short ASCII strings (up to this length) are read by a JS loop instead of Buffer's C++ methods. */
 const SHORT_STRING = 32;
 const fromCharCode = String.fromCharCode;
 
@@ -160,29 +160,16 @@ export class BatchEncoder {
     switch (typeof v) {
       case 'string': {
         const len = v.length;
-        const max = len * 3;
-        this.ensure(5 + max);
+        this.ensure(5 + len * 3);
         const buf = this.buf;
-        const start = this.pos + 5;
-        let written = -1;
-        if (len <= SHORT_STRING) {
-          // A JS loop beats a call into C++ for short strings (most keys).
-          let i = 0;
-          for (; i < len; i++) {
-            const c = v.charCodeAt(i);
-            if (c >= 0x80) break;
-            buf[start + i] = c;
-          }
-          if (i === len) written = len;
-        }
-        if (written < 0) written = buf.utf8Write(v, start, max);
         const at = this.pos;
+        const written = writeUtf8(buf, at + 5, v);
         buf[at] = written === len ? K_ASCII : K_UTF8;
         buf[at + 1] = written & 0xff;
         buf[at + 2] = (written >>> 8) & 0xff;
         buf[at + 3] = (written >>> 16) & 0xff;
         buf[at + 4] = (written >>> 24) & 0xff;
-        this.pos = start + written;
+        this.pos = at + 5 + written;
         return;
       }
       case 'number':

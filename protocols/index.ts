@@ -6,3 +6,4 @@ export * from './control-message.js';
 export * from './external-message.js';
 export * from './address.js';
 export * from './snapshot-file.js';
+export * from './utf8.js';

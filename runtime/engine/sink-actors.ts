@@ -11,15 +11,13 @@
  * key's outputs reach the sink in order.
  */
 import type { ActorRef, Behaviour, Scheduler, ThreadLoop } from '../../actors/index.js';
-import { ErrorCode } from '../../protocols/index.js';
+import { ErrorCode, writeUtf8 } from '../../protocols/index.js';
 import type { Encoder } from '../api/connectors.js';
 import type { Output } from '../connectors/output.js';
 import type { ErrorReporter } from './error-reporter.js';
 import { TAG_BYTES } from './tags.js';
 
 const SHIP_BYTES = 16 * 1024;
-/** Outputs up to this many characters are encoded by a JS loop when ASCII. */
-const SHORT_OUTPUT = 64;
 
 /** Counters of a sink encoder. */
 export interface SinkEncoderCounters {
@@ -67,21 +65,8 @@ export class SinkEncoder {
       return;
     }
     if (typeof out === 'string') {
-      const len = out.length;
-      this.ensure(len * 3);
-      const buf = this.buf;
-      const at = this.pos;
-      // Most outputs are short ASCII lines: a JS loop beats Buffer.write's
-      // argument handling plus a call into C++ per output.
-      let i = 0;
-      if (len <= SHORT_OUTPUT) {
-        for (; i < len; i++) {
-          const c = out.charCodeAt(i);
-          if (c >= 0x80) break;
-          buf[at + i] = c;
-        }
-      }
-      this.pos = i === len ? at + len : at + buf.write(out, at, len * 3, 'utf8');
+      this.ensure(out.length * 3);
+      this.pos += writeUtf8(this.buf, this.pos, out);
     } else {
       this.ensure(out.length);
       this.buf.set(out, this.pos);
