@@ -87,6 +87,20 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   let assigned: AssignControlMessage | undefined;
   let owners: number[][] = [];
 
+  /** This worker's `hello`: who it is, what it runs, where it listens. */
+  const helloOf = (control: Address, rejoin: boolean): ControlMessage => ({
+    type: 'hello',
+    version: 1,
+    name: o.name,
+    application: engine.plan.application,
+    applicationHash: engine.applicationHash,
+    threads,
+    control,
+    data,
+    rejoin,
+    joinRunning: false,
+  });
+
   /** The member side: what every worker does on the initializer's word. */
   const member = async (m: ControlMessage, reply: (m: ControlMessage) => void): Promise<void> => {
     switch (m.type) {
@@ -172,18 +186,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       log,
     );
     connection.client = client;
-    send({
-      type: 'hello',
-      version: 1,
-      name: o.name,
-      application: engine.plan.application,
-      applicationHash: engine.applicationHash,
-      threads,
-      control: o.myControl ?? o.control,
-      data,
-      rejoin: o.rejoin,
-      joinRunning: false,
-    });
+    send(helloOf(o.myControl ?? o.control, o.rejoin));
     return {
       data,
       control: o.myControl ?? o.control,
@@ -366,21 +369,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   log.info(
     `control channel listening on ${formatAddress(control)}; waiting for ${o.initializer.workerCount} workers`,
   );
-  observe(
-    {
-      type: 'hello',
-      version: 1,
-      name: o.name,
-      application: engine.plan.application,
-      applicationHash: engine.applicationHash,
-      threads,
-      control,
-      data,
-      rejoin: false,
-      joinRunning: false,
-    },
-    SELF,
-  );
+  observe(helloOf(control, false), SELF);
   return {
     data,
     control,

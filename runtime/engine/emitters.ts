@@ -44,18 +44,20 @@ export type RemoteSend = (
   b: unknown,
 ) => void;
 
-/** Builds the emit function of a stage's outputs; `sinks[sinkId]` encodes on this thread. */
-export function compileStageEmit(
-  stage: Stage,
-  plan: Plan,
-  directory: Directory,
-  scheduler: Scheduler,
-  errors: ErrorReporter,
-  sinks: readonly Emit[],
-  remote: RemoteSend,
-): Emit {
-  const routed = compileRoute(stage.route, plan, directory, scheduler, errors, sinks, remote);
-  return compileChain(stage.chain, routed, errors);
+/** What a thread's routes are compiled against. */
+export interface RouteContext {
+  readonly plan: Plan;
+  readonly directory: Directory;
+  readonly scheduler: Scheduler;
+  readonly errors: ErrorReporter;
+  /** sinks[sinkId] encodes on this thread. */
+  readonly sinks: readonly Emit[];
+  readonly remote: RemoteSend;
+}
+
+/** Builds the emit function of a stage's outputs. */
+export function compileStageEmit(stage: Stage, ctx: RouteContext): Emit {
+  return compileChain(stage.chain, compileRoute(stage.route, ctx), ctx.errors);
 }
 
 /** Wraps `next` with the stateless computations of a chain, last first. */
@@ -101,15 +103,8 @@ export function emitOutputs(out: unknown, next: Emit): void {
   }
 }
 
-function compileRoute(
-  route: Route,
-  plan: Plan,
-  directory: Directory,
-  scheduler: Scheduler,
-  errors: ErrorReporter,
-  sinks: readonly Emit[],
-  remote: RemoteSend,
-): Emit {
+function compileRoute(route: Route, ctx: RouteContext): Emit {
+  const { plan, directory, scheduler, errors, sinks, remote } = ctx;
   const me = directory.me;
   switch (route.kind) {
     case 'drop':

@@ -219,8 +219,9 @@ const control: ThreadControl = {
       (links as DataLinks).send(worker, ref, tag, a, b);
     for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];
     const sinks = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).encode);
+    const ctx = { plan: p, directory, scheduler, errors, sinks, remote };
     for (const stage of p.stages) {
-      const emit = compileStageEmit(stage, p, directory, scheduler, errors, sinks, remote);
+      const emit = compileStageEmit(stage, ctx);
       if (stage.kind === 'parallel') {
         const actor = parallels.get(stage.id);
         if (actor !== undefined) actor.emit = applyComputation(stage.computation, emit, errors);
