@@ -105,8 +105,12 @@ export async function run(argv: string[]): Promise<number> {
           );
         }
         const holder: { node?: ClusterNode } = {};
+        const joining = new AbortController();
         const aborted = new Promise<never>((_, reject) => {
-          abortStart = (signal) => reject(new StartAborted(signal));
+          abortStart = (signal) => {
+            joining.abort();
+            reject(new StartAborted(signal));
+          };
           if (stopRequested !== undefined) abortStart(stopRequested);
         });
         try {
@@ -115,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
               resilienceDir: options.resilienceDir,
               rejoin: info !== undefined,
               onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
+              signal: joining.signal,
             }),
             aborted,
           ]);
@@ -133,16 +138,11 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
-    // Everything is closed; a connect retry still waiting must not keep the
-    // process up (the timer is unref'd: it only fires if something lingers).
-    const exitSoon = (code: number) => setTimeout(() => process.exit(code), 1_000).unref();
     if (err instanceof StartAborted) {
       log.info(`${err.message}: stopped before the cluster formed`);
       log.info(LogLine.ShutdownComplete);
-      exitSoon(0);
       return 0;
     }
-    exitSoon(2);
     const code = err instanceof RooError ? err.code : 'ROO_ERR_INTERNAL';
     log.error({ code }, (err as Error).message);
     process.stderr.write(`roo worker: ${(err as Error).message}\n`);
@@ -262,7 +262,12 @@ function formCluster(
   name: string,
   log: Logger,
   holder: { node?: ClusterNode },
-  more: { resilienceDir: string; rejoin: boolean; onShutdown: (reason: string) => void },
+  more: {
+    resilienceDir: string;
+    rejoin: boolean;
+    onShutdown: (reason: string) => void;
+    signal: AbortSignal;
+  },
 ): Promise<ClusterNode> {
   return new Promise<ClusterNode>((resolve, reject) => {
     let node: ClusterNode | undefined;
@@ -278,6 +283,7 @@ function formCluster(
       resilienceDir: more.resilienceDir,
       rejoin: more.rejoin,
       onShutdown: more.onShutdown,
+      signal: more.signal,
       onReady: () => {
         ready = true;
         if (node !== undefined) resolve(node);

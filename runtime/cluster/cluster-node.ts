@@ -58,6 +58,8 @@ export interface ClusterNodeOptions {
   readonly onReady: () => void;
   /** Called when the cluster shuts down cleanly (this worker must stop, exit 0). */
   readonly onShutdown: (reason: string) => void;
+  /** Aborts joining (a member still connecting to the initializer gives up at once). */
+  readonly signal?: AbortSignal;
   /** Called when the cluster cannot form or tells this worker to stop. */
   readonly onFatal: (error: RooError) => void;
 }
@@ -184,6 +186,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         closed: () => log.warn('the control connection to the initializer closed'),
       },
       log,
+      60_000,
+      o.signal,
     );
     connection.client = client;
     send(helloOf(o.myControl ?? o.control, o.rejoin));

@@ -117,6 +117,7 @@ export class ControlClient {
     handlers: { message: (bytes: Buffer) => void; closed: () => void },
     log: Logger,
     giveUpMs = 60_000,
+    signal?: AbortSignal,
   ): Promise<ControlClient> {
     const client = new ControlClient(address, handlers.message, handlers.closed, log);
     const until = Date.now() + giveUpMs;
@@ -124,6 +125,7 @@ export class ControlClient {
     let attempt = 0;
     for (;;) {
       attempt++;
+      if (signal?.aborted === true) throw new Error('stopped while connecting to the initializer');
       try {
         await client.open();
         if (attempt > 1) log.info(`connected to the initializer at ${formatAddress(address)}`);
@@ -139,7 +141,16 @@ export class ControlClient {
             `initializer at ${formatAddress(address)} is not reachable yet (${(err as Error).message}); retrying`,
           );
         }
-        await new Promise((r) => setTimeout(r, delay));
+        // Wait for the next try, unless the worker is told to stop meanwhile.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, delay);
+          function done(): void {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+          }
+          signal?.addEventListener('abort', done, { once: true });
+        });
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }

@@ -33,7 +33,7 @@ import {
   total,
   wordCountProblems,
 } from './helpers/key-outputs.js';
-import { escapeRegExp, LOCAL, ROOT, rooSend, type RooProcess } from './helpers/processes.js';
+import { escapeRegExp, LOCAL, ROOT, rooSend, RooProcess } from './helpers/processes.js';
 
 const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
 const reference = referenceWordCounts(readFileSync(GPL, 'utf8'));
@@ -91,6 +91,20 @@ async function expectRefused(proc: RooProcess, code: string, message: RegExp): P
 describe('cluster start-up', () => {
   // Regression: a signal during start-up was only recorded, so an initializer
   // waiting for workers (or a member waiting for the initializer) never stopped.
+  it('a member still retrying to reach its initializer stops cleanly on SIGTERM', async () => {
+    const dir = makeResilienceDir();
+    const port = await freePort();
+    const member = RooProcess.spawn('worker2', [
+      ...['worker', '--application-module', 'examples/word_count/app.ts', '--out', `${LOCAL}:9`],
+      ...['--name', 'worker2', '--resilience-dir', dir, '--control', `${LOCAL}:${port}`],
+      ...['--my-data', `${LOCAL}:0`],
+    ]);
+    await member.waitForStderr(/is not reachable yet/);
+    const exit = await member.stop();
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(member.stderr).toMatch(/stopped before the cluster formed/);
+  });
+
   it('an initializer still waiting for its workers stops cleanly on SIGTERM', async () => {
     const spec = { module: 'examples/word_count/app.ts', out: `${LOCAL}:9`, workers: 2 };
     const { proc } = await startInitializer(spec, makeResilienceDir());
