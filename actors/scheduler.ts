@@ -14,7 +14,7 @@
  *     process) check `pressured()` before each ingest and, when PRESSURE is
  *     non-zero, mute themselves (a TCP source stops reading its socket, so TCP
  *     pushes back on the sender) and register with `muteUntilRelieved`.
- *  4. When PRESSURE returns to 0, PRESSURE_EPOCH is bumped and every thread's
+ *  4. When PRESSURE returns to 0, every thread's
  *     doorbell is rung (`relievePressure`); each thread then unmutes its
  *     producers (`checkUnmute`).
  *  5. Every other actor always runs: its work is bounded by what the muted
@@ -111,7 +111,6 @@ interface Cell {
   readonly mailbox: Mailbox;
   scheduled: boolean;
   overloaded: boolean;
-  dead: boolean;
 }
 
 /** The actors of one scheduler thread and its channels to the others. */
@@ -179,7 +178,7 @@ export class Scheduler {
     }
     this.deliverInbound = (dest, tag, a, b) => {
       const cell = this.cells[dest];
-      if (cell === undefined || cell.dead) {
+      if (cell === undefined) {
         this.stats.badBatches++;
         return;
       }
@@ -222,7 +221,6 @@ export class Scheduler {
       mailbox: new Mailbox(),
       scheduled: false,
       overloaded: false,
-      dead: false,
     });
     return actorRef(this.thread, id);
   }
@@ -238,7 +236,7 @@ export class Scheduler {
     const local = ref & LOCAL_MASK;
     if (t === this.thread) {
       const cell = this.cells[local];
-      if (cell === undefined || cell.dead) throw new RangeError(`no actor ${local} on thread ${t}`);
+      if (cell === undefined) throw new RangeError(`no actor ${local} on thread ${t}`);
       this.stats.sentLocal++;
       this.enqueue(cell, tag, a, b);
       return;
@@ -254,14 +252,6 @@ export class Scheduler {
   resume(ref: ActorRef): void {
     const cell = this.cells[ref & LOCAL_MASK];
     if (cell !== undefined && cell.mailbox.size > 0) this.schedule(cell);
-  }
-
-  /** Stops an actor: it receives nothing more; queued messages are dropped. */
-  kill(ref: ActorRef): void {
-    const cell = this.cells[ref & LOCAL_MASK];
-    if (cell === undefined) return;
-    cell.dead = true;
-    if (cell.overloaded) this.relieve(cell);
   }
 
   /** True while any actor or channel of the process is overloaded (rule 3). */
@@ -356,7 +346,6 @@ export class Scheduler {
       const cell =
         this.random === undefined ? rq.shift() : rq.take(Math.floor(this.random() * rq.length));
       cell.scheduled = false;
-      if (cell.dead) continue;
       try {
         this.stats.delivered += cell.mailbox.deliver(cell.behaviour, cell.batch);
       } catch (err) {
@@ -412,7 +401,7 @@ export class Scheduler {
   }
 
   private schedule(cell: Cell): void {
-    if (cell.scheduled || cell.dead) return;
+    if (cell.scheduled) return;
     cell.scheduled = true;
     this.runQueue.push(cell);
   }
@@ -434,7 +423,6 @@ export class Scheduler {
 
   private relievePressure(): void {
     if (Atomics.sub(this.ctrl, ControlSlot.PRESSURE, 1) === 1) {
-      Atomics.add(this.ctrl, ControlSlot.PRESSURE_EPOCH, 1);
       for (let t = 0; t < this.threadCount; t++) this.wake(t);
     }
   }

@@ -12,15 +12,13 @@ export const ControlSlot = {
    * Non-zero mutes every producer (backpressure rule 2, scheduler.ts).
    */
   PRESSURE: 0,
-  /** Bumped whenever PRESSURE returns to 0, so parked threads wake to unmute. */
-  PRESSURE_EPOCH: 1,
   /**
    * Count of overloaded actors only (the part of PRESSURE that local work
    * always relieves). Channel readers pause on this, never on congested
    * channels: pausing a reader because an outbound channel is full can close
    * a cycle between two workers that never drains (rule 7, scheduler.ts).
    */
-  ACTOR_PRESSURE: 2,
+  ACTOR_PRESSURE: 1,
   /** First per-thread slot; thread t uses THREAD_BASE + t * THREAD_SLOTS + k. */
   THREAD_BASE: 4,
 } as const;
