@@ -49,6 +49,8 @@ export class SourceActor implements Behaviour {
   private readonly framers = new Map<number, FrameDecoder>();
   private carry: Buffer | undefined;
   private muted = false;
+  /** Set by stop(): no more input, also from a generator's pending 'continue'. */
+  private stopped = false;
   private nextIndex: number;
   private readonly where: string;
   private readonly onFrame: (payload: Buffer) => void;
@@ -110,7 +112,7 @@ export class SourceActor implements Behaviour {
 
   /** Closes the source's socket or file. */
   async stop(): Promise<void> {
-    this.muted = true;
+    this.stopped = true;
     await this.listener?.close();
     await this.reader?.close();
   }
@@ -144,6 +146,7 @@ export class SourceActor implements Behaviour {
   }
 
   receiveRuntime(tag: number): void {
+    if (this.stopped) return;
     if (
       (tag === RT_START || tag === RT_CONTINUE) &&
       this.stage.source.kind === 'generator-source'
