@@ -7,3 +7,4 @@ export * from './external-message.js';
 export * from './address.js';
 export * from './snapshot-file.js';
 export * from './utf8.js';
+export * from './sink-txn.js';

@@ -1,0 +1,578 @@
+/**
+ * The exactly-once TCP sink's wire protocol (issue 4, sinks). A sink in
+ * exactly-once mode holds each checkpoint's output until the checkpoint
+ * commits, then sends it as one transaction; after a crash a recovered sink
+ * may send a transaction again, so the receiver drops the epochs it already
+ * applied. Pure: this file encodes the sink's side and parses the receiver's
+ * side of a connection; sockets and the deduplication state live in runtime/.
+ *
+ * A connection, integers big-endian:
+ *
+ *     "ROOTXN1\n"                 8 bytes of magic
+ *     u32 length, hello           msgpack { type: 'hello', version: 1, sink }
+ *     then per transaction:
+ *     u32 length, txn header      msgpack { type: 'txn', version: 1, epoch, bytes }
+ *     `bytes` raw bytes           the sink's output for checkpoint `epoch`
+ *
+ * Read as a frame length, "ROOT" is 1,380,929,364: far above any frame a roo
+ * peer accepts, so a receiver tells this protocol from plain framed output by
+ * the first 8 bytes, and passes anything else through untouched. (Raw,
+ * unframed output whose first 8 bytes are exactly "ROOTXN1\n" would be taken
+ * for this protocol and refused: the one ambiguity, and an unlikely one.)
+ *
+ * The body is the sink's encoder output exactly as the at-least-once sink
+ * writes it (frames or lines); it is not one frame itself, so a transaction
+ * is not bounded by the frame limit but by the receiver's transaction limit.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { ErrorCode, RooError } from './errors.js';
+import { FRAME_HEADER_BYTES, writeFrameHeader } from './frame.js';
+import {
+  asRecord,
+  bad,
+  count,
+  describe,
+  field,
+  unpackWire,
+  versionField,
+  wellFormed,
+} from './validate.js';
+
+/** Version of the sink transaction protocol (the `1` of the magic and every message's `version`). */
+export const SINK_TXN_PROTOCOL_VERSION = 1;
+
+/** The 8 bytes an exactly-once sink connection starts with: "ROOTXN1\n". */
+export const SINK_TXN_MAGIC: Uint8Array = Uint8Array.of(
+  0x52, // R
+  0x4f, // O
+  0x4f, // O
+  0x54, // T
+  0x58, // X
+  0x4e, // N
+  0x31, // 1
+  0x0a, // \n
+);
+
+/** Longest sink id, in UTF-16 code units (JavaScript string length). */
+export const MAX_SINK_ID_LENGTH = 300;
+
+/**
+ * Largest hello or txn header message accepted. A hello with a 300-unit sink
+ * id is at most ~930 bytes, a header under 64; a larger length is garbage.
+ */
+export const MAX_SINK_TXN_MESSAGE_BYTES = 1024;
+
+/**
+ * Default largest transaction body a receiver holds (256 MiB). A receiver
+ * keeps a whole transaction in memory until its last byte arrives, because
+ * one cut short must not be half applied; a sink must keep one checkpoint's
+ * output below its receiver's limit.
+ */
+export const DEFAULT_MAX_SINK_TXN_BYTES = 256 * 1024 * 1024;
+
+/** Names the sink on a connection; the second message of every connection. */
+export interface SinkTxnHello {
+  readonly type: 'hello';
+  readonly version: typeof SINK_TXN_PROTOCOL_VERSION;
+  /** A stable id, e.g. `worker1/word totals`: 1 to 300 UTF-16 code units, well-formed. */
+  readonly sink: string;
+}
+
+/** Announces one transaction: `bytes` raw bytes of checkpoint `epoch`'s output follow. */
+export interface SinkTxnHeader {
+  readonly type: 'txn';
+  readonly version: typeof SINK_TXN_PROTOCOL_VERSION;
+  /** Strictly increases per sink id, across reconnects and crashes of the sink. */
+  readonly epoch: number;
+  /** Length of the body that follows. */
+  readonly bytes: number;
+}
+
+/** Any framed message of the protocol, discriminated by `type`. */
+export type SinkTxnMessage = SinkTxnHello | SinkTxnHeader;
+
+/** The `type` of each kind of {@link SinkTxnMessage}. */
+export type SinkTxnMessageType = SinkTxnMessage['type'];
+
+/** Field names of each kind, besides `type` and `version`; anything else is refused. */
+const FIELDS: { readonly [T in SinkTxnMessageType]: readonly string[] } = {
+  hello: ['sink'],
+  txn: ['epoch', 'bytes'],
+};
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/**
+ * Encodes a hello or txn header message (validated first, so a malformed one
+ * fails at the sink). Returns the msgpack payload alone, without its frame
+ * header, in a buffer of its own.
+ */
+export function encodeSinkTxnMessage(message: SinkTxnMessage): Uint8Array {
+  const bytes = new Uint8Array(packr.pack(validateSinkTxnMessage(message)));
+  if (bytes.length > MAX_SINK_TXN_MESSAGE_BYTES) {
+    // Unreachable with the field limits above; kept so a new field cannot break receivers.
+    throw new RooError(
+      ErrorCode.Internal,
+      `sink transaction message of ${bytes.length} bytes exceeds ${MAX_SINK_TXN_MESSAGE_BYTES}`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * Decodes and validates one message payload. Throws RooError
+ * ROO_ERR_BAD_VERSION for another protocol version and ROO_ERR_BAD_MESSAGE
+ * for anything else malformed (garbage, truncated or padded msgpack, a value
+ * that is not a valid message).
+ */
+export function decodeSinkTxnMessage(bytes: Uint8Array): SinkTxnMessage {
+  return validateSinkTxnMessage(
+    unpackWire((b) => unpackr.unpack(b), bytes, 'sink transaction message'),
+  );
+}
+
+/**
+ * Checks that `value` is a message of the current version and returns a fresh
+ * object holding only its fields: `sink` 1 to 300 UTF-16 code units of
+ * well-formed text, `epoch` and `bytes` non-negative safe integers, no other
+ * field. Throws like {@link decodeSinkTxnMessage}.
+ */
+export function validateSinkTxnMessage(value: unknown): SinkTxnMessage {
+  const record = asRecord(value, 'sink transaction message');
+  const version = versionField(record, 'sink transaction message');
+  if (version !== SINK_TXN_PROTOCOL_VERSION) {
+    throw new RooError(
+      ErrorCode.BadVersion,
+      `sink transaction message version ${version} is not supported (this receiver speaks version ${SINK_TXN_PROTOCOL_VERSION})`,
+      { version, supported: SINK_TXN_PROTOCOL_VERSION },
+    );
+  }
+  const type = field(record, 'type');
+  if (typeof type !== 'string' || !Object.hasOwn(FIELDS, type)) {
+    throw bad(`unknown sink transaction message type ${describe(type)}`);
+  }
+  const kind = type as SinkTxnMessageType;
+  for (const key of Object.keys(record)) {
+    if (key !== 'type' && key !== 'version' && !FIELDS[kind].includes(key)) {
+      throw bad(`unexpected field ${JSON.stringify(key)} in a '${kind}' sink transaction message`);
+    }
+  }
+  const what = `a '${kind}' sink transaction message`;
+  if (kind === 'hello') {
+    const sink = field(record, 'sink');
+    if (typeof sink !== 'string' || sink.length === 0 || sink.length > MAX_SINK_ID_LENGTH) {
+      throw bad(
+        `field 'sink' of ${what} must be a string of 1 to ${MAX_SINK_ID_LENGTH} characters, got ${describe(sink)}${typeof sink === 'string' ? ` (${sink.length} characters)` : ''}`,
+      );
+    }
+    return { type: kind, version, sink: wellFormed(sink, 'sink', what) };
+  }
+  return {
+    type: kind,
+    version,
+    epoch: count(field(record, 'epoch'), 'epoch', what),
+    bytes: count(field(record, 'bytes'), 'bytes', what),
+  };
+}
+
+/** A message with its frame header, in one buffer. */
+function framed(message: SinkTxnMessage): Buffer {
+  const payload = encodeSinkTxnMessage(message);
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  writeFrameHeader(out, 0, payload.length);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Sink side: the first bytes of every exactly-once connection, the magic and
+ * the framed hello naming the sink. Write it again after every reconnect.
+ * Throws ROO_ERR_BAD_MESSAGE for an id that is empty, longer than 300 code
+ * units or not well-formed.
+ */
+export function encodeSinkTxnHello(sink: string): Buffer {
+  const hello = framed({ type: 'hello', version: SINK_TXN_PROTOCOL_VERSION, sink });
+  const out = Buffer.allocUnsafe(SINK_TXN_MAGIC.length + hello.length);
+  out.set(SINK_TXN_MAGIC, 0);
+  out.set(hello, SINK_TXN_MAGIC.length);
+  return out;
+}
+
+/**
+ * Sink side: the framed header of a transaction of `bytes` body bytes, for a
+ * sink that writes the body itself. Throws ROO_ERR_BAD_MESSAGE for an epoch
+ * or length that is not a non-negative safe integer.
+ */
+export function encodeSinkTxnHeader(epoch: number, bytes: number): Buffer {
+  return framed({ type: 'txn', version: SINK_TXN_PROTOCOL_VERSION, epoch, bytes });
+}
+
+/**
+ * Sink side: one whole transaction, its header followed by the body chunks
+ * (the encoder's output for checkpoint `epoch`, in order, uncopied). Write
+ * the returned buffers in order, nothing between them. Throws like
+ * {@link encodeSinkTxnHeader}.
+ */
+export function encodeSinkTxn(
+  epoch: number,
+  body: Uint8Array | readonly Uint8Array[],
+): Uint8Array[] {
+  const chunks: readonly Uint8Array[] = body instanceof Uint8Array ? [body] : body;
+  let bytes = 0;
+  for (const chunk of chunks) bytes += chunk.length;
+  const out: Uint8Array[] = [encodeSinkTxnHeader(epoch, bytes)];
+  for (const chunk of chunks) if (chunk.length > 0) out.push(chunk);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Receiver side.
+
+/** What a {@link TxnConnectionParser} finds in a connection's bytes. */
+export type TxnConnectionEvent =
+  /** Bytes of a connection that is not in this protocol, unchanged and in order. */
+  | { readonly kind: 'plain'; readonly bytes: Buffer }
+  /** The connection speaks this protocol for sink `sink`. */
+  | { readonly kind: 'hello'; readonly sink: string }
+  /**
+   * A complete transaction. `bytes` may be a view of a pushed chunk: valid
+   * only during the call unless copied.
+   */
+  | { readonly kind: 'txn'; readonly sink: string; readonly epoch: number; readonly bytes: Buffer };
+
+/** A transaction whose body was still arriving. */
+export interface PendingSinkTxn {
+  readonly sink: string;
+  readonly epoch: number;
+  /** Body bytes received so far. */
+  readonly received: number;
+  /** Body bytes announced. */
+  readonly bytes: number;
+}
+
+/**
+ * States of a connection's parser: `detecting` while the bytes so far are a
+ * prefix of the magic; `plain` once they are not (pass-through); `hello`
+ * after the magic; `header` between transactions; `body` inside one;
+ * `failed` after an error (fail-stop).
+ */
+export type TxnConnectionState = 'detecting' | 'plain' | 'hello' | 'header' | 'body' | 'failed';
+
+const PARSER_TRANSITIONS: Readonly<Record<TxnConnectionState, readonly TxnConnectionState[]>> = {
+  detecting: ['plain', 'hello', 'failed'],
+  plain: ['failed'],
+  hello: ['header', 'failed'],
+  header: ['body', 'failed'],
+  body: ['header', 'failed'],
+  failed: [],
+};
+
+/** Returns `to` if a parser may move there from `from`; throws ROO_ERR_INTERNAL otherwise. */
+export function nextTxnConnectionState(
+  from: TxnConnectionState,
+  to: TxnConnectionState,
+): TxnConnectionState {
+  if (!PARSER_TRANSITIONS[from].includes(to)) {
+    throw new RooError(
+      ErrorCode.Internal,
+      `sink transaction parser cannot move from ${from} to ${to}`,
+    );
+  }
+  return to;
+}
+
+/**
+ * Incremental parser of one connection to a receiver. Feed it chunks as they
+ * arrive: it tells plain connections from exactly-once sink connections by
+ * their first 8 bytes (the magic may arrive split, and a plain connection
+ * shorter than 8 bytes comes out at `end`), passes plain bytes through
+ * unchanged, and reports a sink connection's hello and its complete
+ * transactions. A transaction is reported only once its last byte is in, so
+ * one cut short by a closed connection is never reported at all.
+ *
+ * Errors (garbage messages, a txn before the hello, a second hello, a body
+ * over `maxTxnBytes`) throw RooError from `push`; like FrameDecoder the
+ * parser is then fail-stop, every later call throwing the same error, and the
+ * caller closes the connection. Bounded: at most one control message (1 KiB)
+ * and one transaction body (`maxTxnBytes`) are held.
+ */
+export class TxnConnectionParser {
+  private readonly maxTxnBytes: number;
+  private current: TxnConnectionState = 'detecting';
+  /** Bytes of the magic matched so far, while detecting. */
+  private matched = 0;
+  private sinkId: string | undefined;
+  /** Frame header of the control message in progress. */
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  /** Payload of the control message in progress, once its header is complete. */
+  private message: Buffer | undefined;
+  private messageFill = 0;
+  /** The transaction whose body is arriving (state `body`). */
+  private epoch = 0;
+  private body: Buffer | undefined;
+  private bodyFill = 0;
+  private delivering = false;
+  private failure: RooError | undefined;
+
+  /**
+   * @param maxTxnBytes largest transaction body accepted, a safe integer ≥ 0;
+   *   anything else throws ROO_ERR_BAD_FLAG.
+   */
+  constructor(maxTxnBytes: number = DEFAULT_MAX_SINK_TXN_BYTES) {
+    if (!(Number.isSafeInteger(maxTxnBytes) && maxTxnBytes >= 0)) {
+      throw new RooError(
+        ErrorCode.BadFlag,
+        `maximum transaction size must be a non-negative integer number of bytes, got ${maxTxnBytes}`,
+        { max: maxTxnBytes },
+      );
+    }
+    this.maxTxnBytes = maxTxnBytes;
+  }
+
+  /** Where the parser is. */
+  get state(): TxnConnectionState {
+    return this.current;
+  }
+
+  /** The sink id of a connection that has sent its hello. */
+  get sink(): string | undefined {
+    return this.sinkId;
+  }
+
+  /** The transaction whose body is arriving, if any: what a close now would discard. */
+  get pending(): PendingSinkTxn | undefined {
+    if (this.current !== 'body' || this.sinkId === undefined || this.body === undefined) {
+      return undefined;
+    }
+    return {
+      sink: this.sinkId,
+      epoch: this.epoch,
+      received: this.bodyFill,
+      bytes: this.body.length,
+    };
+  }
+
+  /** Consumes `chunk`, calling `visit` for what it completes. */
+  push(chunk: Buffer, visit: (event: TxnConnectionEvent) => void): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.delivering) {
+      throw this.fail(
+        new RooError(
+          ErrorCode.Internal,
+          'TxnConnectionParser.push called from inside its own visit',
+        ),
+      );
+    }
+    let pos = 0;
+    if (this.current === 'detecting') {
+      const held = this.matched;
+      while (pos < chunk.length && this.matched < SINK_TXN_MAGIC.length) {
+        if (chunk[pos] !== SINK_TXN_MAGIC[this.matched]) {
+          // Not this protocol: everything so far, and from now on, is plain.
+          this.move('plain');
+          if (held > 0) this.deliver(visit, { kind: 'plain', bytes: magicPrefix(held) });
+          this.deliver(visit, { kind: 'plain', bytes: chunk });
+          return;
+        }
+        this.matched++;
+        pos++;
+      }
+      if (this.matched < SINK_TXN_MAGIC.length) return;
+      this.move('hello');
+    }
+    if (this.current === 'plain') {
+      if (chunk.length > 0) this.deliver(visit, { kind: 'plain', bytes: chunk });
+      return;
+    }
+    while (pos < chunk.length) {
+      pos =
+        this.current === 'body'
+          ? this.readBody(chunk, pos, visit)
+          : this.readMessage(chunk, pos, visit);
+    }
+  }
+
+  /**
+   * Signals the end of the connection. A plain connection's bytes still held
+   * (a prefix of the magic) are delivered. Throws ROO_ERR_FRAME_TRUNCATED if
+   * the stream stopped inside a message or a transaction (which is
+   * discarded; `details` names it).
+   */
+  end(visit: (event: TxnConnectionEvent) => void): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.current === 'detecting') {
+      const held = this.matched;
+      this.move('plain');
+      if (held > 0) this.deliver(visit, { kind: 'plain', bytes: magicPrefix(held) });
+      return;
+    }
+    const pending = this.pending;
+    if (pending !== undefined) {
+      throw this.fail(
+        new RooError(
+          ErrorCode.FrameTruncated,
+          `connection ended inside transaction epoch ${pending.epoch} of sink ${JSON.stringify(pending.sink)} (${pending.received} of ${pending.bytes} bytes received; discarded)`,
+          { ...pending },
+        ),
+      );
+    }
+    const held =
+      this.message === undefined ? this.headerFill : FRAME_HEADER_BYTES + this.messageFill;
+    if (held > 0) {
+      throw this.fail(
+        new RooError(
+          ErrorCode.FrameTruncated,
+          `connection ended inside a sink transaction message (${held} bytes of it discarded)`,
+          { bytes: held },
+        ),
+      );
+    }
+    // Between transactions (or before the hello) nothing is lost.
+  }
+
+  /** Reads control-message bytes from `pos`; handles a completed message. Returns the new position. */
+  private readMessage(
+    chunk: Buffer,
+    pos: number,
+    visit: (event: TxnConnectionEvent) => void,
+  ): number {
+    if (this.message === undefined) {
+      const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - pos);
+      chunk.copy(this.header, this.headerFill, pos, pos + take);
+      this.headerFill += take;
+      pos += take;
+      if (this.headerFill < FRAME_HEADER_BYTES) return pos;
+      const length = this.header.readUInt32BE(0);
+      if (length > MAX_SINK_TXN_MESSAGE_BYTES) {
+        throw this.fail(
+          new RooError(
+            ErrorCode.FrameTooLarge,
+            `sink transaction message of ${length} bytes exceeds the maximum of ${MAX_SINK_TXN_MESSAGE_BYTES} bytes`,
+            { length, max: MAX_SINK_TXN_MESSAGE_BYTES },
+          ),
+        );
+      }
+      this.headerFill = 0;
+      this.message = Buffer.allocUnsafe(length);
+      this.messageFill = 0;
+    }
+    const take = Math.min(this.message.length - this.messageFill, chunk.length - pos);
+    chunk.copy(this.message, this.messageFill, pos, pos + take);
+    this.messageFill += take;
+    pos += take;
+    if (this.messageFill < this.message.length) return pos;
+    const payload = this.message;
+    this.message = undefined;
+    this.messageFill = 0;
+    this.handleMessage(payload, visit);
+    return pos;
+  }
+
+  private handleMessage(payload: Buffer, visit: (event: TxnConnectionEvent) => void): void {
+    let message: SinkTxnMessage;
+    try {
+      message = decodeSinkTxnMessage(payload);
+    } catch (e) {
+      throw this.fail(e instanceof RooError ? e : bad(String(e)));
+    }
+    if (this.current === 'hello') {
+      if (message.type !== 'hello') {
+        throw this.fail(bad(`a '${message.type}' sink transaction message came before the hello`));
+      }
+      this.sinkId = message.sink;
+      this.move('header');
+      this.deliver(visit, { kind: 'hello', sink: message.sink });
+      return;
+    }
+    if (message.type !== 'txn') {
+      throw this.fail(
+        bad(`a second hello on a connection of sink ${JSON.stringify(this.sinkId ?? '')}`),
+      );
+    }
+    if (message.bytes > this.maxTxnBytes) {
+      throw this.fail(
+        new RooError(
+          ErrorCode.FrameTooLarge,
+          `transaction epoch ${message.epoch} of ${message.bytes} bytes exceeds the maximum of ${this.maxTxnBytes} bytes`,
+          { epoch: message.epoch, length: message.bytes, max: this.maxTxnBytes },
+        ),
+      );
+    }
+    const sink = this.sinkId ?? '';
+    if (message.bytes === 0) {
+      this.deliver(visit, { kind: 'txn', sink, epoch: message.epoch, bytes: Buffer.alloc(0) });
+      return;
+    }
+    this.epoch = message.epoch;
+    this.body = Buffer.allocUnsafe(message.bytes);
+    this.bodyFill = 0;
+    this.move('body');
+  }
+
+  /** Reads body bytes from `pos`; reports the transaction once complete. Returns the new position. */
+  private readBody(chunk: Buffer, pos: number, visit: (event: TxnConnectionEvent) => void): number {
+    const body = this.body;
+    if (body === undefined)
+      throw this.fail(new RooError(ErrorCode.Internal, 'no body in state body'));
+    let bytes: Buffer;
+    if (this.bodyFill === 0 && chunk.length - pos >= body.length) {
+      // Fast path: the whole body is in this chunk; deliver a view, uncopied.
+      bytes = chunk.subarray(pos, pos + body.length);
+      pos += body.length;
+    } else {
+      const take = Math.min(body.length - this.bodyFill, chunk.length - pos);
+      chunk.copy(body, this.bodyFill, pos, pos + take);
+      this.bodyFill += take;
+      pos += take;
+      if (this.bodyFill < body.length) return pos;
+      bytes = body;
+    }
+    this.body = undefined;
+    this.bodyFill = 0;
+    this.move('header');
+    this.deliver(visit, { kind: 'txn', sink: this.sinkId ?? '', epoch: this.epoch, bytes });
+    return pos;
+  }
+
+  private move(to: TxnConnectionState): void {
+    this.current = nextTxnConnectionState(this.current, to);
+  }
+
+  private deliver(visit: (event: TxnConnectionEvent) => void, event: TxnConnectionEvent): void {
+    this.delivering = true;
+    try {
+      visit(event);
+    } catch (e) {
+      // The rest of the chunk is lost with the caller's stack frame.
+      if (this.failure === undefined) {
+        this.fail(
+          new RooError(
+            ErrorCode.Internal,
+            'TxnConnectionParser used after its visit threw: its place in the stream is lost',
+          ),
+        );
+      }
+      throw e;
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private fail(error: RooError): RooError {
+    this.failure = error;
+    if (this.current !== 'failed') this.current = nextTxnConnectionState(this.current, 'failed');
+    this.headerFill = 0;
+    this.message = undefined;
+    this.messageFill = 0;
+    this.body = undefined;
+    this.bodyFill = 0;
+    return error;
+  }
+}
+
+/** The first `n` bytes of the magic, as a buffer of their own. */
+function magicPrefix(n: number): Buffer {
+  return Buffer.from(SINK_TXN_MAGIC.subarray(0, n));
+}
