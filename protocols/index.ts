@@ -8,3 +8,4 @@ export * from './address.js';
 export * from './snapshot-file.js';
 export * from './utf8.js';
 export * from './sink-txn.js';
+export * from './source-ack.js';
