@@ -120,6 +120,8 @@ export interface WorkerDirectory {
   readonly parallel: Readonly<Record<string, readonly number[]>>;
   /** sinkWriters[sinkId] = the sink's writer actor (absent for a sink without one). */
   readonly sinkWriters: Readonly<Record<string, number>>;
+  /** sources[stageId] = instances of that source stage this worker runs (each sends barriers). */
+  readonly sources: Readonly<Record<string, number>>;
 }
 
 /** A worker reports the actors it spawned after `assign`. */
@@ -503,7 +505,7 @@ class Checker {
 
   directory(x: unknown, path: string): WorkerDirectory {
     const r = this.record(x, path);
-    this.onlyFields(r, ['keyGroups', 'parallel', 'sinkWriters'], path);
+    this.onlyFields(r, ['keyGroups', 'parallel', 'sinkWriters', 'sources'], path);
     const actor = (v: unknown, p: string): number => this.count(v, p);
     return {
       keyGroups: Array.from(this.array(field(r, 'keyGroups'), `${path}.keyGroups`), (groups, i) =>
@@ -513,6 +515,7 @@ class Checker {
         Array.from(this.array(v, p), (ref, t) => this.count(ref, `${p}[${t}]`)),
       ),
       sinkWriters: this.indexed(field(r, 'sinkWriters'), `${path}.sinkWriters`, actor),
+      sources: this.indexed(field(r, 'sources'), `${path}.sources`, actor),
     };
   }
 }

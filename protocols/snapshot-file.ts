@@ -67,14 +67,17 @@ export interface SnapshotHeader {
   readonly createdAt: string;
 }
 
-/** One entity's state: its key and its state encoded (by msgpackr or the state's own serializer). */
-export type SnapshotEntry = readonly [key: string, state: Uint8Array];
-
 /** The state of one key group of a partition. */
 export interface SnapshotKeyGroup {
   readonly keyGroup: number;
-  /** Entities of the group; keys are distinct. */
-  readonly entries: readonly SnapshotEntry[];
+  /** State entities in the group. */
+  readonly entities: number;
+  /**
+   * The group's entities, encoded by the runtime in one piece (msgpackr of
+   * key, state, key, state, ...; each state by msgpackr or its partition's
+   * codec): opaque here.
+   */
+  readonly state: Uint8Array;
 }
 
 /** The key groups of one state partition this worker owns. */
@@ -320,41 +323,23 @@ function partitions(x: unknown, fail: Fail): SnapshotPartition[] {
     const groups = new Set<number>();
     const keyGroups = list(field(record, 'keyGroups'), `${at}.keyGroups`, fail).map((g, j) => {
       const gAt = `${at}.keyGroups[${j}]`;
-      const group = exactRecord(g, ['keyGroup', 'entries'], gAt, fail);
+      const group = exactRecord(g, ['keyGroup', 'entities', 'state'], gAt, fail);
       const keyGroup = countField(field(group, 'keyGroup'), `${gAt}.keyGroup`, fail);
       if (groups.has(keyGroup)) {
         throw fail(`key group ${keyGroup} of partition ${JSON.stringify(name)} appears twice`);
       }
       groups.add(keyGroup);
-      return { keyGroup, entries: entries(field(group, 'entries'), gAt, name, fail) };
+      const entities = countField(field(group, 'entities'), `${gAt}.entities`, fail);
+      return { keyGroup, entities, state: binary(field(group, 'state'), `${gAt}.state`, fail) };
     });
     return { name, keyGroups };
   });
 }
 
-function entries(x: unknown, at: string, partition: string, fail: Fail): SnapshotEntry[] {
-  const keys = new Set<string>();
-  return list(x, `${at}.entries`, fail).map((e, k) => {
-    const eAt = `${at}.entries[${k}]`;
-    if (!Array.isArray(e) || e.length !== 2) {
-      throw fail(`'${eAt}' must be a [key, state] pair, got ${describe(e)}`);
-    }
-    const key = text(e[0], `${eAt} key`, fail, true);
-    if (keys.has(key)) {
-      throw fail(
-        `key ${JSON.stringify(key)} appears twice in partition ${JSON.stringify(partition)}`,
-      );
-    }
-    keys.add(key);
-    const state: unknown = e[1];
-    if (!(state instanceof Uint8Array)) {
-      throw fail(`'${eAt} state' must be binary, got ${describe(state)}`);
-    }
-    // msgpackr hands binary back as a Buffer; callers get a plain Uint8Array (a view, no copy).
-    const plain =
-      Object.getPrototypeOf(state) === Uint8Array.prototype
-        ? state
-        : new Uint8Array(state.buffer, state.byteOffset, state.length);
-    return [key, plain] as const;
-  });
+function binary(x: unknown, at: string, fail: Fail): Uint8Array {
+  if (!(x instanceof Uint8Array)) throw fail(`'${at}' must be binary, got ${describe(x)}`);
+  // msgpackr hands binary back as a Buffer; callers get a plain Uint8Array (a view, no copy).
+  return Object.getPrototypeOf(x) === Uint8Array.prototype
+    ? x
+    : new Uint8Array(x.buffer, x.byteOffset, x.length);
 }

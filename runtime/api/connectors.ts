@@ -52,7 +52,21 @@ export interface TcpSinkConfig<O> {
   readonly name: string;
   readonly address: Address;
   readonly encoder: Encoder<O>;
+  /** With resilience on: `at-least-once` (default) or `exactly-once`; see {@link SinkDelivery}. */
+  readonly delivery: SinkDelivery;
 }
+
+/**
+ * What a TCP sink promises across a recovery (resilience on):
+ * - `at-least-once`: output is written as it is made; after a recovery,
+ *   output made after the last checkpoint is made (and written) again.
+ * - `exactly-once`: each checkpoint's output is held until the checkpoint
+ *   commits and then written as one transaction that the receiver (`roo
+ *   receive`) applies once: no repeats, at the cost of up to one
+ *   `--time-between-checkpoints` of added latency. Without resilience the
+ *   output is written as it is made.
+ */
+export type SinkDelivery = 'at-least-once' | 'exactly-once';
 
 /** A file sink: appends each output's encoded bytes to a file. */
 export interface FileSinkConfig<O> {
@@ -133,12 +147,14 @@ export function tcpSink<O>(options: {
   readonly address: Address;
   readonly encoder: Encoder<O>;
   readonly name?: string;
+  readonly delivery?: SinkDelivery;
 }): TcpSinkConfig<O> {
   return {
     kind: 'tcp-sink',
     name: options.name ?? 'tcp sink',
     address: options.address,
     encoder: options.encoder,
+    delivery: options.delivery ?? 'at-least-once',
   };
 }
 

@@ -36,6 +36,7 @@ export type {
   FileSourceConfig,
   GeneratorSourceConfig,
   TcpSinkConfig,
+  SinkDelivery,
   FileSinkConfig,
   StdoutSinkConfig,
   NullSinkConfig,

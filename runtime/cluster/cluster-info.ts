@@ -19,7 +19,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
 
 /** What a worker remembers about its cluster. */
@@ -44,18 +44,33 @@ export function clusterInfoPath(dir: string, application: string, worker: string
 
 /** Writes the cluster information atomically. */
 export function saveClusterInfo(dir: string, info: ClusterInfo): string {
-  mkdirSync(dir, { recursive: true });
   const path = clusterInfoPath(dir, info.application, info.worker);
+  writeDurably(path, JSON.stringify(info, null, 2) + '\n');
+  return path;
+}
+
+/**
+ * Writes a file so that a crash leaves either the old file or the whole new
+ * one: a temp file, fsync, rename, and fsync of the directory.
+ */
+export function writeDurably(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, JSON.stringify(info, null, 2) + '\n');
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  return path;
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 /**

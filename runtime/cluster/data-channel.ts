@@ -63,6 +63,7 @@ class OutboundLink {
     private readonly address: Address,
     private readonly pressure: (delta: 1 | -1) => void,
     private readonly log: Logger,
+    private readonly generation: number,
   ) {
     this.connect();
   }
@@ -77,7 +78,13 @@ class OutboundLink {
     if (this.encoder.count === 0) return;
     const bytes = this.encoder.finish();
     const frame = encodeFrame(
-      encodeDataMessage({ type: 'batch', version: 1, epoch: 0, sender: this.me, bytes }),
+      encodeDataMessage({
+        type: 'batch',
+        version: 1,
+        epoch: this.generation,
+        sender: this.me,
+        bytes,
+      }),
     );
     if (!this.connected || this.waiting.length > 0) {
       this.hold(frame);
@@ -157,12 +164,21 @@ export class DataLinks {
     me: number,
     workers: readonly { readonly name: string; readonly data: Address }[],
     log: Logger,
+    /** The cluster's rollback generation: batches carry it, listeners of another drop them. */
+    generation: number,
   ) {
     const myName = workers[me]?.name ?? `worker ${me}`;
     this.links = workers.map((w, i) =>
       i === me
         ? undefined
-        : new OutboundLink(myName, w.name, w.data, (d) => scheduler.addPressure(d), log),
+        : new OutboundLink(
+            myName,
+            w.name,
+            w.data,
+            (d) => scheduler.addPressure(d),
+            log,
+            generation,
+          ),
     );
     scheduler.onFlush(() => {
       for (const l of this.links) l?.flush();
@@ -196,6 +212,12 @@ export class DataListener {
   private paused = false;
   /** Messages received, for stats. */
   received = 0;
+  /**
+   * The cluster's rollback generation. A batch of another generation comes
+   * from an engine a rollback abandoned (its worker has not rolled back yet):
+   * it is dropped with its connection, never delivered to restored actors.
+   */
+  generation = 0;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -240,6 +262,13 @@ export class DataListener {
     const onFrame = (payload: Buffer) => {
       const message = decodeDataMessage(payload);
       if (message.type !== 'batch') return;
+      if (message.epoch !== this.generation) {
+        this.log.debug(
+          `data channel: dropped a connection of rollback generation ${message.epoch} (now ${this.generation})`,
+        );
+        socket.destroy();
+        throw new StaleGeneration();
+      }
       staged.length = 0;
       decodeBatch(message.bytes, stage);
       for (let i = 0; i < staged.length; i += 4) {
@@ -261,6 +290,7 @@ export class DataListener {
       try {
         framer.push(chunk, onFrame);
       } catch (err) {
+        if (err instanceof StaleGeneration) return;
         // One place label for every connection, so a flood of bad connections is rate-limited in the log.
         this.errors.report(
           asRooError(
@@ -297,3 +327,6 @@ export class DataListener {
     );
   }
 }
+
+/** Stops reading a connection of an abandoned generation. */
+class StaleGeneration extends Error {}

@@ -15,9 +15,9 @@ export class FileReader {
     private readonly onError: (err: Error) => void,
   ) {}
 
-  /** Starts reading. */
-  start(): void {
-    const s = createReadStream(this.path, { highWaterMark: 64 * 1024 });
+  /** Starts reading, at byte `offset` (a replay position restored from a checkpoint). */
+  start(offset = 0): void {
+    const s = createReadStream(this.path, { highWaterMark: 64 * 1024, start: offset });
     this.stream = s;
     s.on('data', (bytes) => this.events.chunk(0, bytes as Buffer));
     s.on('end', () => this.events.closed(0));

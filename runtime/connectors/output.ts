@@ -43,6 +43,8 @@ export class TcpOutput implements Output {
   constructor(
     private readonly address: Address,
     private readonly log: Logger,
+    /** Bytes written first on every connection (an exactly-once sink's hello). */
+    private readonly greeting?: Uint8Array,
   ) {
     this.connect();
   }
@@ -80,6 +82,7 @@ export class TcpOutput implements Output {
     this.socket = s;
     s.setNoDelay(true);
     s.on('connect', () => {
+      if (this.greeting !== undefined) s.write(this.greeting);
       this.connected = true;
       this.congested = false;
       this.delay = RECONNECT_MIN_MS;

@@ -9,6 +9,7 @@ import type { ActorRef, Scheduler } from '../../actors/index.js';
 import { ErrorCode } from '../../protocols/index.js';
 import type { Computation } from '../api/computations.js';
 import type { Plan, Route, Stage } from '../topology/plan.js';
+import { cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from './error-reporter.js';
 
 /** Sends one value onwards. */
@@ -52,6 +53,8 @@ export interface RouteContext {
   readonly errors: ErrorReporter;
   /** sinks[sinkId] encodes on this thread. */
   readonly sinks: readonly Emit[];
+  /** sinkBarriers[sinkId]: an upstream actor of this thread passes barrier k to the sink's encoder. */
+  readonly sinkBarriers: readonly ((checkpointId: number) => void)[];
   readonly remote: RemoteSend;
 }
 
@@ -129,8 +132,9 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
         const i = next;
         next = next + 1 === n ? 0 : next + 1;
         const w = workers[i] as number;
-        if (w === me) scheduler.send(refs[i] as ActorRef, tag, value, undefined);
-        else remote(w, refs[i] as ActorRef, tag, value, undefined);
+        const t = tag + cursor.bit * EPOCH_BIT;
+        if (w === me) scheduler.send(refs[i] as ActorRef, t, value, undefined);
+        else remote(w, refs[i] as ActorRef, t, value, undefined);
       };
     }
     case 'state': {
@@ -157,9 +161,42 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
           return;
         }
         const w = ownerWorker[group] as number;
-        if (w === me) scheduler.send(ownerRef[group] as ActorRef, tag, key, value);
-        else remote(w, ownerRef[group] as ActorRef, tag, key, value);
+        const t = tag + cursor.bit * EPOCH_BIT;
+        if (w === me) scheduler.send(ownerRef[group] as ActorRef, t, key, value);
+        else remote(w, ownerRef[group] as ActorRef, t, key, value);
       };
     }
   }
+}
+
+/**
+ * The barrier fan-out of a set of routes: barrier k to every actor they may
+ * send to (each once), or to the sink's encoder on this thread.
+ */
+export function compileBarrier(routes: readonly Route[], ctx: RouteContext): (id: number) => void {
+  const { plan, directory, scheduler, remote } = ctx;
+  const actors = new Map<string, Placed>();
+  const sinks = new Set<number>();
+  for (const route of routes) {
+    if (route.kind === 'sink') sinks.add(route.sink);
+    else if (route.kind === 'parallel') {
+      for (const r of directory.parallel[route.stage] ?? []) actors.set(`${r.worker}/${r.ref}`, r);
+    } else if (route.kind === 'state') {
+      const owners =
+        directory.keyGroups[plan.partitions.findIndex((p) => p.name === route.partition)];
+      owners?.worker.forEach((worker, g) => {
+        const ref = owners.ref[g] as ActorRef;
+        actors.set(`${worker}/${ref}`, { worker, ref });
+      });
+    }
+  }
+  const targets = [...actors.values()];
+  const encoders = [...sinks].map((id) => ctx.sinkBarriers[id]).filter((f) => f !== undefined);
+  return (id) => {
+    for (const t of targets) {
+      if (t.worker === directory.me) scheduler.send(t.ref, RT_BARRIER, id, undefined);
+      else remote(t.worker, t.ref, RT_BARRIER, id, undefined);
+    }
+    for (const e of encoders) e(id);
+  };
 }

@@ -7,7 +7,14 @@
 import { availableParallelism } from 'node:os';
 import { ThreadPool } from '../../actors/index.js';
 import { createHash } from 'node:crypto';
-import { ErrorCode, RooError, type Address, type WorkerDirectory } from '../../protocols/index.js';
+import {
+  ErrorCode,
+  RooError,
+  type Address,
+  type Snapshot,
+  type WorkerDirectory,
+} from '../../protocols/index.js';
+import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
 import type { AppArgsData } from '../api/args.js';
 import type { Logger } from '../logging/logger.js';
 import { buildPlan, describePlan, type Plan } from '../topology/plan.js';
@@ -42,6 +49,8 @@ export interface EngineOptions {
   readonly youngGenerationMb?: number;
   /** Called if a scheduler thread dies. */
   readonly onFatal?: (error: Error) => void;
+  /** A checkpoint to restore the actors' state and the sources' positions from. */
+  readonly restore?: Snapshot;
 }
 
 /** Totals over every thread. */
@@ -82,6 +91,8 @@ export class Engine {
     private readonly pool: ThreadPool<ThreadControl>,
     /** Scheduler threads of this worker. */
     readonly threads: number,
+    /** The checkpoint this engine's state was restored from. */
+    readonly restored: Snapshot | undefined,
   ) {
     this.placement = placePlan(plan, threads);
   }
@@ -130,7 +141,7 @@ export class Engine {
         options.onFatal?.(err);
       },
     });
-    return new Engine(plan, pool, threads);
+    return new Engine(plan, pool, threads, options.restore);
   }
 
   /** Runs a whole single-worker engine: prepare, spawn, wire, start. */
@@ -167,10 +178,96 @@ export class Engine {
   }
 
   /** Spawns the actors of this worker's share; returns this worker's directory. */
-  async spawn(placement: Placement): Promise<WorkerDirectory> {
+  async spawn(placement: Placement, generation = 0): Promise<WorkerDirectory> {
     this.placement = placement;
-    const locals = await Promise.all(this.pool.remotes.map((r) => r.spawn(placement)));
+    const restores = this.threadRestores(placement);
+    const locals = await Promise.all(
+      this.pool.remotes.map((r, t) => r.spawn(placement, restores?.[t], generation)),
+    );
     return mergeDirectories(locals);
+  }
+
+  /** Splits the restored snapshot by thread: each key group to its thread; sources and sinks to all. */
+  private threadRestores(placement: Placement): ThreadRestore[] | undefined {
+    const snapshot = this.restored;
+    if (snapshot === undefined) return undefined;
+    const sources = Object.entries(snapshot.sources).map(([id, position]) => {
+      const [stage, instance] = id.split('/').map(Number) as [number, number];
+      return { stage, instance, position };
+    });
+    const sinks = Object.entries(snapshot.sinks).map(([id, pending]) => ({
+      sink: Number(id),
+      pending: pending as [number, Uint8Array][],
+    }));
+    const out: ThreadRestore[] = Array.from({ length: this.threads }, () => ({
+      keyGroups: [],
+      sources,
+      sinks,
+    }));
+    for (const p of snapshot.partitions) {
+      const pi = this.plan.partitions.findIndex((x) => x.name === p.name);
+      for (const g of p.keyGroups) {
+        const thread = placement.keyGroupOwner[pi]?.[g.keyGroup];
+        if (thread === undefined || thread < 0) {
+          throw new RooError(
+            ErrorCode.SnapshotCorrupt,
+            `the snapshot holds key group ${g.keyGroup} of partition '${p.name}', which this worker does not own`,
+          );
+        }
+        (out[thread]?.keyGroups as ThreadRestore['keyGroups'][number][]).push({
+          partition: pi,
+          keyGroup: g.keyGroup,
+          count: g.entities,
+          state: g.state,
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Takes this worker's part of checkpoint `id`: sources inject barrier `id`
+   * in band, and every key group, source and sink writer records its part.
+   * Resolves with the snapshot to write; rejects with ROO_ERR_SNAPSHOT_ENCODE_FAILED
+   * if a state could not be encoded.
+   */
+  async checkpoint(id: number, worker: string): Promise<Snapshot> {
+    const parts: ThreadCheckpoint[] = await Promise.all(
+      this.pool.remotes.map((r) => r.checkpoint(id)),
+    );
+    const errors = parts.flatMap((p) => p.errors);
+    if (errors.length > 0) throw new RooError(ErrorCode.SnapshotEncodeFailed, errors[0] as string);
+    const sources: Record<string, unknown> = {};
+    const sinks: Record<string, unknown> = {};
+    const partitions = this.plan.partitions.map((p) => ({
+      name: p.name,
+      keyGroups: [] as { keyGroup: number; entities: number; state: Uint8Array }[],
+    }));
+    for (const part of parts) {
+      for (const s of part.sources) sources[`${s.stage}/${s.instance}`] = s.position;
+      for (const s of part.sinks) sinks[String(s.sink)] = s.pending;
+      for (const g of part.keyGroups)
+        partitions[g.partition]?.keyGroups.push({
+          keyGroup: g.keyGroup,
+          entities: g.count,
+          state: g.state,
+        });
+    }
+    return {
+      application: this.plan.application,
+      applicationHash: this.applicationHash,
+      worker,
+      checkpointId: id,
+      createdAt: new Date().toISOString(),
+      sources,
+      sinks,
+      partitions,
+    };
+  }
+
+  /** Checkpoint `id` committed: sources acknowledge it, exactly-once sinks release its output. */
+  async commit(id: number): Promise<void> {
+    await Promise.all(this.pool.remotes.map((r) => r.commit(id)));
   }
 
   /** Listens for the other workers' data channels (on thread 0); resolves with the bound address. */

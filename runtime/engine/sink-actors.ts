@@ -14,7 +14,10 @@ import type { ActorRef, Behaviour, Scheduler, ThreadLoop } from '../../actors/in
 import { ErrorCode, writeUtf8 } from '../../protocols/index.js';
 import type { Encoder } from '../api/connectors.js';
 import type { Output } from '../connectors/output.js';
+import { bitOf, cursor, EPOCH_BIT, RT_BARRIER, RT_COMMIT } from './epochs.js';
 import type { ErrorReporter } from './error-reporter.js';
+import { BarrierCount } from './stage-actors.js';
+import type { CheckpointCollector } from './thread-checkpoint.js';
 import { TAG_BYTES } from './tags.js';
 
 const SHIP_BYTES = 16 * 1024;
@@ -34,13 +37,20 @@ export interface SinkEncoderCounters {
  */
 export class SinkEncoder {
   readonly counters: SinkEncoderCounters = { received: 0, shipped: 0 };
-  private buf = Buffer.allocUnsafe(SHIP_BYTES * 2);
-  private pos = 0;
-  private pending = 0;
+  /** Upstream actors on this thread; barrier k goes on once each has passed it. */
+  readonly barriers = new BarrierCount();
+  /** Per epoch bit: the buffer, its fill, and the outputs in it. */
+  private readonly bufs = [Buffer.allocUnsafe(SHIP_BYTES * 2), Buffer.allocUnsafe(SHIP_BYTES * 2)];
+  private readonly pos = [0, 0];
+  private readonly pending = [0, 0];
+  /** The epoch bit of the checkpoint in progress (outputs of the other bit come after it). */
+  private bit = 0;
   /** Set at wiring: the writer's address; undefined for a null sink (count only). */
   writer: ActorRef | undefined;
   /** Encodes one output (bound, for use as an emit function). */
   readonly encode: (value: unknown) => void;
+  /** An upstream actor of this thread passed barrier k (bound). */
+  readonly barrier: (checkpointId: number) => void;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -49,9 +59,19 @@ export class SinkEncoder {
     private readonly where: string,
   ) {
     this.encode = (value) => this.add(value);
-    scheduler.onFlush(() => {
-      if (this.pos > 0) this.ship();
-    });
+    this.barrier = (id) => {
+      if (this.barriers.arrive()) this.pass(id);
+    };
+    scheduler.onFlush(() => this.shipAll());
+  }
+
+  /** Every upstream actor passed barrier k: ship what came before it, then the barrier. */
+  pass(id: number): void {
+    if (this.writer === undefined) return;
+    const b = this.bit;
+    if (this.pos[b] !== 0) this.ship(b);
+    this.scheduler.send(this.writer, RT_BARRIER, id, undefined);
+    this.bit ^= 1;
   }
 
   private add(value: unknown): void {
@@ -64,31 +84,45 @@ export class SinkEncoder {
       this.errors.report(err, ErrorCode.EncoderFailed, this.where);
       return;
     }
+    const b = cursor.bit;
     if (typeof out === 'string') {
-      this.ensure(out.length * 3);
-      this.pos += writeUtf8(this.buf, this.pos, out);
+      const buf = this.ensure(b, out.length * 3);
+      this.pos[b] = (this.pos[b] as number) + writeUtf8(buf, this.pos[b] as number, out);
     } else {
-      this.ensure(out.length);
-      this.buf.set(out, this.pos);
-      this.pos += out.length;
+      const buf = this.ensure(b, out.length);
+      buf.set(out, this.pos[b]);
+      this.pos[b] = (this.pos[b] as number) + out.length;
     }
-    this.pending++;
-    if (this.pos >= SHIP_BYTES) this.ship();
+    this.pending[b] = (this.pending[b] as number) + 1;
+    if ((this.pos[b] as number) >= SHIP_BYTES) {
+      // Outputs of the epoch in progress go first: a key's outputs stay in order.
+      if (b !== this.bit && this.pos[this.bit] !== 0) this.ship(this.bit);
+      this.ship(b);
+    }
   }
 
-  private ensure(extra: number): void {
-    if (this.pos + extra <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + extra));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+  private ensure(b: number, extra: number): Buffer {
+    const buf = this.bufs[b] as Buffer;
+    const pos = this.pos[b] as number;
+    if (pos + extra <= buf.length) return buf;
+    const next = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + extra));
+    buf.copy(next, 0, 0, pos);
+    this.bufs[b] = next;
+    return next;
   }
 
-  private ship(): void {
-    const chunk = Buffer.from(this.buf.subarray(0, this.pos));
-    this.scheduler.send(this.writer as ActorRef, TAG_BYTES, chunk, this.pending);
-    this.counters.shipped += this.pending;
-    this.pos = 0;
-    this.pending = 0;
+  private shipAll(): void {
+    if (this.pos[this.bit] !== 0) this.ship(this.bit);
+    if (this.pos[this.bit ^ 1] !== 0) this.ship(this.bit ^ 1);
+  }
+
+  private ship(b: number): void {
+    const chunk = Buffer.from((this.bufs[b] as Buffer).subarray(0, this.pos[b]));
+    const count = this.pending[b] as number;
+    this.scheduler.send(this.writer as ActorRef, TAG_BYTES + b * EPOCH_BIT, chunk, count);
+    this.counters.shipped += count;
+    this.pos[b] = 0;
+    this.pending[b] = 0;
   }
 }
 
@@ -98,51 +132,125 @@ export interface SinkWriterCounters {
   bytes: number;
 }
 
-/** Writes a sink's bytes to its output, one connection per worker. */
+/**
+ * An exactly-once sink's framing: the bytes of one committed checkpoint's
+ * output as a transaction the receiver applies once (protocols/sink-txn.ts).
+ */
+export type TxnFramer = (checkpointId: number, body: Uint8Array) => Uint8Array;
+
+/**
+ * Writes a sink's bytes to its output, one connection per worker.
+ *
+ * At least once (the default): bytes are written as they come; after a
+ * recovery, output made after the last checkpoint is made again.
+ * Exactly once (`txn` set): output is held per checkpoint, recorded in the
+ * checkpoint on the barrier, and written as one transaction when the
+ * checkpoint commits (two-phase commit); the receiver drops a transaction it
+ * already applied, so a recovered sink may safely write it again.
+ */
 export class SinkWriterActor implements Behaviour {
   readonly counters: SinkWriterCounters = { outputs: 0, bytes: 0 };
-  private held: Uint8Array | undefined;
-  private heldCount = 0;
+  /** One barrier per checkpoint from the sink's encoder on every thread of this worker. */
+  readonly barriers = new BarrierCount();
+  /** Bytes waiting for the output to be writable, in order. */
+  private queue: Uint8Array[] = [];
+  private queuedCount: number[] = [];
   /** Set at wiring: this actor's own address. */
   self: ActorRef = -1;
+  /** Exactly once: the epoch bit of the checkpoint in progress, and its output per bit. */
+  private bit = 0;
+  private open: Uint8Array[][] = [[], []];
+  private readonly openCount = [0, 0];
+  /** Exactly once: output of checkpoints taken but not yet committed, oldest first. */
+  private pending: [number, Uint8Array, number][] = [];
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly loop: ThreadLoop,
     private readonly output: Output,
+    readonly sink: number,
+    private readonly checkpoints: CheckpointCollector,
+    private readonly txn: TxnFramer | undefined,
   ) {
     output.onWritable = () => this.writable();
   }
 
   get paused(): boolean {
-    return this.held !== undefined || !this.output.writable;
+    return this.queue.length > 0 || !this.output.writable;
   }
 
-  receive(_tag: number, bytes: unknown, count: unknown): void {
+  receive(tag: number, bytes: unknown, count: unknown): void {
     const chunk = bytes as Uint8Array;
-    if (!this.output.writable) {
-      this.held = chunk;
-      this.heldCount = count as number;
+    if (this.txn !== undefined) {
+      const b = bitOf(tag);
+      (this.open[b] as Uint8Array[]).push(chunk);
+      this.openCount[b] = (this.openCount[b] as number) + (count as number);
       return;
     }
-    this.output.write(chunk);
-    this.counters.outputs += count as number;
-    this.counters.bytes += chunk.length;
+    this.put(chunk, count as number);
   }
 
-  receiveRuntime(): void {}
+  receiveRuntime(tag: number, a: unknown): void {
+    if (tag === RT_BARRIER && this.barriers.arrive()) this.checkpoint(a as number);
+    else if (tag === RT_COMMIT) this.release(a as number);
+  }
+
+  /** Output restored from a committed checkpoint: written again at once (the receiver drops repeats). */
+  restore(pending: readonly (readonly [number, Uint8Array])[]): void {
+    for (const [id, body] of pending) this.pending.push([id, body, 0]);
+    this.release(Infinity);
+  }
 
   /** Flushes and closes the output. */
   close(): Promise<void> {
     return this.output.close();
   }
 
+  private checkpoint(id: number): void {
+    if (this.txn !== undefined) {
+      const b = this.bit;
+      this.pending.push([
+        id,
+        Buffer.concat(this.open[b] as Uint8Array[]),
+        this.openCount[b] as number,
+      ]);
+      this.open[b] = [];
+      this.openCount[b] = 0;
+      this.bit ^= 1;
+    }
+    this.checkpoints.add(id, {
+      kind: 'sink',
+      part: { sink: this.sink, pending: this.pending.map(([k, body]) => [k, body] as const) },
+    });
+  }
+
+  /** Checkpoints up to `id` committed: their output goes out, each as one transaction. */
+  private release(id: number): void {
+    const txn = this.txn;
+    if (txn === undefined) return;
+    while (this.pending.length > 0 && (this.pending[0] as [number, Uint8Array, number])[0] <= id) {
+      const [k, body, count] = this.pending.shift() as [number, Uint8Array, number];
+      this.put(txn(k, body), count);
+    }
+  }
+
+  private put(chunk: Uint8Array, count: number): void {
+    if (this.queue.length > 0 || !this.output.writable) {
+      this.queue.push(chunk);
+      this.queuedCount.push(count);
+      return;
+    }
+    this.output.write(chunk);
+    this.counters.outputs += count;
+    this.counters.bytes += chunk.length;
+  }
+
   private writable(): void {
-    if (this.held !== undefined && this.output.writable) {
-      const chunk = this.held;
-      this.held = undefined;
+    while (this.queue.length > 0 && this.output.writable) {
+      const chunk = this.queue.shift() as Uint8Array;
+      const count = this.queuedCount.shift() as number;
       this.output.write(chunk);
-      this.counters.outputs += this.heldCount;
+      this.counters.outputs += count;
       this.counters.bytes += chunk.length;
     }
     if (!this.paused) {

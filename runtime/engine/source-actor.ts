@@ -15,7 +15,10 @@ import { TcpListener } from '../connectors/tcp-listener.js';
 import type { Logger } from '../logging/logger.js';
 import type { SourceStage } from '../topology/plan.js';
 import type { Emit } from './emitters.js';
+import { cursor, RT_BARRIER, RT_COMMIT } from './epochs.js';
 import type { ErrorReporter } from './error-reporter.js';
+import type { BarrierFanout } from './stage-actors.js';
+import type { CheckpointCollector } from './thread-checkpoint.js';
 import { RT_CONTINUE, RT_START, TAG_CHUNK, TAG_CLOSED } from './tags.js';
 
 /** Values a generator makes per turn. */
@@ -39,6 +42,12 @@ export class SourceActor implements Behaviour {
   readonly counters: SourceCounters = { received: 0, bytes: 0, mutes: 0, finished: false };
   /** Set when the process's directory is known. */
   emit: Emit = () => undefined;
+  /** Set at wiring: sends a barrier to every actor this source routes to. */
+  forward: BarrierFanout = () => undefined;
+  /** Where a file source starts reading (restored from a checkpoint). */
+  private fileOffset = 0;
+  /** The epoch bit stamped on what this source emits: barriers passed, mod 2. */
+  private bit = 0;
   /** Set at spawn: this actor's own address. */
   self: ActorRef = -1;
   /** The bound address of a TCP source, once listening. */
@@ -63,6 +72,7 @@ export class SourceActor implements Behaviour {
     private readonly instance: { index: number; of: number },
     private readonly errors: ErrorReporter,
     private readonly log: Logger,
+    private readonly checkpoints: CheckpointCollector,
   ) {
     this.nextIndex = instance.index;
     this.where = `source '${stage.source.name}'`;
@@ -103,7 +113,7 @@ export class SourceActor implements Behaviour {
         this.errors.report(err, ErrorCode.Internal, this.where);
         this.counters.finished = true;
       });
-      this.reader.start();
+      this.reader.start(this.fileOffset);
     } else {
       this.scheduler.send(this.self, RT_START, undefined, undefined);
       this.loop.kick();
@@ -117,7 +127,28 @@ export class SourceActor implements Behaviour {
     await this.reader?.close();
   }
 
+  /** The replay position: what has gone into the pipeline so far. */
+  position(): unknown {
+    switch (this.stage.source.kind) {
+      case 'file-source':
+        return this.fileOffset + this.counters.bytes - (this.carry?.length ?? 0);
+      case 'generator-source':
+        return this.nextIndex;
+      case 'tcp-source':
+        return {};
+    }
+  }
+
+  /** Restores the replay position of a checkpoint (before `start`). */
+  restore(position: unknown): void {
+    if (this.stage.source.kind === 'file-source' && typeof position === 'number')
+      this.fileOffset = position;
+    else if (this.stage.source.kind === 'generator-source' && typeof position === 'number')
+      this.nextIndex = position;
+  }
+
   receive(tag: number, connection: unknown, bytes: unknown): void {
+    cursor.bit = this.bit;
     if (tag === TAG_CHUNK) {
       const chunk = bytes as Buffer;
       this.counters.bytes += chunk.length;
@@ -145,8 +176,20 @@ export class SourceActor implements Behaviour {
     }
   }
 
-  receiveRuntime(tag: number): void {
-    if (this.stopped) return;
+  receiveRuntime(tag: number, a: unknown): void {
+    if (tag === RT_BARRIER) {
+      // Everything emitted so far is before the barrier; the position says where that ends.
+      const id = a as number;
+      this.checkpoints.add(id, {
+        kind: 'source',
+        part: { stage: this.stage.id, instance: this.instance.index, position: this.position() },
+      });
+      this.forward(id);
+      this.bit ^= 1;
+      return;
+    }
+    if (tag === RT_COMMIT || this.stopped) return;
+    cursor.bit = this.bit;
     if (
       (tag === RT_START || tag === RT_CONTINUE) &&
       this.stage.source.kind === 'generator-source'

@@ -6,32 +6,61 @@
  * messages, one message at a time, in arrival order. Key groups are the unit
  * that later moves between threads and workers, so an entity never outlives
  * or escapes its group.
+ *
+ * Both take part in checkpoints (epochs.ts): a parallel replica passes each
+ * message's epoch bit on and forwards barrier k once every input sent it; a
+ * key-group actor holds next-epoch messages while it aligns, snapshots its
+ * entities on barrier k, forwards it, then delivers what it held.
  */
 import type { Behaviour } from '../../actors/index.js';
-import { ErrorCode } from '../../protocols/index.js';
+import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { StateComputation } from '../api/computations.js';
 import type { PlannedPartition } from '../topology/plan.js';
 import { emitOutputs, type Emit } from './emitters.js';
+import { bitOf, cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from './error-reporter.js';
+import { encodeEntities, type CheckpointCollector } from './thread-checkpoint.js';
 
 /** Counters every stream actor keeps. */
 export interface ActorCounters {
   received: number;
 }
 
+/** Sends barrier k to every actor a stage routes to. */
+export type BarrierFanout = (checkpointId: number) => void;
+
+/** Counts the barriers of one checkpoint until every input has sent its own. */
+export class BarrierCount {
+  /** Inputs that send a barrier per checkpoint; set at wiring. */
+  expected = 0;
+  private seen = 0;
+
+  /** One input's barrier; true when it was the last one. */
+  arrive(): boolean {
+    if (++this.seen < this.expected) return false;
+    this.seen = 0;
+    return true;
+  }
+}
+
 /** A replica of a parallel stage on one thread. */
 export class ParallelActor implements Behaviour {
   paused = false;
   readonly counters: ActorCounters = { received: 0 };
+  readonly barriers = new BarrierCount();
   /** Set when the process's directory is known. */
   emit: Emit = () => undefined;
+  forward: BarrierFanout = () => undefined;
 
-  receive(_tag: number, value: unknown): void {
+  receive(tag: number, value: unknown): void {
     this.counters.received++;
+    cursor.bit = bitOf(tag);
     this.emit(value);
   }
 
-  receiveRuntime(): void {}
+  receiveRuntime(tag: number, a: unknown): void {
+    if (tag === RT_BARRIER && this.barriers.arrive()) this.forward(a as number);
+  }
 }
 
 /** A state stage as a key-group actor runs it. */
@@ -46,21 +75,82 @@ export class KeyGroupActor implements Behaviour {
   paused = false;
   readonly counters: ActorCounters = { received: 0 };
   /** State entities by key. */
-  readonly entities = new Map<string, unknown>();
+  entities = new Map<string, unknown>();
+  readonly barriers = new BarrierCount();
+  /** Set at wiring: sends a barrier to every actor this group's stages route to. */
+  forward: BarrierFanout = () => undefined;
+  /** The epoch bit of the messages this actor applies now. */
+  private bit = 0;
+  /** Next-epoch messages held while aligning: (tag, key, value) triples. */
+  private held: unknown[] = [];
 
   constructor(
     readonly partition: PlannedPartition,
+    readonly partitionIndex: number,
     readonly keyGroup: number,
     /** steps[stageId]: the state stages of this partition (several pipelines may share it). */
     private readonly steps: (StateStep | undefined)[],
     private readonly errors: ErrorReporter,
+    private readonly checkpoints: CheckpointCollector,
   ) {}
 
   receive(tag: number, key: unknown, value: unknown): void {
     this.counters.received++;
-    const step = this.steps[tag];
+    const bit = bitOf(tag);
+    if (bit !== this.bit) {
+      // Its sender passed a barrier this actor is still aligning: after the snapshot.
+      this.held.push(tag, key, value);
+      return;
+    }
+    this.apply(tag - bit * EPOCH_BIT, key as string, value);
+  }
+
+  receiveRuntime(tag: number, a: unknown): void {
+    if (tag === RT_BARRIER && this.barriers.arrive()) this.checkpoint(a as number);
+  }
+
+  /** Every input sent barrier k: snapshot, forward it, then deliver what was held. */
+  checkpoint(id: number): void {
+    try {
+      const state = encodeEntities(this.entities, this.partition.spec.codec, this.partition.name);
+      this.checkpoints.add(id, {
+        kind: 'key-group',
+        part: {
+          partition: this.partitionIndex,
+          keyGroup: this.keyGroup,
+          count: this.entities.size,
+          state,
+        },
+      });
+    } catch (err) {
+      const message = err instanceof RooError ? err.message : String(err);
+      this.errors.report(err, ErrorCode.SnapshotEncodeFailed, `checkpoint ${id}`);
+      this.checkpoints.add(id, { kind: 'error', message });
+      this.checkpoints.add(id, {
+        kind: 'key-group',
+        part: {
+          partition: this.partitionIndex,
+          keyGroup: this.keyGroup,
+          count: 0,
+          state: new Uint8Array(),
+        },
+      });
+    }
+    this.forward(id);
+    this.bit ^= 1;
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    for (let i = 0; i < held.length; i += 3) {
+      const tag = held[i] as number;
+      this.apply(tag - this.bit * EPOCH_BIT, held[i + 1] as string, held[i + 2]);
+    }
+  }
+
+  private apply(stage: number, k: string, value: unknown): void {
+    const step = this.steps[stage];
     if (step === undefined) return;
-    const k = key as string;
+    cursor.bit = this.bit;
     let state = this.entities.get(k);
     if (state === undefined) {
       try {
@@ -84,6 +174,4 @@ export class KeyGroupActor implements Behaviour {
     }
     emitOutputs(out, step.emit);
   }
-
-  receiveRuntime(): void {}
 }

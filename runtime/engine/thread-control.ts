@@ -7,6 +7,7 @@ import type { ActorRef, SchedulerStats } from '../../actors/index.js';
 import type { Address, WorkerDirectory } from '../../protocols/index.js';
 import type { Placement } from '../topology/placement.js';
 import type { ErrorCounts } from './error-reporter.js';
+import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
 
 /** What every thread needs to route anywhere in the cluster. */
 export interface Wiring {
@@ -22,6 +23,8 @@ export interface Wiring {
   readonly owners: readonly (readonly number[])[];
   /** directories[workerIndex] = that worker's actors. */
   readonly directories: readonly WorkerDirectory[];
+  /** The cluster's rollback generation (0 until the first recovery). */
+  readonly generation?: number;
 }
 
 /** The actors one thread spawned, by role. */
@@ -76,14 +79,25 @@ export interface KeyGroupKeys {
 
 /** What each scheduler thread exposes to the main thread. */
 export interface ThreadControl {
-  /** Spawns the actors placed on this thread. */
-  spawn(placement: Placement): Promise<LocalDirectory>;
+  /** Spawns the actors placed on this thread, with their state restored from a checkpoint if given. */
+  spawn(
+    placement: Placement,
+    restore?: ThreadRestore,
+    generation?: number,
+  ): Promise<LocalDirectory>;
   /** Listens for other workers' data channels (one thread per worker does). */
   listenData(address: Address): Promise<Address>;
   /** Compiles every route once the whole cluster's directory is known. */
   wire(wiring: Wiring): void;
   /** Starts this thread's sources; returns TCP sources' bound addresses by name. */
   start(): Promise<Record<string, string>>;
+  /**
+   * Takes this thread's part of checkpoint `id`: sources inject the barrier;
+   * resolves once every actor here that records something has recorded it.
+   */
+  checkpoint(id: number): Promise<ThreadCheckpoint>;
+  /** Checkpoint `id` committed: sources acknowledge it, exactly-once sinks release its output. */
+  commit(id: number): void;
   /** Counters. */
   stats(): ThreadStats;
   /** Every key group hosted here with its entity count and first `limit` keys. */
@@ -99,6 +113,7 @@ export function mergeDirectories(locals: readonly LocalDirectory[]): WorkerDirec
   const keyGroups: Record<string, number>[] = [];
   const parallel: Record<string, number[]> = {};
   const sinkWriters: Record<string, number> = {};
+  const sources: Record<string, number> = {};
   for (const l of [...locals].sort((a, b) => a.thread - b.thread)) {
     l.keyGroups.forEach((owned, pi) => {
       const into = (keyGroups[pi] ??= {});
@@ -106,6 +121,7 @@ export function mergeDirectories(locals: readonly LocalDirectory[]): WorkerDirec
     });
     for (const [id, ref] of Object.entries(l.parallel)) (parallel[id] ??= []).push(ref);
     for (const [id, ref] of Object.entries(l.sinkWriters)) sinkWriters[id] = ref;
+    for (const id of Object.keys(l.sources)) sources[id] = (sources[id] ?? 0) + 1;
   }
-  return { keyGroups, parallel, sinkWriters };
+  return { keyGroups, parallel, sinkWriters, sources };
 }

@@ -6,6 +6,7 @@
  * stats, and stops.
  */
 import { attachSchedulerThread, exposeControl, type ActorRef } from '../../actors/index.js';
+import { encodeSinkTxn, encodeSinkTxnHello } from '../../protocols/sink-txn.js';
 import { ErrorCode } from '../../protocols/index.js';
 import type { AppArgsData } from '../api/args.js';
 import { StreamOutput, TcpOutput, type Output } from '../connectors/output.js';
@@ -15,15 +16,24 @@ import type { Placement } from '../topology/placement.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import type { Address } from '../../protocols/index.js';
 import { DataLinks, DataListener } from '../cluster/data-channel.js';
+import { expectedBarriers, upstreamKinds, type Instances } from './barrier-plan.js';
+import { RT_BARRIER, RT_COMMIT } from './epochs.js';
+import {
+  CheckpointCollector,
+  decodeEntities,
+  type ThreadCheckpoint,
+  type ThreadRestore,
+} from './thread-checkpoint.js';
 import {
   applyComputation,
+  compileBarrier,
   compileStageEmit,
   type Directory,
   type Placed,
   type RemoteSend,
 } from './emitters.js';
 import { ErrorReporter } from './error-reporter.js';
-import { SinkEncoder, SinkWriterActor } from './sink-actors.js';
+import { SinkEncoder, SinkWriterActor, type TxnFramer } from './sink-actors.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
 import type {
@@ -69,6 +79,7 @@ const parallels = new Map<number, ParallelActor>();
 const keyGroups: KeyGroupActor[] = [];
 const stateSteps = new Map<number, StateStep>();
 const encoders = new Map<number, SinkEncoder>();
+const checkpoints = new CheckpointCollector();
 let links: DataLinks | undefined;
 let dataListener: DataListener | undefined;
 
@@ -105,10 +116,21 @@ const ready = (async () => {
   plan = buildPlan(buildApplication(fn, data.args));
 })();
 
+/** An exactly-once TCP sink's transaction framing and hello, or undefined. */
+function exactlyOnce(
+  config: Plan['sinks'][number]['config'],
+): { txn: TxnFramer; hello: Uint8Array } | undefined {
+  if (config.kind !== 'tcp-sink' || config.delivery !== 'exactly-once') return undefined;
+  return {
+    txn: (id, body) => Buffer.concat(encodeSinkTxn(id, body)),
+    hello: encodeSinkTxnHello(`${data.workerName}/${config.name}`),
+  };
+}
+
 function openOutput(config: Plan['sinks'][number]['config']): Output | undefined {
   switch (config.kind) {
     case 'tcp-sink':
-      return new TcpOutput(config.address, log);
+      return new TcpOutput(config.address, log, exactlyOnce(config)?.hello);
     case 'file-sink':
       return new StreamOutput({ path: config.path });
     case 'stdout-sink':
@@ -119,8 +141,13 @@ function openOutput(config: Plan['sinks'][number]['config']): Output | undefined
 }
 
 const control: ThreadControl = {
-  async spawn(placement: Placement): Promise<LocalDirectory> {
+  async spawn(
+    placement: Placement,
+    restore?: ThreadRestore,
+    generation = 0,
+  ): Promise<LocalDirectory> {
     await ready;
+    if (dataListener !== undefined) dataListener.generation = generation;
     const p = plan as Plan;
     const me = scheduler.thread;
     const local: LocalDirectory = {
@@ -148,7 +175,10 @@ const control: ThreadControl = {
       const owned: Record<number, ActorRef> = {};
       placement.keyGroupOwner[pi]?.forEach((owner, kg) => {
         if (owner !== me) return;
-        const actor = new KeyGroupActor(partition, kg, steps, errors);
+        const actor = new KeyGroupActor(partition, pi, kg, steps, errors, checkpoints);
+        const saved = restore?.keyGroups.find((g) => g.partition === pi && g.keyGroup === kg);
+        if (saved !== undefined)
+          actor.entities = decodeEntities(saved.state, partition.spec.codec, partition.name);
         keyGroups.push(actor);
         owned[kg] = scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH);
       });
@@ -173,7 +203,12 @@ const control: ThreadControl = {
           },
           errors,
           log,
+          checkpoints,
         );
+        const saved = restore?.sources.find(
+          (x) => x.stage === stage.id && x.instance === (placement.instanceOffset ?? 0) + index,
+        );
+        if (saved !== undefined) actor.restore(saved.position);
         actor.self = scheduler.spawn(actor, `source '${stage.source.name}'`, SOURCE_BATCH);
         sources.push(actor);
         local.sources[stage.id] = actor.self;
@@ -191,7 +226,14 @@ const control: ThreadControl = {
       if (placement.sinkThread[sink.id] === me) {
         const output = openOutput(config);
         if (output !== undefined) {
-          const writer = new SinkWriterActor(scheduler, loop, output);
+          const writer = new SinkWriterActor(
+            scheduler,
+            loop,
+            output,
+            sink.id,
+            checkpoints,
+            exactlyOnce(config)?.txn,
+          );
           // Its messages are encoded chunks of up to ~16 KB: overloaded past
           // SINK_WRITER_HIGH of them (a few MB), not the default count.
           writer.self = scheduler.spawn(writer, `sink writer '${config.name}'`, undefined, {
@@ -199,10 +241,13 @@ const control: ThreadControl = {
             low: SINK_WRITER_HIGH / 4,
           });
           writers.set(sink.id, writer);
+          const saved = restore?.sinks.find((x) => x.sink === sink.id);
+          if (saved !== undefined) writer.restore(saved.pending);
           local.sinkWriters[sink.id] = writer.self;
         }
       }
     }
+    checkpoints.expected = keyGroups.length + sources.length + writers.size;
     return local;
   },
 
@@ -214,24 +259,76 @@ const control: ThreadControl = {
   wire(wiring: Wiring): void {
     const p = plan as Plan;
     const directory = clusterDirectory(wiring);
-    if (wiring.members.length > 1) links = new DataLinks(scheduler, wiring.me, wiring.members, log);
+    if (wiring.members.length > 1)
+      links = new DataLinks(scheduler, wiring.me, wiring.members, log, wiring.generation ?? 0);
     const remote: RemoteSend = (worker, ref, tag, a, b) =>
       (links as DataLinks).send(worker, ref, tag, a, b);
     for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];
     const sinks = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).encode);
-    const ctx = { plan: p, directory, scheduler, errors, sinks, remote };
+    const sinkBarriers = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).barrier);
+    const ctx = { plan: p, directory, scheduler, errors, sinks, sinkBarriers, remote };
     for (const stage of p.stages) {
       const emit = compileStageEmit(stage, ctx);
       if (stage.kind === 'parallel') {
         const actor = parallels.get(stage.id);
-        if (actor !== undefined) actor.emit = applyComputation(stage.computation, emit, errors);
+        if (actor !== undefined) {
+          actor.emit = applyComputation(stage.computation, emit, errors);
+          actor.forward = compileBarrier([stage.route], ctx);
+        }
       } else if (stage.kind === 'state') {
         const step = stateSteps.get(stage.id);
         if (step !== undefined) step.emit = emit;
       } else {
-        for (const s of sources) if (s.stage.id === stage.id) s.emit = emit;
+        for (const s of sources)
+          if (s.stage.id === stage.id) {
+            s.emit = emit;
+            s.forward = compileBarrier([stage.route], ctx);
+          }
       }
     }
+    // Barriers: each actor waits for one from every upstream actor that may send to it.
+    const kinds = upstreamKinds(p);
+    const cluster: Instances = {
+      source: (id) => wiring.directories.reduce((n, d) => n + (d.sources[String(id)] ?? 0), 0),
+      parallel: (id) =>
+        wiring.directories.reduce((n, d) => n + (d.parallel[String(id)]?.length ?? 0), 0),
+      partition: (pi) => p.partitions[pi]?.grouper.groups ?? 0,
+    };
+    const local: Instances = {
+      source: (id) => sources.filter((s) => s.stage.id === id).length,
+      parallel: (id) => (parallels.has(id) ? 1 : 0),
+      partition: (pi) => keyGroups.filter((kg) => kg.partitionIndex === pi).length,
+    };
+    for (const kg of keyGroups) {
+      kg.barriers.expected = expectedBarriers(kinds, cluster, `partition:${kg.partitionIndex}`);
+      const routes = p.stages.flatMap((s) =>
+        s.kind === 'state' && s.partition === kg.partition.name ? [s.route] : [],
+      );
+      kg.forward = compileBarrier(routes, ctx);
+    }
+    for (const [id, actor] of parallels)
+      actor.barriers.expected = expectedBarriers(kinds, cluster, `parallel:${id}`);
+    for (const [id, encoder] of encoders)
+      encoder.barriers.expected = expectedBarriers(kinds, local, `sink:${id}`);
+    const threads = wiring.members[wiring.me]?.threads ?? 1;
+    for (const writer of writers.values()) writer.barriers.expected = threads;
+  },
+
+  checkpoint(id: number): Promise<ThreadCheckpoint> {
+    // Sources inject barrier k in band; actors with no upstream pass it at once.
+    for (const s of sources) scheduler.send(s.self, RT_BARRIER, id, undefined);
+    for (const kg of keyGroups) if (kg.barriers.expected === 0) kg.checkpoint(id);
+    for (const actor of parallels.values()) if (actor.barriers.expected === 0) actor.forward(id);
+    for (const encoder of encoders.values()) if (encoder.barriers.expected === 0) encoder.pass(id);
+    loop.kick();
+    return checkpoints.wait(id);
+  },
+
+  commit(id: number): void {
+    checkpoints.forget(id);
+    for (const s of sources) scheduler.send(s.self, RT_COMMIT, id, undefined);
+    for (const w of writers.values()) scheduler.send(w.self, RT_COMMIT, id, undefined);
+    loop.kick();
   },
 
   async start(): Promise<Record<string, string>> {

@@ -1,0 +1,160 @@
+/**
+ * A worker's checkpoint files under `--resilience-dir`:
+ * - `<app>-<worker>.checkpoint-<id>.snap`: this worker's snapshot of
+ *   checkpoint id (protocols/snapshot-file.ts: checksummed), written
+ *   durably before the worker acks the checkpoint;
+ * - `<app>-<worker>.commits.json`: the checkpoints this worker knows to be
+ *   committed, newest last (the two newest are kept, so that a corrupt newest
+ *   snapshot can fall back to the one before).
+ * The coordinator records a commit in its own file before it tells anyone,
+ * so the commit is durable once any worker hears of it.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  ErrorCode,
+  RooError,
+  type Snapshot,
+} from '../../protocols/index.js';
+import { clusterInfoPath, writeDurably } from '../cluster/cluster-info.js';
+
+/** Committed checkpoints kept on disk: the newest and the one before it. */
+export const KEEP_COMMITTED = 2;
+
+/** One worker's checkpoint files. */
+export class SnapshotStore {
+  private readonly prefix: string;
+
+  constructor(
+    readonly dir: string,
+    readonly application: string,
+    readonly applicationHash: string,
+    readonly worker: string,
+  ) {
+    // The same sanitised name as the cluster information file.
+    this.prefix = clusterInfoPath(dir, application, worker).replace(/\.cluster\.json$/, '');
+  }
+
+  /** The file of checkpoint `id`. */
+  path(id: number): string {
+    return `${this.prefix}.checkpoint-${id}.snap`;
+  }
+
+  private get commitsPath(): string {
+    return `${this.prefix}.commits.json`;
+  }
+
+  /** Writes this worker's snapshot of a checkpoint durably. */
+  write(snapshot: Snapshot): number {
+    const bytes = encodeSnapshot(snapshot);
+    writeDurably(this.path(snapshot.checkpointId), bytes);
+    return bytes.length;
+  }
+
+  /**
+   * Reads and checks this worker's snapshot of checkpoint `id`. Throws
+   * RooError ROO_ERR_SNAPSHOT_CORRUPT for a missing, truncated or corrupt
+   * file, or one of another application build or worker.
+   */
+  read(id: number): Snapshot {
+    const path = this.path(id);
+    if (!existsSync(path))
+      throw new RooError(ErrorCode.SnapshotCorrupt, `snapshot file ${path} is missing`, { path });
+    let snapshot: Snapshot;
+    try {
+      snapshot = decodeSnapshot(readFileSync(path));
+    } catch (err) {
+      throw new RooError(
+        ErrorCode.SnapshotCorrupt,
+        `snapshot file ${path} is refused: ${(err as Error).message}`,
+        { path },
+      );
+    }
+    if (
+      snapshot.applicationHash !== this.applicationHash ||
+      snapshot.worker !== this.worker ||
+      snapshot.checkpointId !== id
+    ) {
+      throw new RooError(
+        ErrorCode.SnapshotCorrupt,
+        `snapshot file ${path} belongs to another build or worker (application build ${snapshot.applicationHash}, worker '${snapshot.worker}', checkpoint ${snapshot.checkpointId})`,
+        { path },
+      );
+    }
+    return snapshot;
+  }
+
+  /** Ids of the snapshot files present, ascending. */
+  ids(): number[] {
+    const base = this.prefix.slice(this.dir.length + 1);
+    const re = new RegExp(`^${escape(base)}\\.checkpoint-(\\d+)\\.snap$`);
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names
+      .map((n) => re.exec(n)?.[1])
+      .filter((x): x is string => x !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /** The committed checkpoints this worker knows of, oldest first (empty when none). */
+  committed(): number[] {
+    if (!existsSync(this.commitsPath)) return [];
+    try {
+      const r = JSON.parse(readFileSync(this.commitsPath, 'utf8')) as { committed?: unknown };
+      if (!Array.isArray(r.committed) || !r.committed.every((x) => Number.isSafeInteger(x)))
+        throw new Error('no list of checkpoint ids');
+      return (r.committed as number[]).slice(-KEEP_COMMITTED);
+    } catch (err) {
+      throw new RooError(
+        ErrorCode.SnapshotCorrupt,
+        `the record of committed checkpoints ${this.commitsPath} is unreadable (${(err as Error).message}); remove the files of ${this.prefix}.* to start afresh`,
+        { path: this.commitsPath },
+      );
+    }
+  }
+
+  /** Records durably that checkpoint `id` committed; keeps the newest KEEP_COMMITTED. */
+  recordCommit(id: number): readonly number[] {
+    let known: number[];
+    try {
+      known = this.committed();
+    } catch {
+      known = [];
+    }
+    const committed = [...known.filter((k) => k < id), id].slice(-KEEP_COMMITTED);
+    writeDurably(
+      this.commitsPath,
+      JSON.stringify({ version: 1, worker: this.worker, committed }) + '\n',
+    );
+    return committed;
+  }
+
+  /** Deletes snapshot files older than the newest committed one and not kept. */
+  prune(keep: readonly number[]): void {
+    const newest = Math.max(0, ...keep);
+    for (const id of this.ids())
+      if (id < newest && !keep.includes(id)) rmSync(this.path(id), { force: true });
+  }
+
+  /** Deletes snapshot files newer than `id` (checkpoints abandoned by a rollback). */
+  dropAfter(id: number): void {
+    for (const k of this.ids()) if (k > id) rmSync(this.path(k), { force: true });
+  }
+
+  /** Removes every checkpoint file of this worker (a clean shutdown of the cluster). */
+  removeAll(): void {
+    for (const id of this.ids()) rmSync(this.path(id), { force: true });
+    rmSync(this.commitsPath, { force: true });
+  }
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,36 @@
+/**
+ * Checkpoint epochs on the data path (DESIGN.md section 6).
+ *
+ * Sources inject barrier k in band; every message a stream actor sends
+ * carries one bit: the parity of the number of barriers that the source data
+ * it derives from had passed. A stateful actor that has seen barrier k from
+ * some inputs but not all receives, from those inputs, messages of the next
+ * parity: it holds them until barrier k has come from every input, snapshots,
+ * forwards barrier k, and then delivers what it held. That is alignment
+ * without naming inputs: channels are FIFO and one checkpoint is in flight at
+ * a time, so only two epochs are ever live and one bit tells them apart.
+ * Stateless actors do not hold: they stamp each output with the bit of the
+ * input it came from, and forward barrier k once it has come from every input.
+ *
+ * Without resilience no barrier is ever injected: every bit stays 0.
+ */
+
+/** Added to a message's tag when it belongs to the odd epoch. */
+export const EPOCH_BIT = 1 << 24;
+
+/** Runtime message: barrier of checkpoint `a` (a number). */
+export const RT_BARRIER = -3;
+/** Runtime message to a source or sink writer: checkpoint `a` committed. */
+export const RT_COMMIT = -4;
+
+/**
+ * The epoch bit of the message being processed on this thread. An actor sets
+ * it before it emits; routes and sink encoders stamp it on what they send.
+ * (One thread runs one actor at a time, so a module-wide cell is exact.)
+ */
+export const cursor = { bit: 0 };
+
+/** The epoch bit of a tag. */
+export function bitOf(tag: number): number {
+  return tag >= EPOCH_BIT ? 1 : 0;
+}
