@@ -67,6 +67,17 @@ export class TcpListener {
     this.sockets.get(connection)?.destroy();
   }
 
+  /**
+   * Writes bytes back to one connection's sender (an acknowledging source's
+   * resume and ack frames: a few bytes per checkpoint, so no backpressure).
+   * An unknown or closing connection is ignored: its sender reconnects.
+   */
+  write(connection: number, bytes: Uint8Array): void {
+    const socket = this.sockets.get(connection);
+    if (socket === undefined || socket.destroyed || !socket.writable) return;
+    socket.write(bytes);
+  }
+
   /** Number of open connections. */
   get connections(): number {
     return this.sockets.size;
