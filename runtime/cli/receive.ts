@@ -4,6 +4,14 @@
  * is length-prefixed frames and each payload is printed as one line; without
  * it the bytes are copied to stdout as they come.
  *
+ * Each connection is either plain (the at-least-once sink, `roo send`) or,
+ * told by its first 8 bytes, an exactly-once sink's (protocols/sink-txn.ts):
+ * transactions, one per checkpoint, each printed whole once its last byte is
+ * in, through the same output path as plain bytes. A transaction whose epoch
+ * this receiver already applied for that sink id, on any connection, is
+ * dropped: a recovered sink sends its last transactions again. One cut short
+ * by a closed connection is discarded.
+ *
  * Any number of connections are served at once. Output is batched into 64 KB
  * buffers written at most once per event-loop turn; when stdout pushes back,
  * every connection is paused until it drains, so TCP pushes back on the
@@ -16,12 +24,17 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_SINK_TXN_BYTES,
   ErrorCode,
   FrameDecoder,
+  type PendingSinkTxn,
   RooError,
+  TxnConnectionParser,
+  type TxnConnectionEvent,
 } from '../../protocols/index.js';
 import { type Address, formatAddress, parseAddress } from '../../protocols/address.js';
 import { flagError, parseCount } from './flags.js';
+import { DuplicateLogLimiter, TxnLedger } from './txn-ledger.js';
 
 /** Size of the output buffers (one stdout write each, at most). */
 export const OUTPUT_BUFFER_BYTES = 64 * 1024;
@@ -40,6 +53,11 @@ export interface ReceiverOptions {
   readonly out?: Writable;
   /** Largest frame accepted (default 16 MiB); a larger one closes its connection. */
   readonly maxFrameBytes?: number;
+  /**
+   * Largest exactly-once transaction accepted (default 256 MiB): each is held
+   * whole until its last byte arrives. A larger one closes its connection.
+   */
+  readonly maxTxnBytes?: number;
   /** Receives lines about connections that fail (default: silent). */
   readonly log?: (line: string) => void;
   /** Called when a connection has closed, with its counts and error if any. */
@@ -50,10 +68,16 @@ export interface ReceiverOptions {
 export interface ConnectionClosed {
   /** The sender's address, `host:port`. */
   readonly remote: string;
-  /** Frames received on it (0 when not framed). */
+  /** Frames received on it (0 when not framed); of transactions, only applied ones count. */
   readonly messages: number;
   /** Bytes received on it. */
   readonly bytes: number;
+  /** The sink id, if it was an exactly-once sink's connection. */
+  readonly sink?: string;
+  /** Transactions applied from it. */
+  readonly transactions: number;
+  /** Transactions dropped from it as already applied. */
+  readonly duplicates: number;
   /** Why it closed, if not by a clean end of stream (RooError for bad frames). */
   readonly error?: Error;
 }
@@ -64,12 +88,20 @@ export interface ReceiverStats {
   connections: number;
   /** Connections open now. */
   open: number;
-  /** Connections closed for an error (bad frame, reset). */
+  /** Connections closed for an error (bad frame, reset, a transaction cut short). */
   failed: number;
-  /** Frames received (0 when not framed). */
+  /** Frames received (0 when not framed); of transactions, only applied ones count. */
   messages: number;
   /** Bytes received, frame headers included. */
   bytes: number;
+  /** Connections from exactly-once sinks (those that sent the ROOTXN1 magic and a hello). */
+  sinkConnections: number;
+  /** Transactions applied. */
+  transactions: number;
+  /** Transactions dropped because their sink's epoch was applied already. */
+  duplicates: number;
+  /** Transactions cut short by their connection's end, discarded. */
+  discarded: number;
 }
 
 /** A running receiver. */
@@ -188,9 +220,23 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   const framed = options.framed === true;
   const write = options.write !== false;
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const maxTxnBytes = options.maxTxnBytes ?? DEFAULT_MAX_SINK_TXN_BYTES;
   const log = options.log ?? (() => undefined);
-  const stats: ReceiverStats = { connections: 0, open: 0, failed: 0, messages: 0, bytes: 0 };
+  const stats: ReceiverStats = {
+    connections: 0,
+    open: 0,
+    failed: 0,
+    messages: 0,
+    bytes: 0,
+    sinkConnections: 0,
+    transactions: 0,
+    duplicates: 0,
+    discarded: 0,
+  };
   const sockets = new Set<Socket>();
+  // Shared by every connection: a recovered sink resends on a new one.
+  const ledger = new TxnLedger();
+  const duplicateLog = new DuplicateLogLimiter();
   let state: ReceiverState = 'listening';
 
   const output = new OutputBuffer(
@@ -215,17 +261,25 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     if (output.isBlocked) socket.pause();
     let messages = 0;
     let bytes = 0;
+    let transactions = 0;
+    let duplicates = 0;
+    let sink: string | undefined;
     let error: Error | undefined;
+    /** A transaction the stream ended inside of (the parser forgets it when it fails). */
+    let cutShort: PendingSinkTxn | undefined;
 
-    const fail = (err: Error): void => {
+    const fail = (err: Error, quiet = false): void => {
       if (error !== undefined) return;
       error = err;
       stats.failed++;
       const code = err instanceof RooError ? err.code : ((err as NodeJS.ErrnoException).code ?? '');
-      log(`roo receive: connection from ${remote} closed: ${code} ${err.message}`);
+      if (!quiet) log(`roo receive: connection from ${remote} closed: ${code} ${err.message}`);
       socket.destroy();
     };
 
+    // Plain connections: frames, or raw bytes. Exactly-once connections:
+    // their transactions' bodies are the same bytes, decoded the same way.
+    const parser = new TxnConnectionParser(maxTxnBytes);
     const decoder = framed ? new FrameDecoder(maxFrameBytes) : undefined;
     // Raw mode writes whole lines per connection: several workers' sinks
     // connect at once, and a chunk ending mid-line must not be followed by
@@ -259,24 +313,90 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       if (write) output.append(payload, true);
     };
 
-    socket.on('data', (chunk: Buffer) => {
-      if (error !== undefined) return;
-      bytes += chunk.length;
-      stats.bytes += chunk.length;
+    const plain = (chunk: Buffer): void => {
       if (decoder === undefined) {
         if (write) appendWholeLines(chunk);
         return;
       }
+      // Frames before a bad header are delivered; then the stream cannot resync.
+      decoder.push(chunk, onFrame);
+    };
+
+    const applyTxn = (txnSink: string, epoch: number, body: Buffer): void => {
+      if (ledger.check(txnSink, epoch) === 'duplicate') {
+        duplicates++;
+        stats.duplicates++;
+        const report = duplicateLog.note(performance.now());
+        if (report > 0) {
+          const more =
+            report > 1 ? ` (and ${report - 1} more dropped since the last such line)` : '';
+          log(
+            `roo receive: dropped transaction epoch ${epoch} of sink ${JSON.stringify(txnSink)} from ${remote}: epochs up to ${ledger.lastApplied(txnSink)} already applied${more}`,
+          );
+        }
+        return;
+      }
+      let frames: Buffer[] | undefined;
+      if (framed) {
+        // All or nothing: a body that is not whole frames is refused before any of it is written.
+        const bodyDecoder = new FrameDecoder(maxFrameBytes);
+        const payloads: Buffer[] = [];
+        bodyDecoder.push(body, (payload) => payloads.push(payload));
+        bodyDecoder.end();
+        frames = payloads;
+      }
+      ledger.record(txnSink, epoch);
+      transactions++;
+      stats.transactions++;
+      if (frames === undefined) {
+        if (write) appendWholeLines(body);
+      } else {
+        for (const payload of frames) onFrame(payload);
+      }
+    };
+
+    const visit = (event: TxnConnectionEvent): void => {
+      switch (event.kind) {
+        case 'plain':
+          plain(event.bytes);
+          return;
+        case 'hello':
+          ledger.register(event.sink);
+          sink = event.sink;
+          stats.sinkConnections++;
+          log(
+            `roo receive: exactly-once sink ${JSON.stringify(event.sink)} connected from ${remote}`,
+          );
+          return;
+        case 'txn':
+          applyTxn(event.sink, event.epoch, event.bytes);
+          return;
+      }
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      if (error !== undefined) return;
+      bytes += chunk.length;
+      stats.bytes += chunk.length;
       try {
-        // Frames before a bad header are delivered; then the stream cannot resync.
-        decoder.push(chunk, onFrame);
+        parser.push(chunk, visit);
       } catch (err) {
         fail(err instanceof Error ? err : new Error(String(err)));
       }
     });
     socket.on('end', () => {
+      if (error !== undefined) return;
+      cutShort = parser.pending;
+      try {
+        // A plain connection shorter than the magic is delivered here.
+        parser.end(visit);
+      } catch (err) {
+        // A transaction cut short is reported once, when the connection closes.
+        fail(err instanceof Error ? err : new Error(String(err)), cutShort !== undefined);
+        return;
+      }
       flushCarry();
-      if (error !== undefined || decoder === undefined) return;
+      if (decoder === undefined || parser.state !== 'plain') return;
       try {
         decoder.end();
       } catch (err) {
@@ -285,11 +405,22 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     });
     socket.on('error', (err) => fail(err));
     socket.on('close', () => {
+      const cut = cutShort ?? parser.pending;
+      if (cut !== undefined) {
+        stats.discarded++;
+        log(
+          `roo receive: discarded transaction epoch ${cut.epoch} of sink ${JSON.stringify(cut.sink)} from ${remote}: the connection closed after ${cut.received} of its ${cut.bytes} bytes`,
+        );
+      }
       flushCarry();
       sockets.delete(socket);
       stats.open--;
-      const event: ConnectionClosed =
-        error === undefined ? { remote, messages, bytes } : { remote, messages, bytes, error };
+      const counts = { remote, messages, bytes, transactions, duplicates };
+      const event: ConnectionClosed = {
+        ...counts,
+        ...(sink === undefined ? {} : { sink }),
+        ...(error === undefined ? {} : { error }),
+      };
       options.onConnectionClosed?.(event);
     });
   };
@@ -334,11 +465,15 @@ export const RECEIVE_USAGE = `usage: roo receive --listen HOST:PORT [flags]
 Listens for connections and prints what arrives (Wallaroo: data_receiver).
 Prints 'Listening on HOST:PORT' to stderr once listening (port 0: any free
 port, printed), and a summary of what it received on SIGINT or SIGTERM.
+Connections of exactly-once sinks are told apart by their first bytes: each
+transaction is printed whole, once; one already applied is dropped.
 
   --listen HOST:PORT      where to listen (required)
   --framed                input is length-prefixed frames; print each payload as a line
   --no-write              print nothing; only count
   --max-frame-bytes N     close a connection that sends a larger frame (default ${DEFAULT_MAX_FRAME_BYTES})
+  --max-txn-bytes N       close an exactly-once sink's connection that sends a larger
+                          transaction (default ${DEFAULT_MAX_SINK_TXN_BYTES})
   --ponythreads N, --ponynoblock, --ponypinasio   accepted and ignored (Wallaroo)
 `;
 
@@ -347,6 +482,7 @@ const RECEIVE_FLAGS = {
   framed: { type: 'boolean' },
   'no-write': { type: 'boolean' },
   'max-frame-bytes': { type: 'string' },
+  'max-txn-bytes': { type: 'string' },
   ponythreads: { type: 'string' },
   ponynoblock: { type: 'boolean' },
   ponypinasio: { type: 'boolean' },
@@ -376,7 +512,17 @@ export function parseReceiveArgs(argv: string[]): ReceiverOptions | 'help' {
     v['max-frame-bytes'] === undefined
       ? DEFAULT_MAX_FRAME_BYTES
       : parseCount('max-frame-bytes', v['max-frame-bytes'], 1);
-  return { address, framed: v.framed === true, write: v['no-write'] !== true, maxFrameBytes };
+  const maxTxnBytes =
+    v['max-txn-bytes'] === undefined
+      ? DEFAULT_MAX_SINK_TXN_BYTES
+      : parseCount('max-txn-bytes', v['max-txn-bytes'], 1);
+  return {
+    address,
+    framed: v.framed === true,
+    write: v['no-write'] !== true,
+    maxFrameBytes,
+    maxTxnBytes,
+  };
 }
 
 function plural(n: number, noun: string): string {
@@ -422,9 +568,22 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   await receiver.close();
-  const { messages, bytes, connections } = receiver.stats;
-  const what =
-    options.framed === true ? `${plural(messages, 'message')} (${bytes} bytes)` : `${bytes} bytes`;
-  logLine(`roo receive: received ${what} on ${plural(connections, 'connection')}`);
+  logLine(receiveSummary(receiver.stats, options.framed === true));
   return 0;
+}
+
+/**
+ * The line `roo receive` ends with: what it received, and, if exactly-once
+ * sinks connected, what became of their transactions.
+ */
+export function receiveSummary(stats: Readonly<ReceiverStats>, framed: boolean): string {
+  const { messages, bytes, connections } = stats;
+  const what = framed ? `${plural(messages, 'message')} (${bytes} bytes)` : `${bytes} bytes`;
+  const line = `roo receive: received ${what} on ${plural(connections, 'connection')}`;
+  if (stats.sinkConnections === 0) return line;
+  return (
+    `${line}; ${plural(stats.transactions, 'transaction')} applied, ` +
+    `${plural(stats.duplicates, 'duplicate transaction')} dropped, ` +
+    `${plural(stats.discarded, 'cut-short transaction')} discarded`
+  );
 }
