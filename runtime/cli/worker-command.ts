@@ -11,6 +11,7 @@ import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.js';
 import { engineHandlers, ExternalServer } from '../cluster/external-server.js';
 import type { Logger } from '../logging/logger.js';
 import { Engine } from '../engine/engine.js';
+import { runResilientAlone, type Resilience } from '../checkpoint/alone.js';
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
 import {
@@ -65,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSigterm);
   log.info(LogLine.InitPhaseI);
   let node: ClusterNode | undefined;
+  let resilience: Resilience | undefined;
   try {
     const engineOptions = {
       modulePath: options.applicationModule,
@@ -84,7 +86,21 @@ export async function run(argv: string[]): Promise<number> {
       },
     };
     const role = clusterRole(options);
-    if (role === undefined) {
+    if (role === undefined && options.runWithResilience) {
+      const prepared = await Engine.prepare(engineOptions);
+      engine = prepared;
+      try {
+        resilience = await runResilientAlone(prepared, {
+          name: options.name,
+          dir: options.resilienceDir,
+          intervalMs: checkpointIntervalMs(options),
+          log,
+        });
+      } catch (err) {
+        await prepared.terminate();
+        throw err;
+      }
+    } else if (role === undefined) {
       engine = await Engine.start(engineOptions);
     } else {
       const prepared = await Engine.prepare(engineOptions);
@@ -185,10 +201,15 @@ export async function run(argv: string[]): Promise<number> {
             log,
           }),
         // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
-        onShutdown: () =>
-          node !== undefined
-            ? node.shutdownCluster('external shutdown request')
-            : onSignal('external shutdown request'),
+        onShutdown: () => {
+          if (node !== undefined) node.shutdownCluster('external shutdown request');
+          else {
+            // A clean shutdown: nothing to recover next time.
+            resilience?.driver.stop();
+            resilience?.store.removeAll();
+            onSignal('external shutdown request');
+          }
+        },
       });
     } catch (err) {
       log.error((err as Error).message);
@@ -207,6 +228,7 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info(`${signal}: shutting down`);
+      resilience?.driver.stop();
       Promise.all([external?.close(), node?.close(), running.stop()]).then(
         () => {
           log.info(LogLine.ShutdownComplete);
@@ -220,6 +242,11 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (stopRequested !== undefined) stopNow(stopRequested);
   });
+}
+
+/** `--time-between-checkpoints` in milliseconds (at least 1). */
+function checkpointIntervalMs(o: WorkerOptions): number {
+  return Math.max(1, Number(o.timeBetweenCheckpoints / 1_000_000n));
 }
 
 /** How this worker takes part in a cluster; undefined when it runs alone. */

@@ -234,11 +234,5 @@ export function unsupportedYet(o: WorkerOptions): RooError | undefined {
       'start the cluster with every worker (--worker-count N)',
     );
   }
-  if (o.runWithResilience) {
-    return notYet(
-      '--run-with-resilience (checkpoints and recovery)',
-      'run without it (state is kept in memory only)',
-    );
-  }
   return undefined;
 }

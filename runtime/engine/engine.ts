@@ -49,8 +49,6 @@ export interface EngineOptions {
   readonly youngGenerationMb?: number;
   /** Called if a scheduler thread dies. */
   readonly onFatal?: (error: Error) => void;
-  /** A checkpoint to restore the actors' state and the sources' positions from. */
-  readonly restore?: Snapshot;
 }
 
 /** Totals over every thread. */
@@ -91,8 +89,6 @@ export class Engine {
     private readonly pool: ThreadPool<ThreadControl>,
     /** Scheduler threads of this worker. */
     readonly threads: number,
-    /** The checkpoint this engine's state was restored from. */
-    readonly restored: Snapshot | undefined,
   ) {
     this.placement = placePlan(plan, threads);
   }
@@ -141,35 +137,14 @@ export class Engine {
         options.onFatal?.(err);
       },
     });
-    return new Engine(plan, pool, threads, options.restore);
+    return new Engine(plan, pool, threads);
   }
 
   /** Runs a whole single-worker engine: prepare, spawn, wire, start. */
-  static async start(options: EngineOptions): Promise<Engine> {
+  static async start(options: EngineOptions, restore?: Snapshot): Promise<Engine> {
     const engine = await Engine.prepare(options);
     try {
-      const owners = assignKeyGroups(engine.plan, 1);
-      const directory = await engine.spawn(
-        placeWorkerShare(engine.plan, {
-          me: 0,
-          threads: [engine.threads],
-          owners,
-          runsSource: (stage) => runsSourceOn(engine.plan, stage, 0),
-        }),
-      );
-      await engine.wire({
-        me: 0,
-        members: [
-          {
-            name: options.workerName,
-            data: { host: '127.0.0.1', port: 1 },
-            threads: engine.threads,
-          },
-        ],
-        owners,
-        directories: [directory],
-      });
-      await engine.startSources();
+      await engine.runAlone(options.workerName, restore);
       return engine;
     } catch (err) {
       await engine.pool.terminate();
@@ -177,10 +152,36 @@ export class Engine {
     }
   }
 
-  /** Spawns the actors of this worker's share; returns this worker's directory. */
-  async spawn(placement: Placement, generation = 0): Promise<WorkerDirectory> {
+  /** Spawns, wires and starts a prepared engine as a one-worker cluster. */
+  async runAlone(workerName: string, restore?: Snapshot): Promise<void> {
+    const owners = assignKeyGroups(this.plan, 1);
+    const directory = await this.spawn(
+      placeWorkerShare(this.plan, {
+        me: 0,
+        threads: [this.threads],
+        owners,
+        runsSource: (stage) => runsSourceOn(this.plan, stage, 0),
+      }),
+      0,
+      restore,
+    );
+    await this.wire({
+      me: 0,
+      members: [{ name: workerName, data: { host: '127.0.0.1', port: 1 }, threads: this.threads }],
+      owners,
+      directories: [directory],
+    });
+    await this.startSources();
+  }
+
+  /**
+   * Spawns the actors of this worker's share, their state restored from
+   * `restore` if given; returns this worker's directory. `generation` is the
+   * cluster's rollback generation (data of another is refused).
+   */
+  async spawn(placement: Placement, generation = 0, restore?: Snapshot): Promise<WorkerDirectory> {
     this.placement = placement;
-    const restores = this.threadRestores(placement);
+    const restores = restore === undefined ? undefined : this.threadRestores(placement, restore);
     const locals = await Promise.all(
       this.pool.remotes.map((r, t) => r.spawn(placement, restores?.[t], generation)),
     );
@@ -188,9 +189,7 @@ export class Engine {
   }
 
   /** Splits the restored snapshot by thread: each key group to its thread; sources and sinks to all. */
-  private threadRestores(placement: Placement): ThreadRestore[] | undefined {
-    const snapshot = this.restored;
-    if (snapshot === undefined) return undefined;
+  private threadRestores(placement: Placement, snapshot: Snapshot): ThreadRestore[] {
     const sources = Object.entries(snapshot.sources).map(([id, position]) => {
       const [stage, instance] = id.split('/').map(Number) as [number, number];
       return { stage, instance, position };

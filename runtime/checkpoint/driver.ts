@@ -1,0 +1,180 @@
+/**
+ * The executors around the checkpoint coordinator (coordinator.ts, pure):
+ * - `CheckpointDriver` on the coordinating worker: a timer feeds the state
+ *   machine, and its decisions go out (start k to every worker; commit k,
+ *   recorded durably first). While the cluster is not whole (a worker lost,
+ *   a recovery under way) it starts nothing: a checkpoint needs every worker.
+ * - `CheckpointMember` on every worker: takes the worker's part of checkpoint
+ *   k (engine barrier, snapshot file) and acks; on commit k records it,
+ *   tells the engine (sources ack their senders, exactly-once sinks release
+ *   output), and deletes older files.
+ */
+import { ErrorCode, RooError } from '../../protocols/index.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../logging/logger.js';
+import {
+  checkpointStep,
+  initialCheckpointState,
+  type CheckpointDecision,
+  type CheckpointEvent,
+  type CheckpointState,
+} from './coordinator.js';
+import type { SnapshotStore } from './snapshot-store.js';
+
+/** How long a checkpoint may stay in flight before it is aborted. */
+const CHECKPOINT_TIMEOUT_MS = 60_000;
+
+/** What the driver sends: start k to every worker, or commit k to every worker. */
+export type CheckpointOrder = { readonly kind: 'start' | 'commit'; readonly checkpointId: number };
+
+/** The coordinator's executor. */
+export class CheckpointDriver {
+  private state: CheckpointState | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly store: SnapshotStore,
+    private readonly send: (order: CheckpointOrder) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** The newest committed checkpoint this coordinator recorded (0: none). */
+  get committed(): number {
+    return this.state?.committed ?? this.store.committed().at(-1) ?? 0;
+  }
+
+  /**
+   * Starts checkpointing `workers` after `committed`; ids go on after
+   * `lastId` (strictly rising, never reusing an id a file may carry).
+   */
+  run(workers: readonly string[], committed: number, lastId: number): void {
+    const tick = Math.max(5, Math.min(100, Math.floor(this.intervalMs / 4)));
+    const base = initialCheckpointState(
+      {
+        intervalMs: this.intervalMs,
+        timeoutMs: Math.max(CHECKPOINT_TIMEOUT_MS, this.intervalMs * 10),
+      },
+      workers,
+      Date.now(),
+      committed,
+    );
+    this.state = { ...base, lastId: Math.max(lastId, committed) };
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.apply({ kind: 'tick', nowMs: Date.now() }), tick);
+    this.timer.unref();
+  }
+
+  /** Stops starting checkpoints (a worker is gone, or a recovery begins); aborts one in flight. */
+  pause(reason: string): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const f = this.state?.inFlight;
+    if (f !== undefined) this.log.warn(`checkpoint ${f.id} aborted: ${reason}`);
+    if (this.state !== undefined) this.state = { ...this.state, inFlight: undefined };
+  }
+
+  /** The last id handed out. */
+  get lastId(): number {
+    return this.state?.lastId ?? 0;
+  }
+
+  /** A worker acked checkpoint `id` (or failed it: the checkpoint is aborted). */
+  acked(worker: string, id: number, error: string | undefined): void {
+    if (error !== undefined) {
+      this.log.error(`checkpoint ${id} failed on worker '${worker}': ${error}`);
+      this.apply({ kind: 'lost', worker });
+      this.apply({ kind: 'joined', worker });
+      return;
+    }
+    this.apply({ kind: 'ack', worker, checkpointId: id });
+  }
+
+  /** Stops for good. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private apply(event: CheckpointEvent): void {
+    if (this.state === undefined) return;
+    const r = checkpointStep(this.state, event);
+    this.state = r.state;
+    for (const d of r.decisions) this.execute(d);
+  }
+
+  private execute(d: CheckpointDecision): void {
+    switch (d.kind) {
+      case 'start':
+        this.log.debug(`checkpoint ${d.checkpointId}: barriers injected`);
+        this.send({ kind: 'start', checkpointId: d.checkpointId });
+        return;
+      case 'commit':
+        // Durable here first: once any worker hears of the commit, it survives a crash of this one.
+        this.store.recordCommit(d.checkpointId);
+        this.log.info(`checkpoint ${d.checkpointId} committed`);
+        this.send({ kind: 'commit', checkpointId: d.checkpointId });
+        return;
+      case 'delete-before':
+        return;
+      case 'abort':
+        this.log.warn(`checkpoint ${d.checkpointId} aborted: ${d.reason}`);
+        return;
+    }
+  }
+}
+
+/** Timings of the last checkpoint a member took. */
+export interface CheckpointTiming {
+  readonly id: number;
+  /** From the order to the snapshot in hand (barriers through the pipeline). */
+  readonly alignMs: number;
+  /** Writing the file (encode, write, fsync, rename). */
+  readonly writeMs: number;
+  readonly bytes: number;
+}
+
+/** A worker's side of checkpoints. */
+export class CheckpointMember {
+  /** Timings of the newest checkpoint taken. */
+  last: CheckpointTiming | undefined;
+
+  constructor(
+    private readonly engine: () => Engine,
+    private readonly store: SnapshotStore,
+    private readonly name: string,
+    private readonly log: Logger,
+    /** True on the coordinator, which recorded the commit itself already. */
+    private readonly coordinator: boolean,
+  ) {}
+
+  /** Takes this worker's part of checkpoint `id`; resolves with an error message if it failed. */
+  async take(id: number): Promise<string | undefined> {
+    const t0 = performance.now();
+    try {
+      const snapshot = await this.engine().checkpoint(id, this.name);
+      const t1 = performance.now();
+      const bytes = this.store.write(snapshot);
+      const t2 = performance.now();
+      this.last = { id, alignMs: t1 - t0, writeMs: t2 - t1, bytes };
+      this.log.debug(
+        `checkpoint ${id}: snapshot of ${bytes} bytes written in ${(t2 - t1).toFixed(1)} ms (barriers took ${(t1 - t0).toFixed(1)} ms)`,
+      );
+      return undefined;
+    } catch (err) {
+      const e =
+        err instanceof RooError
+          ? err
+          : new RooError(ErrorCode.SnapshotEncodeFailed, (err as Error).message);
+      this.log.error({ code: e.code }, `checkpoint ${id}: ${e.message}`);
+      return e.message;
+    }
+  }
+
+  /** Checkpoint `id` committed. */
+  async commit(id: number): Promise<void> {
+    const kept = this.coordinator ? this.store.committed() : this.store.recordCommit(id);
+    await this.engine().commit(id);
+    this.store.prune(kept);
+  }
+}
