@@ -42,17 +42,13 @@ const position = fc.oneof(
   fc.string(),
   fc.record({ file: fc.string(), offset: fc.maxSafeNat() }),
 );
-const state = fc.uint8Array({ maxLength: 40 });
+const state = fc.uint8Array({ maxLength: 200 });
 
 function snapshotOf(
   maxItems: number,
   stateBytes: fc.Arbitrary<Uint8Array>,
 ): fc.Arbitrary<Snapshot> {
-  const entry = fc.tuple(fc.string({ unit: 'grapheme', maxLength: 12 }), stateBytes);
-  const keyGroup = fc.record({
-    keyGroup: count,
-    entries: fc.uniqueArray(entry, { selector: (e) => e[0], maxLength: maxItems }),
-  });
+  const keyGroup = fc.record({ keyGroup: count, entities: count, state: stateBytes });
   const partition = fc.record({
     name,
     keyGroups: fc.uniqueArray(keyGroup, { selector: (g) => g.keyGroup, maxLength: maxItems }),
@@ -83,7 +79,7 @@ const sample: Snapshot = {
   partitions: [
     {
       name: 'word-totals',
-      keyGroups: [{ keyGroup: 3, entries: [['hello', Uint8Array.of(1, 2)]] }],
+      keyGroups: [{ keyGroup: 3, entities: 1, state: Uint8Array.of(1, 2) }],
     },
   ],
   sinks: { 'sink-0': { written: 99 } },
@@ -132,14 +128,23 @@ describe('snapshot file', () => {
         expect(decoded).toEqual(s);
         for (const p of decoded.partitions) {
           for (const g of p.keyGroups) {
-            for (const [, bytes] of g.entries) {
-              expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype);
-            }
+            expect(Object.getPrototypeOf(g.state)).toBe(Uint8Array.prototype);
           }
         }
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('carries a key group state of any size byte for byte (bin8, bin16 and bin32)', () => {
+    for (const size of [0, 255, 256, 65_535, 65_536, 300_000]) {
+      const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 31 + size) & 0xff);
+      const s: Snapshot = {
+        ...sample,
+        partitions: [{ name: 'p', keyGroups: [{ keyGroup: 0, entities: size, state: bytes }] }],
+      };
+      expect(decodeSnapshot(encodeSnapshot(s)).partitions[0]!.keyGroups[0]!.state).toEqual(bytes);
+    }
   });
 
   it('decodes from a view into a larger buffer, and state does not alias it', () => {
@@ -149,7 +154,7 @@ describe('snapshot file', () => {
     const decoded = decodeSnapshot(big.subarray(10, 10 + bytes.length));
     expect(decoded).toEqual(sample);
     big.fill(0);
-    expect(decoded.partitions[0]!.keyGroups[0]!.entries[0]![1]).toEqual(Uint8Array.of(1, 2));
+    expect(decoded.partitions[0]!.keyGroups[0]!.state).toEqual(Uint8Array.of(1, 2));
   });
 
   it('refuses every truncation with ROO_ERR_SNAPSHOT_CORRUPT', () => {
@@ -240,6 +245,8 @@ describe('snapshot file', () => {
     const withHeader = (h: unknown) => file(pack(h), pack(sampleBody));
     const withBody = (b: unknown) => file(pack(sampleHeader), pack(b));
     const group = sample.partitions[0]!.keyGroups[0]!;
+    const withKeyGroup = (g: unknown) =>
+      withBody({ ...sampleBody, partitions: [{ name: 'p', keyGroups: [g] }] });
     const cases: [Uint8Array, RegExp][] = [
       [file(Uint8Array.of(0x92, 0x01), pack(sampleBody)), /header is not valid msgpack/],
       [file(Uint8Array.of(0x01, 0x02), pack(sampleBody)), /header is not valid msgpack/],
@@ -263,45 +270,56 @@ describe('snapshot file', () => {
         withBody({ ...sampleBody, partitions: [{ name: 'p', keyGroups: [group, group] }] }),
         /key group 3 of partition "p" appears twice/,
       ],
+      [withKeyGroup({ ...group, state: 'text' }), /keyGroups\[0\]\.state' must be binary/],
+      [withKeyGroup({ ...group, state: [1, 2] }), /keyGroups\[0\]\.state' must be binary/],
+      [withKeyGroup({ ...group, state: undefined }), /keyGroups\[0\]\.state' must be binary/],
       [
-        withBody({
-          ...sampleBody,
-          partitions: [{ name: 'p', keyGroups: [{ keyGroup: 1, entries: [['k', 'text']] }] }],
-        }),
-        /state' must be binary/,
+        withKeyGroup({ ...group, entities: -1 }),
+        /keyGroups\[0\]\.entities' must be a non-negative/,
       ],
       [
-        withBody({
-          ...sampleBody,
-          partitions: [{ name: 'p', keyGroups: [{ keyGroup: 1, entries: [['k']] }] }],
-        }),
-        /must be a \[key, state\] pair/,
+        withKeyGroup({ ...group, entities: 2.5 }),
+        /keyGroups\[0\]\.entities' must be a non-negative/,
       ],
       [
-        withBody({
-          ...sampleBody,
-          partitions: [
-            {
-              name: 'p',
-              keyGroups: [
-                {
-                  keyGroup: 1,
-                  entries: [
-                    ['k', Uint8Array.of(1)],
-                    ['k', Uint8Array.of(2)],
-                  ],
-                },
-              ],
-            },
-          ],
-        }),
-        /key "k" appears twice/,
+        withKeyGroup({ ...group, entities: '3' }),
+        /keyGroups\[0\]\.entities' must be a non-negative/,
+      ],
+      [
+        withKeyGroup({ ...group, keyGroup: -1 }),
+        /keyGroups\[0\]\.keyGroup' must be a non-negative/,
+      ],
+      [
+        withKeyGroup({ keyGroup: 3, entities: 1, state: group.state, entries: [] }),
+        /unexpected field "entries" in partitions\[0\]\.keyGroups\[0\]/,
+      ],
+      [
+        // The format before key groups were encoded in one piece: refused, not misread.
+        withKeyGroup({ keyGroup: 3, entries: [['hello', Uint8Array.of(1, 2)]] }),
+        /unexpected field "entries"/,
+      ],
+      [withKeyGroup([3, 1, group.state]), /keyGroups\[0\] must be a map/],
+      [
+        withBody({ ...sampleBody, partitions: [{ name: 'p', keyGroups: {} }] }),
+        /keyGroups' must be an array/,
+      ],
+      [
+        withBody({ ...sampleBody, partitions: [{ name: '', keyGroups: [] }] }),
+        /'partitions\[0\]\.name' must be a non-empty string/,
+      ],
+      [
+        withBody({ ...sampleBody, partitions: [{ name: 'p', keyGroups: [], extra: 1 }] }),
+        /unexpected field "extra" in partitions\[0\]/,
       ],
     ];
     for (const [bytes, message] of cases) corrupt(bytes, message);
   });
 
   it('refuses to encode an invalid snapshot with ROO_ERR_SNAPSHOT_ENCODE_FAILED', () => {
+    const withGroup = (g: Snapshot['partitions'][number]['keyGroups'][number]): Snapshot => ({
+      ...sample,
+      partitions: [{ name: 'p', keyGroups: [g] }],
+    });
     const bad: [Snapshot, RegExp][] = [
       [{ ...sample, checkpointId: -1 }, /'checkpointId'/],
       [{ ...sample, createdAt: '2024-05-01' }, /'createdAt'/],
@@ -312,6 +330,23 @@ describe('snapshot file', () => {
         /__proto__/,
       ],
       [{ ...sample, partitions: [sample.partitions[0]!, sample.partitions[0]!] }, /appears twice/],
+      [withGroup({ keyGroup: 3, entities: -1, state: new Uint8Array() }), /'.*entities'/],
+      [withGroup({ keyGroup: 3, entities: 1, state: [1] as unknown as Uint8Array }), /binary/],
+      [
+        {
+          ...sample,
+          partitions: [
+            {
+              name: 'p',
+              keyGroups: [
+                { keyGroup: 1, entities: 0, state: new Uint8Array() },
+                { keyGroup: 1, entities: 0, state: new Uint8Array() },
+              ],
+            },
+          ],
+        },
+        /key group 1 of partition "p" appears twice/,
+      ],
     ];
     for (const [s, message] of bad) {
       expectCode(() => encodeSnapshot(s), ErrorCode.SnapshotEncodeFailed, message);
