@@ -225,6 +225,7 @@ export class AckedStreams {
   }
 
   private hello(connection: number, conn: Connection, hello: SourceHello): void {
+    if (conn.dropped) return;
     const stream = this.streams.get(hello.stream) ?? this.newStream(hello.stream);
     const previous = stream.connection;
     if (previous !== undefined && previous !== connection) {
@@ -247,6 +248,9 @@ export class AckedStreams {
   }
 
   private data(conn: Connection, payload: Buffer): void {
+    // Dropped during this very chunk (a restore or takeover from a callback):
+    // the rest of the chunk is as dead as the connection.
+    if (conn.dropped) return;
     const s = conn.stream;
     if (s === undefined) {
       this.options.onData(payload);

@@ -186,6 +186,24 @@ describe('AckedStreams', () => {
     expect(h.delivered.filter((d) => !d.startsWith('f'))).toEqual(['plain', 'plain again']);
   });
 
+  it('a restore from inside onData stops the rest of that chunk', () => {
+    const delivered: string[] = [];
+    const streams: AckedStreams = new AckedStreams({
+      acks: true,
+      write: () => undefined,
+      drop: () => undefined,
+      onData: (payload) => {
+        delivered.push(payload.toString());
+        if (delivered.length === 2) streams.restore({ a: 1 });
+      },
+      report: (err) => expect.fail(String(err)),
+    });
+    streams.push(1, encodeSourceAckOpening('a'));
+    streams.push(1, Buffer.concat(frames(0, 5).map((f) => encodeFrame(Buffer.from(f)))));
+    expect(delivered).toEqual(['f0', 'f1']);
+    expect(streams.positions()).toEqual({ a: 1 });
+  });
+
   it('refuses a restore with a bad position, changing nothing', () => {
     const h = harness();
     h.hello(1, 'a');
