@@ -58,6 +58,8 @@ export interface HelloControlMessage {
   readonly rejoin: boolean;
   /** Started with `--join`: joins a running cluster rather than forming one. */
   readonly joinRunning: boolean;
+  /** Committed checkpoints whose snapshot files this worker found whole (a restarted worker). */
+  readonly restorable: readonly number[];
 }
 
 /** The initializer refuses a `hello`; the worker logs the reason and exits. */
@@ -181,6 +183,41 @@ export interface PongControlMessage {
   readonly nonce: number;
 }
 
+/**
+ * The coordinator rolls the cluster back: the worker drops its running
+ * engine and, on the `assign` that follows, restores checkpoint `checkpoint`
+ * (0: none, start empty) under rollback generation `generation`.
+ */
+export interface RollbackControlMessage {
+  readonly type: 'rollback';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly checkpoint: number;
+  readonly generation: number;
+}
+
+/** The coordinator starts checkpoint `id`: sources inject its barrier. */
+export interface CheckpointControlMessage {
+  readonly type: 'checkpoint';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly id: number;
+}
+
+/** A worker wrote its snapshot of checkpoint `id` (`error` empty), or could not (`error` says why). */
+export interface CheckpointDoneControlMessage {
+  readonly type: 'checkpoint-done';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+  readonly id: number;
+  readonly error: string;
+}
+
+/** Checkpoint `id` is committed (recorded durably by the coordinator). */
+export interface CommitControlMessage {
+  readonly type: 'commit';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly id: number;
+}
+
 /** Any message on the control channel, discriminated by `type`. */
 export type ControlMessage =
   | HelloControlMessage
@@ -193,7 +230,11 @@ export type ControlMessage =
   | ReadyControlMessage
   | ShutdownControlMessage
   | PingControlMessage
-  | PongControlMessage;
+  | PongControlMessage
+  | RollbackControlMessage
+  | CheckpointControlMessage
+  | CheckpointDoneControlMessage
+  | CommitControlMessage;
 
 /** The `type` of each kind of {@link ControlMessage}. */
 export type ControlMessageType = ControlMessage['type'];
@@ -209,6 +250,7 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
     'data',
     'rejoin',
     'joinRunning',
+    'restorable',
   ],
   refuse: ['code', 'message'],
   assign: ['clusterId', 'workerIndex', 'members', 'routing'],
@@ -220,6 +262,10 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
   shutdown: ['reason'],
   ping: ['nonce'],
   pong: ['nonce'],
+  rollback: ['checkpoint', 'generation'],
+  checkpoint: ['id'],
+  'checkpoint-done': ['name', 'id', 'error'],
+  commit: ['id'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -296,6 +342,9 @@ export function validateControlMessage(value: unknown): ControlMessage {
         data: c.address(field(record, 'data'), 'data'),
         rejoin: c.boolean(field(record, 'rejoin'), 'rejoin'),
         joinRunning: c.boolean(field(record, 'joinRunning'), 'joinRunning'),
+        restorable: Array.from(c.array(field(record, 'restorable'), 'restorable'), (x, i) =>
+          c.count(x, `restorable[${i}]`),
+        ),
       };
     case 'refuse':
       return {
@@ -332,6 +381,28 @@ export function validateControlMessage(value: unknown): ControlMessage {
     case 'ping':
     case 'pong':
       return { type: kind, version, nonce: c.count(field(record, 'nonce'), 'nonce') };
+    case 'rollback':
+      return {
+        type: kind,
+        version,
+        checkpoint: c.count(field(record, 'checkpoint'), 'checkpoint'),
+        generation: c.count(field(record, 'generation'), 'generation'),
+      };
+    case 'checkpoint':
+    case 'commit':
+      return { type: kind, version, id: c.count(field(record, 'id'), 'id') };
+    case 'checkpoint-done': {
+      const error = field(record, 'error');
+      if (typeof error !== 'string' || error.length > 4096)
+        throw c.fail('error', 'must be text of at most 4096 characters');
+      return {
+        type: kind,
+        version,
+        name: c.workerName(field(record, 'name'), 'name'),
+        id: c.count(field(record, 'id'), 'id'),
+        error,
+      };
+    }
   }
 }
 

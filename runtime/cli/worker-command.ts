@@ -7,11 +7,16 @@
  */
 import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
 import { loadClusterInfo } from '../cluster/cluster-info.js';
-import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.js';
+import {
+  startClusterNode,
+  type ClusterNode,
+  type ClusterResilience,
+} from '../cluster/cluster-node.js';
+import { SnapshotStore } from '../checkpoint/snapshot-store.js';
 import { engineHandlers, ExternalServer } from '../cluster/external-server.js';
 import type { Logger } from '../logging/logger.js';
 import { Engine } from '../engine/engine.js';
-import { runResilientAlone, type Resilience } from '../checkpoint/alone.js';
+import { checkResilientPlan, runResilientAlone, type Resilience } from '../checkpoint/alone.js';
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
 import {
@@ -78,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
         appArgs: options.appArgs,
       },
       workerName: options.name,
+      resilient: options.runWithResilience,
       ...(options.ponythreads === undefined ? {} : { threads: options.ponythreads }),
       log,
       onFatal: () => {
@@ -116,9 +122,36 @@ export async function run(argv: string[]): Promise<number> {
           log.info(
             `found cluster information of a previous run (worker ${info.workerIndex + 1} of ${info.workers.length}): rejoining the running cluster`,
           );
-          log.warn(
-            'the state this worker held before it stopped is lost: checkpoints (--run-with-resilience) are not available yet',
-          );
+          if (options.runWithResilience) {
+            log.info(LogLine.RecoveringFromFiles);
+            log.info(LogLine.AttemptingToRecover);
+          } else {
+            log.warn(
+              'the state this worker held before it stopped is lost: run with --run-with-resilience to keep it across crashes',
+            );
+          }
+        }
+        let clusterResilience: ClusterResilience | undefined;
+        if (options.runWithResilience) {
+          checkResilientPlan(prepared);
+          let current: Engine = prepared;
+          clusterResilience = {
+            store: new SnapshotStore(
+              options.resilienceDir,
+              prepared.plan.application,
+              prepared.applicationHash,
+              options.name,
+            ),
+            intervalMs: checkpointIntervalMs(options),
+            replaceEngine: async () => {
+              await current.terminate();
+              current = await Engine.prepare(engineOptions);
+              return current;
+            },
+            ...(role.initializer !== undefined && info !== undefined
+              ? { order: info.workers }
+              : {}),
+          };
         }
         const holder: { node?: ClusterNode } = {};
         const joining = new AbortController();
@@ -136,6 +169,7 @@ export async function run(argv: string[]): Promise<number> {
               rejoin: info !== undefined,
               onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
               signal: joining.signal,
+              ...(clusterResilience === undefined ? {} : { resilience: clusterResilience }),
             }),
             aborted,
           ]);
@@ -165,6 +199,21 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const running = engine;
+  /** The engine now: a cluster's rollback replaces it. */
+  const current = (): Engine => node?.engine() ?? running;
+  const status = {
+    get plan() {
+      return current().plan;
+    },
+    get placement() {
+      return current().placement;
+    },
+    get listening() {
+      return current().listening;
+    },
+    stats: () => current().stats(),
+    keys: (limit: number) => current().keys(limit),
+  };
   log.info(LogLine.InitPhaseII);
   for (const stage of running.plan.stages) {
     if (
@@ -191,7 +240,7 @@ export async function run(argv: string[]): Promise<number> {
         log,
         handlers: (bound) =>
           engineHandlers({
-            engine: running,
+            engine: status,
             identity: {
               worker: options.name,
               startedAtMs: Date.now() - process.uptime() * 1000,
@@ -229,7 +278,7 @@ export async function run(argv: string[]): Promise<number> {
       stopping = true;
       log.info(`${signal}: shutting down`);
       resilience?.driver.stop();
-      Promise.all([external?.close(), node?.close(), running.stop()]).then(
+      Promise.all([external?.close(), node?.close(), current().stop()]).then(
         () => {
           log.info(LogLine.ShutdownComplete);
           resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);
@@ -294,6 +343,7 @@ function formCluster(
     rejoin: boolean;
     onShutdown: (reason: string) => void;
     signal: AbortSignal;
+    resilience?: ClusterResilience;
   },
 ): Promise<ClusterNode> {
   return new Promise<ClusterNode>((resolve, reject) => {
@@ -311,6 +361,7 @@ function formCluster(
       rejoin: more.rejoin,
       onShutdown: more.onShutdown,
       signal: more.signal,
+      ...(more.resilience === undefined ? {} : { resilience: more.resilience }),
       onReady: () => {
         ready = true;
         if (node !== undefined) resolve(node);

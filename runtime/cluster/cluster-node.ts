@@ -23,7 +23,11 @@ import {
   type WireControlMessage,
   type WorkerDirectory,
 } from '../../protocols/index.js';
+import { CheckpointDriver, CheckpointMember } from '../checkpoint/driver.js';
+import { restorableIds } from '../checkpoint/recovery.js';
+import type { SnapshotStore } from '../checkpoint/snapshot-store.js';
 import type { Engine } from '../engine/engine.js';
+import { LogLine } from '../logging/log-lines.js';
 import type { Logger } from '../logging/logger.js';
 import { assignKeyGroups, placeWorkerShare, runsSourceOn } from '../topology/placement.js';
 import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
@@ -62,6 +66,19 @@ export interface ClusterNodeOptions {
   readonly signal?: AbortSignal;
   /** Called when the cluster cannot form or tells this worker to stop. */
   readonly onFatal: (error: RooError) => void;
+  /** Set with `--run-with-resilience`. */
+  readonly resilience?: ClusterResilience;
+}
+
+/** What a worker needs for checkpoints and rollbacks. */
+export interface ClusterResilience {
+  readonly store: SnapshotStore;
+  /** `--time-between-checkpoints`, in ms (used by the coordinator). */
+  readonly intervalMs: number;
+  /** Drops the running engine and prepares a fresh one (a rollback). */
+  readonly replaceEngine: () => Promise<Engine>;
+  /** A restarted initializer: the cluster's workers in their saved order. */
+  readonly order?: readonly string[];
 }
 
 /** A running cluster node. */
@@ -71,6 +88,8 @@ export interface ClusterNode {
   readonly control: Address;
   /** Names of the cluster's workers, by worker index (empty before assignment). */
   members(): readonly string[];
+  /** This worker's engine now (a rollback replaces it). */
+  engine(): Engine;
   /** Asks the whole cluster to shut down cleanly (every worker stops and removes its files). */
   shutdownCluster(reason: string): void;
   /** Closes the control channel. */
@@ -78,16 +97,30 @@ export interface ClusterNode {
 }
 
 const SELF = 0;
+/** How long a member keeps trying to reach a lost initializer (it may be restarting). */
+const RECONNECT_FOR_MS = 10 * 60_000;
 
 /** Joins (or, on the initializer, forms) the cluster. */
 export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNode> {
-  const { engine, log } = o;
+  const { log } = o;
+  let engine = o.engine;
   const data = await engine.listenData(o.data);
   log.info(`data channel listening on ${formatAddress(data)}`);
   const threads = engine.threads;
   let me = -1;
   let assigned: AssignControlMessage | undefined;
   let owners: number[][] = [];
+  const r = o.resilience;
+  const checkpoints =
+    r === undefined
+      ? undefined
+      : new CheckpointMember(() => engine, r.store, o.name, log, o.initializer !== undefined);
+  /** Set by `rollback`: what the next `assign` restores, and the data generation. */
+  let rollback: { checkpoint: number; generation: number } | undefined;
+  /** True once the engine has actors (a rollback must then replace it). */
+  let spawned = false;
+  const restorable = () =>
+    r === undefined ? [] : restorableIds(r.store, r.store.committed(), log);
 
   /** This worker's `hello`: who it is, what it runs, where it listens. */
   const helloOf = (control: Address, rejoin: boolean): ControlMessage => ({
@@ -101,6 +134,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     data,
     rejoin,
     joinRunning: false,
+    restorable: rejoin ? restorable() : [],
   });
 
   /** The member side: what every worker does on the initializer's word. */
@@ -119,7 +153,14 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           owners,
           runsSource: (stageId) => runsSourceOn(engine.plan, stageId, me),
         });
-        const directory = await engine.spawn(placement);
+        let restore;
+        if (rollback !== undefined && r !== undefined && rollback.checkpoint > 0) {
+          restore = r.store.read(rollback.checkpoint);
+          log.info(`restoring checkpoint ${rollback.checkpoint}`);
+        }
+        if (rollback !== undefined) r?.store.dropAfter(rollback.checkpoint);
+        const directory = await engine.spawn(placement, rollback?.generation ?? 0, restore);
+        spawned = true;
         saveClusterInfo(o.resilienceDir, {
           version: 1,
           application: engine.plan.application,
@@ -140,12 +181,17 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           members: a.members.map((x) => ({ name: x.name, data: x.data, threads: x.threads })),
           owners,
           directories: m.directory,
+          generation: rollback?.generation ?? 0,
         });
         reply({ type: 'wired', version: 1, name: o.name });
         return;
       }
       case 'start': {
         await engine.startSources();
+        if (rollback !== undefined) {
+          log.info(LogLine.RecoveryComplete);
+          log.info(LogLine.ResumingProcessing);
+        }
         reply({ type: 'ready', version: 1, name: o.name });
         // A member is ready once its sources run; the initializer, once every member is.
         if (o.initializer === undefined) o.onReady();
@@ -157,7 +203,41 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       case 'shutdown':
         log.info(`cluster shutdown: ${m.reason}`);
         removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+        r?.store.removeAll();
         o.onShutdown(m.reason);
+        return;
+      case 'rollback': {
+        if (r === undefined) return;
+        log.info(
+          `rolling back to checkpoint ${m.checkpoint === 0 ? '0 (none committed: starting empty)' : m.checkpoint}`,
+        );
+        if (spawned) {
+          log.info(LogLine.AttemptingToRecover);
+          engine = await r.replaceEngine();
+          await engine.listenData(data);
+          spawned = false;
+        }
+        rollback = { checkpoint: m.checkpoint, generation: m.generation };
+        return;
+      }
+      case 'checkpoint': {
+        // Not awaited: a checkpoint that cannot finish (a worker died) must not
+        // hold up the rollback that follows; a late answer is ignored.
+        void checkpoints
+          ?.take(m.id)
+          .then((error) =>
+            reply({
+              type: 'checkpoint-done',
+              version: 1,
+              name: o.name,
+              id: m.id,
+              error: error ?? '',
+            }),
+          );
+        return;
+      }
+      case 'commit':
+        await checkpoints?.commit(m.id);
         return;
       default:
         return;
@@ -166,37 +246,53 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
 
   if (o.initializer === undefined) {
     // A member: connect to the initializer (retrying while it is not up) and say hello.
-    const connection: { client?: ControlClient } = {};
+    const connection: { client?: ControlClient; closing?: boolean } = {};
     const send = (m: ControlMessage) => connection.client?.send(encodeControlMessage(m));
     let chain = Promise.resolve();
-    const client = await ControlClient.connect(
-      o.control,
-      {
-        message: (bytes) => {
-          let m: ControlMessage;
-          try {
-            m = decodeControlMessage(bytes);
-          } catch (err) {
-            log.error(`bad control message from the initializer: ${(err as Error).message}`);
-            return;
-          }
-          // One at a time, in order: a phase's work finishes before the next begins.
-          chain = chain.then(() => member(m, send)).catch((err: Error) => o.onFatal(asFatal(err)));
+    const connect = async (rejoin: boolean, timeoutMs: number): Promise<void> => {
+      const client = await ControlClient.connect(
+        o.control,
+        {
+          message: (bytes) => {
+            let m: ControlMessage;
+            try {
+              m = decodeControlMessage(bytes);
+            } catch (err) {
+              log.error(`bad control message from the initializer: ${(err as Error).message}`);
+              return;
+            }
+            // One at a time, in order: a phase's work finishes before the next begins.
+            chain = chain
+              .then(() => member(m, send))
+              .catch((err: Error) => o.onFatal(asFatal(err)));
+          },
+          closed: () => {
+            log.warn('the control connection to the initializer closed');
+            // With resilience the initializer may come back: reconnect, and it recovers the cluster.
+            if (r !== undefined && connection.closing !== true && me >= 0) {
+              connection.client = undefined;
+              connect(true, RECONNECT_FOR_MS).catch((err: Error) => o.onFatal(asFatal(err)));
+            }
+          },
         },
-        closed: () => log.warn('the control connection to the initializer closed'),
-      },
-      log,
-      60_000,
-      o.signal,
-    );
-    connection.client = client;
-    send(helloOf(o.myControl ?? o.control, o.rejoin));
+        log,
+        timeoutMs,
+        o.signal,
+      );
+      connection.client = client;
+      send(helloOf(o.myControl ?? o.control, rejoin));
+    };
+    await connect(o.rejoin, 60_000);
     return {
       data,
       control: o.myControl ?? o.control,
       members: () => assigned?.members.map((x) => x.name) ?? [],
+      engine: () => engine,
       shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
-      close: async () => client.close(),
+      close: async () => {
+        connection.closing = true;
+        await connection.client?.close();
+      },
     };
   }
 
@@ -205,7 +301,36 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     o.initializer.workerCount,
     engine.plan.application,
     engine.applicationHash,
+    r === undefined ? undefined : r.order === undefined ? {} : { order: r.order },
   );
+  /** Committed checkpoints that restarted workers said they can restore, by name. */
+  const reported = new Map<string, readonly number[]>();
+  let restoredFrom = 0;
+  const driver =
+    r === undefined
+      ? undefined
+      : new CheckpointDriver(
+          r.intervalMs,
+          r.store,
+          (order) => {
+            const m: ControlMessage =
+              order.kind === 'start'
+                ? { type: 'checkpoint', version: 1, id: order.checkpointId }
+                : { type: 'commit', version: 1, id: order.checkpointId };
+            for (const x of state.members) toName(x.name, m);
+          },
+          log,
+        );
+  /** Starts checkpointing the whole cluster after checkpoint `committed`. */
+  const checkpointFrom = (committed: number) => {
+    if (driver === undefined || r === undefined) return;
+    const lastId = Math.max(driver.lastId, committed, ...r.store.ids(), ...r.store.committed());
+    driver.run(
+      state.members.map((m) => m.name),
+      committed,
+      lastId,
+    );
+  };
   const names = new Map<string, number>(); // name -> connection
   const listener: { server?: ControlServer } = {};
   let selfChain = Promise.resolve();
@@ -265,6 +390,17 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         return;
       case 'running':
         log.info(`cluster of ${state.members.length} workers is running`);
+        checkpointFrom(0);
+        o.onReady();
+        return;
+      case 'rollback':
+        rollbackAll(d.members);
+        return;
+      case 'recovered':
+        log.info(
+          `cluster of ${state.members.length} workers recovered from checkpoint ${restoredFrom} and is running`,
+        );
+        checkpointFrom(restoredFrom);
         o.onReady();
         return;
       case 'abort':
@@ -274,6 +410,42 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         o.onFatal(new RooError(ErrorCode.Internal, d.reason));
         return;
     }
+  };
+  /**
+   * Rolls every member back to the newest committed checkpoint that every
+   * restarted worker can restore; a worker that can restore none is refused
+   * with what to do (the cluster cannot recover without its state).
+   */
+  const rollbackAll = (members: readonly Member[]) => {
+    driver?.pause('the cluster is rolling back');
+    const store = (r as ClusterResilience).store;
+    const committed = store.committed();
+    const target =
+      committed.length === 0
+        ? 0
+        : [...committed]
+            .reverse()
+            .find((id) => [...reported.values()].every((l) => l.includes(id)));
+    if (target === undefined) {
+      for (const [name, list] of reported) {
+        if (committed.some((id) => list.includes(id))) continue;
+        const message = `worker '${name}' cannot restore any committed checkpoint (${committed.join(', ')}): its snapshot files are missing or corrupt (see its log). The cluster cannot recover without its state; to start afresh, shut the cluster down (roo shutdown) and remove every worker's resilience files (rm ${store.dir}/*), then start the cluster again`;
+        log.error({ code: ErrorCode.SnapshotCorrupt }, message);
+        toName(name, { type: 'refuse', version: 1, code: ErrorCode.SnapshotCorrupt, message });
+        reported.delete(name);
+        const c = names.get(name);
+        if (c !== undefined && c !== SELF) listener.server?.drop(c, 'cannot recover');
+      }
+      return;
+    }
+    reported.clear();
+    restoredFrom = target;
+    const generation = 1 + Math.floor(Math.random() * 0x7ffffffe);
+    log.info(`rolling the cluster back to checkpoint ${target} (generation ${generation})`);
+    members.forEach((m, i) => {
+      toName(m.name, { type: 'rollback', version: 1, checkpoint: target, generation });
+      toName(m.name, assignOf(members, i));
+    });
   };
   /** The `assign` message telling worker `index` of `members` its place. */
   const assignOf = (members: readonly Member[], index: number): ControlMessage => ({
@@ -303,6 +475,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       if (names.get(m.name) !== SELF) toName(m.name, { type: 'shutdown', version: 1, reason });
     }
     removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+    driver?.stop();
+    r?.store.removeAll();
     o.onShutdown(reason);
   };
   const apply = (event: Parameters<typeof step>[1]) => {
@@ -313,6 +487,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   const observe = (m: ControlMessage, connection: number) => {
     switch (m.type) {
       case 'hello': {
+        if (m.rejoin && r !== undefined) reported.set(m.name, m.restorable);
         const hello: Hello = {
           name: m.name,
           threads: m.threads,
@@ -335,6 +510,9 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         return;
       case 'shutdown':
         shutdownAll(m.reason);
+        return;
+      case 'checkpoint-done':
+        driver?.acked(m.name, m.id, m.error === '' ? undefined : m.error);
         return;
       default:
         return;
@@ -361,6 +539,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           if (c === connection) {
             names.delete(name);
             log.warn(`worker '${name}' disconnected from the control channel`);
+            driver?.pause(`worker '${name}' was lost`);
             apply({ kind: 'lost', name });
           }
         }
@@ -373,13 +552,17 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   log.info(
     `control channel listening on ${formatAddress(control)}; waiting for ${o.initializer.workerCount} workers`,
   );
-  observe(helloOf(control, false), SELF);
+  observe(helloOf(control, o.rejoin), SELF);
   return {
     data,
     control,
     members: () => state.members.map((m) => m.name),
+    engine: () => engine,
     shutdownCluster: shutdownAll,
-    close: async () => server.close(),
+    close: async () => {
+      driver?.stop();
+      await server.close();
+    },
   };
 }
 

@@ -11,6 +11,14 @@
  * phase. A member lost before `running` aborts the start (the others are
  * told to shut down); after `running`, a member that says hello again with
  * its old name is a restarted worker and is given its old place.
+ *
+ * With resilience, a restarted worker makes the whole cluster roll back:
+ * every member is told to drop its engine and restore the last committed
+ * checkpoint (`rollback`), then goes through spawning, wiring and starting
+ * again (`recovered` at the end). A member lost on the way is waited for,
+ * and the rollback starts over when it is back. A restarted initializer
+ * starts in `gathering` with the saved order of the members, and rolls the
+ * cluster back once all of them are connected again.
  */
 import { ErrorCode, type Address, type ErrorCodeValue } from '../../protocols/index.js';
 
@@ -26,6 +34,8 @@ export interface Member {
 export interface Hello extends Member {
   readonly application: string;
   readonly applicationHash: string;
+  /** Committed checkpoints whose files this worker can restore. */
+  readonly restorable?: readonly number[];
 }
 
 /** Phases of start-up. */
@@ -47,6 +57,14 @@ export interface CoordinatorState {
   readonly rejoining: ReadonlySet<string>;
   /** Members whose control connection was lost while running: only these may come back. */
   readonly lost: ReadonlySet<string>;
+  /** Resilience on: a restarted member rolls the whole cluster back. */
+  readonly resilient: boolean;
+  /** A rollback is under way (or, on a restarted initializer, due once all are back). */
+  readonly recovering: boolean;
+  /** A restarted initializer's members, in their saved order (worker indexes must not change). */
+  readonly order: readonly string[] | undefined;
+  /** Committed checkpoints each member reported it can restore (from its latest hello). */
+  readonly restorable: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Something the coordinator observed. */
@@ -74,6 +92,12 @@ export type Decision =
   | { readonly kind: 'start-one'; readonly name: string }
   | { readonly kind: 'rejoined'; readonly name: string }
   | { readonly kind: 'running' }
+  | {
+      readonly kind: 'rollback';
+      readonly members: readonly Member[];
+      readonly restorable: Readonly<Record<string, readonly number[]>>;
+    }
+  | { readonly kind: 'recovered' }
   | { readonly kind: 'abort'; readonly reason: string };
 
 /** The first state: waiting for `expected` workers of `application`. */
@@ -81,6 +105,7 @@ export function initialState(
   expected: number,
   application: string,
   applicationHash: string,
+  resilience: { readonly order?: readonly string[] } | undefined = undefined,
 ): CoordinatorState {
   return {
     phase: 'gathering',
@@ -92,6 +117,10 @@ export function initialState(
     directories: [],
     rejoining: new Set<string>(),
     lost: new Set<string>(),
+    resilient: resilience !== undefined,
+    recovering: resilience?.order !== undefined,
+    order: resilience?.order,
+    restorable: {},
   };
 }
 
@@ -143,6 +172,35 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
     );
   }
   const known = state.members.findIndex((m) => m.name === hello.name);
+  if (state.order !== undefined && !state.order.includes(hello.name)) {
+    return refuse(
+      state,
+      connection,
+      ErrorCode.ClusterMismatch,
+      `worker '${hello.name}' is not one of this cluster's workers (${state.order.join(', ')}); the initializer is recovering that cluster`,
+    );
+  }
+  const restorable = { ...state.restorable, [hello.name]: hello.restorable ?? [] };
+  if (state.resilient && state.phase === 'running' && known >= 0 && state.lost.has(hello.name)) {
+    const members = [...state.members];
+    members[known] = memberOf(hello);
+    const lost = without(state.lost, hello.name);
+    const next = { ...state, members, lost, restorable };
+    const decisions: Decision[] = [{ kind: 'accept', connection, name: hello.name }];
+    // Roll back once every lost member is back: a checkpoint needs all of them.
+    if (lost.size > 0) return { state: { ...next, recovering: true }, decisions };
+    decisions.push({ kind: 'rollback', members, restorable });
+    return {
+      state: {
+        ...next,
+        phase: 'spawning' as Phase,
+        done: new Set<string>(),
+        directories: [],
+        recovering: true,
+      },
+      decisions,
+    };
+  }
   if (state.phase === 'running' && known >= 0 && state.lost.has(hello.name)) {
     const before = state.members[known] as Member;
     if (before.data.host !== hello.data.host || before.data.port !== hello.data.port) {
@@ -186,14 +244,19 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
       `the cluster has ${state.members.length} workers and is past start-up; joining a running cluster (--join) is not supported yet`,
     );
   }
-  const members = [...state.members, memberOf(hello)];
+  let members = [...state.members, memberOf(hello)];
   const decisions: Decision[] = [{ kind: 'accept', connection, name: hello.name }];
   if (members.length < state.expected) {
-    return { state: { ...state, members }, decisions };
+    return { state: { ...state, members, restorable }, decisions };
   }
-  decisions.push({ kind: 'assign', members });
+  const order = state.order;
+  if (order !== undefined)
+    members = [...members].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  decisions.push(
+    state.recovering ? { kind: 'rollback', members, restorable } : { kind: 'assign', members },
+  );
   return {
-    state: { ...state, members, phase: 'spawning' as Phase, done: new Set<string>() },
+    state: { ...state, members, restorable, phase: 'spawning' as Phase, done: new Set<string>() },
     decisions,
   };
 }
@@ -208,7 +271,10 @@ const NEXT: Partial<Record<Phase, { phase: Phase; decide: (s: CoordinatorState) 
     decide: (s) => ({ kind: 'wire', directories: s.directories as unknown[] }),
   },
   wiring: { phase: 'starting', decide: () => ({ kind: 'start' }) },
-  starting: { phase: 'running', decide: () => ({ kind: 'running' }) },
+  starting: {
+    phase: 'running',
+    decide: (s) => (s.recovering ? { kind: 'recovered' } : { kind: 'running' }),
+  },
 };
 
 function onDone(
@@ -225,7 +291,12 @@ function onDone(
   const next = NEXT[phase];
   if (next === undefined) return { state: recorded, decisions: [] };
   return {
-    state: { ...recorded, phase: next.phase, done: new Set() },
+    state: {
+      ...recorded,
+      phase: next.phase,
+      done: new Set(),
+      recovering: next.phase === 'running' ? false : recorded.recovering,
+    },
     decisions: [next.decide(recorded)],
   };
 }
@@ -263,6 +334,23 @@ function onLost(state: CoordinatorState, name: string): Result {
   }
   if (state.phase === 'running')
     return { state: { ...state, lost: new Set(state.lost).add(name) }, decisions: [] };
+  if (
+    state.resilient &&
+    state.phase !== 'aborted' &&
+    (state.recovering || state.order !== undefined)
+  ) {
+    // A member lost during a recovery: wait for it, then roll back again.
+    return {
+      state: {
+        ...state,
+        phase: 'running' as Phase,
+        done: new Set<string>(),
+        recovering: true,
+        lost: new Set(state.lost).add(name),
+      },
+      decisions: [],
+    };
+  }
   if (state.phase === 'aborted') return { state, decisions: [] };
   return {
     state: { ...state, phase: 'aborted' as Phase },

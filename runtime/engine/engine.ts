@@ -49,6 +49,8 @@ export interface EngineOptions {
   readonly youngGenerationMb?: number;
   /** Called if a scheduler thread dies. */
   readonly onFatal?: (error: Error) => void;
+  /** Resilience on: TCP sources acknowledge committed positions to acking senders. */
+  readonly resilient?: boolean;
 }
 
 /** Totals over every thread. */
@@ -129,6 +131,7 @@ export class Engine {
         modulePath: options.modulePath,
         args: options.args,
         workerName: options.workerName,
+        resilient: options.resilient === true,
       },
       ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
       youngGenerationMb: options.youngGenerationMb ?? Number(process.env['ROO_YOUNG_GEN_MB'] ?? 64),

@@ -8,7 +8,8 @@
  * sockets until the pressure is gone (backpressure rule 3).
  */
 import type { ActorRef, Behaviour, Scheduler, ThreadLoop } from '../../actors/index.js';
-import { ErrorCode, FrameDecoder, formatAddress } from '../../protocols/index.js';
+import { ErrorCode, formatAddress } from '../../protocols/index.js';
+import { AckedStreams } from '../connectors/acked-streams.js';
 import type { GeneratorSourceConfig } from '../api/connectors.js';
 import { FileReader } from '../connectors/file-reader.js';
 import { TcpListener } from '../connectors/tcp-listener.js';
@@ -55,7 +56,10 @@ export class SourceActor implements Behaviour {
 
   private listener: TcpListener | undefined;
   private reader: FileReader | undefined;
-  private readonly framers = new Map<number, FrameDecoder>();
+  /** A TCP source's connections: plain senders, and acknowledging ones with replay positions. */
+  private readonly streams: AckedStreams | undefined;
+  /** Stream positions recorded by each checkpoint not yet committed. */
+  private readonly recorded = new Map<number, Record<string, number>>();
   private carry: Buffer | undefined;
   private muted = false;
   /** Set by stop(): no more input, also from a generator's pending 'continue'. */
@@ -73,6 +77,8 @@ export class SourceActor implements Behaviour {
     private readonly errors: ErrorReporter,
     private readonly log: Logger,
     private readonly checkpoints: CheckpointCollector,
+    /** Resilience on: committed checkpoints acknowledge positions to acking senders. */
+    resilient = false,
   ) {
     this.nextIndex = instance.index;
     this.where = `source '${stage.source.name}'`;
@@ -89,6 +95,18 @@ export class SourceActor implements Behaviour {
       this.counters.received++;
       this.emit(value);
     };
+    if (source.kind === 'tcp-source') {
+      this.streams = new AckedStreams({
+        ...(source.maxFrameBytes === undefined ? {} : { maxFrameBytes: source.maxFrameBytes }),
+        acks: resilient,
+        write: (connection, bytes) => this.listener?.write(connection, bytes),
+        drop: (connection) => this.listener?.drop(connection),
+        onData: this.onFrame,
+        // A broken frame or bad hello: the stream cannot be resynchronised; only that connection closes.
+        report: (err, connection) =>
+          this.errors.report(err, ErrorCode.BadMessage, `${this.where} connection #${connection}`),
+      });
+    }
   }
 
   /** Opens the source (socket, file) or starts generating. Resolves once listening. */
@@ -135,7 +153,7 @@ export class SourceActor implements Behaviour {
       case 'generator-source':
         return this.nextIndex;
       case 'tcp-source':
-        return {};
+        return this.streams?.positions() ?? {};
     }
   }
 
@@ -145,6 +163,8 @@ export class SourceActor implements Behaviour {
       this.fileOffset = position;
     else if (this.stage.source.kind === 'generator-source' && typeof position === 'number')
       this.nextIndex = position;
+    else if (this.streams !== undefined && typeof position === 'object' && position !== null)
+      this.streams.restore(position as Record<string, number>);
   }
 
   receive(tag: number, connection: unknown, bytes: unknown): void {
@@ -156,14 +176,8 @@ export class SourceActor implements Behaviour {
       else this.lines(chunk);
       this.checkPressure();
     } else if (tag === TAG_CLOSED) {
-      if (this.stage.source.kind === 'tcp-source') {
-        const framer = this.framers.get(connection as number);
-        this.framers.delete(connection as number);
-        try {
-          framer?.end();
-        } catch (err) {
-          this.errors.report(err, ErrorCode.FrameTruncated, this.where);
-        }
+      if (this.streams !== undefined) {
+        this.streams.closed(connection as number);
       } else {
         if (this.carry !== undefined && this.carry.length > 0)
           this.line(this.carry.toString('utf8'));
@@ -180,15 +194,25 @@ export class SourceActor implements Behaviour {
     if (tag === RT_BARRIER) {
       // Everything emitted so far is before the barrier; the position says where that ends.
       const id = a as number;
+      const position = this.position();
+      if (this.streams !== undefined) this.recorded.set(id, position as Record<string, number>);
       this.checkpoints.add(id, {
         kind: 'source',
-        part: { stage: this.stage.id, instance: this.instance.index, position: this.position() },
+        part: { stage: this.stage.id, instance: this.instance.index, position },
       });
       this.forward(id);
       this.bit ^= 1;
       return;
     }
-    if (tag === RT_COMMIT || this.stopped) return;
+    if (tag === RT_COMMIT) {
+      // Tell acking senders what the committed checkpoint covers: they may forget it.
+      const id = a as number;
+      const positions = this.recorded.get(id);
+      if (positions !== undefined) this.streams?.committed(positions);
+      for (const k of this.recorded.keys()) if (k <= id) this.recorded.delete(k);
+      return;
+    }
+    if (this.stopped) return;
     cursor.bit = this.bit;
     if (
       (tag === RT_START || tag === RT_CONTINUE) &&
@@ -199,20 +223,7 @@ export class SourceActor implements Behaviour {
   }
 
   private frames(connection: number, chunk: Buffer): void {
-    let framer = this.framers.get(connection);
-    if (framer === undefined) {
-      const source = this.stage.source;
-      framer = new FrameDecoder(source.kind === 'tcp-source' ? source.maxFrameBytes : undefined);
-      this.framers.set(connection, framer);
-    }
-    try {
-      framer.push(chunk, this.onFrame);
-    } catch (err) {
-      // A broken frame: the stream cannot be resynchronised; close this connection only.
-      this.errors.report(err, ErrorCode.BadMessage, `${this.where} connection #${connection}`);
-      this.framers.delete(connection);
-      this.listener?.drop(connection);
-    }
+    this.streams?.push(connection, chunk);
   }
 
   private lines(chunk: Buffer): void {

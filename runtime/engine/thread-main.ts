@@ -62,6 +62,8 @@ export interface ThreadAppData {
   readonly modulePath: string;
   readonly args: AppArgsData;
   readonly workerName: string;
+  /** Resilience on (`--run-with-resilience`). */
+  readonly resilient: boolean;
 }
 
 const {
@@ -204,6 +206,7 @@ const control: ThreadControl = {
           errors,
           log,
           checkpoints,
+          data.resilient,
         );
         const saved = restore?.sources.find(
           (x) => x.stage === stage.id && x.instance === (placement.instanceOffset ?? 0) + index,
