@@ -1,21 +1,49 @@
 /**
- * One `roo send` over one connection: connect (a refused connection is
- * retried with backoff), then write the file's frames batch by batch, paced
- * by `--interval`. Frames are encoded by send-frames.ts; each batch goes out
- * in as few socket writes as its buffers allow. When the socket's write
- * buffer is full the sender waits for 'drain', so a slow receiver slows the
- * sender instead of filling memory.
+ * One `roo send`: connect (a refused connection is retried with backoff),
+ * then write the file's frames batch by batch, paced by `--interval`. Frames
+ * are encoded by send-frames.ts; each batch goes out in as few socket writes
+ * as its buffers allow. When the socket's write buffer is full the sender
+ * waits for 'drain', so a slow receiver slows the sender instead of filling
+ * memory.
+ *
+ * The frames go to a {@link FrameOutput}: a plain socket (Wallaroo's sender,
+ * `--no-acks`, and the default of {@link sendFile}), or an acknowledging
+ * connection (send-acked.ts: the default of the `roo send` command) that
+ * keeps what the source has not acknowledged and resends it after a
+ * reconnect.
  */
-import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { DEFAULT_MAX_FRAME_BYTES, ErrorCode, RooError } from '../../protocols/index.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  ErrorCode,
+  RooError,
+  validateSourceAckMessage,
+} from '../../protocols/index.js';
 import { type Address, formatAddress } from '../../protocols/address.js';
 import { badFlag } from './flags.js';
-import { CARRIAGE_RETURN, FileChunks, FrameEncoder, NEWLINE, lineTooLong } from './send-frames.js';
+import {
+  AckedOutput,
+  DEFAULT_MAX_UNACKED_BYTES,
+  DEFAULT_RECONNECT_RETRY_MS,
+  DEFAULT_RESUME_WAIT_MS,
+} from './send-acked.js';
+import {
+  CARRIAGE_RETURN,
+  type EncodedPart,
+  FileChunks,
+  type FrameOutput,
+  FrameEncoder,
+  NEWLINE,
+  lineTooLong,
+} from './send-frames.js';
+import { connectWithRetry, delay, endSocket } from './send-socket.js';
+
+export { retryDelayMs } from './send-socket.js';
 
 /** Default frames per batch (`--batch-size`). */
 export const DEFAULT_BATCH_SIZE = 500;
@@ -26,10 +54,6 @@ export const PROGRESS_INTERVAL_MS = 2_000;
 
 /** Longest the sender runs without letting timers and signals in. */
 const MAX_BUSY_MS = 20;
-/** Longest a finished sender waits for the receiver to close its side. */
-const CLOSE_WAIT_MS = 1_000;
-const FIRST_RETRY_DELAY_MS = 100;
-const MAX_RETRY_DELAY_MS = 1_000;
 
 /** What to send, where, and how fast. */
 export interface SendOptions {
@@ -59,6 +83,24 @@ export interface SendOptions {
   readonly log?: (line: string) => void;
   /** Milliseconds between progress lines (default {@link PROGRESS_INTERVAL_MS}). */
   readonly progressIntervalMs?: number;
+  /**
+   * Speak the acknowledging source protocol (protocols/source-ack.ts). The
+   * `roo send` command does unless `--no-acks`; this function's default is
+   * false, the plain sender it always was. A peer that closes the first
+   * connection without answering the hello gets the plain sender instead.
+   */
+  readonly acks?: boolean;
+  /**
+   * The stream id told to the source (default `send-<pid>-<random hex>`: not
+   * stable across sender restarts; give one to let a restarted sender resume).
+   */
+  readonly streamId?: string;
+  /** Most bytes kept unacknowledged before reading stops (default 64 MiB). */
+  readonly maxUnackedBytes?: number;
+  /** How long a lost acknowledging connection is retried (default 60 s). */
+  readonly reconnectRetryMs?: number;
+  /** How long a connection waits for the source's `resume` (default 15 s). */
+  readonly resumeWaitMs?: number;
 }
 
 /** What a send did. */
@@ -73,6 +115,12 @@ export interface SendResult {
   readonly seconds: number;
   /** True when `signal` stopped the send early. */
   readonly aborted: boolean;
+  /** How the frames went: plain, or acknowledging with or without acks from the source. */
+  readonly mode: 'plain' | 'acked' | 'unacked';
+  /** Messages of the input not sent because the source already had them (its first `resume`). */
+  readonly skipped: number;
+  /** Messages sent again after reconnects. */
+  readonly resent: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -120,33 +168,15 @@ export function batchDelayMs(
   return delay >= 1 ? delay : 0;
 }
 
-/** Delay before connection attempt `attempt` (1-based): 100 ms doubling to 1 s. */
-export function retryDelayMs(attempt: number): number {
-  return Math.min(FIRST_RETRY_DELAY_MS * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-}
-
 // ---------------------------------------------------------------------------
 // Writing.
 
-/**
- * Writes encoded frames as batches: paces batch starts by `--interval`,
- * writes a batch (or filled buffers) in one go, waits for 'drain' when the
- * socket's buffer is full, and lets the event loop in on long runs.
- */
-class FrameWriter {
-  private readonly encoder = new FrameEncoder();
-  private inBatch = 0;
-  private batchesDone = 0;
-  /** A batch has ended and `--interval` is set: the next one waits for its time. */
-  private paceDue = false;
-  private startedAtMs = -1;
-  private lastYieldMs = performance.now();
+/** The plain sender's output: frames straight to the socket, waiting for 'drain'. */
+class SocketOutput implements FrameOutput {
   private error: Error | undefined;
 
   constructor(
     private readonly socket: Socket,
-    private readonly batchSize: number,
-    private readonly intervalNs: number,
     private readonly signal: AbortSignal | undefined,
   ) {
     socket.on('error', (err) => {
@@ -157,9 +187,85 @@ class FrameWriter {
     });
   }
 
+  get failure(): Error | undefined {
+    return this.error;
+  }
+
+  async write(parts: readonly EncodedPart[]): Promise<void> {
+    let room = true;
+    if (parts.length > 1) this.socket.cork();
+    for (const part of parts) room = this.socket.write(part.bytes);
+    if (parts.length > 1) this.socket.uncork();
+    if (!room) await this.waitForDrain();
+  }
+
+  async finish(aborted: boolean): Promise<void> {
+    if (this.error !== undefined) throw this.error;
+    await endSocket(this.socket, aborted, () => this.error);
+  }
+
+  /** Destroys the socket of a failed send. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private async waitForDrain(): Promise<void> {
+    const socket = this.socket;
+    if (this.error !== undefined) throw this.error;
+    // Once aborted, nobody waits on a stuck receiver: finish() bounds the wait.
+    if (this.signal?.aborted === true) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        this.signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+      this.signal?.addEventListener('abort', done);
+    });
+  }
+}
+
+/**
+ * Writes encoded frames as batches: paces batch starts by `--interval`,
+ * writes a batch (or filled buffers) in one go, lets the output's
+ * backpressure hold it, and lets the event loop in on long runs. The first
+ * `skip` frames it is given are dropped unencoded (the source already has
+ * them).
+ */
+class FrameWriter {
+  private readonly encoder = new FrameEncoder();
+  private inBatch = 0;
+  private batchesDone = 0;
+  /** A batch has ended and `--interval` is set: the next one waits for its time. */
+  private paceDue = false;
+  private startedAtMs = -1;
+  private lastYieldMs = performance.now();
+  private skipped = 0;
+
+  constructor(
+    private readonly output: FrameOutput,
+    private readonly batchSize: number,
+    private readonly intervalNs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly skip: number,
+  ) {}
+
   /** Messages encoded. */
   get messages(): number {
     return this.encoder.messages;
+  }
+
+  /** Messages of the input passed: skipped or encoded. */
+  get frames(): number {
+    return this.skipped + this.encoder.messages;
+  }
+
+  /** Messages skipped at the start. */
+  get skippedFrames(): number {
+    return this.skipped;
   }
 
   /** Bytes encoded, frame headers included. */
@@ -174,6 +280,10 @@ class FrameWriter {
 
   /** Encodes one frame; returns true when the caller should `await flush()`. */
   add(source: Buffer, from: number, to: number): boolean {
+    if (this.skipped < this.skip) {
+      this.skipped++;
+      return false;
+    }
     this.encoder.add(source, from, to);
     this.inBatch++;
     return this.paceDue || this.inBatch >= this.batchSize || this.encoder.hasFull;
@@ -181,10 +291,10 @@ class FrameWriter {
 
   /**
    * Waits until a new batch is due (with `--interval`), writes a full batch or
-   * full buffers, and waits for 'drain' when the socket's buffer is full.
+   * full buffers, and waits while the output pushes back.
    */
   async flush(): Promise<void> {
-    if (this.error !== undefined) throw this.error;
+    if (this.output.failure !== undefined) throw this.output.failure;
     if (this.paceDue) {
       // Wait before the batch starts, not after one ends: no pause after the last.
       this.paceDue = false;
@@ -212,35 +322,14 @@ class FrameWriter {
       await yieldToEventLoop();
       this.lastYieldMs = performance.now();
     }
-    if (this.error !== undefined) throw this.error;
+    if (this.output.failure !== undefined) throw this.output.failure;
   }
 
-  /** Writes the rest, ends the connection and waits until the OS has it all. */
+  /** Writes the rest and finishes the output (see {@link FrameOutput.finish}). */
   async finish(aborted: boolean): Promise<void> {
-    if (this.error !== undefined) throw this.error;
+    if (this.output.failure !== undefined) throw this.output.failure;
     await this.writeOut();
-    const finished = once(this.socket, 'finish');
-    const closed = once(this.socket, 'close');
-    finished.catch(() => undefined);
-    closed.catch(() => undefined);
-    this.socket.end();
-    // 'close' before 'finish' means the receiver went away with data unsent.
-    // The close waits are bounded by a timer that must not outlive the race,
-    // or the process stays up a full CLOSE_WAIT_MS after sending.
-    const wait = new AbortController();
-    try {
-      await Promise.race([
-        finished,
-        closed,
-        ...(aborted ? [delay(CLOSE_WAIT_MS, wait.signal)] : []),
-      ]);
-      if (this.error !== undefined && !aborted) throw this.error;
-      // The data is with the OS now; give the receiver a moment to close its side.
-      await Promise.race([closed, delay(CLOSE_WAIT_MS, wait.signal)]);
-    } finally {
-      wait.abort();
-    }
-    this.socket.destroy();
+    await this.output.finish(aborted);
   }
 
   /** Writes every encoded frame (one writev when several buffers are filled). */
@@ -248,100 +337,70 @@ class FrameWriter {
     const parts = this.encoder.take();
     if (parts.length === 0) return;
     if (this.startedAtMs < 0) this.startedAtMs = performance.now();
-    let room = true;
-    if (parts.length > 1) this.socket.cork();
-    for (const part of parts) room = this.socket.write(part);
-    if (parts.length > 1) this.socket.uncork();
-    if (!room) await this.waitForDrain();
+    await this.output.write(parts);
   }
-
-  private async waitForDrain(): Promise<void> {
-    const socket = this.socket;
-    if (this.error !== undefined) throw this.error;
-    // Once aborted, nobody waits on a stuck receiver: finish() bounds the wait.
-    if (this.signal?.aborted === true) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        this.signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-      this.signal?.addEventListener('abort', done);
-    });
-  }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 // ---------------------------------------------------------------------------
 // Connecting.
 
-function connectOnce(address: Address): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: address.host, port: address.port });
-    const onError = (err: Error) => {
-      socket.destroy();
-      reject(err);
-    };
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      socket.off('error', onError);
-      // We batch ourselves; Nagle would only add latency at low rates.
-      socket.setNoDelay(true);
-      resolve(socket);
-    });
-  });
+/** A stream id for a send that was given none: unique, not stable across restarts. */
+export function defaultStreamId(): string {
+  return `send-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Connects, retrying a refused connection for `retryMs`. Undefined if aborted. */
-async function connectWithRetry(
-  address: Address,
-  retryMs: number,
-  signal: AbortSignal | undefined,
+/** Throws ROO_ERR_BAD_FLAG unless `id` is a stream id the protocol accepts. */
+export function checkStreamId(id: string): string {
+  try {
+    validateSourceAckMessage({ type: 'hello', version: 1, stream: id });
+  } catch (err) {
+    const reason = (err as Error).message.replace(
+      /^field 'stream' of a 'hello' source ack message /,
+      '',
+    );
+    throw badFlag(`--stream-id: ${reason}`);
+  }
+  return id;
+}
+
+/**
+ * Opens the output of a send: an acknowledging connection when asked for and
+ * the peer answers, else a plain socket. Undefined if aborted first.
+ */
+async function openOutput(
+  options: SendOptions,
   log: (line: string) => void,
   onState: (state: SendState) => void,
-): Promise<Socket | undefined> {
-  const deadline = performance.now() + retryMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connectOnce(address);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const where = formatAddress(address);
-      if (code !== 'ECONNREFUSED') {
-        throw new Error(`cannot connect to ${where}: ${(err as Error).message}`);
-      }
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        throw new Error(`cannot connect to ${where}: refused for ${retryMs / 1000} s, giving up`);
-      }
-      if (attempt === 1) {
-        log(`roo send: connection to ${where} refused; retrying for up to ${retryMs / 1000} s`);
-      }
-      const wait = Math.min(retryDelayMs(attempt), left);
-      onState('retrying');
-      await delay(wait, signal);
-      if (signal?.aborted === true) return undefined;
-      onState('connecting');
+): Promise<{ output: FrameOutput; acked: AckedOutput | undefined } | undefined> {
+  const connectRetryMs = options.connectRetryMs ?? DEFAULT_CONNECT_RETRY_MS;
+  if (options.acks === true) {
+    const opened = await AckedOutput.open({
+      address: options.address,
+      stream: checkStreamId(options.streamId ?? defaultStreamId()),
+      maxUnackedBytes: options.maxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
+      connectRetryMs,
+      reconnectRetryMs: options.reconnectRetryMs ?? DEFAULT_RECONNECT_RETRY_MS,
+      resumeWaitMs: options.resumeWaitMs ?? DEFAULT_RESUME_WAIT_MS,
+      signal: options.signal,
+      log,
+    });
+    if (opened.kind === 'aborted') return undefined;
+    if (opened.kind === 'acked') {
+      return { output: opened.output, acked: opened.output };
     }
+    log(
+      `roo send: ${formatAddress(options.address)} closed the connection without answering the acking hello: sending without acks (as --no-acks; pass it to skip this try)`,
+    );
   }
+  const socket = await connectWithRetry(
+    options.address,
+    connectRetryMs,
+    options.signal,
+    log,
+    onState,
+  );
+  if (socket === undefined) return undefined;
+  return { output: new SocketOutput(socket, options.signal), acked: undefined };
 }
 
 // ---------------------------------------------------------------------------
@@ -387,39 +446,51 @@ export async function sendFile(options: SendOptions): Promise<SendResult> {
   const move = (to: SendState) => {
     state = nextSendState(state, to);
   };
-  const socket = await connectWithRetry(
-    options.address,
-    options.connectRetryMs ?? DEFAULT_CONNECT_RETRY_MS,
-    signal,
-    log,
-    move,
-  ).catch((err: unknown) => {
+  const opened = await openOutput(options, log, move).catch((err: unknown) => {
     move('failed');
     throw err;
   });
   const begin = performance.now();
-  if (socket === undefined) {
+  if (opened === undefined) {
     move('done');
-    return { messages: 0, bytes: 0, payloadBytes: 0, seconds: 0, aborted: true };
+    return {
+      messages: 0,
+      bytes: 0,
+      payloadBytes: 0,
+      seconds: 0,
+      aborted: true,
+      mode: options.acks === true ? 'acked' : 'plain',
+      skipped: 0,
+      resent: 0,
+    };
   }
   move('sending');
+  const { output, acked } = opened;
+  const skip = acked?.startPosition ?? 0;
+  if (skip > 0) {
+    log(
+      `roo send: ${formatAddress(options.address)} already has the first ${skip} messages of this stream; skipping them`,
+    );
+  }
 
-  const writer = new FrameWriter(socket, batchSize, intervalNs, signal);
+  const writer = new FrameWriter(output, batchSize, intervalNs, signal, skip);
   let last = { at: begin, messages: 0 };
   const progress = setInterval(() => {
     const now = performance.now();
     const rate = ((writer.messages - last.messages) * 1000) / (now - last.at);
     last = { at: now, messages: writer.messages };
+    const more = output.progress?.();
     log(
-      `roo send: sent ${writer.messages} messages (${writer.bytes} bytes), ${Math.round(rate)} msgs/s`,
+      `roo send: sent ${writer.messages} messages (${writer.bytes} bytes), ${Math.round(rate)} msgs/s${more === undefined ? '' : `, ${more}`}`,
     );
   }, options.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   progress.unref();
 
-  const stopped = () => signal?.aborted === true || writer.messages >= limit;
+  // Skipped messages count: --messages is a position in the stream.
+  const stopped = () => signal?.aborted === true || writer.frames >= limit;
   try {
     passes: for (;;) {
-      const before = writer.messages;
+      const before = writer.frames;
       let carry: Buffer | undefined;
       for await (const chunk of source.pass()) {
         const buf = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
@@ -454,14 +525,14 @@ export async function sendFile(options: SendOptions): Promise<SendResult> {
         if (writer.add(carry, 0, to)) await writer.flush();
       }
       // Without --repeat one pass; an empty file would repeat forever sending nothing.
-      if (!repeat || writer.messages === before) break;
+      if (!repeat || writer.frames === before) break;
     }
     move('finishing');
     await writer.finish(signal?.aborted === true);
     move('done');
   } catch (err) {
     move('failed');
-    socket.destroy();
+    output.destroy();
     throw err;
   } finally {
     clearInterval(progress);
@@ -472,5 +543,8 @@ export async function sendFile(options: SendOptions): Promise<SendResult> {
     payloadBytes: writer.payloadBytes,
     seconds: (performance.now() - begin) / 1000,
     aborted: signal?.aborted === true,
+    mode: acked === undefined ? 'plain' : acked.acks ? 'acked' : 'unacked',
+    skipped: writer.skippedFrames,
+    resent: acked?.resent ?? 0,
   };
 }
