@@ -6,6 +6,10 @@
  *   roo worker --application-module examples/word_count/app.ts \
  *     --in 127.0.0.1:7010 --out 127.0.0.1:7002 --cluster-initializer \
  *     --worker-count 1 --ponythreads 2
+ *
+ * With `--run-with-resilience`, the application argument `--exactly-once`
+ * (after `--`) makes the sink exactly-once: each checkpoint's output is
+ * released when the checkpoint commits, and `roo receive` applies it once.
  */
 import {
   application,
@@ -48,7 +52,11 @@ export default function wordCount(args: AppArgs): Application {
     .keyBy((word) => word)
     .toStateful(countWord, wordTotals)
     .toSink(
-      tcpSink<WordCount>({ address: args.output(), encoder: (o) => `${o.word} => ${o.count}\n` }),
+      tcpSink<WordCount>({
+        address: args.output(),
+        encoder: (o) => `${o.word} => ${o.count}\n`,
+        delivery: args.appArgs.includes('--exactly-once') ? 'exactly-once' : 'at-least-once',
+      }),
     );
   return app.build();
 }
