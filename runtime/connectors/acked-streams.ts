@@ -103,7 +103,10 @@ export class AckedStreams {
   private readonly maxStreams: number;
   private skippedFrames = 0;
 
+  /** Throws ROO_ERR_BAD_FLAG for a frame limit the parser refuses (see AckedConnectionParser). */
   constructor(private readonly options: AckedStreamsOptions) {
+    // Checked now, not at the first connection: a bad limit is the application's error.
+    new AckedConnectionParser(options.maxFrameBytes);
     this.maxFrameBytes = options.maxFrameBytes;
     const max = options.maxStreams ?? DEFAULT_MAX_STREAMS;
     if (!(Number.isSafeInteger(max) && max >= 1)) {

@@ -240,6 +240,12 @@ describe('AckedStreams', () => {
     expect(h.dropped).toContain(9);
   });
 
+  it('refuses a frame limit the protocol cannot tell from the magic, at construction', () => {
+    expect(() => harness({ maxFrameBytes: 0x52000000 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.BadFlag }),
+    );
+  });
+
   it('reports a connection that closes inside a frame', () => {
     const h = harness();
     h.hello(1, 'a');
