@@ -366,7 +366,7 @@ describe('in process', () => {
     await expect(
       sendFile({
         address: { host: LOCAL, port: source.port },
-        file: await fileOf(lines(200_000)),
+        file: await fileOf(lines(1_000_000)),
         acks: true,
       }),
     ).rejects.toThrow(/closed the connection/);
