@@ -14,6 +14,8 @@ export interface Output {
   write(bytes: Uint8Array): boolean;
   /** Called whenever the output becomes writable again (drained or reconnected). */
   onWritable: () => void;
+  /** Called when a connection that broke is up again (before `onWritable`); bytes written to the old one may be lost. */
+  onReconnect?: () => void;
   /** True when writes can be accepted now. */
   readonly writable: boolean;
   /** Flushes and closes. */
@@ -32,6 +34,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export class TcpOutput implements Output {
   onWritable: () => void = () => undefined;
+  onReconnect: (() => void) | undefined;
+  private everConnected = false;
   private socket: Socket | undefined;
   private connected = false;
   private congested = false;
@@ -86,6 +90,8 @@ export class TcpOutput implements Output {
       this.connected = true;
       this.congested = false;
       this.delay = RECONNECT_MIN_MS;
+      if (this.everConnected) this.onReconnect?.();
+      this.everConnected = true;
       if (this.warnedDown)
         this.log.info(`sink connection to ${formatAddress(this.address)} is up again`);
       this.warnedDown = false;

@@ -21,6 +21,8 @@ import type { CheckpointCollector } from './thread-checkpoint.js';
 import { TAG_BYTES } from './tags.js';
 
 const SHIP_BYTES = 16 * 1024;
+/** Transactions an exactly-once sink writes again after a reconnect (see `SinkWriterActor.written`). */
+const RESEND_TRANSACTIONS = 3;
 
 /** Counters of a sink encoder. */
 export interface SinkEncoderCounters {
@@ -163,6 +165,13 @@ export class SinkWriterActor implements Behaviour {
   private readonly openCount = [0, 0];
   /** Exactly once: output of checkpoints taken but not yet committed, oldest first. */
   private pending: [number, Uint8Array, number][] = [];
+  /**
+   * Exactly once: the newest transactions written. The protocol has no
+   * acknowledgement, so after a reconnect they are written again (bytes in
+   * the broken connection's buffers may be lost); the receiver drops the ones
+   * it has.
+   */
+  private written: Uint8Array[] = [];
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -173,6 +182,12 @@ export class SinkWriterActor implements Behaviour {
     private readonly txn: TxnFramer | undefined,
   ) {
     output.onWritable = () => this.writable();
+    if (txn !== undefined) {
+      output.onReconnect = () => {
+        this.queue.unshift(...this.written);
+        this.queuedCount.unshift(...this.written.map(() => 0));
+      };
+    }
   }
 
   get paused(): boolean {
@@ -230,7 +245,10 @@ export class SinkWriterActor implements Behaviour {
     if (txn === undefined) return;
     while (this.pending.length > 0 && (this.pending[0] as [number, Uint8Array, number])[0] <= id) {
       const [k, body, count] = this.pending.shift() as [number, Uint8Array, number];
-      this.put(txn(k, body), count);
+      const bytes = txn(k, body);
+      this.written.push(bytes);
+      if (this.written.length > RESEND_TRANSACTIONS) this.written.shift();
+      this.put(bytes, count);
     }
   }
 

@@ -265,11 +265,12 @@ describe('unsupportedYet', () => {
     ).toBeUndefined();
   });
 
+  it('accepts resilience (checkpoints and recovery are supported)', () => {
+    expect(unsupportedYet(parse([...APP, '--run-with-resilience']))).toBeUndefined();
+  });
+
   it('refuses cluster features with ROO_ERR_NOT_YET_SUPPORTED naming the flag', () => {
-    for (const [argv, flag] of [
-      [['--join', '127.0.0.1:6000'], '--join'],
-      [['--run-with-resilience'], '--run-with-resilience'],
-    ] as const) {
+    for (const [argv, flag] of [[['--join', '127.0.0.1:6000'], '--join']] as const) {
       const err = unsupportedYet(parse([...APP, ...argv]));
       expect(err, flag).toBeInstanceOf(RooError);
       expect(err!.code).toBe(ErrorCode.NotYetSupported);

@@ -30,6 +30,7 @@ const directory: fc.Arbitrary<WorkerDirectory> = fc.record({
   keyGroups: fc.array(fc.dictionary(indexKey, count, { maxKeys: 6 }), { maxLength: 3 }),
   parallel: fc.dictionary(indexKey, fc.array(count, { maxLength: 4 }), { maxKeys: 3 }),
   sinkWriters: fc.dictionary(indexKey, count, { maxKeys: 3 }),
+  sources: fc.dictionary(indexKey, count, { maxKeys: 3 }),
 });
 const member = fc.record({ name: workerName, threads, control: address, data: address });
 
@@ -44,6 +45,7 @@ const hello = fc.record({
   data: address,
   rejoin: fc.boolean(),
   joinRunning: fc.boolean(),
+  restorable: fc.array(count, { maxLength: 3 }),
 });
 const refuse = fc.record({
   type: fc.constant('refuse' as const),
@@ -100,6 +102,21 @@ const message: fc.Arbitrary<ControlMessage> = fc.oneof(
   shutdown,
   probe('ping'),
   probe('pong'),
+  fc.record({
+    type: fc.constant('rollback' as const),
+    version,
+    checkpoint: count,
+    generation: count,
+  }),
+  fc.record({ type: fc.constant('checkpoint' as const), version, id: count }),
+  fc.record({ type: fc.constant('commit' as const), version, id: count }),
+  fc.record({
+    type: fc.constant('checkpoint-done' as const),
+    version,
+    name: workerName,
+    id: count,
+    error: fc.string({ maxLength: 40 }),
+  }),
 );
 const KINDS = [
   'hello',
@@ -113,6 +130,10 @@ const KINDS = [
   'shutdown',
   'ping',
   'pong',
+  'rollback',
+  'checkpoint',
+  'checkpoint-done',
+  'commit',
 ];
 
 const addr = { host: '127.0.0.1', port: 7000 };
@@ -120,6 +141,7 @@ const dir: WorkerDirectory = {
   keyGroups: [{ '0': 5, '2': 7 }, {}],
   parallel: { '1': [1048576, 2097152] },
   sinkWriters: { '0': 3 },
+  sources: { '0': 1 },
 };
 
 /** One valid message of each kind, as templates for malformed ones. */
@@ -135,6 +157,7 @@ const samples = {
     data: { host: 'localhost', port: 7001 },
     rejoin: false,
     joinRunning: false,
+    restorable: [3, 4],
   },
   refuse: { type: 'refuse', version: 1, code: 'ROO_ERR_DUPLICATE_WORKER', message: 'taken' },
   assign: {
@@ -162,6 +185,10 @@ const samples = {
   shutdown: { type: 'shutdown', version: 1, reason: 'roo shutdown' },
   ping: { type: 'ping', version: 1, nonce: 9 },
   pong: { type: 'pong', version: 1, nonce: 9 },
+  rollback: { type: 'rollback', version: 1, checkpoint: 4, generation: 77 },
+  checkpoint: { type: 'checkpoint', version: 1, id: 5 },
+  'checkpoint-done': { type: 'checkpoint-done', version: 1, name: 'worker-1', id: 5, error: '' },
+  commit: { type: 'commit', version: 1, id: 5 },
 } satisfies Record<string, ControlMessage>;
 const sampleList: readonly ControlMessage[] = Object.values(samples);
 
@@ -552,7 +579,7 @@ describe('control message deep validation', () => {
       ErrorCode.BadMessage,
     );
     expectCode(
-      () => decodeControlMessage(pack(withField(samples.spawned, 'directory.sources', {}))),
+      () => decodeControlMessage(pack(withField(samples.spawned, 'directory.extra', {}))),
       ErrorCode.BadMessage,
     );
   });
