@@ -19,6 +19,9 @@
  *     `timeoutMs`) is aborted, never half-committed.
  *  5. Acks for another checkpoint, from unknown workers, or repeated, change
  *     nothing.
+ *  6. A worker that could not take its part (`failed`) still answers: k is
+ *     aborted once every worker has answered, so that no barrier of k is
+ *     still travelling when k+1 starts (the epoch bit relies on it).
  */
 
 /** Settings of the coordinator. */
@@ -47,6 +50,8 @@ export interface CheckpointState {
         /** Workers that must ack: the members when it started. */
         readonly expected: readonly string[];
         readonly acked: ReadonlySet<string>;
+        /** Workers that answered that they could not take their part. */
+        readonly failed?: ReadonlySet<string>;
       }
     | undefined;
 }
@@ -55,6 +60,7 @@ export interface CheckpointState {
 export type CheckpointEvent =
   | { readonly kind: 'tick'; readonly nowMs: number }
   | { readonly kind: 'ack'; readonly worker: string; readonly checkpointId: number }
+  | { readonly kind: 'failed'; readonly worker: string; readonly checkpointId: number }
   | { readonly kind: 'lost'; readonly worker: string }
   | { readonly kind: 'joined'; readonly worker: string };
 
@@ -90,7 +96,9 @@ export function checkpointStep(state: CheckpointState, event: CheckpointEvent): 
     case 'tick':
       return onTick(state, event.nowMs);
     case 'ack':
-      return onAck(state, event.worker, event.checkpointId);
+      return onAck(state, event.worker, event.checkpointId, false);
+    case 'failed':
+      return onAck(state, event.worker, event.checkpointId, true);
     case 'lost':
       return onLost(state, event.worker);
     case 'joined':
@@ -126,7 +134,12 @@ function onTick(state: CheckpointState, nowMs: number): Result {
   };
 }
 
-function onAck(state: CheckpointState, worker: string, checkpointId: number): Result {
+function onAck(
+  state: CheckpointState,
+  worker: string,
+  checkpointId: number,
+  failure: boolean,
+): Result {
   const f = state.inFlight;
   if (
     f === undefined ||
@@ -137,8 +150,19 @@ function onAck(state: CheckpointState, worker: string, checkpointId: number): Re
     return { state, decisions: [] };
   }
   const acked = new Set(f.acked).add(worker);
+  const failed = failure ? new Set(f.failed).add(worker) : f.failed;
   if (acked.size < f.expected.length) {
-    return { state: { ...state, inFlight: { ...f, acked } }, decisions: [] };
+    return {
+      state: { ...state, inFlight: { ...f, acked, ...(failed === undefined ? {} : { failed }) } },
+      decisions: [],
+    };
+  }
+  if (failed !== undefined && failed.size > 0) {
+    return abort(
+      state,
+      f.startedMs,
+      `worker(s) ${[...failed].join(', ')} could not take their part`,
+    );
   }
   return {
     state: { ...state, committed: f.id, inFlight: undefined },

@@ -21,9 +21,6 @@ import {
 } from './coordinator.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
-/** How long a checkpoint may stay in flight before it is aborted. */
-const CHECKPOINT_TIMEOUT_MS = 60_000;
-
 /** What the driver sends: start k to every worker, or commit k to every worker. */
 export type CheckpointOrder = { readonly kind: 'start' | 'commit'; readonly checkpointId: number };
 
@@ -51,10 +48,11 @@ export class CheckpointDriver {
   run(workers: readonly string[], committed: number, lastId: number): void {
     const tick = Math.max(5, Math.min(100, Math.floor(this.intervalMs / 4)));
     const base = initialCheckpointState(
-      {
-        intervalMs: this.intervalMs,
-        timeoutMs: Math.max(CHECKPOINT_TIMEOUT_MS, this.intervalMs * 10),
-      },
+      // No timeout: a slow checkpoint (a congested sink holds its barrier) is
+      // waited for. Starting k+1 while barriers of k still travel would break
+      // the epoch bit's one-checkpoint-in-flight rule; only a lost worker
+      // aborts, and its return rolls every engine back anyway.
+      { intervalMs: this.intervalMs, timeoutMs: Infinity },
       workers,
       Date.now(),
       committed,
@@ -83,8 +81,7 @@ export class CheckpointDriver {
   acked(worker: string, id: number, error: string | undefined): void {
     if (error !== undefined) {
       this.log.error(`checkpoint ${id} failed on worker '${worker}': ${error}`);
-      this.apply({ kind: 'lost', worker });
-      this.apply({ kind: 'joined', worker });
+      this.apply({ kind: 'failed', worker, checkpointId: id });
       return;
     }
     this.apply({ kind: 'ack', worker, checkpointId: id });

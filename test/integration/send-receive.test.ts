@@ -441,6 +441,7 @@ describe('flags', () => {
       repeat: true,
       binary: true,
       msgSize: 48,
+      acks: true,
     });
     expect(parseSendArgs(['--help'])).toBe('help');
   });
@@ -573,7 +574,16 @@ describe('bin/roo processes', () => {
     await stderr.waitFor(/ROO_ERR_FRAME_TOO_LARGE/);
     bad.destroy();
 
-    const sender = roo(['send', `--host=${LOCAL}:${port}`, '--file', file, '--batch-size', '100']);
+    // A plain Wallaroo sender: `roo receive --framed` is a sink receiver, not an acking source.
+    const sender = roo([
+      'send',
+      `--host=${LOCAL}:${port}`,
+      '--file',
+      file,
+      '--batch-size',
+      '100',
+      '--no-acks',
+    ]);
     const sent = watch(sender.stdout!);
     expect(await exitCode(sender)).toBe(0);
     const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 4, 0);

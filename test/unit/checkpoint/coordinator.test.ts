@@ -152,4 +152,20 @@ describe('checkpoint coordinator', () => {
       { numRuns: 300 },
     );
   });
+
+  it('aborts k once every worker answered when one could not take its part (rule 6)', () => {
+    let s = initialCheckpointState({ intervalMs: 10, timeoutMs: Infinity }, ['a', 'b'], 0);
+    let r = checkpointStep(s, { kind: 'tick', nowMs: 10 });
+    s = r.state;
+    expect(r.decisions).toEqual([{ kind: 'start', checkpointId: 1 }]);
+    r = checkpointStep(s, { kind: 'failed', worker: 'a', checkpointId: 1 });
+    s = r.state;
+    // b's barriers of 1 may still travel: nothing is decided until b answers.
+    expect(r.decisions).toEqual([]);
+    expect(checkpointStep(s, { kind: 'tick', nowMs: 1_000_000 }).decisions).toEqual([]);
+    r = checkpointStep(s, { kind: 'ack', worker: 'b', checkpointId: 1 });
+    expect(r.decisions.map((d) => d.kind)).toEqual(['abort']);
+    expect(r.state.committed).toBe(0);
+    expect(r.state.inFlight).toBeUndefined();
+  });
 });
