@@ -74,9 +74,9 @@ describe('roo worker refuses a bad command line with exit code 2 and one clear l
       /--join .*not supported by this version of roo yet/,
     ],
     [
-      '--run-with-resilience (not supported yet)',
-      ['--application-module', APP, '--run-with-resilience'],
-      /--run-with-resilience .*not supported by this version of roo yet/,
+      '--time-between-checkpoints 0',
+      ['--application-module', APP, '--run-with-resilience', '--time-between-checkpoints', '0'],
+      /--time-between-checkpoints takes nanoseconds \(a whole number above 0\), got '0'/,
     ],
     [
       '--ponythreads 0',
