@@ -84,7 +84,7 @@ function keyGroup(inputs: number, errors = new ErrorReporter(log)) {
   /** A data message of this stage in epoch parity `bit`. */
   const send = (bit: number, key: string, value: string) =>
     actor.receive(stage.id + bit * EPOCH_BIT, key, value);
-  const barrier = (id: number) => actor.receiveRuntime(RT_BARRIER, id, undefined);
+  const barrier = (id: number) => actor.receiveRuntime(RT_BARRIER, id);
   /** The entities recorded for checkpoint `id`, decoded. */
   const snapshot = async (id: number): Promise<Map<string, unknown>> => {
     const part: ThreadCheckpoint = await checkpoints.wait(id);
@@ -257,18 +257,18 @@ describe('ParallelActor', () => {
     actor.emit = (value) => events.push({ kind: 'emit', value, bit: cursor.bit });
     actor.forward = (id) => events.push({ kind: 'forward', id });
     const stage = 2;
-    actor.receive(stage, 'a', undefined);
+    actor.receive(stage, 'a');
     actor.receiveRuntime(RT_BARRIER, 1);
-    actor.receive(stage + EPOCH_BIT, 'b', undefined); // from the input that passed: next epoch
-    actor.receive(stage, 'c', undefined); // from one that has not: stateless, nothing held
+    actor.receive(stage + EPOCH_BIT, 'b'); // from the input that passed: next epoch
+    actor.receive(stage, 'c'); // from one that has not: stateless, nothing held
     actor.receiveRuntime(RT_BARRIER, 1);
     expect(events.filter((e) => e.kind === 'forward')).toEqual([]);
     actor.receiveRuntime(RT_BARRIER, 1);
-    actor.receive(stage + EPOCH_BIT, 'd', undefined);
+    actor.receive(stage + EPOCH_BIT, 'd');
     // The next checkpoint counts afresh.
     actor.receiveRuntime(RT_BARRIER, 2);
     actor.receiveRuntime(RT_BARRIER, 2);
-    actor.receive(stage, 'e', undefined);
+    actor.receive(stage, 'e');
     actor.receiveRuntime(RT_BARRIER, 2);
     expect(events).toEqual([
       { kind: 'emit', value: 'a', bit: 0 },
@@ -429,8 +429,8 @@ function writer(threads: number, exactlyOnce = true) {
   /** A chunk from an encoder, in epoch parity `bit`, holding `count` outputs. */
   const chunk = (bit: number, text: string, count = 1) =>
     w.receive(TAG_BYTES + bit * EPOCH_BIT, Buffer.from(text), count);
-  const barrier = (id: number) => w.receiveRuntime(RT_BARRIER, id, undefined);
-  const commit = (id: number) => w.receiveRuntime(RT_COMMIT, id, undefined);
+  const barrier = (id: number) => w.receiveRuntime(RT_BARRIER, id);
+  const commit = (id: number) => w.receiveRuntime(RT_COMMIT, id);
   /** The sink part recorded for checkpoint `id`, bodies as text. */
   const recorded = async (id: number) => {
     const part = await checkpoints.wait(id);
@@ -439,7 +439,17 @@ function writer(threads: number, exactlyOnce = true) {
       pending: s.pending.map(([k, body]) => [k, Buffer.from(body).toString()]),
     }));
   };
-  return { w, output, scheduler, chunk, barrier, commit, recorded, kicks: () => kicks };
+  return {
+    w,
+    output,
+    scheduler,
+    chunk,
+    barrier,
+    commit,
+    recorded,
+    part: (id: number) => checkpoints.wait(id),
+    kicks: () => kicks,
+  };
 }
 
 describe('SinkWriterActor, exactly once', () => {
@@ -500,13 +510,11 @@ describe('SinkWriterActor, exactly once', () => {
     first.barrier(1);
     first.chunk(1, 'y');
     first.barrier(2);
-    const saved = (await first.recorded(2))[0]!.pending.map(
-      ([k, body]) => [k, Buffer.from(body as string)] as const,
-    );
+    const saved = (await first.part(2)).sinks[0]!.pending;
     expect(first.output.writes).toEqual([]);
     // The worker crashed before commit 2 reached it; checkpoint 2 committed.
     const second = writer(1);
-    second.w.restore(saved as [number, Uint8Array][]);
+    second.w.restore(saved);
     expect(second.output.writes).toEqual(['[1:x]', '[2:y]']);
     second.chunk(0, 'z');
     second.barrier(3);
