@@ -38,7 +38,7 @@ export function newestRestorable(
   throw new RooError(
     ErrorCode.SnapshotCorrupt,
     `cannot recover: no committed checkpoint of worker '${store.worker}' can be restored (${refused.join('; ')}). ` +
-      `To start without the saved state, remove this worker's resilience files (rm ${store.path(0).replace(/checkpoint-0\.snap$/, '*')})` +
+      `To start without the saved state, remove this worker's resilience files (rm ${store.workerFiles})` +
       " (in a cluster: shut the cluster down and remove every worker's files), then start again",
   );
 }
@@ -59,4 +59,35 @@ export function restorableIds(
     }
   }
   return ok;
+}
+
+/** What a cluster rolls back to, or which restarted workers must be refused. */
+export type RollbackChoice =
+  | { readonly kind: 'rollback'; readonly target: number }
+  | { readonly kind: 'refuse'; readonly workers: readonly string[]; readonly reason: string };
+
+/**
+ * The checkpoint a cluster rolls back to: the newest committed one (the
+ * coordinator's record, oldest first) that every restarted worker reported it
+ * can restore (live workers acked it, so their files are there). With none
+ * committed, 0: every worker starts empty and sources replay from the start.
+ * With no common one, the restarted workers are refused: the cluster cannot
+ * recover without their state.
+ */
+export function chooseRollback(
+  committed: readonly number[],
+  reported: ReadonlyMap<string, readonly number[]>,
+): RollbackChoice {
+  if (committed.length === 0) return { kind: 'rollback', target: 0 };
+  const lists = [...reported.values()];
+  const target = [...committed].reverse().find((id) => lists.every((l) => l.includes(id)));
+  if (target !== undefined) return { kind: 'rollback', target };
+  const has = [...reported].map(
+    ([name, list]) => `'${name}' can restore ${list.length === 0 ? 'none' : list.join(', ')}`,
+  );
+  return {
+    kind: 'refuse',
+    workers: [...reported.keys()],
+    reason: `no committed checkpoint (${committed.join(', ')}) can be restored by every restarted worker (${has.join('; ')}): their snapshot files are missing or corrupt (see their logs)`,
+  };
 }

@@ -10,6 +10,7 @@
  * so the commit is durable once any worker hears of it.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 import {
   decodeSnapshot,
@@ -35,6 +36,17 @@ export class SnapshotStore {
   ) {
     // The same sanitised name as the cluster information file.
     this.prefix = clusterInfoPath(dir, application, worker).replace(/\.cluster\.json$/, '');
+  }
+
+  /** A shell pattern of every resilience file of this application's workers in the directory. */
+  get applicationFiles(): string {
+    const mine = this.prefix.slice(this.dir.length + 1);
+    return join(this.dir, `${mine.slice(0, mine.length - this.worker.length - 1)}-*`);
+  }
+
+  /** A shell pattern of this worker's resilience files. */
+  get workerFiles(): string {
+    return `${this.prefix}.*`;
   }
 
   /** The file of checkpoint `id`. */

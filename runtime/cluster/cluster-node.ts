@@ -24,7 +24,7 @@ import {
   type WorkerDirectory,
 } from '../../protocols/index.js';
 import { CheckpointDriver, CheckpointMember } from '../checkpoint/driver.js';
-import { restorableIds } from '../checkpoint/recovery.js';
+import { chooseRollback, restorableIds } from '../checkpoint/recovery.js';
 import type { SnapshotStore } from '../checkpoint/snapshot-store.js';
 import type { Engine } from '../engine/engine.js';
 import { LogLine } from '../logging/log-lines.js';
@@ -223,17 +223,15 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       case 'checkpoint': {
         // Not awaited: a checkpoint that cannot finish (a worker died) must not
         // hold up the rollback that follows; a late answer is ignored.
-        void checkpoints
-          ?.take(m.id)
-          .then((error) =>
-            reply({
-              type: 'checkpoint-done',
-              version: 1,
-              name: o.name,
-              id: m.id,
-              error: error ?? '',
-            }),
-          );
+        void checkpoints?.take(m.id).then((error) =>
+          reply({
+            type: 'checkpoint-done',
+            version: 1,
+            name: o.name,
+            id: m.id,
+            error: error ?? '',
+          }),
+        );
         return;
       }
       case 'commit':
@@ -419,25 +417,19 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   const rollbackAll = (members: readonly Member[]) => {
     driver?.pause('the cluster is rolling back');
     const store = (r as ClusterResilience).store;
-    const committed = store.committed();
-    const target =
-      committed.length === 0
-        ? 0
-        : [...committed]
-            .reverse()
-            .find((id) => [...reported.values()].every((l) => l.includes(id)));
-    if (target === undefined) {
-      for (const [name, list] of reported) {
-        if (committed.some((id) => list.includes(id))) continue;
-        const message = `worker '${name}' cannot restore any committed checkpoint (${committed.join(', ')}): its snapshot files are missing or corrupt (see its log). The cluster cannot recover without its state; to start afresh, shut the cluster down (roo shutdown) and remove every worker's resilience files (rm ${store.dir}/*), then start the cluster again`;
-        log.error({ code: ErrorCode.SnapshotCorrupt }, message);
+    const choice = chooseRollback(store.committed(), reported);
+    if (choice.kind === 'refuse') {
+      const message = `${choice.reason}. The cluster cannot recover without their state; to start afresh, shut the cluster down (roo shutdown) and remove every worker's resilience files (rm ${store.applicationFiles}), then start the cluster again`;
+      log.error({ code: ErrorCode.SnapshotCorrupt }, message);
+      for (const name of choice.workers) {
         toName(name, { type: 'refuse', version: 1, code: ErrorCode.SnapshotCorrupt, message });
-        reported.delete(name);
         const c = names.get(name);
         if (c !== undefined && c !== SELF) listener.server?.drop(c, 'cannot recover');
       }
+      reported.clear();
       return;
     }
+    const target = choice.target;
     reported.clear();
     restoredFrom = target;
     const generation = 1 + Math.floor(Math.random() * 0x7ffffffe);
