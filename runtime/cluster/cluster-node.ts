@@ -6,8 +6,10 @@
  *   wire    -> compile routes with the whole cluster's directory, open data
  *              channels to every other worker (`wired`);
  *   start   -> start its sources (`ready`).
- * The initializer also runs the control server and the start-up
- * coordinator (coordinator.ts), and takes part itself without a socket: its
+ * (member.ts: what a worker does on each word, rollbacks and checkpoints
+ * included). The initializer also runs the control server, the start-up
+ * coordinator (coordinator.ts) and, with resilience, the checkpoint driver
+ * (runtime/checkpoint/driver.ts); it takes part itself without a socket: its
  * own messages are handled in process. There is no central manager after
  * start: data flows worker to worker.
  */
@@ -18,20 +20,19 @@ import {
   RooError,
   ErrorCode,
   type Address,
-  type AssignControlMessage,
   type ControlMessage,
   type WireControlMessage,
   type WorkerDirectory,
 } from '../../protocols/index.js';
-import { CheckpointDriver, CheckpointMember } from '../checkpoint/driver.js';
-import { chooseRollback, restorableIds } from '../checkpoint/recovery.js';
+import { CheckpointDriver } from '../checkpoint/driver.js';
+import { chooseRollback } from '../checkpoint/recovery.js';
 import type { SnapshotStore } from '../checkpoint/snapshot-store.js';
 import type { Engine } from '../engine/engine.js';
-import { LogLine } from '../logging/log-lines.js';
 import type { Logger } from '../logging/logger.js';
-import { assignKeyGroups, placeWorkerShare, runsSourceOn } from '../topology/placement.js';
-import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
+import { assignKeyGroups } from '../topology/placement.js';
+import { removeClusterInfo } from './cluster-info.js';
 import { ControlClient, ControlServer } from './control-transport.js';
+import { ClusterMember } from './member.js';
 import {
   initialState,
   step,
@@ -103,145 +104,13 @@ const RECONNECT_FOR_MS = 10 * 60_000;
 /** Joins (or, on the initializer, forms) the cluster. */
 export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNode> {
   const { log } = o;
-  let engine = o.engine;
-  const data = await engine.listenData(o.data);
+  const data = await o.engine.listenData(o.data);
   log.info(`data channel listening on ${formatAddress(data)}`);
-  const threads = engine.threads;
-  let me = -1;
-  let assigned: AssignControlMessage | undefined;
-  let owners: number[][] = [];
   const r = o.resilience;
-  const checkpoints =
-    r === undefined
-      ? undefined
-      : new CheckpointMember(() => engine, r.store, o.name, log, o.initializer !== undefined);
-  /** Set by `rollback`: what the next `assign` restores, and the data generation. */
-  let rollback: { checkpoint: number; generation: number } | undefined;
-  /** True once the engine has actors (a rollback must then replace it). */
-  let spawned = false;
-  const restorable = () =>
-    r === undefined ? [] : restorableIds(r.store, r.store.committed(), log);
-
-  /** This worker's `hello`: who it is, what it runs, where it listens. */
-  const helloOf = (control: Address, rejoin: boolean): ControlMessage => ({
-    type: 'hello',
-    version: 1,
-    name: o.name,
-    application: engine.plan.application,
-    applicationHash: engine.applicationHash,
-    threads,
-    control,
-    data,
-    rejoin,
-    joinRunning: false,
-    restorable: rejoin ? restorable() : [],
-  });
-
-  /** The member side: what every worker does on the initializer's word. */
-  const member = async (m: ControlMessage, reply: (m: ControlMessage) => void): Promise<void> => {
-    switch (m.type) {
-      case 'assign': {
-        assigned = m;
-        me = m.workerIndex;
-        owners = m.routing.partitions.map((p) => [...p.owners]);
-        log.info(
-          `joined the cluster as worker ${me + 1} of ${m.members.length}: ${m.members.map((x) => x.name).join(', ')}`,
-        );
-        const placement = placeWorkerShare(engine.plan, {
-          me,
-          threads: m.members.map((x) => x.threads),
-          owners,
-          runsSource: (stageId) => runsSourceOn(engine.plan, stageId, me),
-        });
-        let restore;
-        if (rollback !== undefined && r !== undefined && rollback.checkpoint > 0) {
-          restore = r.store.read(rollback.checkpoint);
-          log.info(`restoring checkpoint ${rollback.checkpoint}`);
-        }
-        if (rollback !== undefined) r?.store.dropAfter(rollback.checkpoint);
-        const directory = await engine.spawn(placement, rollback?.generation ?? 0, restore);
-        spawned = true;
-        saveClusterInfo(o.resilienceDir, {
-          version: 1,
-          application: engine.plan.application,
-          applicationHash: engine.applicationHash,
-          worker: o.name,
-          workerIndex: me,
-          workers: m.members.map((x) => x.name),
-          control: o.initializer === undefined ? o.control : (m.members[0]?.control ?? o.control),
-          savedAt: new Date().toISOString(),
-        });
-        reply({ type: 'spawned', version: 1, name: o.name, directory });
-        return;
-      }
-      case 'wire': {
-        const a = assigned as AssignControlMessage;
-        await engine.wire({
-          me,
-          members: a.members.map((x) => ({ name: x.name, data: x.data, threads: x.threads })),
-          owners,
-          directories: m.directory,
-          generation: rollback?.generation ?? 0,
-        });
-        reply({ type: 'wired', version: 1, name: o.name });
-        return;
-      }
-      case 'start': {
-        await engine.startSources();
-        if (rollback !== undefined) {
-          log.info(LogLine.RecoveryComplete);
-          log.info(LogLine.ResumingProcessing);
-        }
-        reply({ type: 'ready', version: 1, name: o.name });
-        // A member is ready once its sources run; the initializer, once every member is.
-        if (o.initializer === undefined) o.onReady();
-        return;
-      }
-      case 'refuse':
-        o.onFatal(new RooError(m.code, `the initializer refused this worker: ${m.message}`));
-        return;
-      case 'shutdown':
-        log.info(`cluster shutdown: ${m.reason}`);
-        removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
-        r?.store.removeAll();
-        o.onShutdown(m.reason);
-        return;
-      case 'rollback': {
-        if (r === undefined) return;
-        log.info(
-          `rolling back to checkpoint ${m.checkpoint === 0 ? '0 (none committed: starting empty)' : m.checkpoint}`,
-        );
-        if (spawned) {
-          log.info(LogLine.AttemptingToRecover);
-          engine = await r.replaceEngine();
-          await engine.listenData(data);
-          spawned = false;
-        }
-        rollback = { checkpoint: m.checkpoint, generation: m.generation };
-        return;
-      }
-      case 'checkpoint': {
-        // Not awaited: a checkpoint that cannot finish (a worker died) must not
-        // hold up the rollback that follows; a late answer is ignored.
-        void checkpoints?.take(m.id).then((error) =>
-          reply({
-            type: 'checkpoint-done',
-            version: 1,
-            name: o.name,
-            id: m.id,
-            error: error ?? '',
-          }),
-        );
-        return;
-      }
-      case 'commit':
-        await checkpoints?.commit(m.id);
-        return;
-      default:
-        return;
-    }
-  };
-
+  const member = new ClusterMember(o, data);
+  const helloOf = (control: Address, rejoin: boolean) => member.helloOf(control, rejoin);
+  // Plan facts are the same in every engine a rollback makes.
+  const engine = o.engine;
   if (o.initializer === undefined) {
     // A member: connect to the initializer (retrying while it is not up) and say hello.
     const connection: { client?: ControlClient; closing?: boolean } = {};
@@ -261,13 +130,13 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
             }
             // One at a time, in order: a phase's work finishes before the next begins.
             chain = chain
-              .then(() => member(m, send))
+              .then(() => member.handle(m, send))
               .catch((err: Error) => o.onFatal(asFatal(err)));
           },
           closed: () => {
             log.warn('the control connection to the initializer closed');
             // With resilience the initializer may come back: reconnect, and it recovers the cluster.
-            if (r !== undefined && connection.closing !== true && me >= 0) {
+            if (r !== undefined && connection.closing !== true && member.me >= 0) {
               connection.client = undefined;
               connect(true, RECONNECT_FOR_MS).catch((err: Error) => o.onFatal(asFatal(err)));
             }
@@ -284,8 +153,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     return {
       data,
       control: o.myControl ?? o.control,
-      members: () => assigned?.members.map((x) => x.name) ?? [],
-      engine: () => engine,
+      members: () => member.members(),
+      engine: () => member.engine,
       shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
       close: async () => {
         connection.closing = true;
@@ -336,7 +205,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     const c = names.get(name);
     if (c === SELF) {
       selfChain = selfChain
-        .then(() => member(m, (reply) => observe(reply, SELF)))
+        .then(() => member.handle(m, (reply) => observe(reply, SELF)))
         .catch((err: Error) => o.onFatal(asFatal(err)));
     } else if (c !== undefined) listener.server?.send(c, encodeControlMessage(m));
   };
@@ -549,7 +418,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     data,
     control,
     members: () => state.members.map((m) => m.name),
-    engine: () => engine,
+    engine: () => member.engine,
     shutdownCluster: shutdownAll,
     close: async () => {
       driver?.stop();

@@ -1,0 +1,188 @@
+/**
+ * What every worker of a cluster does on the initializer's word (the
+ * initializer too, in process): spawn its share on `assign`, wire on `wire`,
+ * start on `start`; with resilience, take its part of each checkpoint, record
+ * commits, and on `rollback` replace its engine with one restored from the
+ * chosen checkpoint (under a new data-channel generation).
+ */
+import {
+  RooError,
+  type Address,
+  type AssignControlMessage,
+  type ControlMessage,
+} from '../../protocols/index.js';
+import { CheckpointMember } from '../checkpoint/driver.js';
+import { restorableIds } from '../checkpoint/recovery.js';
+import type { Engine } from '../engine/engine.js';
+import { LogLine } from '../logging/log-lines.js';
+import { placeWorkerShare, runsSourceOn } from '../topology/placement.js';
+import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
+import type { ClusterNodeOptions } from './cluster-node.js';
+
+/** One worker's side of the control protocol. */
+export class ClusterMember {
+  /** This worker's engine now (a rollback replaces it). */
+  engine: Engine;
+  /** This worker's index in the cluster (-1 before `assign`). */
+  me = -1;
+  private assigned: AssignControlMessage | undefined;
+  private owners: number[][] = [];
+  private readonly checkpoints: CheckpointMember | undefined;
+  /** Set by `rollback`: what the next `assign` restores, and the data generation. */
+  private rollback: { checkpoint: number; generation: number } | undefined;
+  /** True once the engine has actors (a rollback must then replace it). */
+  private spawned = false;
+
+  constructor(
+    private readonly o: ClusterNodeOptions,
+    /** This worker's bound data address. */
+    readonly data: Address,
+  ) {
+    this.engine = o.engine;
+    const r = o.resilience;
+    this.checkpoints =
+      r === undefined
+        ? undefined
+        : new CheckpointMember(
+            () => this.engine,
+            r.store,
+            o.name,
+            o.log,
+            o.initializer !== undefined,
+          );
+  }
+
+  /** Names of the cluster's workers, by index (empty before `assign`). */
+  members(): string[] {
+    return this.assigned?.members.map((x) => x.name) ?? [];
+  }
+
+  /** This worker's `hello`: who it is, what it runs, where it listens, what it can restore. */
+  helloOf(control: Address, rejoin: boolean): ControlMessage {
+    const r = this.o.resilience;
+    return {
+      type: 'hello',
+      version: 1,
+      name: this.o.name,
+      application: this.engine.plan.application,
+      applicationHash: this.engine.applicationHash,
+      threads: this.engine.threads,
+      control,
+      data: this.data,
+      rejoin,
+      joinRunning: false,
+      restorable:
+        rejoin && r !== undefined ? restorableIds(r.store, r.store.committed(), this.o.log) : [],
+    };
+  }
+
+  /** Handles one message of the initializer; `reply` answers it. */
+  async handle(m: ControlMessage, reply: (m: ControlMessage) => void): Promise<void> {
+    const { o } = this;
+    const { log } = o;
+    const r = o.resilience;
+    const engine = this.engine;
+    switch (m.type) {
+      case 'assign': {
+        this.assigned = m;
+        this.me = m.workerIndex;
+        const me = this.me;
+        this.owners = m.routing.partitions.map((p) => [...p.owners]);
+        log.info(
+          `joined the cluster as worker ${me + 1} of ${m.members.length}: ${m.members.map((x) => x.name).join(', ')}`,
+        );
+        const placement = placeWorkerShare(engine.plan, {
+          me,
+          threads: m.members.map((x) => x.threads),
+          owners: this.owners,
+          runsSource: (stageId) => runsSourceOn(engine.plan, stageId, me),
+        });
+        let restore;
+        if (this.rollback !== undefined && r !== undefined && this.rollback.checkpoint > 0) {
+          restore = r.store.read(this.rollback.checkpoint);
+          log.info(`restoring checkpoint ${this.rollback.checkpoint}`);
+        }
+        if (this.rollback !== undefined) r?.store.dropAfter(this.rollback.checkpoint);
+        const directory = await engine.spawn(placement, this.rollback?.generation ?? 0, restore);
+        this.spawned = true;
+        saveClusterInfo(o.resilienceDir, {
+          version: 1,
+          application: engine.plan.application,
+          applicationHash: engine.applicationHash,
+          worker: o.name,
+          workerIndex: me,
+          workers: m.members.map((x) => x.name),
+          control: o.initializer === undefined ? o.control : (m.members[0]?.control ?? o.control),
+          savedAt: new Date().toISOString(),
+        });
+        reply({ type: 'spawned', version: 1, name: o.name, directory });
+        return;
+      }
+      case 'wire': {
+        const a = this.assigned as AssignControlMessage;
+        await engine.wire({
+          me: this.me,
+          members: a.members.map((x) => ({ name: x.name, data: x.data, threads: x.threads })),
+          owners: this.owners,
+          directories: m.directory,
+          generation: this.rollback?.generation ?? 0,
+        });
+        reply({ type: 'wired', version: 1, name: o.name });
+        return;
+      }
+      case 'start': {
+        await engine.startSources();
+        if (this.rollback !== undefined) {
+          log.info(LogLine.RecoveryComplete);
+          log.info(LogLine.ResumingProcessing);
+        }
+        reply({ type: 'ready', version: 1, name: o.name });
+        // A member is ready once its sources run; the initializer, once every member is.
+        if (o.initializer === undefined) o.onReady();
+        return;
+      }
+      case 'refuse':
+        o.onFatal(new RooError(m.code, `the initializer refused this worker: ${m.message}`));
+        return;
+      case 'shutdown':
+        log.info(`cluster shutdown: ${m.reason}`);
+        removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+        r?.store.removeAll();
+        o.onShutdown(m.reason);
+        return;
+      case 'rollback': {
+        if (r === undefined) return;
+        log.info(
+          `rolling back to checkpoint ${m.checkpoint === 0 ? '0 (none committed: starting empty)' : m.checkpoint}`,
+        );
+        if (this.spawned) {
+          log.info(LogLine.AttemptingToRecover);
+          this.engine = await r.replaceEngine();
+          await this.engine.listenData(this.data);
+          this.spawned = false;
+        }
+        this.rollback = { checkpoint: m.checkpoint, generation: m.generation };
+        return;
+      }
+      case 'checkpoint': {
+        // Not awaited: a checkpoint that cannot finish (a worker died) must not
+        // hold up the this.rollback that follows; a late answer is ignored.
+        void this.checkpoints?.take(m.id).then((error) =>
+          reply({
+            type: 'checkpoint-done',
+            version: 1,
+            name: o.name,
+            id: m.id,
+            error: error ?? '',
+          }),
+        );
+        return;
+      }
+      case 'commit':
+        await this.checkpoints?.commit(m.id);
+        return;
+      default:
+        return;
+    }
+  }
+}
