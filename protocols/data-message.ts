@@ -1,9 +1,13 @@
 /**
  * Data messages: what travels on a data channel between workers, one per
- * frame. Most are batches of actor messages; the rest are the in-band control
- * marks whose order relative to the data matters (barriers, epoch changes,
- * end of stream), which is why they share the channel instead of travelling
- * on the control plane.
+ * frame. There is one kind, `batch`: actor messages from one sending thread
+ * to actors of the receiving worker. Checkpoint barriers need no kind of their
+ * own: they are runtime actor messages (tag RT_BARRIER,
+ * runtime/engine/epochs.ts) inside batches, so channel order alone keeps each
+ * between the data before it and the data after, and a message's checkpoint
+ * epoch rides in its tag. What a batch carries beside its messages is the
+ * cluster's rollback generation (`epoch`): a receiver checks it before
+ * decoding the batch, and drops a batch that an abandoned engine sent.
  *
  * Encoded with msgpackr as plain maps (no records: a record's structure would
  * live in the encoder's state, and a peer that missed it could not decode).
@@ -20,7 +24,11 @@ export const DATA_PROTOCOL_VERSION = 1;
 export interface BatchDataMessage {
   readonly type: 'batch';
   readonly version: typeof DATA_PROTOCOL_VERSION;
-  /** Rollback epoch the batch was sent in; receivers drop batches of an abandoned epoch. */
+  /**
+   * The cluster's rollback generation the sender ran in (0 until the first
+   * rollback). A receiver drops a batch of another generation, with its
+   * connection: an engine that a rollback abandoned sent it.
+   */
   readonly epoch: number;
   /** Name of the sending worker. */
   readonly sender: string;
@@ -28,31 +36,11 @@ export interface BatchDataMessage {
   readonly bytes: Uint8Array;
 }
 
-/** Checkpoint barrier `checkpointId`, in band so it splits the data before from the data after. */
-export interface BarrierDataMessage {
-  readonly type: 'barrier';
-  readonly version: typeof DATA_PROTOCOL_VERSION;
-  readonly epoch: number;
-  readonly checkpointId: number;
-}
-
-/** The sender rolled back to `epoch`; everything after this mark belongs to it. */
-export interface EpochDataMessage {
-  readonly type: 'epoch';
-  readonly version: typeof DATA_PROTOCOL_VERSION;
-  readonly epoch: number;
-}
-
-/** Source `sourceId` reached its end; nothing more of it follows on this channel. */
-export interface EosDataMessage {
-  readonly type: 'eos';
-  readonly version: typeof DATA_PROTOCOL_VERSION;
-  readonly epoch: number;
-  readonly sourceId: string;
-}
-
-/** Any message on a data channel, discriminated by `type`. */
-export type DataMessage = BatchDataMessage | BarrierDataMessage | EpochDataMessage | EosDataMessage;
+/**
+ * Any message on a data channel, discriminated by `type`. One kind for now; a
+ * new kind means a new {@link DATA_PROTOCOL_VERSION}.
+ */
+export type DataMessage = BatchDataMessage;
 
 /** The `type` of each kind of {@link DataMessage}. */
 export type DataMessageType = DataMessage['type'];
@@ -60,9 +48,6 @@ export type DataMessageType = DataMessage['type'];
 /** Field names of each kind, besides `type` and `version`; anything else is refused. */
 const FIELDS: { readonly [T in DataMessageType]: readonly string[] } = {
   batch: ['epoch', 'sender', 'bytes'],
-  barrier: ['epoch', 'checkpointId'],
-  epoch: ['epoch'],
-  eos: ['epoch', 'sourceId'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -89,7 +74,7 @@ export function encodeDataMessage(message: DataMessage): Uint8Array {
  */
 export function decodeDataMessage(bytes: Uint8Array): DataMessage {
   const message = validateDataMessage(unpackWire((b) => unpackr.unpack(b), bytes, 'data message'));
-  if (message.type === 'batch' && Object.getPrototypeOf(message.bytes) !== Uint8Array.prototype) {
+  if (Object.getPrototypeOf(message.bytes) !== Uint8Array.prototype) {
     // msgpackr hands binary back as a Buffer when the input is one; callers
     // get the same plain Uint8Array whatever they decoded from (a view, no copy).
     const batch = message.bytes;
@@ -131,35 +116,15 @@ export function validateDataMessage(value: unknown): DataMessage {
   }
   const what = `a '${kind}' data message`;
   const epoch = count(field(record, 'epoch'), 'epoch', what);
-  switch (kind) {
-    case 'batch': {
-      const bytes = field(record, 'bytes');
-      if (!(bytes instanceof Uint8Array)) {
-        throw bad(`field 'bytes' of a 'batch' data message must be binary, got ${describe(bytes)}`);
-      }
-      return {
-        type: kind,
-        version,
-        epoch,
-        sender: nonEmptyText(field(record, 'sender'), 'sender', what),
-        bytes,
-      };
-    }
-    case 'barrier':
-      return {
-        type: kind,
-        version,
-        epoch,
-        checkpointId: count(field(record, 'checkpointId'), 'checkpointId', what),
-      };
-    case 'epoch':
-      return { type: kind, version, epoch };
-    case 'eos':
-      return {
-        type: kind,
-        version,
-        epoch,
-        sourceId: nonEmptyText(field(record, 'sourceId'), 'sourceId', what),
-      };
+  const bytes = field(record, 'bytes');
+  if (!(bytes instanceof Uint8Array)) {
+    throw bad(`field 'bytes' of ${what} must be binary, got ${describe(bytes)}`);
   }
+  return {
+    type: kind,
+    version,
+    epoch,
+    sender: nonEmptyText(field(record, 'sender'), 'sender', what),
+    bytes,
+  };
 }
