@@ -13,6 +13,13 @@
  *   worker → initializer  `ready`    my sources have started
  * and at any time `shutdown` (either way), `ping` / `pong` (liveness).
  *
+ * With resilience (DESIGN.md section 6):
+ *   initializer → worker  `checkpoint`       take your part of checkpoint k
+ *   worker → initializer  `checkpoint-done`  my snapshot of k is on disk (or why not)
+ *   initializer → worker  `commit`           k is committed: record it, ack senders, release output
+ *   initializer → worker  `rollback`         drop your engine; the next `assign` restores checkpoint c
+ * A restarted worker's `hello` lists the committed checkpoints it can restore.
+ *
  * Encoded with msgpackr as plain maps, like data messages (data-message.ts),
  * and validated deeply on decode: the bytes come from another process, and
  * an index or actor id out of range would otherwise surface far from here.

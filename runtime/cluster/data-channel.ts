@@ -261,7 +261,6 @@ export class DataListener {
     };
     const onFrame = (payload: Buffer) => {
       const message = decodeDataMessage(payload);
-      if (message.type !== 'batch') return;
       if (message.epoch !== this.generation) {
         this.log.debug(
           `data channel: dropped a connection of rollback generation ${message.epoch} (now ${this.generation})`,

@@ -1,3 +1,4 @@
+import { CheckpointCollector } from '../../../runtime/engine/thread-checkpoint.js';
 import { describe, expect, it } from 'vitest';
 import {
   allocateKernelMemory,
@@ -22,7 +23,15 @@ describe('SourceActor', () => {
     const log = createLogger({ test: 'source' });
     log.level = 'silent';
     const loop = new ThreadLoop(s, allocateKernelMemory(1, 1024).control);
-    const actor = new SourceActor(s, loop, stage, { index: 0, of: 1 }, new ErrorReporter(log), log);
+    const actor = new SourceActor(
+      s,
+      loop,
+      stage,
+      { index: 0, of: 1 },
+      new ErrorReporter(log),
+      log,
+      new CheckpointCollector(),
+    );
     let emitted = 0;
     actor.emit = () => emitted++;
     actor.self = s.spawn(actor, 'generator', 1);
