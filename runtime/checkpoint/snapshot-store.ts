@@ -141,11 +141,15 @@ export class SnapshotStore {
       known = [];
     }
     const committed = [...known.filter((k) => k < id), id].slice(-KEEP_COMMITTED);
+    this.writeCommits(committed);
+    return committed;
+  }
+
+  private writeCommits(committed: readonly number[]): void {
     writeDurably(
       this.commitsPath,
       JSON.stringify({ version: 1, worker: this.worker, committed }) + '\n',
     );
-    return committed;
   }
 
   /** Deletes snapshot files older than the newest committed one and not kept. */
@@ -155,9 +159,19 @@ export class SnapshotStore {
       if (id < newest && !keep.includes(id)) rmSync(this.path(id), { force: true });
   }
 
-  /** Deletes snapshot files newer than `id` (checkpoints abandoned by a rollback). */
+  /**
+   * A rollback to checkpoint `id`: deletes snapshot files newer than it and
+   * forgets commits after it (a fallback to an older checkpoint abandons them).
+   */
   dropAfter(id: number): void {
     for (const k of this.ids()) if (k > id) rmSync(this.path(k), { force: true });
+    let known: number[];
+    try {
+      known = this.committed();
+    } catch {
+      return;
+    }
+    if (known.some((k) => k > id)) this.writeCommits(known.filter((k) => k <= id));
   }
 
   /** Removes every checkpoint file of this worker (a clean shutdown of the cluster). */

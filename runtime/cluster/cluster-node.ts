@@ -114,6 +114,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   if (o.initializer === undefined) {
     // A member: connect to the initializer (retrying while it is not up) and say hello.
     const connection: { client?: ControlClient; closing?: boolean } = {};
+    // Closing the node also stops a reconnect to a lost initializer.
+    const closing = new AbortController();
+    const signal =
+      o.signal === undefined ? closing.signal : AbortSignal.any([o.signal, closing.signal]);
     const send = (m: ControlMessage) => connection.client?.send(encodeControlMessage(m));
     let chain = Promise.resolve();
     const connect = async (rejoin: boolean, timeoutMs: number): Promise<void> => {
@@ -138,13 +142,15 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
             // With resilience the initializer may come back: reconnect, and it recovers the cluster.
             if (r !== undefined && connection.closing !== true && member.me >= 0) {
               connection.client = undefined;
-              connect(true, RECONNECT_FOR_MS).catch((err: Error) => o.onFatal(asFatal(err)));
+              connect(true, RECONNECT_FOR_MS).catch((err: Error) => {
+                if (!closing.signal.aborted) o.onFatal(asFatal(err));
+              });
             }
           },
         },
         log,
         timeoutMs,
-        o.signal,
+        signal,
       );
       connection.client = client;
       send(helloOf(o.myControl ?? o.control, rejoin));
@@ -158,6 +164,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
       close: async () => {
         connection.closing = true;
+        closing.abort();
         await connection.client?.close();
       },
     };

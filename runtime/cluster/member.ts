@@ -72,7 +72,10 @@ export class ClusterMember {
       rejoin,
       joinRunning: false,
       restorable:
-        rejoin && r !== undefined ? restorableIds(r.store, r.store.committed(), this.o.log) : [],
+        // Every whole snapshot file: this worker acked each only once it was
+        // durable, and the coordinator (whose record of commits is the one that
+        // counts) may have committed one this worker never heard was committed.
+        rejoin && r !== undefined ? restorableIds(r.store, r.store.ids(), this.o.log) : [],
     };
   }
 

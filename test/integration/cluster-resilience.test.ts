@@ -166,23 +166,12 @@ async function oneKill(rig: Rig, victim: WorkerName): Promise<KeyOutputs> {
 }
 
 /*
- * KNOWN BUG (found by these tests, reported; the tests are kept as they are):
- * the kill comes right on a `checkpoint N committed` line, and there is a
- * window there. The coordinator records commit N, logs it, and only then
- * tells the members; its own sources ack the senders up to N and exactly-once
- * sinks release N's output. A member killed before it has recorded commit N
- * itself reports, when it rejoins, only the checkpoints its own record calls
- * committed (runtime/cluster/cluster-node.ts, `restorable`:
- * `restorableIds(r.store, r.store.committed(), log)`), although its file of
- * N is whole (it acked N only once the file was durable). The cluster then
- * rolls back to N-1, behind what the senders were told: `roo send` fails with
- * ROO_ERR_BAD_MESSAGE ("asks to resume at message X, but it acknowledged
- * every message before Y"), or, when no checkpoint kept by the coordinator is
- * in the member's record, the member is refused ("cannot restore any
- * committed checkpoint") and the cluster never recovers. 'worker2 killed ...
- * exactly-once' and 'five kills' failed on it in every run so far, the other
- * kill tests in some. With the member reporting every whole snapshot file
- * (`restorableIds(r.store, r.store.ids(), log)`) all six passed, twice.
+ * The kills come right on a `checkpoint N committed` line: the window in
+ * which the coordinator has recorded commit N (and acked senders, released
+ * exactly-once output) but a member has not heard of it yet. A restarted
+ * member therefore reports every whole snapshot file it has, not only the
+ * commits it recorded (runtime/cluster/member.ts, `helloOf`); these tests
+ * found that.
  */
 describe('a two-worker cluster recovers from SIGKILL', () => {
   it('worker2 killed and restarted, exactly-once sink: every word output exactly 1..n', async () => {
