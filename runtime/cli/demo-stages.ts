@@ -1,22 +1,32 @@
 /**
  * The stages of `roo demo`: a run is a list of stages over one context, each
- * doing what a user would do in a shell, so later demos (a crash, a
- * recovery, a worker joining) add stages instead of rewriting the flow.
+ * doing what a user would do in a shell, as in Wallaroo's resilience guide
+ * (start, send, kill a worker, restart it, send more):
  *
  *   receivers    roo receive --listen 127.0.0.1:0       (one per worker)
- *   initializer  roo worker ... --in 127.0.0.1:0 --cluster-initializer --worker-count N
+ *   initializer  roo worker ... --in 127.0.0.1:<free port> --cluster-initializer --worker-count N
  *                  --control 127.0.0.1:0 --data 127.0.0.1:0 --external 127.0.0.1:0
  *   members      roo worker ... --control <initializer> --my-data 127.0.0.1:0
  *                  --external 127.0.0.1:0 --name worker2   (no --in)
- *   sender       roo send --host <source> --file <text> --repeat --messages M
+ *                every worker with --run-with-resilience --resilience-dir <temp>
+ *                --time-between-checkpoints 500000000 -- --exactly-once
+ *   sender       roo send --host <source> --file <text> --repeat --messages M/2 --stream-id roo-demo
+ *   counting     progress until the first checkpoint's counts are out
+ *   crash        kill -9 worker2 (the initializer with --workers 1)
+ *   restart      the same command again; the recovery log lines as they come
+ *   send more    once the first send is acknowledged: roo send ... --messages M
+ *                --stream-id roo-demo, which resumes where the stream stopped
  *   counting     progress until every expected count has arrived
  *   state        roo status <external> --json, for every worker
  *   shutdown     roo shutdown <initializer's external>; every worker exits 0
  *
- * Every address is picked by the OS (port 0) and read back from the line the
- * child logs, so a demo never collides with anything else on the machine.
+ * Every address but the source's is picked by the OS (port 0) and read back
+ * from the line the child logs, so a demo never collides with anything else
+ * on the machine; the source's port is a free one picked up front, because a
+ * recovery reopens the source at the address its command gives.
  */
 import { readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,9 +54,40 @@ import {
 export const WORD_COUNT_APP = 'examples/word_count/app.ts';
 /** Name of word count's TCP source, as the worker logs it. */
 export const WORD_COUNT_SOURCE = 'Split and Count';
+/**
+ * `--time-between-checkpoints` of the demo's workers, in nanoseconds (half a
+ * second): the exactly-once sinks release each checkpoint's counts when it
+ * commits, so counts arrive about twice a second.
+ */
+export const DEMO_CHECKPOINT_NS = 500_000_000;
+/** The `--stream-id` of both `roo send`s: the second resumes the stream where the first stopped. */
+export const DEMO_STREAM_ID = 'roo-demo';
+/**
+ * The lines the first `roo send` sends (the first half, rounded up); the
+ * second sends the rest after the recovery.
+ */
+export function firstSendLines(messages: number): number {
+  return Math.ceil(messages / 2);
+}
+/**
+ * The recovery log lines of Wallaroo's resilience guide, in the order the
+ * restarted worker logs them.
+ */
+export const RECOVERY_LINES: readonly string[] = [
+  LogLine.RecoveringFromFiles,
+  LogLine.AttemptingToRecover,
+  LogLine.RecoveryComplete,
+  LogLine.ResumingProcessing,
+  LogLine.InitPhaseIII,
+];
 
-/** With no new count for this long, the run is declared stuck and checked as it is. */
-const STALL_TIMEOUT_MS = 20_000;
+/**
+ * With no new count for this long, the run is declared stuck. Long, because
+ * the exactly-once sinks release counts only when a checkpoint commits, and
+ * a checkpoint's barriers queue behind everything the source has already
+ * taken in: on a busy machine one can take tens of seconds.
+ */
+const STALL_TIMEOUT_MS = 60_000;
 /** After the last expected count, how long to watch for extra (duplicate) counts. */
 const SETTLE_MS = 500;
 const PROGRESS_INTERVAL_MS = 1_000;
@@ -88,16 +129,56 @@ export class ProgressLine {
   }
 }
 
+/**
+ * Waiters for the number of counts received: each resolves once the tally
+ * has reached its number. Bounded by the stages that wait (a handful).
+ */
+export class CountWaiters {
+  private waiting: { n: number; resolve: () => void }[] = [];
+
+  /** Resolves once `outputs()` reaches `n`. */
+  reached(n: number, outputs: number): Promise<void> {
+    if (outputs >= n) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push({ n, resolve }));
+  }
+
+  /** The tally is now `outputs`: settles every waiter it reaches. */
+  note(outputs: number): void {
+    if (this.waiting.length === 0) return;
+    const still = [];
+    for (const w of this.waiting) {
+      if (outputs >= w.n) w.resolve();
+      else still.push(w);
+    }
+    this.waiting = still;
+  }
+}
+
 /** A worker of the demo's cluster. */
 export interface DemoWorker {
   readonly name: string;
-  readonly child: Child;
+  /** Its command (after `roo`): a restart runs exactly this again. */
+  readonly args: readonly string[];
+  /** Its process now (a restart replaces it). */
+  child: Child;
   /** Resolves with its external channel's address once it is ready. */
-  readonly external: Promise<string>;
+  external: Promise<string>;
   /** Its external channel's address, once known. */
   externalAddress?: string;
   /** Its data channel's address, once known. */
   dataAddress?: string;
+}
+
+/** What the crash and the recovery looked like, for the report. */
+export interface DemoCrash {
+  /** The worker killed. */
+  readonly victim: string;
+  /** Counts received when it was killed. */
+  readonly atWords: number;
+  /** The checkpoint the cluster rolled back to (0: none had committed). */
+  recoveredFrom?: number;
+  /** From the restart to the cluster ready again, ms. */
+  recoveryMs?: number;
 }
 
 /** Everything the stages of a run share. */
@@ -111,6 +192,8 @@ export interface DemoContext {
   readonly resilienceDir: string;
   /** What word count must report. */
   readonly expected: ExpectedCounts;
+  /** Lines and words of the first `roo send` (the rest goes after the recovery). */
+  readonly firstSend: { readonly lines: number; readonly words: number };
   /** Word count's output as it arrives. */
   readonly tally: WordTally;
   /** Aborted by Ctrl-C (SIGINT) or SIGTERM. */
@@ -118,9 +201,8 @@ export interface DemoContext {
   /** Every child process of the run. */
   readonly children: Children;
   readonly progress: ProgressLine;
-  /** Resolves when the last expected count has arrived; `markCounted` resolves it. */
-  readonly counted: Promise<void>;
-  readonly markCounted: () => void;
+  /** Waiters for the tally to reach a number of counts. */
+  readonly counts: CountWaiters;
   /** Prints a line of the run's narrative. */
   say(line: string): void;
   /** One receiver per worker (worker i's sink writes to receiver i), and their addresses. */
@@ -134,12 +216,23 @@ export interface DemoContext {
   sourceAddress?: string;
   /** Resolves with the source's address once the cluster is ready. */
   sourceReady?: Promise<string>;
-  sender?: Child;
-  /** performance.now() when the sender started, and when the last count arrived. */
+  /** The `roo send`s, in the order started. */
+  readonly senders: Child[];
+  /** Lines each sender reports sent, by its index in `senders`. */
+  readonly sentBy: number[];
+  /** Whether each sender has said that every line it sent is acknowledged. */
+  readonly sendersAcked: boolean[];
+  /** performance.now() when the first sender started, and when the last count arrived. */
   sendStartedMs?: number;
   lastOutputMs?: number;
-  /** Lines the sender reports sent. */
+  /** Lines the senders report sent, in all. */
   linesSent: number;
+  /** The newest checkpoint the initializer logged as committed. */
+  lastCommitted?: number;
+  /** The crash and the recovery, once they happened. */
+  crash?: DemoCrash;
+  /** Stops the echoes of other children's lines started for the crash (at the end of the recovery). */
+  readonly echoes: (() => void)[];
   /** What each worker reported about itself after counting. */
   shares?: ClusterShares;
   /** How each worker exited after `roo shutdown`. */
@@ -157,6 +250,38 @@ const externalLine = new RegExp(`${LogLine.ExternalListening} (\\S+)`);
 const sourceLine = new RegExp(`source '${WORD_COUNT_SOURCE}' listening on (\\S+)`);
 const dataLine = /data channel listening on (\S+)/;
 const controlLine = /control channel listening on ([^\s;]+)/;
+const committedLine = /: checkpoint (\d+) committed$/;
+/** A worker's log line: `[time] LEVEL: worker/thread: message`. */
+const logLine = /^\[[^\]]*\] [A-Z]+: \S+: (.*)$/;
+
+/** The message of a worker's log line (the whole line if it is not one). */
+function messageOf(line: string): string {
+  return logLine.exec(line)?.[1] ?? line;
+}
+
+/**
+ * Prints, as they come, the lines of `child` whose message matches
+ * `pattern`, as `  [who] message`; returns the function that stops it.
+ */
+function echo(ctx: DemoContext, child: Child, who: string, pattern: RegExp): () => void {
+  return child.onLine((line) => {
+    const message = messageOf(line).replace(/^roo send: /, '');
+    if (pattern.test(message)) ctx.say(`  [${who}] ${message}`);
+  });
+}
+
+/** A port free on 127.0.0.1 now, picked by the OS. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, LOCAL, () => {
+      const a = server.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /**
  * Starts one `roo receive` per worker; each one's stdout, the output of its
@@ -177,7 +302,7 @@ export const startReceivers: DemoStage = {
       receiver.proc.stdout!.on('data', (chunk: Buffer) => {
         ctx.tally.push(chunk, i);
         ctx.lastOutputMs = performance.now();
-        if (ctx.tally.outputs >= ctx.expected.totalWords) ctx.markCounted();
+        ctx.counts.note(ctx.tally.outputs);
       });
       const listening = watchFor(receiver, /^Listening on (\S+)/, 'where it listens', ctx.signal);
       ctx.receivers.push(receiver);
@@ -198,14 +323,32 @@ function handled<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-/** The flags every worker of the demo shares. */
-function commonFlags(ctx: DemoContext, index: number): string[] {
-  const name = workerName(index);
+/**
+ * The command of worker `index` (after `roo`), with the flags of its role:
+ * resilience on, exactly-once sinks. A restart runs the same command.
+ */
+function workerArgs(ctx: DemoContext, index: number, role: readonly string[]): string[] {
   return [
     ...['worker', '--application-module', join(ctx.root, WORD_COUNT_APP)],
     ...['--out', ctx.receiverAddresses[index]!, '--ponythreads', `${ctx.options.threads}`],
-    ...['--name', name, '--external', `${LOCAL}:0`, '--resilience-dir', ctx.resilienceDir],
+    ...['--name', workerName(index), '--external', `${LOCAL}:0`],
+    ...['--run-with-resilience', '--resilience-dir', ctx.resilienceDir],
+    ...['--time-between-checkpoints', `${DEMO_CHECKPOINT_NS}`],
+    ...role,
+    // Word count's application argument: the exactly-once sink.
+    ...['--', '--exactly-once'],
   ];
+}
+
+/** Starts a worker's process, watching for its external channel and the checkpoints it commits. */
+function spawnWorker(ctx: DemoContext, name: string, args: readonly string[]): DemoWorker {
+  const child = ctx.children.start([...args], name);
+  const external = watchFor(child, externalLine, 'its external channel', ctx.signal);
+  child.onLine((line) => {
+    const m = committedLine.exec(line);
+    if (m !== null) ctx.lastCommitted = Number(m[1]);
+  });
+  return { name, args, child, external: handled(external.then((m) => m[1] as string)) };
 }
 
 /**
@@ -217,23 +360,16 @@ export const startInitializer: DemoStage = {
   async run(ctx) {
     const { workers, threads } = ctx.options;
     const name = workerName(0);
-    const child = ctx.children.start(
-      [
-        ...commonFlags(ctx, 0),
-        ...['--in', `${LOCAL}:0`, '--cluster-initializer', '--worker-count', `${workers}`],
-        ...(workers > 1 ? ['--control', `${LOCAL}:0`, '--data', `${LOCAL}:0`] : []),
-      ],
-      name,
-    );
+    const args = workerArgs(ctx, 0, [
+      ...['--in', `${LOCAL}:${await freePort()}`],
+      ...['--cluster-initializer', '--worker-count', `${workers}`],
+      ...(workers > 1 ? ['--control', `${LOCAL}:0`, '--data', `${LOCAL}:0`] : []),
+    ]);
+    const worker = spawnWorker(ctx, name, args);
+    const { child } = worker;
     // Watched from the start: these lines come once every worker has joined.
     const source = watchFor(child, sourceLine, 'that its source listens', ctx.signal);
-    const external = watchFor(child, externalLine, 'its external channel', ctx.signal);
     ctx.sourceReady = handled(source.then((m) => m[1] as string));
-    const worker: DemoWorker = {
-      name,
-      child,
-      external: handled(external.then((m) => m[1] as string)),
-    };
     ctx.workers.push(worker);
     if (workers === 1) {
       ctx.sourceAddress = await ctx.sourceReady;
@@ -266,18 +402,11 @@ export const startMembers: DemoStage = {
   async run(ctx) {
     const members: { worker: DemoWorker; data: Promise<RegExpExecArray> }[] = [];
     for (let i = 1; i < ctx.options.workers; i++) {
-      const name = workerName(i);
-      const child = ctx.children.start(
-        [...commonFlags(ctx, i), ...['--control', ctx.controlAddress!, '--my-data', `${LOCAL}:0`]],
-        name,
-      );
-      const data = watchFor(child, dataLine, 'its data channel', ctx.signal);
-      const external = watchFor(child, externalLine, 'its external channel', ctx.signal);
-      const worker: DemoWorker = {
-        name,
-        child,
-        external: handled(external.then((m) => m[1] as string)),
-      };
+      const args = workerArgs(ctx, i, [
+        ...['--control', ctx.controlAddress!, '--my-data', `${LOCAL}:0`],
+      ]);
+      const worker = spawnWorker(ctx, workerName(i), args);
+      const data = watchFor(worker.child, dataLine, 'its data channel', ctx.signal);
       ctx.workers.push(worker);
       members.push({ worker, data });
     }
@@ -298,73 +427,291 @@ export const startMembers: DemoStage = {
   },
 };
 
-/** Starts `roo send` with the text repeated to `--messages` lines. */
+/** What a `roo send` says that the demo shows: a lost connection, the resend, the resume, the last ack. */
+const senderNews =
+  /^(connection to .* lost|reconnected to|every message acknowledged|.* already has the first)/;
+
+/**
+ * Starts a `roo send` of the text repeated to `messages` lines, as stream
+ * DEMO_STREAM_ID (acknowledging, the default): its lines sent are added up
+ * in `ctx.linesSent`.
+ */
+function startSend(ctx: DemoContext, messages: number): Child {
+  const index = ctx.senders.length;
+  const sender = ctx.children.start([
+    ...['send', '--host', ctx.sourceAddress!, '--file', ctx.textPath],
+    ...['--repeat', '--messages', `${messages}`, '--stream-id', DEMO_STREAM_ID],
+  ]);
+  ctx.senders.push(sender);
+  ctx.sentBy.push(0);
+  ctx.sendersAcked.push(false);
+  // 'sent N messages ...': progress on stderr every 2 s, the final line on stdout.
+  const sent = (text: string): void => {
+    const m = /sent (\d+) messages/.exec(text);
+    if (m === null) return;
+    ctx.sentBy[index] = Number(m[1]);
+    ctx.linesSent = ctx.sentBy.reduce((a, b) => a + b, 0);
+  };
+  sender.onLine(sent);
+  sender.onLine((line) => {
+    if (line.includes('every message acknowledged')) ctx.sendersAcked[index] = true;
+  });
+  sender.proc.stdout!.setEncoding('utf8').on('data', sent);
+  echo(ctx, sender, 'roo send', senderNews);
+  return sender;
+}
+
+/** Starts `roo send` with the first half of the lines, acknowledging, as stream DEMO_STREAM_ID. */
 export const startSender: DemoStage = {
-  title: 'starting roo send (the text, repeated)',
+  title: `starting roo send (the text, repeated; acknowledging, --stream-id ${DEMO_STREAM_ID})`,
   async run(ctx) {
     const { messages } = ctx.options;
     const { linesPerPass, totalWords } = ctx.expected;
     ctx.sendStartedMs = performance.now();
-    const sender = (ctx.sender = ctx.children.start([
-      ...['send', '--host', ctx.sourceAddress!, '--file', ctx.textPath],
-      ...['--repeat', '--messages', `${messages}`],
-    ]));
-    // 'sent N messages ...': progress on stderr every 2 s, the final line on stdout.
-    const sent = (text: string): void => {
-      const m = /sent (\d+) messages/.exec(text);
-      if (m !== null) ctx.linesSent = Number(m[1]);
-    };
-    sender.onLine(sent);
-    sender.proc.stdout!.setEncoding('utf8').on('data', sent);
+    const sender = startSend(ctx, ctx.firstSend.lines);
     const rest = messages % linesPerPass;
     ctx.say(
-      `sending ${num(messages)} lines (the text ${num(Math.floor(messages / linesPerPass))} times` +
-        `${rest > 0 ? ` and its first ${num(rest)} lines` : ''}): ${num(totalWords)} words (pid ${sender.proc.pid})`,
+      `sending ${num(messages)} lines in all (the text ${num(Math.floor(messages / linesPerPass))} times` +
+        `${rest > 0 ? ` and its first ${num(rest)} lines` : ''}): ${num(totalWords)} words; ` +
+        `the first ${num(ctx.firstSend.lines)} lines now (pid ${sender.proc.pid})`,
+    );
+  },
+};
+
+/** The child that failed, if any: a receiver or worker that exited, or a sender that failed. */
+function failedChild(ctx: DemoContext): Child | undefined {
+  const failed = (c: Child) => c.exit !== undefined;
+  return (
+    ctx.receivers.find(failed) ??
+    ctx.workers.map((w) => w.child).find(failed) ??
+    ctx.senders.find((s) => s.exit !== undefined && s.exit.code !== 0)
+  );
+}
+
+/**
+ * Shows progress until `done` resolves. Fails if a child dies or a sender
+ * fails. With no new count for STALL_TIMEOUT_MS it stops waiting: it returns
+ * false when `stall` is 'check' (the counts are checked as they are), and
+ * fails when it is 'fail'.
+ */
+async function showProgress(
+  ctx: DemoContext,
+  done: Promise<unknown>,
+  stall: 'check' | 'fail',
+): Promise<boolean> {
+  const total = ctx.expected.totalWords;
+  const linesPerWord = ctx.options.messages / total;
+  const startedMs = ctx.sendStartedMs ?? performance.now();
+  let last = { ms: performance.now(), outputs: ctx.tally.outputs, changedMs: performance.now() };
+  let finished = false;
+  void done.then(() => (finished = true));
+  for (;;) {
+    const tick = new AbortController();
+    await Promise.race([
+      done,
+      sleep(PROGRESS_INTERVAL_MS, false, { signal: AbortSignal.any([ctx.signal, tick.signal]) }),
+    ]).finally(() => tick.abort());
+    const now = performance.now();
+    const { outputs } = ctx.tally;
+    const rate = ((outputs - last.outputs) * 1000) / Math.max(now - last.ms, 1);
+    last = { ms: now, outputs, changedMs: outputs !== last.outputs ? now : last.changedMs };
+    ctx.progress.show(
+      `${((now - startedMs) / 1000).toFixed(0).padStart(4)} s  words ${num(outputs).padStart(11)} ` +
+        `of ${num(total)} (${String(Math.floor((outputs * 100) / total)).padStart(2)}%)  ` +
+        `${num(rate).padStart(9)} words/s  ${num(rate * linesPerWord).padStart(7)} lines/s`,
+    );
+    // Settled promises run their callbacks before the race's: `finished` is current.
+    if (finished) return true;
+    const failed = failedChild(ctx);
+    if (failed !== undefined) throw new DemoFailure(failed.describeExit());
+    if (now - last.changedMs > STALL_TIMEOUT_MS) {
+      ctx.progress.end();
+      if (stall === 'fail') {
+        throw new DemoFailure(`no new count for ${STALL_TIMEOUT_MS / 1000} s`);
+      }
+      ctx.say(`no new count for ${STALL_TIMEOUT_MS / 1000} s; checking what arrived`);
+      return false;
+    }
+  }
+}
+
+/**
+ * Shows progress until the first counts are out. The exactly-once sinks
+ * release a checkpoint's counts when it commits, so this is the first
+ * checkpoint that holds data; the first `roo send` is usually still sending.
+ */
+export const countUntilCrash: DemoStage = {
+  title:
+    "counting until the first checkpoint's counts are out (exactly-once: they come out on commit)",
+  async run(ctx) {
+    await showProgress(ctx, ctx.counts.reached(1, ctx.tally.outputs), 'fail');
+  },
+};
+
+/** The worker the demo kills: worker2, or the initializer when it runs alone. */
+function victimIndex(workers: number): number {
+  return workers > 1 ? 1 : 0;
+}
+
+/** What the initializer says about a lost worker and a rollback. */
+const initializerNews =
+  /disconnected from the control channel|^checkpoint \d+ aborted|^rolling the cluster back|recovered from checkpoint \d+ and is running/;
+
+/**
+ * Kills a worker with SIGKILL (kill -9: no warning, no clean-up), as a
+ * crash, usually while the first `roo send` is still running; shows what
+ * the others notice.
+ */
+function crashWorker(workers: number): DemoStage {
+  const index = victimIndex(workers);
+  const name = workerName(index);
+  return {
+    title: `crashing ${name}: kill -9 (SIGKILL), no warning`,
+    async run(ctx) {
+      const victim = ctx.workers[index]!;
+      const initializer = ctx.workers[0]!;
+      const noticed =
+        index === 0
+          ? undefined
+          : watchFor(
+              initializer.child,
+              new RegExp(`worker '${name}' disconnected from the control channel`),
+              `that ${name} is gone`,
+              ctx.signal,
+            );
+      if (index !== 0)
+        ctx.echoes.push(echo(ctx, initializer.child, initializer.name, initializerNews));
+      const atWords = ctx.tally.outputs;
+      const sending = ctx.sendersAcked[0] === false && ctx.senders[0]?.exit === undefined;
+      ctx.crash = { victim: name, atWords };
+      ctx.say(
+        `kill -9 ${victim.child.proc.pid}: ${name} killed at ${num(atWords)} of ` +
+          `${num(ctx.expected.totalWords)} words counted; the last checkpoint committed: ` +
+          `${ctx.lastCommitted ?? 'none yet'}; the first roo send ` +
+          `${sending ? 'still has lines not yet acknowledged' : 'has had every line acknowledged'}`,
+      );
+      victim.child.proc.kill('SIGKILL');
+      await victim.child.exited;
+      if (noticed !== undefined) await noticed;
+      ctx.say(
+        index === 0
+          ? 'the source is gone with it: roo send keeps every line not yet acknowledged and reconnects'
+          : `checkpoints pause while ${name} is down, so the exactly-once sinks release no counts; ` +
+              'roo send keeps every line not yet acknowledged',
+      );
+    },
+  };
+}
+
+/**
+ * Restarts the killed worker with the same command, and prints the recovery
+ * lines (the restarted worker's, the initializer's, the sender's) as they
+ * come, until the cluster is ready again. The restarted worker must log
+ * Wallaroo's recovery lines in order.
+ */
+function restartWorker(workers: number): DemoStage {
+  const index = victimIndex(workers);
+  const name = workerName(index);
+  return {
+    title: `restarting ${name} with the same command`,
+    async run(ctx) {
+      const before = ctx.workers[index]!;
+      const initializer = ctx.workers[0]!;
+      const startedMs = performance.now();
+      const worker = spawnWorker(ctx, name, before.args);
+      ctx.workers[index] = worker;
+      const { child } = worker;
+      const data =
+        index === 0 ? undefined : watchFor(child, dataLine, 'its data channel', ctx.signal);
+      ctx.say(`${name} restarted with the same command (pid ${child.proc.pid})`);
+      // The recovery lines in order; 'restoring checkpoint N' says which.
+      let next = 0;
+      let disorder: string | undefined;
+      let restored: number | undefined;
+      ctx.echoes.push(
+        child.onLine((line) => {
+          const message = messageOf(line);
+          const restoring = /^restoring checkpoint (\d+)$/.exec(message);
+          if (restoring !== null) {
+            restored = Number(restoring[1]);
+            ctx.say(`  [${name}] ${message}`);
+            return;
+          }
+          const at = RECOVERY_LINES.indexOf(message);
+          if (at < 0) return;
+          if (at !== next) {
+            disorder ??= `${name} logged '${message}' when '${RECOVERY_LINES[next] ?? 'nothing more'}' was due`;
+            return;
+          }
+          next++;
+          ctx.say(`  [${name}] ${message}`);
+        }),
+      );
+      const ready = watchFor(child, /INIT PHASE III/, 'that it is ready to work', ctx.signal);
+      const recovered =
+        index === 0
+          ? undefined
+          : watchFor(
+              initializer.child,
+              /recovered from checkpoint (\d+) and is running/,
+              'that the cluster recovered',
+              ctx.signal,
+            );
+      await ready;
+      const rolledBack = recovered === undefined ? restored : Number((await recovered)[1]);
+      const recoveryMs = performance.now() - startedMs;
+      for (const stop of ctx.echoes.splice(0)) stop();
+      if (disorder !== undefined) throw new DemoFailure(disorder);
+      if (next < RECOVERY_LINES.length) {
+        throw new DemoFailure(
+          `${name} did not log '${RECOVERY_LINES[next]}' before it was ready:\n  ${child.tail.join('\n  ')}`,
+        );
+      }
+      worker.externalAddress = await worker.external;
+      if (data !== undefined) worker.dataAddress = (await data)[1];
+      ctx.crash = { ...ctx.crash!, recoveredFrom: rolledBack ?? 0, recoveryMs };
+      ctx.say(
+        `${workers > 1 ? `the cluster of ${workers} workers` : name} recovered from checkpoint ` +
+          `${rolledBack ?? 0} and is ready ${(recoveryMs / 1000).toFixed(1)} s after the restart; ` +
+          `${name}'s external channel is now on ${worker.externalAddress}`,
+      );
+    },
+  };
+}
+
+/**
+ * Once the first `roo send` is done (it exits when a committed checkpoint
+ * covers every line it sent, resent ones included), sends the rest: `roo
+ * send` again with the same `--stream-id` and `--messages` all the lines.
+ * The source tells it where the stream stands, and it skips what the source
+ * already has (Wallaroo's guide: restart the sender).
+ */
+export const sendRest: DemoStage = {
+  title: `sending the rest: roo send again, the same --stream-id ${DEMO_STREAM_ID} (it resumes where the stream stopped)`,
+  async run(ctx) {
+    const first = ctx.senders[0]!;
+    await showProgress(ctx, first.exited, 'fail');
+    if (first.exit?.code !== 0) throw new DemoFailure(first.describeExit());
+    const sender = startSend(ctx, ctx.options.messages);
+    ctx.say(
+      `the first roo send is done (${num(ctx.sentBy[0] ?? 0)} lines, every one acknowledged); ` +
+        `sending up to line ${num(ctx.options.messages)} (pid ${sender.proc.pid})`,
     );
   },
 };
 
 /**
  * Shows progress until every expected count has arrived, then watches a
- * moment longer for extra ones. Fails if a child dies or the sender fails;
+ * moment longer for extra ones. Fails if a child dies or a sender fails;
  * stops waiting if no count arrives for STALL_TIMEOUT_MS.
  */
 export const awaitCounts: DemoStage = {
   title: 'counting',
   async run(ctx) {
-    const total = ctx.expected.totalWords;
-    const linesPerWord = ctx.options.messages / total;
-    const startedMs = ctx.sendStartedMs ?? performance.now();
-    let last = { ms: performance.now(), outputs: ctx.tally.outputs, changedMs: performance.now() };
-    for (;;) {
-      const tick = new AbortController();
-      const done = await Promise.race([
-        ctx.counted.then(() => true),
-        sleep(PROGRESS_INTERVAL_MS, false, { signal: AbortSignal.any([ctx.signal, tick.signal]) }),
-      ]).finally(() => tick.abort());
-      const now = performance.now();
-      const { outputs } = ctx.tally;
-      const rate = ((outputs - last.outputs) * 1000) / Math.max(now - last.ms, 1);
-      last = { ms: now, outputs, changedMs: outputs !== last.outputs ? now : last.changedMs };
-      ctx.progress.show(
-        `${((now - startedMs) / 1000).toFixed(0).padStart(4)} s  words ${num(outputs).padStart(11)} ` +
-          `of ${num(total)} (${String(Math.floor((outputs * 100) / total)).padStart(2)}%)  ` +
-          `${num(rate).padStart(9)} words/s  ${num(rate * linesPerWord).padStart(7)} lines/s`,
-      );
-      if (done) {
-        // Everything expected is in; anything more would be a duplicate.
-        await sleep(SETTLE_MS, undefined, { signal: ctx.signal });
-        return;
-      }
-      const failed = [...ctx.receivers, ...ctx.workers.map((w) => w.child), ctx.sender].find(
-        (c) => c?.exit !== undefined && (c !== ctx.sender || c.exit.code !== 0),
-      );
-      if (failed !== undefined) throw new DemoFailure(failed.describeExit());
-      if (now - last.changedMs > STALL_TIMEOUT_MS) {
-        ctx.progress.end();
-        ctx.say(`no new count for ${STALL_TIMEOUT_MS / 1000} s; checking what arrived`);
-        return;
-      }
+    const all = ctx.counts.reached(ctx.expected.totalWords, ctx.tally.outputs);
+    if (await showProgress(ctx, all, 'check')) {
+      // Everything expected is in; anything more would be a duplicate.
+      await sleep(SETTLE_MS, undefined, { signal: ctx.signal });
     }
   },
 };
@@ -430,6 +777,12 @@ export const inspectState: DemoStage = {
       ctx.say('  lines in: read by its source; to/from others: messages over data channels;');
       ctx.say('  counts out: written by its own sink; words held: its state entities');
     }
+    if (ctx.crash !== undefined) {
+      ctx.say(
+        '  (a rollback starts every worker afresh from the checkpoint: the traffic figures count ' +
+          'from the recovery on; the words held are the whole state)',
+      );
+    }
   },
 };
 
@@ -475,13 +828,21 @@ export const shutdownCluster: DemoStage = {
   },
 };
 
-/** The stages of the word count demo on a cluster of `workers` workers, in order. */
+/**
+ * The stages of the word count demo on a cluster of `workers` workers, in
+ * order: a crash of worker2 (of the initializer when it runs alone) and its
+ * recovery in the middle.
+ */
 export function wordCountStages(workers: number): DemoStage[] {
   return [
     startReceivers,
     startInitializer,
     ...(workers > 1 ? [startMembers] : []),
     startSender,
+    countUntilCrash,
+    crashWorker(workers),
+    restartWorker(workers),
+    sendRest,
     awaitCounts,
     inspectState,
     shutdownCluster,

@@ -1,24 +1,31 @@
 /**
  * `roo demo`: word count on a bundled text, end to end, on a cluster of two
- * workers on this machine, with no set-up. It runs the commands a user would
- * type, each a child process of `node bin/roo` (demo-stages.ts):
+ * workers on this machine, with no set-up, and a crash in the middle: it
+ * walks through Wallaroo's resilience guide. It runs the commands a user
+ * would type, each a child process of `node bin/roo` (demo-stages.ts):
  *
  *   roo receive --listen 127.0.0.1:0                       (one per worker, output captured here)
  *   roo worker  --application-module examples/word_count/app.ts --name initializer
- *               --in 127.0.0.1:0 --out <receiver> --cluster-initializer --worker-count 2
- *               --control 127.0.0.1:0 --data 127.0.0.1:0 --external 127.0.0.1:0 ...
+ *               --in 127.0.0.1:<free port> --out <receiver> --cluster-initializer --worker-count 2
+ *               --control 127.0.0.1:0 --data 127.0.0.1:0 --external 127.0.0.1:0
+ *               --run-with-resilience --resilience-dir <temp> --time-between-checkpoints 500000000
+ *               ... -- --exactly-once
  *   roo worker  --application-module examples/word_count/app.ts --name worker2
  *               --out <receiver> --control <initializer> --my-data 127.0.0.1:0
- *               --external 127.0.0.1:0 ...
- *   roo send    --host <source> --file data/gpl-3.0.txt --repeat --messages N
+ *               --external 127.0.0.1:0 --run-with-resilience ... -- --exactly-once
+ *   roo send    --host <source> --file data/gpl-3.0.txt --repeat --messages N/2 --stream-id roo-demo
+ *   kill -9 <worker2>, then the same roo worker command again
+ *   roo send    --host <source> --file data/gpl-3.0.txt --repeat --messages N --stream-id roo-demo
  *   roo status  <external> --json                          (each worker)
  *   roo shutdown <initializer's external>
  *
- * It shows progress every second, then prints the top words, the totals, the
- * end-to-end throughput, how the state is spread over the workers, and checks
- * every word's final count against an independent count of the text times
- * its repetitions (demo-count.ts). Every child is stopped on every way out:
- * success, failure, Ctrl-C, or an exception (demo-children.ts).
+ * It shows progress every second and the recovery's log lines as they come,
+ * then prints the top words, the totals, the end-to-end throughput, how the
+ * state is spread over the workers, and checks every word's final count
+ * against an independent count of the text times its repetitions
+ * (demo-count.ts): the exactly-once sinks must deliver every count once,
+ * crash or not. Every child is stopped on every way out: success, failure,
+ * Ctrl-C, or an exception (demo-children.ts).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -41,9 +48,13 @@ import {
   WordTally,
 } from './demo-count.js';
 import {
+  CountWaiters,
+  DEMO_CHECKPOINT_NS,
+  DEMO_STREAM_ID,
   type DemoContext,
   type DemoOptions,
   type DemoStage,
+  firstSendLines,
   ProgressLine,
   WORD_COUNT_APP,
   wordCountStages,
@@ -61,6 +72,9 @@ export {
   type ExpectedCounts,
 } from './demo-count.js';
 export {
+  DEMO_CHECKPOINT_NS,
+  DEMO_STREAM_ID,
+  RECOVERY_LINES,
   WORD_COUNT_APP,
   WORD_COUNT_SOURCE,
   wordCountStages,
@@ -69,8 +83,11 @@ export {
   type DemoStage,
 } from './demo-stages.js';
 
-/** Lines sent by default: about 10-20 s of word count on two workers on a 2-vCPU machine. */
-export const DEFAULT_DEMO_MESSAGES = 1_000_000;
+/**
+ * Lines sent by default: with resilience, the exactly-once sinks and a crash
+ * and recovery in the middle, about 15-25 s on two workers on an idle 2-vCPU machine.
+ */
+export const DEFAULT_DEMO_MESSAGES = 500_000;
 /** Workers of the demo's cluster by default. */
 export const DEFAULT_DEMO_WORKERS = 2;
 /** Most workers the demo starts. */
@@ -95,14 +112,21 @@ const TOP_WORDS = 10;
 export const DEMO_USAGE = `usage: roo demo [flags]
 
 Runs word count on a bundled text (${BUNDLED_TEXT}) on a cluster of
-${DEFAULT_DEMO_WORKERS} workers on this machine: starts a 'roo receive' for each worker's sink,
-an initializer 'roo worker' running ${WORD_COUNT_APP} with the source,
-the other workers (which join it over its control channel), and 'roo send'
-with the text repeated; shows progress, then what each worker holds
-('roo status --json'), stops the cluster with 'roo shutdown', and prints the
-top ${TOP_WORDS} words, the totals, the throughput, and checks every count against an
-independent count (OK or MISMATCH). Every port is picked by the OS. Ctrl-C
-stops it and every process it started.
+${DEFAULT_DEMO_WORKERS} workers on this machine, with resilience on, and crashes a worker in
+the middle (Wallaroo's resilience guide): starts a 'roo receive' for each
+worker's sink, an initializer 'roo worker' running ${WORD_COUNT_APP} with
+the source, the other workers (which join it over its control channel), all
+with --run-with-resilience and the exactly-once sink, and 'roo send' (with
+acks, --stream-id ${DEMO_STREAM_ID}) with the first half of the lines; once the
+first checkpoint's counts are out, kills worker2 with SIGKILL (the initializer
+with --workers 1), restarts it with the same command and shows the recovery's
+log lines, then sends the rest with 'roo send' again. It shows progress, then what each worker holds ('roo
+status --json'), stops the cluster with 'roo shutdown', and prints the top
+${TOP_WORDS} words, the totals, the throughput, and checks every count against an
+independent count (OK or MISMATCH): every count must arrive exactly once.
+A checkpoint every ${DEMO_CHECKPOINT_NS / 1_000_000} ms; every port but the source's is picked by the OS,
+the source's is a free one picked up front. Ctrl-C stops it and every
+process it started.
 
   --messages N      lines to send, the text repeated (default ${DEFAULT_DEMO_MESSAGES})
   --workers N       workers in the cluster, 1 to ${MAX_DEMO_WORKERS} (default ${DEFAULT_DEMO_WORKERS})
@@ -180,7 +204,20 @@ function report(ctx: DemoContext): boolean {
     );
   }
   const shares = ctx.shares;
-  const spread = shares === undefined ? [] : shareProblems(shares, expected, ctx.linesSent);
+  const recovered = ctx.crash?.recoveredFrom !== undefined;
+  const spread =
+    shares === undefined ? [] : shareProblems(shares, expected, ctx.linesSent, recovered);
+  const crash = ctx.crash;
+  if (crash !== undefined) {
+    const back =
+      crash.recoveryMs === undefined
+        ? 'not restarted'
+        : `restarted with the same command; rolled back to checkpoint ${crash.recoveredFrom ?? 0}, ` +
+          `ready ${(crash.recoveryMs / 1000).toFixed(1)} s after the restart`;
+    out(
+      `Crash:            ${crash.victim} killed (SIGKILL) at ${num(crash.atWords)} words; ${back}`,
+    );
+  }
   if (shares !== undefined) {
     const each = shares.workers.map((w) => `${w.worker} ${num(w.entities)}`).join(', ');
     out(
@@ -237,8 +274,12 @@ export async function runStages(
   const root = packageRoot();
   const textPath = resolve(options.file ?? join(root, BUNDLED_TEXT));
   let expected: ExpectedCounts;
+  let firstSend: DemoContext['firstSend'];
   try {
-    expected = expectedCounts(textLines(await readFile(textPath, 'utf8')), options.messages);
+    const lines = textLines(await readFile(textPath, 'utf8'));
+    expected = expectedCounts(lines, options.messages);
+    const first = firstSendLines(options.messages);
+    firstSend = { lines: first, words: expectedCounts(lines, first).totalWords };
   } catch (err) {
     process.stderr.write(`roo demo: cannot read ${textPath}: ${(err as Error).message}\n`);
     return 2;
@@ -250,8 +291,6 @@ export async function runStages(
 
   const abort = new AbortController();
   const children = new Children(join(root, 'bin', 'roo'), options.verbose);
-  let markCounted = (): void => undefined;
-  const counted = new Promise<void>((r) => (markCounted = r));
   const progress = new ProgressLine();
   const resilienceDir = mkdtempSync(join(tmpdir(), 'roo-demo-'));
   const ctx: DemoContext = {
@@ -260,12 +299,12 @@ export async function runStages(
     textPath,
     resilienceDir,
     expected,
+    firstSend,
     tally: new WordTally(),
     signal: abort.signal,
     children,
     progress,
-    counted,
-    markCounted,
+    counts: new CountWaiters(),
     say: (line) => {
       progress.end();
       process.stdout.write(`${line}\n`);
@@ -273,7 +312,11 @@ export async function runStages(
     receivers: [],
     receiverAddresses: [],
     workers: [],
+    senders: [],
+    sentBy: [],
+    sendersAcked: [],
     linesSent: 0,
+    echoes: [],
   };
   const onSignal = (): void => {
     // A second Ctrl-C does not wait for a graceful stop.
@@ -287,6 +330,10 @@ export async function runStages(
   ctx.say(
     `roo demo: word count on ${textPath} (${num(expected.linesPerPass)} lines), ` +
       `on ${clusterWords(options.workers)}`,
+  );
+  ctx.say(
+    `resilience on: a checkpoint every ${DEMO_CHECKPOINT_NS / 1_000_000} ms in ${resilienceDir}, ` +
+      'exactly-once sinks, roo send with acks',
   );
   try {
     for (const [i, stage] of stages.entries()) {

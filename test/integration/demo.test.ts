@@ -1,8 +1,10 @@
 /**
  * `roo demo` end to end, as a user runs it (bin/roo, dist/): word count on
  * the bundled text comes out exactly right on a cluster of two workers (and
- * on one), the state is spread over the workers, `roo shutdown` stops them
- * all with exit 0, and Ctrl-C stops every process the demo started.
+ * on one) although a worker is killed with SIGKILL and restarted midway, the
+ * restarted worker logs Wallaroo's recovery lines in order, the state is
+ * spread over the workers, `roo shutdown` stops them all with exit 0, and
+ * Ctrl-C stops every process the demo started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -99,9 +101,35 @@ describe('roo demo', () => {
     return run.stdout;
   }
 
+  /** The crash of `victim` and its recovery, as the demo shows them. */
+  function expectRecovery(stdout: string, victim: string): void {
+    expect(stdout).toMatch(new RegExp(`^kill -9 \\d+: ${victim} killed at [\\d,]+ of `, 'm'));
+    // Wallaroo's recovery lines, from the restarted worker, in this order.
+    const lines = [
+      'Recovering from recovery files!',
+      'Attempting to recover...',
+      '|~~ - Recovery COMPLETE - ~~|',
+      '~~~Resuming message processing.~~~',
+      '|~~ INIT PHASE III: Application is ready to work! ~~|',
+    ].map((l) => stdout.indexOf(`\n  [${victim}] ${l}\n`));
+    expect(lines.every((at) => at > 0)).toBe(true);
+    expect([...lines].sort((a, b) => a - b)).toEqual(lines);
+    // The second roo send resumed the stream where the first stopped.
+    expect(stdout).toMatch(
+      /^ +\[roo send\] \S+ already has the first 1500 messages of this stream/m,
+    );
+    expect(stdout).toMatch(
+      new RegExp(
+        `^Crash: +${victim} killed \\(SIGKILL\\) at [\\d,]+ words; restarted with the same command; rolled back to checkpoint \\d+, ready`,
+        'm',
+      ),
+    );
+  }
+
   it('counts the bundled text exactly on two workers, spreads the state, and shuts down', async () => {
     const stdout = await expectOk([]);
     expect(stdout).toMatch(/on a cluster of 2 workers$/m);
+    expectRecovery(stdout, 'worker2');
     expect(stdout).toMatch(/^receiver for worker2 listening on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
     expect(stdout).toMatch(/^worker2: data channel on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
     // Each worker holds a share of the words, and together exactly the distinct words.
@@ -124,6 +152,7 @@ describe('roo demo', () => {
   it('still runs on one worker (--workers 1)', async () => {
     const stdout = await expectOk(['--workers', '1']);
     expect(stdout).toMatch(/on one worker$/m);
+    expectRecovery(stdout, 'initializer');
     expect(stdout).toMatch(/^State: +([\d,]+) word entities on 1 worker \(initializer \1\)$/m);
     expect(stdout).toMatch(/^initializer exited with code 0$/m);
   });
