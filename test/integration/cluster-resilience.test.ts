@@ -263,4 +263,16 @@ describe('a two-worker cluster recovers from SIGKILL', () => {
     expect(init.exitStatus).toBeUndefined();
     expect(stackTraceLines(init.stderr)).toEqual([]);
   }, 90_000);
+
+  it('a member waiting for a lost initializer stops at once on SIGTERM', async () => {
+    const rig = await startRig(false);
+    await rig.cluster.kill(INITIALIZER);
+    const member = rig.cluster.proc('worker2');
+    await member.waitForStderr(/the control connection to the initializer closed/, 20_000);
+    member.child.kill('SIGTERM');
+    // It used to log a clean shutdown and go on retrying for minutes.
+    const exit = await member.waitForExit(10_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(member.stderr).toContain('Worker shut down cleanly.');
+  }, 60_000);
 });
