@@ -135,6 +135,8 @@ export interface CheckpointTiming {
 export class CheckpointMember {
   /** Timings of the newest checkpoint taken. */
   last: CheckpointTiming | undefined;
+  /** Set by a clean shutdown: a checkpoint still in flight must not write its file after the files are removed. */
+  private closed = false;
 
   constructor(
     private readonly engine: () => Engine,
@@ -150,6 +152,7 @@ export class CheckpointMember {
     const t0 = performance.now();
     try {
       const snapshot = await this.engine().checkpoint(id, this.name);
+      if (this.closed) return 'the worker is shutting down';
       const t1 = performance.now();
       const bytes = this.store.write(snapshot);
       const t2 = performance.now();
@@ -168,8 +171,14 @@ export class CheckpointMember {
     }
   }
 
+  /** No more files: the cluster is shutting down cleanly (its files are being removed). */
+  close(): void {
+    this.closed = true;
+  }
+
   /** Checkpoint `id` committed. */
   async commit(id: number): Promise<void> {
+    if (this.closed) return;
     const kept = this.coordinator ? this.store.committed() : this.store.recordCommit(id);
     await this.engine().commit(id);
     this.store.prune(kept);

@@ -10,7 +10,7 @@
  * so the commit is durable once any worker hears of it.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import {
   decodeSnapshot,
@@ -27,15 +27,18 @@ export const KEEP_COMMITTED = 2;
 /** One worker's checkpoint files. */
 export class SnapshotStore {
   private readonly prefix: string;
+  /** The resilience directory, absolute and normalised (file names are matched under it). */
+  readonly dir: string;
 
   constructor(
-    readonly dir: string,
+    dir: string,
     readonly application: string,
     readonly applicationHash: string,
     readonly worker: string,
   ) {
+    this.dir = resolve(dir);
     // The same sanitised name as the cluster information file.
-    this.prefix = clusterInfoPath(dir, application, worker).replace(/\.cluster\.json$/, '');
+    this.prefix = clusterInfoPath(this.dir, application, worker).replace(/\.cluster\.json$/, '');
   }
 
   /** A shell pattern of every resilience file of this application's workers in the directory. */

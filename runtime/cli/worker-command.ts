@@ -70,6 +70,11 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   log.info(LogLine.InitPhaseI);
+  if (options.runWithResilience && options.in.some((a) => a.port === 0)) {
+    log.warn(
+      '--in with port 0: after a recovery the source listens on another port, where acknowledging senders will not find it; give restartable workers fixed --in ports',
+    );
+  }
   let node: ClusterNode | undefined;
   let resilience: Resilience | undefined;
   try {
@@ -255,6 +260,7 @@ export async function run(argv: string[]): Promise<number> {
           else {
             // A clean shutdown: nothing to recover next time.
             resilience?.driver.stop();
+            resilience?.member.close();
             resilience?.store.removeAll();
             onSignal('external shutdown request');
           }

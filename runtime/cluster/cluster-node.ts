@@ -344,6 +344,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     }
     removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
     driver?.stop();
+    member.closeCheckpoints();
     r?.store.removeAll();
     o.onShutdown(reason);
   };

@@ -52,6 +52,11 @@ export class ClusterMember {
           );
   }
 
+  /** A clean shutdown: checkpoints in flight write no more files. */
+  closeCheckpoints(): void {
+    this.checkpoints?.close();
+  }
+
   /** Names of the cluster's workers, by index (empty before `assign`). */
   members(): string[] {
     return this.assigned?.members.map((x) => x.name) ?? [];
@@ -150,6 +155,7 @@ export class ClusterMember {
       case 'shutdown':
         log.info(`cluster shutdown: ${m.reason}`);
         removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+        this.checkpoints?.close();
         r?.store.removeAll();
         o.onShutdown(m.reason);
         return;

@@ -3,7 +3,8 @@
  * standard output. All share one small interface so the writer actor does not
  * care which.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { Socket } from 'node:net';
 import { formatAddress, type Address } from '../../protocols/index.js';
 import type { Logger } from '../logging/logger.js';
@@ -136,13 +137,20 @@ export class TcpOutput implements Output {
 export class StreamOutput implements Output {
   onWritable: () => void = () => undefined;
   private congested = false;
-  private readonly stream: WriteStream;
+  private readonly stream: Writable;
+  private readonly owned: boolean;
 
-  constructor(target: { path: string } | { fd: number }) {
+  /**
+   * A file (appended to), or this process's standard output. Standard output
+   * goes through `process.stdout`: on a scheduler thread that is Node's
+   * stream to the main thread, which writes fd 1 with flow control (writing
+   * fd 1 straight from a thread fails with EAGAIN once a slow reader fills a
+   * non-blocking pipe, and kills the thread).
+   */
+  constructor(target: { path: string } | { stdout: true }) {
+    this.owned = 'path' in target;
     this.stream =
-      'path' in target
-        ? createWriteStream(target.path, { flags: 'a' })
-        : createWriteStream('', { fd: target.fd, autoClose: false });
+      'path' in target ? createWriteStream(target.path, { flags: 'a' }) : process.stdout;
     this.stream.on('drain', () => {
       this.congested = false;
       this.onWritable();
@@ -160,6 +168,8 @@ export class StreamOutput implements Output {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.stream.end(() => resolve()));
+    if (this.owned) return new Promise((resolve) => this.stream.end(() => resolve()));
+    // Standard output stays open: wait until what was written has gone out.
+    return new Promise((resolve) => this.stream.write('', () => resolve()));
   }
 }

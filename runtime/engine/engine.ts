@@ -91,6 +91,8 @@ export class Engine {
     private readonly pool: ThreadPool<ThreadControl>,
     /** Scheduler threads of this worker. */
     readonly threads: number,
+    /** Set when a scheduler thread died: it answers no more calls. */
+    private readonly failed: { readonly thread: boolean },
   ) {
     this.placement = placePlan(plan, threads);
   }
@@ -123,6 +125,7 @@ export class Engine {
     );
     for (const line of describePlan(plan)) log.debug(line);
     const { entry, argv } = threadEntry();
+    const failed = { thread: false };
     const pool = await ThreadPool.start<ThreadControl, ThreadAppData>({
       threads,
       entry,
@@ -136,11 +139,12 @@ export class Engine {
       ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
       youngGenerationMb: options.youngGenerationMb ?? Number(process.env['ROO_YOUNG_GEN_MB'] ?? 64),
       onThreadError: (thread, err) => {
+        failed.thread = true;
         log.fatal(`scheduler thread ${thread} failed: ${err.message}`);
         options.onFatal?.(err);
       },
     });
-    return new Engine(plan, pool, threads);
+    return new Engine(plan, pool, threads, failed);
   }
 
   /** Runs a whole single-worker engine: prepare, spawn, wire, start. */
@@ -318,6 +322,8 @@ export class Engine {
 
   /** Stops sources, lets queued messages drain (up to `drainMs`), closes sinks, stops threads. */
   async stop(drainMs = 2_000): Promise<void> {
+    // A dead thread never answers: stop at once rather than wait forever.
+    if (this.failed.thread) return this.pool.terminate();
     await Promise.all(this.pool.remotes.map((r) => r.stopSources()));
     const until = Date.now() + drainMs;
     let last = -1;

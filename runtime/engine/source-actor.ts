@@ -16,7 +16,7 @@ import { TcpListener } from '../connectors/tcp-listener.js';
 import type { Logger } from '../logging/logger.js';
 import type { SourceStage } from '../topology/plan.js';
 import type { Emit } from './emitters.js';
-import { cursor, RT_BARRIER, RT_COMMIT } from './epochs.js';
+import { cursor, RT_COMMIT } from './epochs.js';
 import type { ErrorReporter } from './error-reporter.js';
 import type { BarrierFanout } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
@@ -190,20 +190,24 @@ export class SourceActor implements Behaviour {
     }
   }
 
+  /**
+   * Injects barrier `id`: records the replay position and sends the barrier
+   * on every output. Called between turns, not through the mailbox, so the
+   * barrier does not wait behind input already queued here (that input is
+   * after it: the position counts only what has been consumed).
+   */
+  barrier(id: number): void {
+    const position = this.position();
+    if (this.streams !== undefined) this.recorded.set(id, position as Record<string, number>);
+    this.checkpoints.add(id, {
+      kind: 'source',
+      part: { stage: this.stage.id, instance: this.instance.index, position },
+    });
+    this.forward(id);
+    this.bit ^= 1;
+  }
+
   receiveRuntime(tag: number, a: unknown): void {
-    if (tag === RT_BARRIER) {
-      // Everything emitted so far is before the barrier; the position says where that ends.
-      const id = a as number;
-      const position = this.position();
-      if (this.streams !== undefined) this.recorded.set(id, position as Record<string, number>);
-      this.checkpoints.add(id, {
-        kind: 'source',
-        part: { stage: this.stage.id, instance: this.instance.index, position },
-      });
-      this.forward(id);
-      this.bit ^= 1;
-      return;
-    }
     if (tag === RT_COMMIT) {
       // Tell acking senders what the committed checkpoint covers: they may forget it.
       const id = a as number;

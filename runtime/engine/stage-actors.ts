@@ -26,6 +26,14 @@ export interface ActorCounters {
   received: number;
 }
 
+/**
+ * Next-epoch messages a key group holds while it aligns before it counts as
+ * overloaded: it then adds a unit of process pressure (sources mute, kernel
+ * rule 3) until the alignment ends. It never pauses a data channel (rule 7):
+ * the barrier it waits for may be behind data on one.
+ */
+export const HOLD_HIGH = 16_384;
+
 /** Sends barrier k to every actor a stage routes to. */
 export type BarrierFanout = (checkpointId: number) => void;
 
@@ -92,7 +100,12 @@ export class KeyGroupActor implements Behaviour {
     private readonly steps: (StateStep | undefined)[],
     private readonly errors: ErrorReporter,
     private readonly checkpoints: CheckpointCollector,
+    /** Adds or removes a unit of process pressure (Scheduler.addPressure). */
+    private readonly pressure: (delta: 1 | -1) => void = () => undefined,
   ) {}
+
+  /** True while holding past HOLD_HIGH (one unit of pressure added). */
+  private pressing = false;
 
   receive(tag: number, key: unknown, value: unknown): void {
     this.counters.received++;
@@ -100,6 +113,10 @@ export class KeyGroupActor implements Behaviour {
     if (bit !== this.bit) {
       // Its sender passed a barrier this actor is still aligning: after the snapshot.
       this.held.push(tag, key, value);
+      if (!this.pressing && this.held.length > HOLD_HIGH * 3) {
+        this.pressing = true;
+        this.pressure(1);
+      }
       return;
     }
     this.apply(tag - bit * EPOCH_BIT, key as string, value);
@@ -139,6 +156,10 @@ export class KeyGroupActor implements Behaviour {
     this.forward(id);
     this.bit ^= 1;
     const held = this.held;
+    if (this.pressing) {
+      this.pressing = false;
+      this.pressure(-1);
+    }
     if (held.length === 0) return;
     this.held = [];
     for (let i = 0; i < held.length; i += 3) {

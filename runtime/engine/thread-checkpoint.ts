@@ -142,6 +142,9 @@ export function encodeEntities(
       } catch (err) {
         throw encodeFailed(partition, key, err);
       }
+    } else {
+      const problem = unlikeData(state, 'the state', 0);
+      if (problem !== undefined) throw encodeFailed(partition, key, new Error(problem));
     }
     flat.push(key, value);
   }
@@ -191,6 +194,70 @@ export function decodeEntities(
     entities.set(key, state);
   }
   return entities;
+}
+
+/** How deep a state may nest before it counts as a cycle or too deep to check. */
+const MAX_STATE_DEPTH = 64;
+
+/**
+ * Why msgpackr would not bring `value` back as it is (a function, a class
+ * instance, a null-prototype object...), or undefined if it would: it drops
+ * methods and prototypes silently, so such a state must be refused at the
+ * checkpoint, not found broken after a recovery.
+ */
+function unlikeData(value: unknown, path: string, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return undefined;
+    case 'function':
+      return `${path} is a function`;
+    case 'symbol':
+      return `${path} is a symbol`;
+  }
+  if (value === null) return undefined;
+  if (depth > MAX_STATE_DEPTH)
+    return `${path} nests deeper than ${MAX_STATE_DEPTH} levels (a cycle?)`;
+  if (value instanceof Date || ArrayBuffer.isView(value)) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = unlikeData(value[i], `${path}[${i}]`, depth + 1);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      const p =
+        unlikeData(k, `a key of ${path}`, depth + 1) ??
+        unlikeData(v, `${path}.get(${String(k)})`, depth + 1);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+  if (value instanceof Set) {
+    for (const v of value) {
+      const p = unlikeData(v, `a member of ${path}`, depth + 1);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto === null)
+    return `${path} is an object without a prototype (it would come back with one)`;
+  if (proto !== Object.prototype) {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'a class';
+    return `${path} is an instance of ${name} (it would come back as a plain object, without its methods)`;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (k === '__proto__') return `${path} has a key '__proto__'`;
+    const p = unlikeData(v, `${path}.${k}`, depth + 1);
+    if (p !== undefined) return p;
+  }
+  return undefined;
 }
 
 function encodeFailed(partition: string, key: string | undefined, err: unknown): RooError {

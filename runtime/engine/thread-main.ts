@@ -17,7 +17,7 @@ import { buildApplication, loadApplicationModule } from './app-loader.js';
 import type { Address } from '../../protocols/index.js';
 import { DataLinks, DataListener } from '../cluster/data-channel.js';
 import { expectedBarriers, upstreamKinds, type Instances } from './barrier-plan.js';
-import { RT_BARRIER, RT_COMMIT } from './epochs.js';
+import { RT_COMMIT } from './epochs.js';
 import {
   CheckpointCollector,
   decodeEntities,
@@ -122,7 +122,9 @@ const ready = (async () => {
 function exactlyOnce(
   config: Plan['sinks'][number]['config'],
 ): { txn: TxnFramer; hello: Uint8Array } | undefined {
-  if (config.kind !== 'tcp-sink' || config.delivery !== 'exactly-once') return undefined;
+  // Without resilience nothing commits: output goes out as it is made.
+  if (!data.resilient || config.kind !== 'tcp-sink' || config.delivery !== 'exactly-once')
+    return undefined;
   return {
     txn: (id, body) => Buffer.concat(encodeSinkTxn(id, body)),
     hello: encodeSinkTxnHello(`${data.workerName}/${config.name}`),
@@ -136,7 +138,7 @@ function openOutput(config: Plan['sinks'][number]['config']): Output | undefined
     case 'file-sink':
       return new StreamOutput({ path: config.path });
     case 'stdout-sink':
-      return new StreamOutput({ fd: 1 });
+      return new StreamOutput({ stdout: true });
     case 'null-sink':
       return undefined;
   }
@@ -177,7 +179,9 @@ const control: ThreadControl = {
       const owned: Record<number, ActorRef> = {};
       placement.keyGroupOwner[pi]?.forEach((owner, kg) => {
         if (owner !== me) return;
-        const actor = new KeyGroupActor(partition, pi, kg, steps, errors, checkpoints);
+        const actor = new KeyGroupActor(partition, pi, kg, steps, errors, checkpoints, (d) =>
+          scheduler.addPressure(d),
+        );
         const saved = restore?.keyGroups.find((g) => g.partition === pi && g.keyGroup === kg);
         if (saved !== undefined)
           actor.entities = decodeEntities(saved.state, partition.spec.codec, partition.name);
@@ -318,8 +322,8 @@ const control: ThreadControl = {
   },
 
   checkpoint(id: number): Promise<ThreadCheckpoint> {
-    // Sources inject barrier k in band; actors with no upstream pass it at once.
-    for (const s of sources) scheduler.send(s.self, RT_BARRIER, id, undefined);
+    // Sources inject barrier k in band (now, between turns); actors with no upstream pass it at once.
+    for (const s of sources) s.barrier(id);
     for (const kg of keyGroups) if (kg.barriers.expected === 0) kg.checkpoint(id);
     for (const actor of parallels.values()) if (actor.barriers.expected === 0) actor.forward(id);
     for (const encoder of encoders.values()) if (encoder.barriers.expected === 0) encoder.pass(id);
