@@ -28,6 +28,8 @@ export type CheckpointOrder = { readonly kind: 'start' | 'commit'; readonly chec
 export class CheckpointDriver {
   private state: CheckpointState | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** A last checkpoint asked for by a clean shutdown: one started after id `after`. */
+  private final: { readonly after: number; readonly settle: (ok: boolean) => void } | undefined;
 
   constructor(
     private readonly intervalMs: number,
@@ -59,8 +61,40 @@ export class CheckpointDriver {
     );
     this.state = { ...base, lastId: Math.max(lastId, committed) };
     clearInterval(this.timer);
-    this.timer = setInterval(() => this.apply({ kind: 'tick', nowMs: Date.now() }), tick);
+    this.timer = setInterval(() => this.tick(), tick);
     this.timer.unref();
+  }
+
+  /**
+   * Takes a last checkpoint now (after the one in flight, if any), so that a
+   * clean shutdown commits everything processed: exactly-once sinks release
+   * their output and acking senders hear their last acks. Resolves true once
+   * it committed; false if it could not (not running, aborted, or no commit
+   * within `timeoutMs`).
+   */
+  finish(timeoutMs: number): Promise<boolean> {
+    const state = this.state;
+    if (state === undefined || this.timer === undefined) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const settle = (ok: boolean) => {
+        clearTimeout(timer);
+        this.final = undefined;
+        resolve(ok);
+      };
+      this.final = { after: state.lastId, settle };
+      this.tick();
+    });
+  }
+
+  private tick(): void {
+    const s = this.state;
+    // A last checkpoint asked for: start it as soon as none is in flight.
+    const now =
+      this.final !== undefined && s !== undefined && s.inFlight === undefined
+        ? Math.max(Date.now(), s.lastStartMs + this.intervalMs)
+        : Date.now();
+    this.apply({ kind: 'tick', nowMs: now });
   }
 
   /** Stops starting checkpoints (a worker is gone, or a recovery begins); aborts one in flight. */
@@ -111,11 +145,13 @@ export class CheckpointDriver {
         this.store.recordCommit(d.checkpointId);
         this.log.info(`checkpoint ${d.checkpointId} committed`);
         this.send({ kind: 'commit', checkpointId: d.checkpointId });
+        if (this.final !== undefined && d.checkpointId > this.final.after) this.final.settle(true);
         return;
       case 'delete-before':
         return;
       case 'abort':
         this.log.warn(`checkpoint ${d.checkpointId} aborted: ${d.reason}`);
+        if (this.final !== undefined && d.checkpointId > this.final.after) this.final.settle(false);
         return;
     }
   }

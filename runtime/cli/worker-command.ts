@@ -257,12 +257,18 @@ export async function run(argv: string[]): Promise<number> {
         // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
         onShutdown: () => {
           if (node !== undefined) node.shutdownCluster('external shutdown request');
+          else if (resilience === undefined) onSignal('external shutdown request');
           else {
-            // A clean shutdown: nothing to recover next time.
-            resilience?.driver.stop();
-            resilience?.member.close();
-            resilience?.store.removeAll();
-            onSignal('external shutdown request');
+            // A clean shutdown: a last checkpoint commits what was processed,
+            // then nothing is left to recover next time.
+            const r = resilience;
+            void r.driver.finish(10_000).then((ok) => {
+              if (!ok) log.warn('the last checkpoint did not commit; shutting down without it');
+              r.driver.stop();
+              r.member.close();
+              r.store.removeAll();
+              onSignal('external shutdown request');
+            });
           }
         },
       });

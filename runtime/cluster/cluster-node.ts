@@ -98,6 +98,8 @@ export interface ClusterNode {
 }
 
 const SELF = 0;
+/** How long a clean shutdown waits for its last checkpoint to commit. */
+const FINAL_CHECKPOINT_MS = 10_000;
 /** How long a member keeps trying to reach a lost initializer (it may be restarting). */
 const RECONNECT_FOR_MS = 10 * 60_000;
 
@@ -337,7 +339,20 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     })),
   });
   /** Tells every member to shut down, then this worker. */
+  let shuttingDown = false;
   const shutdownAll = (reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    // With resilience, a last checkpoint first: what was processed commits
+    // (exactly-once output goes out, acking senders hear their last acks).
+    if (driver === undefined) return stopAll(reason);
+    log.info(`shutting the cluster down (${reason}): taking a last checkpoint`);
+    void driver.finish(FINAL_CHECKPOINT_MS).then((ok) => {
+      if (!ok) log.warn('the last checkpoint did not commit; shutting down without it');
+      stopAll(reason);
+    });
+  };
+  const stopAll = (reason: string) => {
     log.info(`shutting the cluster down: ${reason}`);
     for (const m of state.members) {
       if (names.get(m.name) !== SELF) toName(m.name, { type: 'shutdown', version: 1, reason });
