@@ -19,7 +19,7 @@ import type { PlannedPartition } from '../topology/plan.js';
 import { emitOutputs, type Emit } from './emitters.js';
 import { bitOf, cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from './error-reporter.js';
-import { encodeEntities, type CheckpointCollector } from './thread-checkpoint.js';
+import { decodeEntities, encodeEntities, type CheckpointCollector } from './thread-checkpoint.js';
 
 /** Counters every stream actor keeps. */
 export interface ActorCounters {
@@ -84,6 +84,8 @@ export class KeyGroupActor implements Behaviour {
   readonly counters: ActorCounters = { received: 0 };
   /** State entities by key. */
   entities = new Map<string, unknown>();
+  /** The entities as the last checkpoint encoded them, while no message has changed them since. */
+  private encoded: Uint8Array | undefined;
   readonly barriers = new BarrierCount();
   /** Set at wiring: sends a barrier to every actor this group's stages route to. */
   forward: BarrierFanout = () => undefined;
@@ -127,9 +129,19 @@ export class KeyGroupActor implements Behaviour {
   }
 
   /** Every input sent barrier k: snapshot, forward it, then deliver what was held. */
+  /** Restores the entities a checkpoint encoded. */
+  restore(state: Uint8Array): void {
+    this.entities = decodeEntities(state, this.partition.spec.codec, this.partition.name);
+    this.encoded = state;
+  }
+
   checkpoint(id: number): void {
     try {
-      const state = encodeEntities(this.entities, this.partition.spec.codec, this.partition.name);
+      // A group no message reached since the last checkpoint is not encoded again.
+      const state =
+        this.encoded ??
+        encodeEntities(this.entities, this.partition.spec.codec, this.partition.name);
+      this.encoded = state;
       this.checkpoints.add(id, {
         kind: 'key-group',
         part: {
@@ -172,6 +184,7 @@ export class KeyGroupActor implements Behaviour {
     const step = this.steps[stage];
     if (step === undefined) return;
     cursor.bit = this.bit;
+    this.encoded = undefined;
     let state = this.entities.get(k);
     if (state === undefined) {
       try {

@@ -252,8 +252,14 @@ function unlikeData(value: unknown, path: string, depth: number): string | undef
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'a class';
     return `${path} is an instance of ${name} (it would come back as a plain object, without its methods)`;
   }
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const record = value as Record<string, unknown>;
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue;
     if (k === '__proto__') return `${path} has a key '__proto__'`;
+    const v = record[k];
+    // Most states hold plain values: no recursion, no path text for them.
+    const t = typeof v;
+    if (t === 'number' || t === 'string' || t === 'boolean' || v === null) continue;
     const p = unlikeData(v, `${path}.${k}`, depth + 1);
     if (p !== undefined) return p;
   }

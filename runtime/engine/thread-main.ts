@@ -20,7 +20,6 @@ import { expectedBarriers, upstreamKinds, type Instances } from './barrier-plan.
 import { RT_COMMIT } from './epochs.js';
 import {
   CheckpointCollector,
-  decodeEntities,
   type ThreadCheckpoint,
   type ThreadRestore,
 } from './thread-checkpoint.js';
@@ -183,8 +182,7 @@ const control: ThreadControl = {
           scheduler.addPressure(d),
         );
         const saved = restore?.keyGroups.find((g) => g.partition === pi && g.keyGroup === kg);
-        if (saved !== undefined)
-          actor.entities = decodeEntities(saved.state, partition.spec.codec, partition.name);
+        if (saved !== undefined) actor.restore(saved.state);
         keyGroups.push(actor);
         owned[kg] = scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH);
       });

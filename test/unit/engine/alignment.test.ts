@@ -724,3 +724,25 @@ describe('encodeEntities / decodeEntities', () => {
     expect(codec.message).toMatch(/key 'k' of partition 'p' does not deserialize: unreadable/);
   });
 });
+
+describe('KeyGroupActor snapshot reuse', () => {
+  it('encodes a group again only when a message reached it since the last checkpoint', async () => {
+    const { actor, send, barrier, checkpoints } = keyGroup(1);
+    const stateOf = async (id: number) => (await checkpoints.wait(id)).keyGroups[0]!.state;
+    send(0, 'x', 'A1');
+    barrier(1);
+    const first = await stateOf(1);
+    barrier(2); // nothing arrived: the same bytes
+    expect(await stateOf(2)).toBe(first);
+    send(0, 'x', 'A2'); // epoch bit 0 again after two barriers
+    barrier(3);
+    const third = await stateOf(3);
+    expect(third).not.toBe(first);
+    expect(plain(decodeEntities(third, undefined, 'seen'))).toEqual({ x: ['A1', 'A2'] });
+    // Restored bytes are reused as they are until a message changes the group.
+    actor.restore(first);
+    expect(plain(actor.entities)).toEqual({ x: ['A1'] });
+    barrier(4);
+    expect(await stateOf(4)).toBe(first);
+  });
+});
