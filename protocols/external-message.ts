@@ -24,7 +24,7 @@ import {
   field,
   isCount,
   isPlainRecord,
-  versionField,
+  supportedVersion,
   wellFormed,
   unpackWire,
 } from './validate.js';
@@ -174,15 +174,16 @@ export function decodeExternalMessage(bytes: Uint8Array): ExternalMessage {
  */
 export function validateExternalMessage(value: unknown): ExternalMessage {
   const record = asRecord(value, 'external message');
-  const version = versionField(record, 'external message');
-  if (version !== EXTERNAL_PROTOCOL_VERSION) {
-    const id = field(record, 'id');
-    throw new RooError(
-      ErrorCode.BadVersion,
-      `external message version ${version} is not supported (this worker speaks version ${EXTERNAL_PROTOCOL_VERSION})`,
-      { version, supported: EXTERNAL_PROTOCOL_VERSION, ...(isCount(id) ? { id } : {}) },
-    );
-  }
+  const version = supportedVersion(
+    record,
+    'external message',
+    EXTERNAL_PROTOCOL_VERSION,
+    'worker',
+    (r) => {
+      const id = field(r, 'id');
+      return isCount(id) ? { id } : {};
+    },
+  );
   const type = field(record, 'type');
   if (type === 'request') return validateRequest(record, version);
   if (type === 'response') return validateResponse(record, version);

@@ -26,7 +26,9 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, RooError } from './errors.js';
-import { FRAME_HEADER_BYTES, writeFrameHeader } from './frame.js';
+import { encodeFrame, FRAME_HEADER_BYTES } from './frame.js';
+import { asciiMagic, magicPrefix, matchMagic, withMagic } from './magic.js';
+import { checkedTransition, type TransitionTable } from './transition.js';
 import {
   asRecord,
   bad,
@@ -34,7 +36,8 @@ import {
   describe,
   field,
   unpackWire,
-  versionField,
+  packWire,
+  supportedVersion,
   wellFormed,
 } from './validate.js';
 
@@ -42,16 +45,7 @@ import {
 export const SINK_TXN_PROTOCOL_VERSION = 1;
 
 /** The 8 bytes an exactly-once sink connection starts with: "ROOTXN1\n". */
-export const SINK_TXN_MAGIC: Uint8Array = Uint8Array.of(
-  0x52, // R
-  0x4f, // O
-  0x4f, // O
-  0x54, // T
-  0x58, // X
-  0x4e, // N
-  0x31, // 1
-  0x0a, // \n
-);
+export const SINK_TXN_MAGIC: Uint8Array = asciiMagic('ROOTXN1\n');
 
 /** Longest sink id, in UTF-16 code units (JavaScript string length). */
 export const MAX_SINK_ID_LENGTH = 300;
@@ -109,15 +103,12 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
  * header, in a buffer of its own.
  */
 export function encodeSinkTxnMessage(message: SinkTxnMessage): Uint8Array {
-  const bytes = new Uint8Array(packr.pack(validateSinkTxnMessage(message)));
-  if (bytes.length > MAX_SINK_TXN_MESSAGE_BYTES) {
-    // Unreachable with the field limits above; kept so a new field cannot break receivers.
-    throw new RooError(
-      ErrorCode.Internal,
-      `sink transaction message of ${bytes.length} bytes exceeds ${MAX_SINK_TXN_MESSAGE_BYTES}`,
-    );
-  }
-  return bytes;
+  return packWire(
+    (v) => packr.pack(v),
+    validateSinkTxnMessage(message),
+    MAX_SINK_TXN_MESSAGE_BYTES,
+    'sink transaction message',
+  );
 }
 
 /**
@@ -140,14 +131,12 @@ export function decodeSinkTxnMessage(bytes: Uint8Array): SinkTxnMessage {
  */
 export function validateSinkTxnMessage(value: unknown): SinkTxnMessage {
   const record = asRecord(value, 'sink transaction message');
-  const version = versionField(record, 'sink transaction message');
-  if (version !== SINK_TXN_PROTOCOL_VERSION) {
-    throw new RooError(
-      ErrorCode.BadVersion,
-      `sink transaction message version ${version} is not supported (this receiver speaks version ${SINK_TXN_PROTOCOL_VERSION})`,
-      { version, supported: SINK_TXN_PROTOCOL_VERSION },
-    );
-  }
+  const version = supportedVersion(
+    record,
+    'sink transaction message',
+    SINK_TXN_PROTOCOL_VERSION,
+    'receiver',
+  );
   const type = field(record, 'type');
   if (typeof type !== 'string' || !Object.hasOwn(FIELDS, type)) {
     throw bad(`unknown sink transaction message type ${describe(type)}`);
@@ -178,11 +167,7 @@ export function validateSinkTxnMessage(value: unknown): SinkTxnMessage {
 
 /** A message with its frame header, in one buffer. */
 function framed(message: SinkTxnMessage): Buffer {
-  const payload = encodeSinkTxnMessage(message);
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  writeFrameHeader(out, 0, payload.length);
-  out.set(payload, FRAME_HEADER_BYTES);
-  return out;
+  return encodeFrame(encodeSinkTxnMessage(message));
 }
 
 /**
@@ -192,11 +177,10 @@ function framed(message: SinkTxnMessage): Buffer {
  * units or not well-formed.
  */
 export function encodeSinkTxnHello(sink: string): Buffer {
-  const hello = framed({ type: 'hello', version: SINK_TXN_PROTOCOL_VERSION, sink });
-  const out = Buffer.allocUnsafe(SINK_TXN_MAGIC.length + hello.length);
-  out.set(SINK_TXN_MAGIC, 0);
-  out.set(hello, SINK_TXN_MAGIC.length);
-  return out;
+  return withMagic(
+    SINK_TXN_MAGIC,
+    framed({ type: 'hello', version: SINK_TXN_PROTOCOL_VERSION, sink }),
+  );
 }
 
 /**
@@ -259,7 +243,7 @@ export interface PendingSinkTxn {
  */
 export type TxnConnectionState = 'detecting' | 'plain' | 'hello' | 'header' | 'body' | 'failed';
 
-const PARSER_TRANSITIONS: Readonly<Record<TxnConnectionState, readonly TxnConnectionState[]>> = {
+const PARSER_TRANSITIONS: TransitionTable<TxnConnectionState> = {
   detecting: ['plain', 'hello', 'failed'],
   plain: ['failed'],
   hello: ['header', 'failed'],
@@ -273,13 +257,7 @@ export function nextTxnConnectionState(
   from: TxnConnectionState,
   to: TxnConnectionState,
 ): TxnConnectionState {
-  if (!PARSER_TRANSITIONS[from].includes(to)) {
-    throw new RooError(
-      ErrorCode.Internal,
-      `sink transaction parser cannot move from ${from} to ${to}`,
-    );
-  }
-  return to;
+  return checkedTransition(PARSER_TRANSITIONS, from, to, 'sink transaction parser');
 }
 
 /**
@@ -368,18 +346,21 @@ export class TxnConnectionParser {
     let pos = 0;
     if (this.current === 'detecting') {
       const held = this.matched;
-      while (pos < chunk.length && this.matched < SINK_TXN_MAGIC.length) {
-        if (chunk[pos] !== SINK_TXN_MAGIC[this.matched]) {
-          // Not this protocol: everything so far, and from now on, is plain.
-          this.move('plain');
-          if (held > 0) this.deliver(visit, { kind: 'plain', bytes: magicPrefix(held) });
-          this.deliver(visit, { kind: 'plain', bytes: chunk });
-          return;
-        }
-        this.matched++;
-        pos++;
+      const match = matchMagic(SINK_TXN_MAGIC, held, chunk);
+      if (match.kind === 'mismatch') {
+        // Not this protocol: everything so far, and from now on, is plain.
+        this.move('plain');
+        if (held > 0)
+          this.deliver(visit, { kind: 'plain', bytes: magicPrefix(SINK_TXN_MAGIC, held) });
+        this.deliver(visit, { kind: 'plain', bytes: chunk });
+        return;
       }
-      if (this.matched < SINK_TXN_MAGIC.length) return;
+      if (match.kind === 'partial') {
+        this.matched = match.matched;
+        return;
+      }
+      this.matched = SINK_TXN_MAGIC.length;
+      pos = match.at;
       this.move('hello');
     }
     if (this.current === 'plain') {
@@ -405,7 +386,8 @@ export class TxnConnectionParser {
     if (this.current === 'detecting') {
       const held = this.matched;
       this.move('plain');
-      if (held > 0) this.deliver(visit, { kind: 'plain', bytes: magicPrefix(held) });
+      if (held > 0)
+        this.deliver(visit, { kind: 'plain', bytes: magicPrefix(SINK_TXN_MAGIC, held) });
       return;
     }
     const pending = this.pending;
@@ -570,9 +552,4 @@ export class TxnConnectionParser {
     this.bodyFill = 0;
     return error;
   }
-}
-
-/** The first `n` bytes of the magic, as a buffer of their own. */
-function magicPrefix(n: number): Buffer {
-  return Buffer.from(SINK_TXN_MAGIC.subarray(0, n));
 }

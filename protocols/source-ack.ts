@@ -33,6 +33,8 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, RooError } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, encodeFrame } from './frame.js';
+import { asciiMagic, matchMagic, withMagic } from './magic.js';
+import { checkedTransition, type TransitionTable } from './transition.js';
 import {
   asRecord,
   bad,
@@ -41,7 +43,8 @@ import {
   describe,
   field,
   unpackWire,
-  versionField,
+  packWire,
+  supportedVersion,
   wellFormed,
 } from './validate.js';
 
@@ -49,16 +52,7 @@ import {
 export const SOURCE_ACK_PROTOCOL_VERSION = 1;
 
 /** The 8 bytes an acknowledging sender's connection starts with: "ROOACK1\n". */
-export const SOURCE_ACK_MAGIC: Uint8Array = Uint8Array.of(
-  0x52, // R
-  0x4f, // O
-  0x4f, // O
-  0x41, // A
-  0x43, // C
-  0x4b, // K
-  0x31, // 1
-  0x0a, // \n
-);
+export const SOURCE_ACK_MAGIC: Uint8Array = asciiMagic('ROOACK1\n');
 
 /**
  * Largest frame limit an {@link AckedConnectionParser} accepts: one below
@@ -133,15 +127,12 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
  * buffer of its own.
  */
 export function encodeSourceAckMessage(message: SourceAckMessage): Uint8Array {
-  const bytes = new Uint8Array(packr.pack(validateSourceAckMessage(message)));
-  if (bytes.length > MAX_SOURCE_ACK_MESSAGE_BYTES) {
-    // Unreachable with the field limits above; kept so a new field cannot break peers.
-    throw new RooError(
-      ErrorCode.Internal,
-      `source ack message of ${bytes.length} bytes exceeds ${MAX_SOURCE_ACK_MESSAGE_BYTES}`,
-    );
-  }
-  return bytes;
+  return packWire(
+    (v) => packr.pack(v),
+    validateSourceAckMessage(message),
+    MAX_SOURCE_ACK_MESSAGE_BYTES,
+    'source ack message',
+  );
 }
 
 /** Encodes a message with its frame header, in one buffer, ready to write. */
@@ -155,15 +146,10 @@ export function encodeSourceAckFrame(message: SourceAckMessage): Buffer {
  * reconnect. Throws ROO_ERR_BAD_MESSAGE for an invalid stream id.
  */
 export function encodeSourceAckOpening(stream: string): Buffer {
-  const hello = encodeSourceAckFrame({
-    type: 'hello',
-    version: SOURCE_ACK_PROTOCOL_VERSION,
-    stream,
-  });
-  const out = Buffer.allocUnsafe(SOURCE_ACK_MAGIC.length + hello.length);
-  out.set(SOURCE_ACK_MAGIC, 0);
-  out.set(hello, SOURCE_ACK_MAGIC.length);
-  return out;
+  return withMagic(
+    SOURCE_ACK_MAGIC,
+    encodeSourceAckFrame({ type: 'hello', version: SOURCE_ACK_PROTOCOL_VERSION, stream }),
+  );
 }
 
 /**
@@ -191,19 +177,16 @@ export function decodeSourceAckMessage(bytes: Uint8Array): SourceAckMessage {
  */
 export function validateSourceAckMessage(value: unknown): SourceAckMessage {
   const record = asRecord(value, 'source ack message');
-  const version = versionField(record, 'source ack message');
-  if (version !== SOURCE_ACK_PROTOCOL_VERSION) {
-    const type = field(record, 'type');
-    throw new RooError(
-      ErrorCode.BadVersion,
-      `source ack message version ${version} is not supported (this peer speaks version ${SOURCE_ACK_PROTOCOL_VERSION})`,
-      {
-        version,
-        supported: SOURCE_ACK_PROTOCOL_VERSION,
-        ...(typeof type === 'string' ? { type: clip(type) } : {}),
-      },
-    );
-  }
+  const version = supportedVersion(
+    record,
+    'source ack message',
+    SOURCE_ACK_PROTOCOL_VERSION,
+    'peer',
+    (r) => {
+      const type = field(r, 'type');
+      return typeof type === 'string' ? { type: clip(type) } : {};
+    },
+  );
   const type = field(record, 'type');
   if (typeof type !== 'string' || !Object.hasOwn(FIELDS, type)) {
     throw bad(`unknown source ack message type ${describe(type)}`);
@@ -257,27 +240,20 @@ function streamId(x: unknown, what: string): string {
  */
 export type AckedConnectionState = 'detecting' | 'plain' | 'hello' | 'acking' | 'failed';
 
-const PARSER_TRANSITIONS: Readonly<Record<AckedConnectionState, readonly AckedConnectionState[]>> =
-  {
-    detecting: ['plain', 'hello', 'failed'],
-    plain: ['failed'],
-    hello: ['acking', 'failed'],
-    acking: ['failed'],
-    failed: [],
-  };
+const PARSER_TRANSITIONS: TransitionTable<AckedConnectionState> = {
+  detecting: ['plain', 'hello', 'failed'],
+  plain: ['failed'],
+  hello: ['acking', 'failed'],
+  acking: ['failed'],
+  failed: [],
+};
 
 /** Returns `to` if a parser may move there from `from`; throws ROO_ERR_INTERNAL otherwise. */
 export function nextAckedConnectionState(
   from: AckedConnectionState,
   to: AckedConnectionState,
 ): AckedConnectionState {
-  if (!PARSER_TRANSITIONS[from].includes(to)) {
-    throw new RooError(
-      ErrorCode.Internal,
-      `source connection parser cannot move from ${from} to ${to}`,
-    );
-  }
-  return to;
+  return checkedTransition(PARSER_TRANSITIONS, from, to, 'source connection parser');
 }
 
 /**
@@ -436,27 +412,28 @@ export class AckedConnectionParser {
    * of `chunk` left for the frame decoder, or undefined while still matching.
    */
   private detect(chunk: Buffer): Buffer | undefined {
-    let pos = 0;
-    while (pos < chunk.length && this.matched < SOURCE_ACK_MAGIC.length) {
-      if (chunk[pos] !== SOURCE_ACK_MAGIC[this.matched]) {
-        if (this.matched >= FRAME_HEADER_BYTES) {
-          throw bad(
-            `connection starts with "ROOA" but not with the acking magic "ROOACK1\\n" (byte ${this.matched} is 0x${chunk[pos]!.toString(16).padStart(2, '0')})`,
-          );
-        }
-        // Plain from the first byte: what was held as magic is the start of a
-        // frame header (one the decoder refuses as too large if it began with 'R').
-        const held = this.matched;
-        this.move('plain');
-        if (held === 0) return chunk.subarray(pos);
-        return Buffer.concat([SOURCE_ACK_MAGIC.subarray(0, held), chunk.subarray(pos)]);
-      }
-      this.matched++;
-      pos++;
+    const match = matchMagic(SOURCE_ACK_MAGIC, this.matched, chunk);
+    if (match.kind === 'partial') {
+      this.matched = match.matched;
+      return undefined;
     }
-    if (this.matched < SOURCE_ACK_MAGIC.length) return undefined;
-    this.move('hello');
-    return chunk.subarray(pos);
+    if (match.kind === 'complete') {
+      this.matched = SOURCE_ACK_MAGIC.length;
+      this.move('hello');
+      return chunk.subarray(match.at);
+    }
+    const { matched: held, at } = match;
+    this.matched = held;
+    if (held >= FRAME_HEADER_BYTES) {
+      throw bad(
+        `connection starts with "ROOA" but not with the acking magic "ROOACK1\\n" (byte ${held} is 0x${chunk[at]!.toString(16).padStart(2, '0')})`,
+      );
+    }
+    // Plain from the first byte: what was held as magic is the start of a
+    // frame header (one the decoder refuses as too large if it began with 'R').
+    this.move('plain');
+    if (held === 0) return chunk.subarray(at);
+    return Buffer.concat([SOURCE_ACK_MAGIC.subarray(0, held), chunk.subarray(at)]);
   }
 
   private frame(

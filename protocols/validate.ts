@@ -1,7 +1,8 @@
 /**
- * Validating decoded wire values: the small checks the data, control and
- * external message validators share, and the wording of the errors they
- * throw (ROO_ERR_BAD_MESSAGE, naming the field and the message it is in).
+ * Validating decoded wire values: the small checks the data, control,
+ * external, sink transaction and source ack message validators share, and
+ * the wording of the errors they throw (ROO_ERR_BAD_MESSAGE, naming the
+ * field and the message it is in; ROO_ERR_BAD_VERSION).
  * Pure: no I/O.
  */
 import { ErrorCode, RooError } from './errors.js';
@@ -93,6 +94,52 @@ export function versionField(record: Record<string, unknown>, what: string): num
     throw bad(`${what} version must be a non-negative integer, got ${describe(version)}`);
   }
   return version;
+}
+
+/**
+ * The `version` field of the message `what` (`external message`), which must
+ * be `supported`. Throws like {@link versionField} for a version that is not
+ * a count, and ROO_ERR_BAD_VERSION "`what` version V is not supported (this
+ * `speaker` speaks version S)" for another one, with `version`, `supported`
+ * and `details(record)` (what a peer needs to place the refusal, e.g. a
+ * request id) as its details.
+ */
+export function supportedVersion<V extends number>(
+  record: Record<string, unknown>,
+  what: string,
+  supported: V,
+  speaker: string,
+  details: (record: Record<string, unknown>) => Record<string, unknown> = () => ({}),
+): V {
+  const version = versionField(record, what);
+  if (version !== supported) {
+    throw new RooError(
+      ErrorCode.BadVersion,
+      `${what} version ${version} is not supported (this ${speaker} speaks version ${supported})`,
+      { version, supported, ...details(record) },
+    );
+  }
+  return supported;
+}
+
+/**
+ * Packs one validated wire message into a buffer of its own (msgpackr packs
+ * into a shared buffer that its next call overwrites). Throws
+ * ROO_ERR_INTERNAL "`what` of N bytes exceeds `max`" for one over `max`
+ * bytes: unreachable while the fields have limits, kept so that a new field
+ * cannot break peers.
+ */
+export function packWire(
+  pack: (value: unknown) => Uint8Array,
+  value: unknown,
+  max: number,
+  what: string,
+): Uint8Array {
+  const bytes = new Uint8Array(pack(value));
+  if (bytes.length > max) {
+    throw new RooError(ErrorCode.Internal, `${what} of ${bytes.length} bytes exceeds ${max}`);
+  }
+  return bytes;
 }
 
 /**
