@@ -8,4 +8,5 @@ export * from './address.js';
 export * from './snapshot-file.js';
 export * from './utf8.js';
 export * from './sink-txn.js';
+export * from './sink-txn-parser.js';
 export * from './source-ack.js';
