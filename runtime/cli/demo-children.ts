@@ -186,6 +186,21 @@ export function watchFor(
   return found;
 }
 
+/**
+ * Like watchFor, for a line that says where `child` listens: resolves with
+ * the address, the pattern's first group. Marked handled too.
+ */
+export function watchAddress(
+  child: Child,
+  pattern: RegExp,
+  what: string,
+  signal: AbortSignal,
+): Promise<string> {
+  const address = watchFor(child, pattern, what, signal).then((m) => m[1] as string);
+  address.catch(() => undefined);
+  return address;
+}
+
 /** What a short-lived tool (`roo status`, `roo shutdown`) printed, and how it ended. */
 export interface ToolRun {
   readonly stdout: string;
@@ -219,4 +234,20 @@ export async function runTool(
   // stdout may still hold its last bytes at 'exit'.
   if (!tool.proc.stdout!.closed) await new Promise((r) => tool.proc.stdout!.once('close', r));
   return { stdout, exit: tool.exit as ChildExit };
+}
+
+/**
+ * Runs a short-lived `roo` tool as runTool does, and fails with a
+ * DemoFailure unless it exits with code 0; resolves with its stdout.
+ */
+export async function runToolOk(
+  children: Children,
+  args: string[],
+  signal: AbortSignal,
+): Promise<string> {
+  const run = await runTool(children, args, signal);
+  if (run.exit.code !== 0) {
+    throw new DemoFailure(`roo ${args.join(' ')} exited with code ${run.exit.code}`);
+  }
+  return run.stdout;
 }

@@ -21,11 +21,11 @@
  *
  * It shows progress every second and the recovery's log lines as they come,
  * then prints the top words, the totals, the end-to-end throughput, how the
- * state is spread over the workers, and checks every word's final count
- * against an independent count of the text times its repetitions
- * (demo-count.ts): the exactly-once sinks must deliver every count once,
- * crash or not. Every child is stopped on every way out: success, failure,
- * Ctrl-C, or an exception (demo-children.ts).
+ * state is spread over the workers (demo-report.ts), and checks every
+ * word's final count against an independent count of the text times its
+ * repetitions (demo-count.ts): the exactly-once sinks must deliver every
+ * count once, crash or not. Every child is stopped on every way out:
+ * success, failure, Ctrl-C, or an exception (demo-children.ts).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -36,18 +36,6 @@ import { parseArgs } from 'node:util';
 import { ErrorCode, RooError } from '../../protocols/index.js';
 import { Children, DemoFailure } from './demo-children.js';
 import {
-  checkCounts,
-  countsOk,
-  type ExpectedCounts,
-  expectedCounts,
-  num,
-  shareProblems,
-  SHOWN_PROBLEMS,
-  textLines,
-  topWords,
-  WordTally,
-} from './demo-count.js';
-import {
   CountWaiters,
   DEMO_CHECKPOINT_NS,
   DEMO_STREAM_ID,
@@ -57,8 +45,10 @@ import {
   firstSendLines,
   ProgressLine,
   WORD_COUNT_APP,
-  wordCountStages,
-} from './demo-stages.js';
+} from './demo-context.js';
+import { type ExpectedCounts, expectedCounts, num, textLines, WordTally } from './demo-count.js';
+import { report, TOP_WORDS } from './demo-report.js';
+import { wordCountStages } from './demo-stages.js';
 import { flagError, parseCount } from './flags.js';
 
 export {
@@ -74,14 +64,14 @@ export {
 export {
   DEMO_CHECKPOINT_NS,
   DEMO_STREAM_ID,
-  RECOVERY_LINES,
   WORD_COUNT_APP,
   WORD_COUNT_SOURCE,
-  wordCountStages,
   type DemoContext,
   type DemoOptions,
   type DemoStage,
-} from './demo-stages.js';
+} from './demo-context.js';
+export { RECOVERY_LINES } from './demo-crash.js';
+export { wordCountStages } from './demo-stages.js';
 
 /**
  * Lines sent by default: with resilience, the exactly-once sinks and a crash
@@ -102,8 +92,6 @@ export function defaultDemoThreads(workers: number): number {
 }
 /** The bundled text, relative to the package root (see data/README.md). */
 export const BUNDLED_TEXT = 'data/gpl-3.0.txt';
-
-const TOP_WORDS = 10;
 
 // ---------------------------------------------------------------------------
 // Flags.
@@ -182,65 +170,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
 }
 
 // ---------------------------------------------------------------------------
-// Report and command.
-
-/** Prints the top words, the totals, the throughput, the state and the check; returns true for OK. */
-function report(ctx: DemoContext): boolean {
-  const { tally, expected } = ctx;
-  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-  out(`\nTop ${TOP_WORDS} words:`);
-  topWords(tally.counts, TOP_WORDS).forEach(([word, count], i) => {
-    out(`  ${String(i + 1).padStart(2)}. ${word.padEnd(16)} ${num(count).padStart(12)}`);
-  });
-  out(`\nLines sent:       ${num(ctx.linesSent)}`);
-  out(`Words counted:    ${num(tally.outputs)} (expected ${num(expected.totalWords)})`);
-  out(`Distinct words:   ${num(tally.counts.size)} (expected ${num(expected.counts.size)})`);
-  // From starting roo send to the last count at the receiver.
-  const seconds = ((ctx.lastOutputMs ?? 0) - (ctx.sendStartedMs ?? 0)) / 1000;
-  if (ctx.lastOutputMs !== undefined && seconds > 0) {
-    out(
-      `Throughput:       ${num(tally.outputs / seconds)} words/s end to end ` +
-        `(${num(ctx.linesSent / seconds)} lines/s over ${seconds.toFixed(1)} s)`,
-    );
-  }
-  const shares = ctx.shares;
-  const recovered = ctx.crash?.recoveredFrom !== undefined;
-  const spread =
-    shares === undefined ? [] : shareProblems(shares, expected, ctx.linesSent, recovered);
-  const crash = ctx.crash;
-  if (crash !== undefined) {
-    const back =
-      crash.recoveryMs === undefined
-        ? 'not restarted'
-        : `restarted with the same command; rolled back to checkpoint ${crash.recoveredFrom ?? 0}, ` +
-          `ready ${(crash.recoveryMs / 1000).toFixed(1)} s after the restart`;
-    out(
-      `Crash:            ${crash.victim} killed (SIGKILL) at ${num(crash.atWords)} words; ${back}`,
-    );
-  }
-  if (shares !== undefined) {
-    const each = shares.workers.map((w) => `${w.worker} ${num(w.entities)}`).join(', ');
-    out(
-      `State:            ${num(shares.entities)} word entities on ${shares.workers.length} ` +
-        `worker${shares.workers.length === 1 ? '' : 's'} (${each})`,
-    );
-  }
-  if (countsOk(expected, tally) && spread.length === 0) {
-    out('Check:            OK (every final count equals an independent count of the text)');
-    return true;
-  }
-  out('Check:            MISMATCH (against an independent count of the text)');
-  const mismatches = checkCounts(expected, tally);
-  for (const m of mismatches.slice(0, SHOWN_PROBLEMS)) {
-    out(`  '${m.word}': expected ${num(m.expected)}, counted ${num(m.actual)}`);
-  }
-  if (mismatches.length > SHOWN_PROBLEMS)
-    out(`  ... and ${num(mismatches.length - SHOWN_PROBLEMS)} more`);
-  for (const p of tally.problems) out(`  ${p}`);
-  if (tally.bad > tally.problems.length) out(`  ... ${num(tally.bad)} bad output lines in all`);
-  for (const p of spread) out(`  ${p}`);
-  return false;
-}
+// Command.
 
 /** The package root: the nearest directory above this module with bin/roo and package.json. */
 export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
