@@ -452,6 +452,6 @@ export async function collectEntityCounts(
 
 /**
  * Re-exported for readers that take the status shapes and the check from one
- * place (runtime/cli/demo-stages.ts); the check itself is in status-check.ts.
+ * place (runtime/cli/demo-inspect.ts); the check itself is in status-check.ts.
  */
 export { parseWorkerStatus } from './status-check.js';
