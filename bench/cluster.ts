@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { parseAddress } from '../protocols/index.js';
 import { requestExternal } from '../runtime/cli/external-client.js';
 import { countWords, DEFAULT_SEED, totalWords, writeCorpusFile } from './corpus.js';
-import { BenchChild, CountingReceiver, LOCAL_HOST, rootDir, stopAll } from './engine-tcp.js';
+import { BenchChild, LOCAL_HOST, rootDir, stopAll } from './bench-child.js';
+import { CountingReceiver } from './counting-receiver.js';
 import { latencyAppPath, runLatency } from './latency.js';
 import { describeMachine, median } from './stats.js';
 

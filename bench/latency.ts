@@ -24,7 +24,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { forEachWord } from '../examples/word_count/split.js';
 import { FRAME_HEADER_BYTES, writeFrameHeader } from '../protocols/frame.js';
-import { BenchFailure, startWorker, stopAll, type BenchChild } from './engine-tcp.js';
+import { BenchFailure, startWorker, stopAll, type BenchChild } from './bench-child.js';
 import { LatencyRecorder, type LatencySummary } from './stats.js';
 
 /** Distinct messages prepared from the corpus (cycled). */

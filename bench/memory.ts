@@ -26,7 +26,7 @@ import {
   rootDir,
   startWorker,
   stopAll,
-} from './engine-tcp.js';
+} from './bench-child.js';
 
 /** How often the worker's RSS is sampled. */
 export const SAMPLE_INTERVAL_MS = 100;

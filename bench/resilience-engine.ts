@@ -11,7 +11,7 @@ import { runResilientAlone, type Resilience } from '../runtime/checkpoint/alone.
 import type { CheckpointTiming } from '../runtime/checkpoint/driver.js';
 import { Engine, type EngineStats } from '../runtime/engine/engine.js';
 import type { Logger } from '../runtime/logging/logger.js';
-import { BenchFailure } from './engine-tcp.js';
+import { BenchFailure } from './bench-child.js';
 
 /** A benchmark application next to this module (compiled JS when run from dist). */
 export function appPath(name: string): string {

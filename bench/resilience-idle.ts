@@ -8,7 +8,7 @@
 import { statSync } from 'node:fs';
 import type { Resilience } from '../runtime/checkpoint/alone.js';
 import type { CheckpointTiming } from '../runtime/checkpoint/driver.js';
-import { BenchFailure } from './engine-tcp.js';
+import { BenchFailure } from './bench-child.js';
 import {
   appPath,
   BenchEngine,

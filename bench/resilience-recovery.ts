@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { join } from 'node:path';
 import { decodeSnapshot } from '../protocols/index.js';
 import { LogLine } from '../runtime/logging/log-lines.js';
-import { BenchChild, BenchFailure, stopAll } from './engine-tcp.js';
+import { BenchChild, BenchFailure, stopAll } from './bench-child.js';
 import { appPath } from './resilience-engine.js';
 import type { ResilienceOptions } from './resilience-options.js';
 import { fmtBytes, fmtMs, msSpread, type PartReport } from './resilience-report.js';

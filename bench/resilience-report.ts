@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { rootDir } from './engine-tcp.js';
+import { rootDir } from './bench-child.js';
 import { NOTES_MARKER } from './report.js';
 import { median, summarize } from './stats.js';
 

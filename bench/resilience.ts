@@ -50,7 +50,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rootDir } from './engine-tcp.js';
+import { rootDir } from './bench-child.js';
 import { idleSection, runIdleKeys, type IdleRun } from './resilience-idle.js';
 import { runState, stateSection, throughputPart, type StateRun } from './resilience-load.js';
 import {

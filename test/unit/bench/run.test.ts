@@ -11,7 +11,7 @@ import {
 import { NOTES_MARKER, renderReport, resultsFile, rssSeries } from '../../../bench/report.js';
 import { evaluateTargets, loopBaseline } from '../../../bench/targets.js';
 import { isFlat, stretch } from '../../../bench/memory.js';
-import { OutputTally } from '../../../bench/engine-tcp.js';
+import { OutputTally } from '../../../bench/counting-receiver.js';
 import type { VariantResult } from '../../../bench/baselines.js';
 
 function options(argv: string[]): BenchOptions {
