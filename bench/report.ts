@@ -5,7 +5,8 @@
  */
 import type { LatencyResult } from './latency.js';
 import type { MemoryResult } from './memory.js';
-import { describeOptions, type BenchResults } from './run.js';
+import type { BenchResults } from './run.js';
+import { describeOptions } from './run-options.js';
 import {
   formatMicros,
   formatRate,

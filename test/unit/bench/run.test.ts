@@ -6,8 +6,8 @@ import {
   PARTS,
   QUICK_DEFAULTS,
   type BenchOptions,
-  type BenchResults,
-} from '../../../bench/run.js';
+} from '../../../bench/run-options.js';
+import type { BenchResults } from '../../../bench/run.js';
 import { NOTES_MARKER, renderReport, resultsFile, rssSeries } from '../../../bench/report.js';
 import { evaluateTargets, loopBaseline } from '../../../bench/targets.js';
 import { isFlat, stretch } from '../../../bench/memory.js';
