@@ -4,7 +4,7 @@
  * so that a batch goes out in as few socket writes as those buffers allow (a
  * write per message costs about a third of the throughput, PERF-LIMITS.md
  * section 5); and, for an acknowledging send, the frames kept until the
- * source acknowledges them. Writing the buffers is send-connection.ts's and
+ * source acknowledges them. Writing the buffers is send-writer.ts's and
  * send-acked.ts's part.
  */
 import { readFile, open } from 'node:fs/promises';

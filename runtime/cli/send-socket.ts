@@ -1,6 +1,6 @@
 /**
  * Socket plumbing `roo send` shares between its plain sender
- * (send-connection.ts) and its acknowledging one (send-acked.ts):
+ * (send-writer.ts) and its acknowledging one (send-acked.ts):
  * connecting, retrying a refused connection with backoff, waiting, and
  * closing a connection once everything written is with the OS.
  */
