@@ -24,6 +24,14 @@ import { RT_CONTINUE, RT_START, TAG_CHUNK, TAG_CLOSED } from './tags.js';
 
 /** Values a generator makes per turn. */
 const GENERATE_PER_TURN = 100;
+/**
+ * Chunks read from sockets or the file but not yet taken by the actor. Past
+ * the high mark reading stops until the actor is down to the low one: muting
+ * (rule 3) acts only when the actor takes a chunk, and a sender bursting
+ * after a stall could otherwise fill the mailbox before it does.
+ */
+const QUEUED_CHUNKS_HIGH = 64;
+const QUEUED_CHUNKS_LOW = 16;
 
 /** Counters of a source actor. */
 export interface SourceCounters {
@@ -62,6 +70,9 @@ export class SourceActor implements Behaviour {
   private readonly recorded = new Map<number, Record<string, number>>();
   private carry: Buffer | undefined;
   private muted = false;
+  /** Chunks handed to the mailbox and not yet taken; reading stops past QUEUED_CHUNKS_HIGH. */
+  private queuedChunks = 0;
+  private full = false;
   /** Set by stop(): no more input, also from a generator's pending 'continue'. */
   private stopped = false;
   private nextIndex: number;
@@ -115,6 +126,11 @@ export class SourceActor implements Behaviour {
     const events = {
       chunk: (connection: number, bytes: Buffer) => {
         this.scheduler.send(this.self, TAG_CHUNK, connection, bytes);
+        if (++this.queuedChunks > QUEUED_CHUNKS_HIGH && !this.full) {
+          this.full = true;
+          this.listener?.pause();
+          this.reader?.pause();
+        }
         this.loop.kick();
       },
       closed: (connection: number) => {
@@ -170,6 +186,10 @@ export class SourceActor implements Behaviour {
   receive(tag: number, connection: unknown, bytes: unknown): void {
     cursor.bit = this.bit;
     if (tag === TAG_CHUNK) {
+      if (--this.queuedChunks <= QUEUED_CHUNKS_LOW && this.full) {
+        this.full = false;
+        this.resumeReading();
+      }
       const chunk = bytes as Buffer;
       this.counters.bytes += chunk.length;
       if (this.stage.source.kind === 'tcp-source') this.frames(connection as number, chunk);
@@ -311,9 +331,15 @@ export class SourceActor implements Behaviour {
     this.scheduler.muteUntilRelieved({
       unmute: () => {
         this.muted = false;
-        this.listener?.resume();
-        this.reader?.resume();
+        this.resumeReading();
       },
     });
+  }
+
+  /** Reads again, unless muted or the mailbox still holds too many chunks. */
+  private resumeReading(): void {
+    if (this.muted || this.full) return;
+    this.listener?.resume();
+    this.reader?.resume();
   }
 }
