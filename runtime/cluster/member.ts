@@ -175,7 +175,7 @@ export class ClusterMember {
       }
       case 'checkpoint': {
         // Not awaited: a checkpoint that cannot finish (a worker died) must not
-        // hold up the this.rollback that follows; a late answer is ignored.
+        // hold up the rollback that follows; a late answer is ignored.
         void this.checkpoints?.take(m.id).then((error) =>
           reply({
             type: 'checkpoint-done',
