@@ -2,34 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../protocols/index.js';
 import {
   initialState,
-  step,
   type CoordinatorEvent,
   type CoordinatorState,
   type Decision,
-  type Hello,
 } from '../../../runtime/cluster/coordinator.js';
+import { hello, kinds, run } from './coordinator-helpers.js';
 
-const hello = (name: string, over: Partial<Hello> = {}): Hello => ({
-  name,
-  threads: 1,
-  control: { host: '127.0.0.1', port: 1 },
-  data: { host: '127.0.0.1', port: name.length },
-  application: 'wc',
-  applicationHash: 'h1',
-  ...over,
-});
-
-function run(state: CoordinatorState, events: CoordinatorEvent[]) {
-  const decisions: Decision[] = [];
-  for (const e of events) {
-    const r = step(state, e);
-    state = r.state;
-    decisions.push(...r.decisions);
-  }
-  return { state, decisions };
-}
-
-const kinds = (ds: Decision[]) => ds.map((d) => d.kind);
 const phases = (names: string[], kind: 'spawned' | 'wired' | 'ready'): CoordinatorEvent[] =>
   names.map((name) =>
     kind === 'spawned' ? { kind, name, directory: { of: name } } : { kind, name },
