@@ -30,8 +30,10 @@ export interface WordCountRun {
 /**
  * Running counts plus a counting sink. `emit` is an arrow property so it can
  * be handed to forEachWord directly; it reaches its state through `this`.
+ * The steady-state child (engine-steady.ts) keeps one across passes over the
+ * corpus, as the looped engine application keeps its state.
  */
-class LoopCounter {
+export class LoopCounter {
   readonly counts = new Map<string, number>();
   words = 0;
   checksum = 0;
@@ -47,9 +49,22 @@ class LoopCounter {
 
 /** The timed kernel: a plain function over locals. */
 function countLines(lines: readonly string[], counter: LoopCounter): void {
+  countLineRange(lines, 0, lines.length, counter);
+}
+
+/**
+ * Counts lines `from` (inclusive) to `to` (exclusive) into `counter`: the
+ * kernel of one run, and of the steady-state loop, which calls it on slices
+ * small enough to look at the clock between them.
+ */
+export function countLineRange(
+  lines: readonly string[],
+  from: number,
+  to: number,
+  counter: LoopCounter,
+): void {
   const emit = counter.emit;
-  const n = lines.length;
-  for (let i = 0; i < n; i++) forEachWord(lines[i] as string, emit);
+  for (let i = from; i < to; i++) forEachWord(lines[i] as string, emit);
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * The child processes of `roo bench`'s parts: {@link BenchChild} runs
- * `node <script>` (or `bin/roo`) with its output piped, keeps the last lines
- * of it to explain a failure, waits for a line, and stops the child with
- * SIGTERM then SIGKILL; {@link startWorker} starts a one-worker `roo
- * worker`. Part (d) (engine-tcp.ts), latency.ts, memory.ts, cluster.ts and
- * the resilience benchmark use them; a receiver counting their outputs is in
+ * `node <script>` (or `bin/roo`, with Node flags if asked) with its output
+ * piped, keeps the last lines of it to explain a failure, waits for a line,
+ * and stops the child with SIGTERM then SIGKILL; {@link startWorker} starts
+ * a one-worker `roo worker`. Parts (a), (c) (steady-series.ts) and (d)
+ * (engine-tcp.ts), latency.ts, memory.ts, cluster.ts and the resilience
+ * benchmark use them; a receiver counting their outputs is in
  * counting-receiver.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -61,20 +62,26 @@ export class BenchChild {
   }
 
   /**
-   * Starts `node <script> <args>` with info-level logs (the lines waited
-   * for are info lines), whatever this process's ROO_LOG_LEVEL is.
+   * Starts `node <nodeArgs> <script> <args>` with info-level logs (the lines
+   * waited for are info lines), whatever this process's ROO_LOG_LEVEL is.
+   * `nodeArgs` are Node's own flags, e.g. `--cpu-prof`.
    */
-  static start(name: string, script: string, args: readonly string[]): BenchChild {
-    const proc = spawn(process.execPath, [script, ...args], {
+  static start(
+    name: string,
+    script: string,
+    args: readonly string[],
+    nodeArgs: readonly string[] = [],
+  ): BenchChild {
+    const proc = spawn(process.execPath, [...nodeArgs, script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ROO_LOG_LEVEL: 'info' },
     });
     return new BenchChild(name, proc);
   }
 
-  /** Starts `node bin/roo <args>`; the subcommand names it. */
-  static roo(args: readonly string[]): BenchChild {
-    return BenchChild.start(`roo ${args[0] ?? ''}`, join(rootDir(), 'bin', 'roo'), args);
+  /** Starts `node <nodeArgs> bin/roo <args>`; the subcommand names it. */
+  static roo(args: readonly string[], nodeArgs: readonly string[] = []): BenchChild {
+    return BenchChild.start(`roo ${args[0] ?? ''}`, join(rootDir(), 'bin', 'roo'), args, nodeArgs);
   }
 
   /** Its process id. */
@@ -151,18 +158,25 @@ export async function stopAll(children: readonly (BenchChild | undefined)[]): Pr
   }
 }
 
-/** Starts `roo worker` for `app` with `--ponythreads threads`; resolves with it and its source address. */
+/**
+ * Starts `roo worker` for `app` with `--ponythreads threads` (and Node flags
+ * `nodeArgs`); resolves with it and its source address.
+ */
 export async function startWorker(
   app: string,
   out: string,
   threads: number,
   appArgs: readonly string[] = [],
+  nodeArgs: readonly string[] = [],
 ): Promise<{ worker: BenchChild; source: string }> {
-  const worker = BenchChild.roo([
-    ...['worker', '--application-module', app, '--in', `${LOCAL_HOST}:0`, '--out', out],
-    ...['--ponythreads', String(threads), '--cluster-initializer', '--worker-count', '1'],
-    ...(appArgs.length > 0 ? ['--', ...appArgs] : []),
-  ]);
+  const worker = BenchChild.roo(
+    [
+      ...['worker', '--application-module', app, '--in', `${LOCAL_HOST}:0`, '--out', out],
+      ...['--ponythreads', String(threads), '--cluster-initializer', '--worker-count', '1'],
+      ...(appArgs.length > 0 ? ['--', ...appArgs] : []),
+    ],
+    nodeArgs,
+  );
   try {
     const [, source] = await worker.waitForLine(
       /source '.*' listening on (\S+)/,

@@ -1,247 +1,231 @@
 /**
- * Part (d) of `roo bench`: word count end to end over TCP, as a user runs it.
+ * Part (d) of `roo bench`: word count end to end over TCP, as a user runs
+ * it, by scheduler thread count, each figure a steady state.
  *
- *   roo send (child, the corpus file once) → roo worker (child,
- *   examples/word_count/app.ts, --ponythreads 2) → a receiver in this
- *   process counting the newline-terminated `word => count` outputs
+ *   roo send --repeat --no-acks (child, the corpus file round and round)
+ *   → roo worker (child, examples/word_count/app.ts, --ponythreads N)
+ *   → a receiver in this process counting the `word => count` outputs
  *
  * against the hand-written single-process TCP word count
- * (bench/baseline-tcp.ts, a child process) fed by the same `roo send`. A run
- * is timed from just before `roo send` is spawned until the receiver has
- * counted one output per corpus word, so both sides pay the sender's process
- * start (about 0.1 s) alike. Both word counts are started once and stay up
- * for every repetition (their state carries over, which changes no output
- * count); repetitions alternate between them, so a burst of load from the
- * rest of a shared machine hits both.
+ * (bench/baseline-tcp.ts, a child) fed the same way. Every (count, rep) gets
+ * fresh processes: a worker, its sender and its receiver. After the warm-up
+ * (`--warmup-seconds`, from the sender's spawn), the outputs that reach the
+ * receiver during the window (`--seconds`) give words/s; the worker's CPU
+ * (/proc/PID/stat) gives CPU per word. Repetitions are interleaved: rep 1 of
+ * the hand-written one and of every thread count, then rep 2, ...
  *
  * The receiver counts outputs without decoding them: newline bytes for the
  * roo worker, whose TCP sink writes `word => count\n` unframed, and
  * length-prefixed frames for the hand-written one (its frame headers may
- * contain a 0x0a byte).
- *
- * The child processes are bench-child.ts's BenchChild, the receiver
- * counting-receiver.ts's CountingReceiver.
+ * contain a 0x0a byte). A process fails when it dies, its sender dies, no
+ * output arrives in the window, or the roo worker's output holds control
+ * bytes (word count's text has none: the stream is corrupted, not just
+ * short); the failure is recorded and the other processes go on.
  */
 import { join } from 'node:path';
 import { BenchChild, BenchFailure, LOCAL_HOST, rootDir, startWorker } from './bench-child.js';
 import { CountingReceiver } from './counting-receiver.js';
+import { listProfiles, profileDir, profileNodeArgs } from './profiles.js';
+import { formatRate, LoadProbe, processCpuMs } from './stats.js';
+import type { ProcessFailure, ProcessRun } from './sweep.js';
 
-/** After the last run, how long to watch for outputs beyond the expected total. */
-const SETTLE_MS = 300;
+/** How often a window looks at the processes and the output. */
+const WATCH_EVERY_MS = 100;
 
 /** What to measure in part (d). */
 export interface TcpOptions {
-  /** The corpus file, sent once per run. */
+  /** The corpus file, sent round and round. */
   corpusPath: string;
-  /** Words in the corpus: the outputs a run waits for. */
-  totalWords: number;
-  /** Measured runs of each side, after one warm-up run each. */
+  /** Scheduler thread counts of the roo worker. */
+  threads: readonly number[];
+  /** Fresh processes per thread count (and of the hand-written one). */
   reps: number;
-  /** Scheduler threads of the roo worker. */
-  threads: number;
+  /** Seconds from the sender's start to the window. */
+  warmupSeconds: number;
+  /** Seconds of the window. */
+  seconds: number;
   /** Also run the hand-written baseline (false: roo only, to find the maximum rate). */
   withBaseline: boolean;
+  /** `--profile DIR`, or undefined. */
+  profileDir: string | undefined;
   /** Progress lines. */
   log: (line: string) => void;
 }
 
-/** Words/s of each measured run, per side; filled run by run, so a failure keeps what was measured. */
+/** The processes of (d), filled as they end so a failure keeps what was measured. */
 export interface TcpResult {
-  /** roo send → roo worker → receiver. */
-  roo: number[];
-  /** roo send → hand-written TCP word count → receiver (empty without the baseline). */
-  baseline: number[];
-  /** `roo send`'s own figure: seconds from connect to last byte handed to the OS, per roo run. */
-  senderSeconds: number[];
-  /** Runs that failed (wrong output, stall, a process died), described. */
-  failures: string[];
+  runs: ProcessRun[];
+  failures: ProcessFailure[];
 }
 
 /** A new, empty result. */
 export function emptyTcpResult(): TcpResult {
-  return { roo: [], baseline: [], senderSeconds: [], failures: [] };
+  return { runs: [], failures: [] };
 }
 
-/** A word count process and the receiver of its outputs; restarted after a failed run. */
-interface Process {
-  name: string;
-  child: BenchChild;
-  receiver: CountingReceiver;
-  source: string;
-  /** Runs this process has completed: the receiver holds this many corpora of outputs. */
-  runs: number;
+/** What one process of (d) runs. */
+type Subject = { series: 'tcp-roo'; threads: number } | { series: 'tcp-hand' };
+
+/** How a process is named in progress and failure lines. */
+function label(subject: Subject, rep: number): string {
+  return subject.series === 'tcp-hand'
+    ? `(d) hand-written TCP word count, process ${rep}`
+    : `(d) roo worker, ${subject.threads} thread${subject.threads === 1 ? '' : 's'}, process ${rep}`;
 }
 
-/** One side of the comparison: how to start its process, and its rates. */
-interface Side {
-  label: string;
-  start: () => Promise<Process>;
-  current: Process | undefined;
-  rates: number[];
-  failures: number;
+/** Where a process writes its profiles under `--profile`, and how many scheduler threads it runs. */
+function profilePlace(
+  o: TcpOptions,
+  subject: Subject,
+  rep: number,
+): { dir: string; schedulers: number } | undefined {
+  if (o.profileDir === undefined) return undefined;
+  return subject.series === 'tcp-roo'
+    ? { dir: profileDir(o.profileDir, 'd', subject.threads, rep), schedulers: subject.threads }
+    : { dir: profileDir(o.profileDir, 'd-hand', 1, rep), schedulers: 0 };
 }
 
-/** With control bytes in the output and nothing new for this long, a run has failed. */
-const CORRUPT_STALL_MS = 2_000;
-
-/** How a run is named in progress and failure lines. */
-function runLabel(run: number): string {
-  return run === 0 ? 'warm-up' : `run ${run}`;
-}
-
-/** Sends the corpus once to `p` and waits for every output; returns words/s and the sender's seconds. */
-async function timeOneRun(
-  p: Process,
-  options: TcpOptions,
-): Promise<{ rate: number; senderSeconds: number }> {
-  const target = (p.runs + 1) * options.totalWords;
-  const started = performance.now();
-  const sender = BenchChild.roo(['send', '--host', p.source, '--file', options.corpusPath]);
-  let senderSeconds = NaN;
-  sender.onLine((line) => {
-    const m = /^sent \d+ messages \(\d+ bytes\) in ([\d.]+) s/.exec(line);
-    if (m !== null) senderSeconds = Number(m[1]);
-  });
-  try {
-    const endMs = await p.receiver.waitFor(target, () => {
-      if (p.child.exit !== undefined) return p.child.describe();
-      if (sender.exit !== undefined && sender.exit.code !== 0) return sender.describe();
-      if (
-        p.receiver.controlBytes > 0 &&
-        performance.now() - p.receiver.lastDataMs > CORRUPT_STALL_MS
-      ) {
-        return `output stopped short: ${p.receiver.describe()}`;
-      }
-      return undefined;
-    });
-    await sender.exited;
-    if (p.receiver.controlBytes > 0) {
-      throw new BenchFailure(`wrong output: ${p.receiver.describe()}`);
-    }
-    p.runs++;
-    return { rate: options.totalWords / ((endMs - started) / 1000), senderSeconds };
-  } catch (err) {
-    if (err instanceof BenchFailure) {
-      throw new BenchFailure(`${err.message}\n${p.child.describe()}\n${sender.describe()}`);
-    }
-    throw err;
-  } finally {
-    await sender.stop();
+/** The process under test, started and listening. */
+async function startSubject(
+  subject: Subject,
+  out: string,
+  nodeArgs: readonly string[],
+  started: (child: BenchChild) => void,
+): Promise<string> {
+  const root = rootDir();
+  if (subject.series === 'tcp-roo') {
+    const { worker, source } = await startWorker(
+      join(root, 'examples', 'word_count', 'app.ts'),
+      out,
+      subject.threads,
+      [],
+      nodeArgs,
+    );
+    started(worker);
+    return source;
   }
-}
-
-/** Stops a side's process and its receiver, checking first that no extra output arrived. */
-async function retire(
-  p: Process,
-  options: TcpOptions,
-  check: boolean,
-): Promise<string | undefined> {
-  let problem: string | undefined;
-  if (check) {
-    // Every output was waited for; one more would be a duplicate.
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const expected = p.runs * options.totalWords;
-    if (p.receiver.count !== expected) {
-      problem = `${p.name} sent ${p.receiver.count} outputs for ${expected} words (${p.receiver.describe()})`;
-    }
-  }
-  await p.child.stop();
-  await p.receiver.close();
-  return problem;
+  const hand = BenchChild.start(
+    'hand-written TCP word count',
+    join(root, 'dist', 'bench', 'baseline-tcp.js'),
+    ['--listen', `${LOCAL_HOST}:0`, '--out', out],
+    nodeArgs,
+  );
+  started(hand);
+  const [, source] = await hand.waitForLine(/^Listening on (\S+)/, 'where it listens');
+  return source as string;
 }
 
 /**
- * Runs part (d); see the module comment. Fills `result` as runs complete and
- * returns it; stops every child it started. A failed run (wrong or missing
- * output, a stall, a dead process) is recorded in `result.failures`, the
- * failing process is replaced by a fresh one, and the runs go on; after
- * `reps + 1` failures of one side it gives up on that side.
+ * Waits until `untilMs`, throwing BenchFailure as soon as `problem()` names
+ * one (checked every WATCH_EVERY_MS).
  */
-export async function runTcpComparison(
-  options: TcpOptions,
+async function watchUntil(untilMs: number, problem: () => string | undefined): Promise<void> {
+  for (;;) {
+    const why = problem();
+    if (why !== undefined) throw new BenchFailure(why);
+    const left = untilMs - performance.now();
+    if (left <= 0) return;
+    await new Promise((r) => setTimeout(r, Math.min(left, WATCH_EVERY_MS)));
+  }
+}
+
+/** One fresh process of (d): start, feed, warm up, measure, stop. */
+async function measureOne(o: TcpOptions, subject: Subject, rep: number): Promise<ProcessRun> {
+  const roo = subject.series === 'tcp-roo';
+  const threads = roo ? subject.threads : 1;
+  const dir = profilePlace(o, subject, rep)?.dir;
+  const receiver = await CountingReceiver.listen(roo ? 'lines' : 'frames');
+  let proc: BenchChild | undefined;
+  let sender: BenchChild | undefined;
+  try {
+    const t0 = performance.now();
+    const source = await startSubject(subject, receiver.address, profileNodeArgs(dir), (c) => {
+      proc = c;
+    });
+    const p = proc as BenchChild;
+    const startSeconds = (performance.now() - t0) / 1000;
+    const s = BenchChild.roo([
+      ...['send', '--host', source, '--file', o.corpusPath, '--repeat', '--no-acks'],
+    ]);
+    sender = s;
+    const sent = performance.now();
+    const problem = (): string | undefined => {
+      if (p.exit !== undefined) return p.describe();
+      if (s.exit !== undefined) return `the sender stopped: ${s.describe()}`;
+      if (receiver.controlBytes > 0) return `wrong output: ${receiver.describe()}`;
+      return undefined;
+    };
+    await watchUntil(sent + o.warmupSeconds * 1000, problem);
+    const probe = new LoadProbe([p.pid, s.pid]);
+    const c0 = receiver.count;
+    const cpu0 = processCpuMs(p.pid);
+    const w0 = performance.now();
+    probe.start();
+    const warmupRate = c0 / ((w0 - sent) / 1000);
+    o.log(`  ${label(subject, rep)}: warm-up ${formatRate(warmupRate)} words/s`);
+    await watchUntil(w0 + o.seconds * 1000, problem);
+    const c1 = receiver.count;
+    const cpu1 = processCpuMs(p.pid);
+    const w1 = performance.now();
+    const load = probe.stop();
+    const words = c1 - c0;
+    if (words === 0) {
+      throw new BenchFailure(
+        `no output in the ${o.seconds} s window (${receiver.describe()})\n${p.describe()}`,
+      );
+    }
+    const rate = words / ((w1 - w0) / 1000);
+    o.log(`  ${label(subject, rep)}: window ${formatRate(rate)} words/s`);
+    return {
+      series: subject.series,
+      threads,
+      rep,
+      startSeconds,
+      warmupRate,
+      rate,
+      cpuNsPerWord:
+        cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) * 1e6) / words,
+      utilization: undefined,
+      otherLoad: load.otherLoad,
+      profile: undefined,
+    };
+  } finally {
+    // The sender first, so that the process under test stops idle (and, with
+    // --cpu-prof, has the time to write its profiles on its way out).
+    await sender?.stop();
+    await proc?.stop();
+    await receiver.close();
+  }
+}
+
+/**
+ * Runs part (d); see the module comment. Fills `result` as processes end and
+ * returns it; stops every child it started.
+ */
+export async function runTcpSweep(
+  o: TcpOptions,
   result: TcpResult = emptyTcpResult(),
 ): Promise<TcpResult> {
-  const root = rootDir();
-  const rooSide: Side = {
-    label: 'roo worker',
-    current: undefined,
-    rates: result.roo,
-    failures: 0,
-    start: async () => {
-      const receiver = await CountingReceiver.listen('lines');
+  const subjects: Subject[] = [
+    ...(o.withBaseline ? [{ series: 'tcp-hand' } as const] : []),
+    ...o.threads.map((threads) => ({ series: 'tcp-roo', threads }) as const),
+  ];
+  for (let rep = 1; rep <= o.reps; rep++) {
+    for (const subject of subjects) {
+      const threads = subject.series === 'tcp-roo' ? subject.threads : 1;
+      const spawnedAt = Date.now();
       try {
-        const { worker, source } = await startWorker(
-          join(root, 'examples', 'word_count', 'app.ts'),
-          receiver.address,
-          options.threads,
-        );
-        return { name: `roo worker (pid ${worker.pid})`, child: worker, receiver, source, runs: 0 };
+        const run = await measureOne(o, subject, rep);
+        // Listed once the process has exited: each thread writes its profile on its way out.
+        const place = profilePlace(o, subject, rep);
+        if (place !== undefined) run.profile = listProfiles(place.dir, place.schedulers, spawnedAt);
+        result.runs.push(run);
       } catch (err) {
-        await receiver.close();
-        throw err;
+        if (!(err instanceof BenchFailure)) throw err;
+        const message = `${label(subject, rep)} failed: ${err.message}`;
+        o.log(`  ${message.split('\n')[0]}`);
+        result.failures.push({ series: subject.series, threads, rep, message });
       }
-    },
-  };
-  const handSide: Side = {
-    label: 'hand-written TCP word count',
-    current: undefined,
-    rates: result.baseline,
-    failures: 0,
-    start: async () => {
-      const receiver = await CountingReceiver.listen('frames');
-      const hand = BenchChild.start(
-        'baseline-tcp',
-        join(root, 'dist', 'bench', 'baseline-tcp.js'),
-        [...['--listen', `${LOCAL_HOST}:0`, '--out', receiver.address]],
-      );
-      try {
-        const [, source] = await hand.waitForLine(/^Listening on (\S+)/, 'where it listens');
-        return {
-          name: `hand-written TCP word count (pid ${hand.pid})`,
-          child: hand,
-          receiver,
-          source: source as string,
-          runs: 0,
-        };
-      } catch (err) {
-        await hand.stop();
-        await receiver.close();
-        throw err;
-      }
-    },
-  };
-  const sides = options.withBaseline ? [rooSide, handSide] : [rooSide];
-  try {
-    for (let run = 0; run <= options.reps; run++) {
-      for (const side of sides) {
-        if (side.failures > options.reps) continue;
-        side.current ??= await side.start();
-        const p = side.current;
-        try {
-          const r = await timeOneRun(p, options);
-          options.log(`  ${p.name}, ${runLabel(run)}: ${(r.rate / 1e6).toFixed(2)} M words/s`);
-          if (run > 0) {
-            side.rates.push(r.rate);
-            if (side === rooSide) result.senderSeconds.push(r.senderSeconds);
-          }
-        } catch (err) {
-          if (!(err instanceof BenchFailure)) throw err;
-          side.failures++;
-          const message = `${p.name}, ${runLabel(run)} failed: ${err.message}`;
-          options.log(`  ${message.split('\n')[0]}; starting a fresh process`);
-          result.failures.push(message);
-          side.current = undefined;
-          await retire(p, options, false);
-        }
-      }
-    }
-  } finally {
-    for (const side of sides) {
-      const p = side.current;
-      side.current = undefined;
-      if (p === undefined) continue;
-      const problem = await retire(p, options, true).catch((err: Error) => err.message);
-      if (problem !== undefined) result.failures.push(problem);
     }
   }
   return result;

@@ -1,35 +1,16 @@
 /**
  * The markdown report of a `roo bench` run: the machine, flags and load
- * probe, a table per part with its baseline, the targets, and the load per
- * part; and bench/RESULTS.md as `--write-results` rewrites it.
+ * probe, a table per part with its baseline (the throughput tables are in
+ * report-throughput.ts), the targets, and the load per part; and
+ * bench/RESULTS.md as `--write-results` rewrites it.
  */
 import type { LatencyResult } from './latency.js';
 import type { MemoryResult } from './memory.js';
+import { renderThroughput, tableFooter } from './report-throughput.js';
 import type { BenchResults } from './run.js';
 import { describeOptions } from './run-options.js';
-import {
-  formatMicros,
-  formatRate,
-  formatRateRange,
-  markdownTable,
-  summarize,
-  type Summary,
-} from './stats.js';
-import { evaluateTargets, loopBaseline, mb, medianOf } from './targets.js';
-
-function rateRow(
-  name: string,
-  rates: readonly number[],
-  base: number | undefined,
-  baseName: string,
-  load: string,
-): string[] {
-  if (rates.length === 0) return [name, 'n/a', '', '', load];
-  const s: Summary = summarize(rates);
-  const f = formatRateRange(s);
-  const vs = base === undefined ? 'n/a' : `${(s.median / base).toFixed(3)}x ${baseName}`.trim();
-  return [name, f.median, f.range, vs, load];
-}
+import { formatMicros, formatRate, markdownTable } from './stats.js';
+import { evaluateTargets, mb } from './targets.js';
 
 /** RSS series in MB, one value per `stepMs`. */
 export function rssSeries(m: Pick<MemoryResult, 'samples'>, stepMs: number): string {
@@ -74,56 +55,12 @@ export function renderReport(r: BenchResults): string {
   );
   out.push('');
 
-  const base = loopBaseline(r);
-  const rows: string[][] = [];
-  const loopRows = [r.loopBefore, r.loopAfter];
-  loopRows.forEach((v, i) => {
-    if (v === undefined) return;
-    const when =
-      r.loopAfter === undefined
-        ? ''
-        : i === 0
-          ? ', before the engine runs'
-          : ', after the engine runs';
-    const load = i === 0 ? loadOf('a') : loadOf('a (after)');
-    rows.push(rateRow(`(a) hand-written loop${when}`, v.rates, base, 'of the mean', load));
-  });
-  if (base !== undefined && r.loopAfter !== undefined) {
-    rows.push(['(a) baseline: mean of the two medians', formatRate(base), '', '1.000x', '']);
-  }
-  for (const v of r.rx) rows.push(rateRow(v.name, v.rates, base, 'of the mean', loadOf('b')));
-  for (const s of r.engine) {
-    rows.push(
-      rateRow(
-        `(c) roo engine in process, --ponythreads ${s.threads}, null sink`,
-        s.rates,
-        base,
-        'of (a)',
-        loadOf('c'),
-      ),
-    );
-  }
-  const c1 = medianOf(r.engine.find((s) => s.threads === 1)?.rates);
-  const c2 = medianOf(r.engine.find((s) => s.threads === 2)?.rates);
-  if (c1 !== undefined && c2 !== undefined) {
-    rows.push(['(c) 2 threads / 1 thread', '', '', `${(c2 / c1).toFixed(3)}x`, '']);
-  }
-  const dBase = medianOf(r.tcpBaseline?.rates);
-  if (r.tcpRoo !== undefined)
-    rows.push(rateRow(r.tcpRoo.name, r.tcpRoo.rates, dBase, 'of hand-written', loadOf('d')));
-  if (r.tcpBaseline !== undefined)
-    rows.push(rateRow(r.tcpBaseline.name, r.tcpBaseline.rates, dBase, '', loadOf('d')));
-  if (rows.length > 0) {
-    out.push(`### Throughput (1 warm-up + ${o.reps} measured runs each; median words/s)`);
-    out.push('');
-    out.push(markdownTable(['variant', 'words/s', 'min..max', 'ratio', 'other load'], rows));
-    out.push('');
-  }
+  out.push(...renderThroughput(r));
 
   const lat: [LatencyResult, string, string][] = [];
   if (r.latency !== undefined) lat.push([r.latency, 'the target rate', 'latency']);
   if (r.latencyLow !== undefined) {
-    lat.push([r.latencyLow, 'a tenth of it, for context', 'latency (tenth)']);
+    lat.push([r.latencyLow, 'a tenth of it', 'latency (tenth)']);
   }
   if (lat.length > 0) {
     out.push(
@@ -162,6 +99,16 @@ export function renderReport(r: BenchResults): string {
     out.push(
       '"came back during sending" below "sent" means the worker fell behind the rate and ' +
         'messages queued: latency then measures the queue.',
+    );
+    out.push('');
+    const at = lat[0]?.[0].targetRate ?? 0;
+    out.push(
+      tableFooter(
+        r,
+        `node bin/roo bench --only latency --mb ${o.mb} --seed ${o.seed} ` +
+          `--latency-rate ${Math.round(at)} --latency-seconds ${o.latencySeconds}`,
+        ['latency'],
+      ),
     );
     out.push('');
   }
@@ -206,6 +153,16 @@ export function renderReport(r: BenchResults): string {
     out.push(
       `Backpressure: \`roo send\` sent ${m.linesSent} lines of the ${m.linesPlanned} its pacing allowed ` +
         `(${((100 * m.linesSent) / Math.max(m.linesPlanned, 1)).toFixed(0)} %); the receiver read ${m.outputsRead} outputs.`,
+    );
+    out.push('');
+    // The memory part reads --latency-rate as words/s (the sender's pace).
+    out.push(
+      tableFooter(
+        r,
+        `node bin/roo bench --only memory --mb ${o.mb} --seed ${o.seed} ` +
+          `--latency-rate ${Math.round(m.senderRate)} --memory-seconds ${o.memorySeconds}`,
+        ['memory'],
+      ),
     );
     out.push('');
   }

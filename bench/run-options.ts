@@ -1,8 +1,11 @@
 /**
  * The flags of `roo bench` (run.ts): the parts a run can do, the sizes of a
- * full and a `--quick` run, the `--help` text, parsing, and the one-line
- * description of the flags the report prints.
+ * full and a `--quick` run, the `--help` text, parsing, the one-line
+ * description of the flags the report prints, and the command that
+ * reproduces one table.
  */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SEED } from './corpus.js';
 
@@ -15,7 +18,7 @@ export type Part = (typeof PARTS)[number];
 export interface BenchOptions {
   /** Corpus size, MiB. */
   mb: number;
-  /** Measured repetitions of (a)..(d), each after one warm-up. */
+  /** Fresh processes per thread count in (a), (c) and (d); measured runs of (b) after one warm-up. */
   reps: number;
   /** Parts to run. */
   only: ReadonlySet<Part>;
@@ -25,6 +28,14 @@ export interface BenchOptions {
   writeResults: boolean;
   /** Corpus seed. */
   seed: number;
+  /** Scheduler thread counts of (c) and (d), ascending, no duplicates. */
+  threads: readonly number[];
+  /** Seconds each process of (a), (c) and (d) runs before its window. */
+  warmupSeconds: number;
+  /** Seconds of the measured window of each process of (a), (c) and (d). */
+  seconds: number;
+  /** Where the processes of (a), (c) and (d) write CPU profiles (absolute); undefined: none. */
+  profile: string | undefined;
   /** Messages/s of the latency part; undefined: half of (d)'s maximum. */
   latencyRate: number | undefined;
   /** Seconds the latency part records (after its warm-up). */
@@ -34,24 +45,53 @@ export interface BenchOptions {
 }
 
 /** Sizes of a full run. */
-export const FULL_DEFAULTS = { mb: 20, reps: 3, latencySeconds: 10, memorySeconds: 20 } as const;
+export const FULL_DEFAULTS = {
+  mb: 20,
+  reps: 3,
+  warmupSeconds: 3,
+  seconds: 6,
+  latencySeconds: 10,
+  memorySeconds: 20,
+} as const;
 /** Sizes of `--quick`. */
-export const QUICK_DEFAULTS = { mb: 2, reps: 1, latencySeconds: 2, memorySeconds: 4 } as const;
+export const QUICK_DEFAULTS = {
+  mb: 2,
+  reps: 1,
+  warmupSeconds: 1,
+  seconds: 1,
+  latencySeconds: 2,
+  memorySeconds: 4,
+} as const;
+
+/** The default thread counts: 1, 2 and every core, without duplicates, ascending. */
+export function defaultThreads(cores: number): number[] {
+  return [...new Set([1, 2, cores])].sort((a, b) => a - b);
+}
 
 /** The usage text of `roo bench`. */
 export const BENCH_USAGE = `usage: roo bench [flags]
 
 Runs roo's benchmarks on one generated corpus, each against a baseline
 measured in the same run, and prints markdown tables with MET / MISSED
-against the targets. Run from the compiled tree (npx tsc -p tsconfig.build.json).
+against the targets. Throughput is measured in fresh processes, each in a
+window after a warm-up. Run from the compiled tree (npx tsc -p tsconfig.build.json).
 
   --mb N               corpus size in MiB (default ${FULL_DEFAULTS.mb}; --quick: ${QUICK_DEFAULTS.mb})
-  --reps N             measured repetitions of (a)-(d) after one warm-up (default ${FULL_DEFAULTS.reps}; --quick: ${QUICK_DEFAULTS.reps})
+  --reps N             fresh processes per thread count in (a), (c), (d); measured runs of (b)
+                       (default ${FULL_DEFAULTS.reps}; --quick: ${QUICK_DEFAULTS.reps})
+  --threads LIST       scheduler thread counts of (c) and (d), comma separated
+                       (default: 1, 2 and the available cores)
+  --warmup-seconds N   seconds each process runs before its window (default ${FULL_DEFAULTS.warmupSeconds}; --quick: ${QUICK_DEFAULTS.warmupSeconds})
+  --seconds N          seconds of each process's measured window (default ${FULL_DEFAULTS.seconds}; --quick: ${QUICK_DEFAULTS.seconds})
+  --profile DIR        the processes of (a), (c), (d) write .cpuprofile files (one per thread)
+                       under DIR/<part>-<threads>t-<rep>
   --only LIST          parts to run, comma separated: ${PARTS.join(',')} (default: all)
-                         a        hand-written loop        b  RxJS
-                         c        roo engine in process, 1 and 2 threads (runs (a) too, as its baseline)
-                         d        roo send → roo worker → receiver, against a hand-written TCP word count
-                         latency  p50/p99/p99.99 at half of (d)'s maximum rate
+                         a        hand-written loop, steady state in fresh processes
+                         b        RxJS, against the loop in this process
+                         c        roo engine in process, by thread count (runs (a) too, as its baseline)
+                         d        roo send → roo worker → receiver by thread count, against a
+                                  hand-written TCP word count
+                         latency  p50/p99/p99.99 at half and a tenth of (d)'s 2-thread rate
                          memory   worker RSS with a sink 10× slower than the sender
   --quick              small sizes for a smoke test (a few seconds per part)
   --write-results      rewrite bench/RESULTS.md with the figures and the command
@@ -79,8 +119,30 @@ function positive(flag: string, text: string, integer: boolean): number {
   return value;
 }
 
-/** Parses `roo bench` flags, or 'help'. Throws BenchUsageError. */
-export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
+/** The most threads a count may ask for (the engine's own bound). */
+const MAX_THREADS = 256;
+
+/** `--threads LIST` as ascending distinct counts; throws BenchUsageError. */
+export function parseThreads(text: string): number[] {
+  const counts = text.split(',').map((s) => {
+    const n = positive('threads', s.trim(), true);
+    if (n > MAX_THREADS) {
+      throw new BenchUsageError(`--threads: at most ${MAX_THREADS} threads, got '${s.trim()}'`);
+    }
+    return n;
+  });
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
+/**
+ * Parses `roo bench` flags, or 'help'. `cores` gives the default thread
+ * counts (a parameter so that tests do not depend on the machine). Throws
+ * BenchUsageError.
+ */
+export function parseBenchArgs(
+  argv: readonly string[],
+  cores: number = availableParallelism(),
+): BenchOptions | 'help' {
   let v;
   try {
     ({ values: v } = parseArgs({
@@ -94,6 +156,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         quick: { type: 'boolean' },
         'write-results': { type: 'boolean' },
         seed: { type: 'string' },
+        threads: { type: 'string' },
+        'warmup-seconds': { type: 'string' },
+        seconds: { type: 'string' },
+        profile: { type: 'string' },
         'latency-rate': { type: 'string' },
         'latency-seconds': { type: 'string' },
         'memory-seconds': { type: 'string' },
@@ -121,25 +187,25 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     seed = Number(v.seed);
     if (!Number.isSafeInteger(seed)) throw new BenchUsageError(`--seed: expected an integer`);
   }
+  if (v.profile === '') throw new BenchUsageError('--profile: expected a directory');
+  const number = (flag: keyof typeof v & string, fallback: number, integer = false): number => {
+    const text = v[flag];
+    return typeof text === 'string' ? positive(flag, text, integer) : fallback;
+  };
   return {
-    mb: v.mb === undefined ? sizes.mb : positive('mb', v.mb, false),
-    reps: v.reps === undefined ? sizes.reps : positive('reps', v.reps, true),
+    mb: number('mb', sizes.mb),
+    reps: number('reps', sizes.reps, true),
     only,
     quick,
     writeResults: v['write-results'] === true,
     seed,
-    latencyRate:
-      v['latency-rate'] === undefined
-        ? undefined
-        : positive('latency-rate', v['latency-rate'], false),
-    latencySeconds:
-      v['latency-seconds'] === undefined
-        ? sizes.latencySeconds
-        : positive('latency-seconds', v['latency-seconds'], false),
-    memorySeconds:
-      v['memory-seconds'] === undefined
-        ? sizes.memorySeconds
-        : positive('memory-seconds', v['memory-seconds'], false),
+    threads: v.threads === undefined ? defaultThreads(cores) : parseThreads(v.threads),
+    warmupSeconds: number('warmup-seconds', sizes.warmupSeconds),
+    seconds: number('seconds', sizes.seconds),
+    profile: v.profile === undefined ? undefined : resolve(v.profile),
+    latencyRate: v['latency-rate'] === undefined ? undefined : number('latency-rate', 0),
+    latencySeconds: number('latency-seconds', sizes.latencySeconds),
+    memorySeconds: number('memory-seconds', sizes.memorySeconds),
   };
 }
 
@@ -148,7 +214,23 @@ export function describeOptions(o: BenchOptions): string {
   const parts = PARTS.filter((p) => o.only.has(p)).join(',');
   return (
     `--mb ${o.mb} --reps ${o.reps} --only ${parts}${o.quick ? ' --quick' : ''} --seed ${o.seed} ` +
+    `--threads ${o.threads.join(',')} --warmup-seconds ${o.warmupSeconds} --seconds ${o.seconds} ` +
+    `${o.profile === undefined ? '' : `--profile ${o.profile} `}` +
     `--latency-rate ${o.latencyRate ?? 'auto'} --latency-seconds ${o.latencySeconds} ` +
     `--memory-seconds ${o.memorySeconds}`
   );
+}
+
+/**
+ * The command that measures `parts` again with this run's sizes: printed
+ * under each throughput table, so one table can be re-run alone.
+ */
+export function reproduceCommand(o: BenchOptions, parts: readonly Part[]): string {
+  return [
+    'node bin/roo bench',
+    `--only ${parts.join(',')}`,
+    `--mb ${o.mb} --seed ${o.seed}`,
+    `--threads ${o.threads.join(',')} --reps ${o.reps}`,
+    `--warmup-seconds ${o.warmupSeconds} --seconds ${o.seconds}`,
+  ].join(' ');
 }

@@ -2,26 +2,30 @@
  * `roo bench`: every benchmark of roo in one run, on one generated corpus,
  * each against a baseline measured in the same run (STYLE.md habit 10).
  *
- *   (a) hand-written single-thread word count loop          bench/baseline-loop.ts
+ *   (a) hand-written single-thread word count loop,
+ *       steady state in fresh processes                      bench/engine-steady.ts --loop
  *   (b) the same in RxJS, idiomatic and one-scan             bench/baseline-rx.ts
- *   (c) the roo engine in this process, 1 and 2 threads      bench/engine-inprocess.ts
- *   (d) roo send → roo worker → receiver, against a
- *       hand-written TCP word count process                  bench/engine-tcp.ts
- *   latency: p50/p99/p99.99 at half of (d)'s maximum rate   bench/latency.ts
+ *   (c) the roo engine in process, by thread count,
+ *       steady state in fresh processes                      bench/engine-steady.ts, steady-series.ts
+ *   (d) roo send → roo worker → receiver by thread count,
+ *       against a hand-written TCP word count                bench/engine-tcp.ts
+ *   latency: p50/p99/p99.99 at half and a tenth of (d)'s
+ *       2-thread rate                                        bench/latency.ts
  *   memory: worker RSS when the sink is 10× slower           bench/memory.ts
  *
  * It prints the machine, Node version, flags, a load probe and markdown
  * tables, marks each target MET or MISSED (targets are reported, never
  * enforced), and with `--write-results` rewrites bench/RESULTS.md. See
  * bench/README.md for what each part measures and how. The flags are in
- * run-options.ts, the load probes in run-load.ts, the report in report.ts.
+ * run-options.ts, the load probes in run-load.ts, the report in report.ts
+ * and report-throughput.ts.
  *
- *   node bin/roo bench [--mb 20] [--reps 3] [--only a,b,c,d,latency,memory]
- *                      [--quick] [--write-results] ...
+ *   node bin/roo bench [--mb 20] [--reps 3] [--threads 1,2,4] [--only a,b,c,d,latency,memory]
+ *                      [--quick] [--profile DIR] [--write-results] ...
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -30,16 +34,16 @@ import { runLoopBaseline } from './baseline-loop.js';
 import { runRxGroupBy, runRxOneScan } from './baseline-rx.js';
 import { expectationOf, measureVariant, type VariantResult } from './baselines.js';
 import { countWords, writeCorpusFile } from './corpus.js';
-import { runEngineSeries, type EngineSeries } from './engine-inprocess.js';
 import { rootDir } from './bench-child.js';
-import { emptyTcpResult, runTcpComparison } from './engine-tcp.js';
+import { runTcpSweep } from './engine-tcp.js';
 import { runLatency, type LatencyResult } from './latency.js';
 import { runMemory, type MemoryResult } from './memory.js';
 import { renderReport, resultsFile } from './report.js';
 import { idleProbe, loadAverage, PartProbe, type PartLoad } from './run-load.js';
 import { BENCH_USAGE, parseBenchArgs, type BenchOptions, type Part } from './run-options.js';
-import { formatMachine, formatRate } from './stats.js';
-import { medianOf } from './targets.js';
+import { formatMachine, formatMachineLine, formatRate } from './stats.js';
+import { runSteadySeries } from './steady-series.js';
+import { summarizeSweep, type ProcessFailure, type ProcessRun } from './sweep.js';
 
 // ---------------------------------------------------------------------------
 // Results.
@@ -52,14 +56,6 @@ export interface CorpusInfo {
   distinct: number;
 }
 
-/** Rates of a series of runs. */
-export interface RateSeries {
-  /** Label. */
-  name: string;
-  /** Words/s per measured run. */
-  rates: number[];
-}
-
 /** Everything a run measured; undefined for parts not run (or failed). */
 export interface BenchResults {
   options: BenchOptions;
@@ -69,6 +65,10 @@ export interface BenchResults {
   startedAt: string;
   /** Markdown lines naming the machine and Node (stats.formatMachine). */
   machine: string;
+  /** The same in one short line, printed under each throughput table. */
+  machineLine: string;
+  /** os.availableParallelism(): the thread sweep judges the counts above it. */
+  cores: number;
   /** The commit and how far the working tree differed from it. */
   code: string;
   corpus: CorpusInfo | undefined;
@@ -79,21 +79,19 @@ export interface BenchResults {
   loadAverageEnd: string;
   /** Per part. */
   loads: PartLoad[];
-  /** (a) before and after the engine runs (after: only when (c) ran). */
-  loopBefore: VariantResult | undefined;
-  loopAfter: VariantResult | undefined;
+  /** (b): the loop measured in this process like (b), the baseline of (b)'s ratios. */
+  rxLoop: VariantResult | undefined;
   /** (b). */
   rx: VariantResult[];
-  /** (c), per thread count. */
-  engine: EngineSeries[];
-  /** (d). */
-  tcpRoo: RateSeries | undefined;
-  tcpBaseline: RateSeries | undefined;
+  /** (a), (c) and (d): one entry per measured process. */
+  runs: ProcessRun[];
+  /** Processes of (a), (c) and (d) that gave no figures. */
+  processFailures: ProcessFailure[];
   /** Where the latency and memory rate came from. */
   rateSource: string | undefined;
   /** How the latency part's rate was chosen. */
   latencyRateSource: string | undefined;
-  /** Latency at the target rate, and at a tenth of it for context. */
+  /** Latency at the target rate, and at a tenth of it. */
   latency: LatencyResult | undefined;
   latencyLow: LatencyResult | undefined;
   memory: MemoryResult | undefined;
@@ -141,6 +139,16 @@ function exposeGc(): void {
   }
 }
 
+/** Throws the failures of a part's processes as one error, so the part is marked failed. */
+function throwFailures(failures: readonly ProcessFailure[]): void {
+  if (failures.length > 0) {
+    throw new Error(
+      `${failures.length} process(es) failed (the others were measured):\n` +
+        failures.map((f) => f.message).join('\n'),
+    );
+  }
+}
+
 /** Runs the selected parts; never throws for a part's failure (it is recorded). */
 export async function runAll(
   options: BenchOptions,
@@ -153,18 +161,18 @@ export async function runAll(
     command,
     startedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: formatMachine(),
+    machineLine: formatMachineLine(),
+    cores: availableParallelism(),
     code: describeCode(),
     corpus: undefined,
     idleOtherLoad: 0,
     loadAverageStart: loadAverage(),
     loadAverageEnd: '',
     loads: [],
-    loopBefore: undefined,
-    loopAfter: undefined,
+    rxLoop: undefined,
     rx: [],
-    engine: [],
-    tcpRoo: undefined,
-    tcpBaseline: undefined,
+    runs: [],
+    processFailures: [],
     rateSource: undefined,
     latencyRateSource: undefined,
     latency: undefined,
@@ -212,12 +220,26 @@ export async function runAll(
         r.loads.push(probe.stop());
       }
     };
-    const loop = (): VariantResult =>
-      measureVariant('(a) hand-written loop', () => runLoopBaseline(lines), options.reps, expected);
     const has = (p: Part): boolean => options.only.has(p);
+    const windows = {
+      corpusPath,
+      threads: options.threads,
+      reps: options.reps,
+      warmupSeconds: options.warmupSeconds,
+      seconds: options.seconds,
+      profileDir: options.profile,
+      log,
+    };
 
     if (has('b')) {
       await part('b', () => {
+        // (b) runs whole passes in this process; its baseline is the loop measured the same way.
+        r.rxLoop = measureVariant(
+          '(a) hand-written loop, in this process like (b)',
+          () => runLoopBaseline(lines),
+          options.reps,
+          expected,
+        );
         r.rx.push(
           measureVariant(
             '(b) RxJS idiomatic: groupBy → per-group scan',
@@ -237,80 +259,51 @@ export async function runAll(
       });
     }
     if (has('a') || has('c')) {
-      await part('a', () => {
-        r.loopBefore = loop();
+      await part(has('a') && has('c') ? 'a,c' : has('a') ? 'a' : 'c', async () => {
+        // Filled process by process: a failed process keeps the others' figures.
+        const steady = { runs: r.runs, failures: r.processFailures };
+        const before = steady.failures.length;
+        await runSteadySeries({ ...windows, loop: true, engine: has('c') }, steady);
+        throwFailures(steady.failures.slice(before));
       });
     }
-    if (has('c')) {
-      await part('c', async () => {
-        r.engine = await runEngineSeries({
-          corpusPath,
-          totalWords: expected.words,
-          reps: options.reps,
-          threadCounts: [1, 2],
-          log,
-        });
-      });
-      await part('a (after)', () => {
-        r.loopAfter = loop();
-      });
-    }
-    let maxRate: number | undefined;
     if (has('d')) {
-      // Filled run by run: if a run fails, the runs before it are still reported.
-      const d = emptyTcpResult();
-      r.tcpRoo = { name: '(d) roo send → roo worker (--ponythreads 2) → receiver', rates: d.roo };
-      r.tcpBaseline = {
-        name: '(d) roo send → hand-written TCP word count → receiver',
-        rates: d.baseline,
-      };
       await part('d', async () => {
-        await runTcpComparison(
-          {
-            corpusPath,
-            totalWords: expected.words,
-            reps: options.reps,
-            threads: 2,
-            withBaseline: true,
-            log,
-          },
-          d,
-        );
-        if (d.failures.length > 0) {
-          throw new Error(
-            `${d.failures.length} run(s) failed (each on a fresh process, the runs went on):\n` +
-              d.failures.join('\n'),
-          );
-        }
+        const tcp = { runs: r.runs, failures: r.processFailures };
+        const before = tcp.failures.length;
+        await runTcpSweep({ ...windows, withBaseline: true }, tcp);
+        throwFailures(tcp.failures.slice(before));
       });
-      maxRate = medianOf(d.roo);
     }
+    // The latency and memory parts run at half of (d)'s 2-thread rate.
+    const twoThreads = (runs: readonly ProcessRun[]): number | undefined =>
+      summarizeSweep(runs, 'tcp-roo').find((x) => x.threads === 2)?.rate.median;
+    let maxRate = twoThreads(r.runs);
     if (has('latency') || has('memory')) {
       if (options.latencyRate !== undefined) {
         r.rateSource = `rate from --latency-rate ${options.latencyRate}`;
       } else if (maxRate === undefined) {
-        await part('d (max rate only)', async () => {
-          const d = await runTcpComparison({
-            corpusPath,
-            totalWords: expected.words,
+        await part('d (2-thread rate only)', async () => {
+          const d = await runTcpSweep({
+            ...windows,
+            threads: [2],
             reps: 1,
-            threads: 2,
             withBaseline: false,
-            log,
+            profileDir: undefined,
           });
-          maxRate = medianOf(d.roo);
-          if (d.failures.length > 0) throw new Error(d.failures.join('\n'));
+          maxRate = twoThreads(d.runs);
+          throwFailures(d.failures);
         });
       }
       const rate = options.latencyRate ?? (maxRate === undefined ? undefined : maxRate / 2);
       if (rate === undefined) {
         r.failures.push({
           part: 'latency/memory',
-          message: 'no maximum rate: (d) failed and no --latency-rate given',
+          message: 'no maximum rate: (d) at 2 threads failed and no --latency-rate given',
         });
       } else {
         if (options.latencyRate === undefined && maxRate !== undefined) {
-          r.rateSource = `half of (d)'s ${formatRate(maxRate)} words/s = ${formatRate(rate)}/s`;
+          r.rateSource = `half of (d)'s 2-thread ${formatRate(maxRate)} words/s = ${formatRate(rate)}/s`;
         }
         // The latency app takes one word per frame; (d)'s frames are lines of
         // ~10 words. Its comparable maximum is (d)'s frame (line) rate, so
@@ -318,7 +311,7 @@ export async function runAll(
         const wordsPerLine = expected.words / Math.max(1, lines.length);
         const latencyRate = options.latencyRate ?? rate / wordsPerLine;
         if (options.latencyRate === undefined) {
-          r.latencyRateSource = `half of (d)'s frame rate: ${formatRate(rate)} words/s ÷ ${wordsPerLine.toFixed(1)} words per frame = ${formatRate(latencyRate)} frames/s`;
+          r.latencyRateSource = `half of (d)'s 2-thread frame rate: ${formatRate(rate)} words/s ÷ ${wordsPerLine.toFixed(1)} words per frame = ${formatRate(latencyRate)} frames/s`;
         }
         if (has('latency')) {
           await part('latency', async () => {

@@ -3,6 +3,7 @@
  * formatting, markdown tables, the machine description every result is
  * printed with (STYLE.md habit 10), and an HDR latency recorder.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { build, type Histogram } from 'hdr-histogram-js';
 
@@ -120,6 +121,11 @@ export function formatMachine(info: MachineInfo = describeMachine()): string {
   ].join('\n');
 }
 
+/** The machine in one short line, for the foot of a table: "AMD EPYC, 2 cores, Node v20.20.2". */
+export function formatMachineLine(info: MachineInfo = describeMachine()): string {
+  return `${info.cpu}, ${info.cores} cores, Node ${info.node}`;
+}
+
 /** Busy CPU time of the whole machine (all cores, all processes), in ms. */
 function machineBusyMs(): number {
   let busy = 0;
@@ -143,17 +149,40 @@ export interface LoadSample {
 }
 
 /**
+ * CPU time of process `pid` so far, in ms (utime + stime of /proc/PID/stat,
+ * 10 ms ticks), or undefined once it is gone (or off Linux).
+ */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields from 3 (state) on; utime and stime are fields 14 and 15, in USER_HZ (100) ticks.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Measures how busy the rest of the machine was while a benchmark ran, so a
- * result taken on a shared machine can be told from a quiet one.
+ * result taken on a shared machine can be told from a quiet one. The
+ * processes `pids` (a part's running children) count as the benchmark's own,
+ * not as the rest of the machine.
  */
 export class LoadProbe {
   private wall0 = 0;
   private cpu0: NodeJS.CpuUsage = { user: 0, system: 0 };
   private busy0 = 0;
+  private pids0: (number | undefined)[] = [];
+
+  /** A probe; `pids` are processes whose CPU is not "other load". */
+  constructor(private readonly pids: readonly number[] = []) {}
 
   /** Starts an interval. */
   start(): void {
     this.busy0 = machineBusyMs();
+    this.pids0 = this.pids.map(processCpuMs);
     this.cpu0 = process.cpuUsage();
     this.wall0 = performance.now();
   }
@@ -162,12 +191,18 @@ export class LoadProbe {
   stop(): LoadSample {
     const wallMs = performance.now() - this.wall0;
     const cpu = process.cpuUsage(this.cpu0);
+    let pidsMs = 0;
+    this.pids.forEach((pid, i) => {
+      const before = this.pids0[i];
+      const after = processCpuMs(pid);
+      if (before !== undefined && after !== undefined) pidsMs += after - before;
+    });
     const busyMs = machineBusyMs() - this.busy0;
     const ownMs = (cpu.user + cpu.system) / 1000;
     return {
       wallMs,
       ownCpu: ownMs / wallMs,
-      otherLoad: Math.max(0, (busyMs - ownMs) / wallMs),
+      otherLoad: Math.max(0, (busyMs - ownMs - pidsMs) / wallMs),
     };
   }
 }

@@ -1,8 +1,11 @@
 /**
- * Benchmark application for bench/resilience.ts: the word count of
- * word-count-generated.ts (parallel generator over the corpus lines → split
- * → keyed count → counting sink), but the generator goes round the corpus
- * without end, so a run lasts as long as the benchmark wants to measure.
+ * Benchmark application of `roo bench` parts (a)/(c) (engine-steady.ts) and
+ * of bench/resilience.ts: word count over a corpus file read into memory on
+ * every thread. A parallel generator source runs an instance per scheduler
+ * thread, each taking every N-th line, round the corpus without end, so a
+ * run lasts as long as the benchmark wants to measure; decoding and
+ * splitting spread over the threads and only words whose key group lives
+ * elsewhere cross threads. Split → keyed count → a null sink that counts.
  *
  * Application arguments (after `--`): CORPUS_PATH
  */
