@@ -21,3 +21,4 @@ export { attachSchedulerThread, exposeControl, type AttachedThread } from './thr
 export { DeterministicSchedulers, seededRandom } from './deterministic.js';
 export { allocateRing, RingReader, RingWriter, type RingMemory } from './ring.js';
 export { allocateKernelMemory, type SharedKernelMemory } from './shared-layout.js';
+export { GcWatch, type GcCount, type GcStats, type GcListener } from './gc-watch.js';

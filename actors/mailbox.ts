@@ -25,6 +25,14 @@ export interface Receiver {
   receiveRuntime(tag: number, a: unknown, b: unknown): void;
 }
 
+/**
+ * Application messages queued in a set of mailboxes (one scheduler thread's):
+ * every mailbox of the set adds to it on push and takes from it on delivery.
+ */
+export interface QueuedCount {
+  app: number;
+}
+
 /** A single-threaded FIFO of actor messages. */
 export class Mailbox {
   /** Flat storage: tag, a, b per slot. */
@@ -37,7 +45,11 @@ export class Mailbox {
   /** Application messages queued (tag >= 0). */
   appSize = 0;
 
-  constructor(initialSlots = 16) {
+  constructor(
+    initialSlots = 16,
+    /** The thread-wide count this mailbox's application messages add to. */
+    private readonly queued: QueuedCount = { app: 0 },
+  ) {
     let slots = 1;
     while (slots < initialSlots) slots <<= 1;
     this.buf = new Array<unknown>(slots * STRIDE);
@@ -53,7 +65,10 @@ export class Mailbox {
     buf[i + 1] = a;
     buf[i + 2] = b;
     this.tail = (this.tail + 1) & this.mask;
-    if (tag >= 0) this.appSize++;
+    if (tag >= 0) {
+      this.appSize++;
+      this.queued.app++;
+    }
     return this.size++ === 0;
   }
 
@@ -84,6 +99,7 @@ export class Mailbox {
       this.size--;
       if (tag >= 0) {
         this.appSize--;
+        this.queued.app--;
         delivered++;
         behaviour.receive(tag, a, b);
       } else {

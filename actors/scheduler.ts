@@ -32,7 +32,7 @@
  *     deadlock (`muteUntilRelieved(p, 'actors')`, `actorsOverloaded`).
  */
 import { BatchEncoder, decodeBatch } from '../protocols/batch-codec.js';
-import { Mailbox, type Receiver } from './mailbox.js';
+import { Mailbox, type QueuedCount, type Receiver } from './mailbox.js';
 import { RingReader, RingWriter } from './ring.js';
 import { RunQueue } from './run-queue.js';
 import { ControlSlot, ThreadSlot, threadSlot, type SharedKernelMemory } from './shared-layout.js';
@@ -90,6 +90,8 @@ export interface SchedulerOptions {
 export interface SchedulerStats {
   turns: number;
   delivered: number;
+  /** Of `delivered`: messages handed to an idle local actor at once, without its mailbox. */
+  direct: number;
   sentLocal: number;
   sentRemote: number;
   batchesOut: number;
@@ -111,6 +113,8 @@ interface Cell {
   readonly mailbox: Mailbox;
   scheduled: boolean;
   overloaded: boolean;
+  /** True while the actor handles a message (its turn, or a direct delivery). */
+  running: boolean;
 }
 
 /** The actors of one scheduler thread and its channels to the others. */
@@ -123,6 +127,7 @@ export class Scheduler {
   readonly stats: SchedulerStats = {
     turns: 0,
     delivered: 0,
+    direct: 0,
     sentLocal: 0,
     sentRemote: 0,
     batchesOut: 0,
@@ -133,6 +138,14 @@ export class Scheduler {
   };
 
   private readonly cells: (Cell | undefined)[] = [];
+  /**
+   * True while actor code runs (a turn, a direct delivery, a flush hook): only
+   * then are sends to idle local actors delivered at once, never from a
+   * socket callback or an RPC, which must not run an actor inside them.
+   */
+  private inTurn = false;
+  /** Application messages waiting in this thread's mailboxes. */
+  private readonly queued: QueuedCount = { app: 0 };
   private readonly runQueue = new RunQueue<Cell>();
   private readonly ctrl: Int32Array;
   private readonly encoders: (BatchEncoder | null)[];
@@ -182,7 +195,9 @@ export class Scheduler {
         this.stats.badBatches++;
         return;
       }
-      this.enqueue(cell, tag, a, b);
+      if (tag >= 0 && cell.mailbox.size === 0 && !cell.running && !cell.behaviour.paused)
+        this.deliverNow(cell, tag, a, b);
+      else this.enqueue(cell, tag, a, b);
     };
     this.visitEntry = (entry) => {
       this.stats.batchesIn++;
@@ -218,9 +233,10 @@ export class Scheduler {
       high: overload?.high ?? this.high,
       low: overload?.low ?? this.low,
       behaviour,
-      mailbox: new Mailbox(),
+      mailbox: new Mailbox(16, this.queued),
       scheduled: false,
       overloaded: false,
+      running: false,
     });
     return actorRef(this.thread, id);
   }
@@ -238,6 +254,12 @@ export class Scheduler {
       const cell = this.cells[local];
       if (cell === undefined) throw new RangeError(`no actor ${local} on thread ${t}`);
       this.stats.sentLocal++;
+      if (tag >= 0 && this.inTurn && cell.mailbox.size === 0 && !cell.running) {
+        if (!cell.behaviour.paused) {
+          this.deliverNow(cell, tag, a, b);
+          return;
+        }
+      }
       this.enqueue(cell, tag, a, b);
       return;
     }
@@ -303,6 +325,23 @@ export class Scheduler {
     for (const p of producers) p.unmute();
   }
 
+  /** Messages waiting in this thread's mailboxes, and the deepest mailbox (name and size). */
+  mailboxDepths(): { queued: number; deepest: number; deepestActor: string } {
+    let queued = 0;
+    let deepest = 0;
+    let deepestActor = '';
+    for (const cell of this.cells) {
+      if (cell === undefined) continue;
+      const n = cell.mailbox.size;
+      queued += n;
+      if (n > deepest) {
+        deepest = n;
+        deepestActor = cell.name;
+      }
+    }
+    return { queued, deepest, deepestActor };
+  }
+
   /** True if actors are waiting to run. */
   hasRunnable(): boolean {
     return this.runQueue.length > 0;
@@ -326,12 +365,32 @@ export class Scheduler {
     return false;
   }
 
-  /** Decodes waiting inbound batches into mailboxes; returns batches read. */
-  drainInbound(maxEntriesPerChannel = Infinity): number {
+  /** Application messages waiting in this thread's mailboxes. */
+  get queuedMessages(): number {
+    return this.queued.app;
+  }
+
+  /**
+   * Reads waiting inbound batches, one batch per channel in turn, until
+   * `budget` application messages were delivered or queued by this call (a
+   * message for an idle actor is delivered at once, others are queued in
+   * mailboxes: see `deliverNow`) or no batch waits; returns batches read.
+   * What is not read stays in the rings as bytes: a thread that falls behind
+   * keeps its backlog compact and out of the garbage collector's way, and a
+   * full ring pushes back on its writer (rule 2).
+   */
+  drainInbound(budget = Infinity): number {
     let n = 0;
-    for (const r of this.readers)
-      if (r !== null) n += r.read(this.visitEntry, maxEntriesPerChannel);
-    return n;
+    const work0 = this.stats.delivered + this.queued.app;
+    for (;;) {
+      let read = 0;
+      for (const r of this.readers) {
+        if (r === null || this.stats.delivered + this.queued.app - work0 >= budget) continue;
+        read += r.read(this.visitEntry, 1);
+      }
+      if (read === 0) return n;
+      n += read;
+    }
   }
 
   /**
@@ -346,11 +405,19 @@ export class Scheduler {
       const cell =
         this.random === undefined ? rq.shift() : rq.take(Math.floor(this.random() * rq.length));
       cell.scheduled = false;
+      cell.running = true;
+      this.inTurn = true;
       try {
-        this.stats.delivered += cell.mailbox.deliver(cell.behaviour, cell.batch);
+        // Not `delivered += deliver(...)`: the read would come before the
+        // turn's direct deliveries add to it.
+        const n = cell.mailbox.deliver(cell.behaviour, cell.batch);
+        this.stats.delivered += n;
       } catch (err) {
         this.stats.actorErrors++;
         this.onActorError(err, cell.name);
+      } finally {
+        cell.running = false;
+        this.inTurn = false;
       }
       if (cell.overloaded && cell.mailbox.appSize <= cell.low) this.relieve(cell);
       if (cell.mailbox.size > 0 && !cell.behaviour.paused && !cell.scheduled) {
@@ -377,7 +444,14 @@ export class Scheduler {
 
   /** Runs the flush hooks, sends every non-empty outbound batch, and retries overflow. */
   flushOutbound(): void {
-    for (let i = 0; i < this.flushHooks.length; i++) (this.flushHooks[i] as () => void)();
+    // Hooks send as actors do (a sink's bytes go to an idle writer at once).
+    const inTurn = this.inTurn;
+    this.inTurn = true;
+    try {
+      for (let i = 0; i < this.flushHooks.length; i++) (this.flushHooks[i] as () => void)();
+    } finally {
+      this.inTurn = inTurn;
+    }
     if (this.hasOverflow()) this.retryOverflow();
     for (let t = 0; t < this.threadCount; t++) {
       const enc = this.encoders[t];
@@ -392,6 +466,33 @@ export class Scheduler {
     if (Atomics.load(this.ctrl, threadSlot(t, ThreadSlot.SLEEPING)) !== 0) {
       Atomics.notify(this.ctrl, bell);
     }
+  }
+
+  /**
+   * Delivers an application message sent during a turn to an idle actor of
+   * this thread at once, inside the sender's turn: its mailbox is empty and
+   * it is not running, so nothing it was sent before is still waiting (FIFO
+   * per sender holds) and it handles one message at a time. What the
+   * mailbox would have cost (a push, a run-queue entry, a turn, and the
+   * message's objects kept alive until then) is saved; an actor that is busy,
+   * paused, or has messages waiting gets the message in its mailbox as
+   * usual. Runtime messages always queue.
+   */
+  private deliverNow(cell: Cell, tag: number, a: unknown, b: unknown): void {
+    const inTurn = this.inTurn;
+    cell.running = true;
+    this.inTurn = true;
+    try {
+      cell.behaviour.receive(tag, a, b);
+    } catch (err) {
+      this.stats.actorErrors++;
+      this.onActorError(err, cell.name);
+    } finally {
+      cell.running = false;
+      this.inTurn = inTurn;
+    }
+    this.stats.delivered++;
+    this.stats.direct++;
   }
 
   private enqueue(cell: Cell, tag: number, a: unknown, b: unknown): void {

@@ -13,6 +13,12 @@
 import { ThreadSlot, threadSlot } from './shared-layout.js';
 import type { Scheduler } from './scheduler.js';
 
+/**
+ * Application messages a loop iteration takes from the inbound rings (about
+ * a slice of work); the rest waits there as bytes (Scheduler.drainInbound).
+ */
+const INBOUND_BUDGET = 8_192;
+
 type LoopState = 'stopped' | 'scheduled' | 'running' | 'parked';
 
 /** Drives one Scheduler on the current thread's event loop. */
@@ -69,7 +75,7 @@ export class ThreadLoop {
     this.state = 'running';
     this.iterations++;
     const s = this.scheduler;
-    s.drainInbound();
+    s.drainInbound(INBOUND_BUDGET);
     s.checkUnmute();
     const more = s.runTurns(performance.now() + this.sliceMs);
     s.flushOutbound();

@@ -60,12 +60,39 @@ interface FastBuffer extends Buffer {
 const SHORT_STRING = 32;
 const fromCharCode = String.fromCharCode;
 
-/** Reads a short ASCII string without a call into C++ (as msgpackr does). */
-function shortAscii(buf: Uint8Array, start: number, len: number): string {
-  if (len === 0) return '';
-  let out = fromCharCode(buf[start] as number);
-  for (let i = 1; i < len; i++) out += fromCharCode(buf[start + i] as number);
-  return out;
+/**
+ * Reads a short ASCII string without a call into C++ (as msgpackr does): one
+ * fromCharCode of up to 8 codes, joined per 8. Appending a character at a
+ * time made a new string per character (measured 15-25 % slower for a
+ * decode and a Map lookup of word-sized strings).
+ */
+function shortAscii(b: Uint8Array, s: number, len: number): string {
+  const c = (i: number): number => b[s + i] as number;
+  switch (len) {
+    case 0:
+      return '';
+    case 1:
+      return fromCharCode(c(0));
+    case 2:
+      return fromCharCode(c(0), c(1));
+    case 3:
+      return fromCharCode(c(0), c(1), c(2));
+    case 4:
+      return fromCharCode(c(0), c(1), c(2), c(3));
+    case 5:
+      return fromCharCode(c(0), c(1), c(2), c(3), c(4));
+    case 6:
+      return fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5));
+    case 7:
+      return fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5), c(6));
+    case 8:
+      return fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5), c(6), c(7));
+    default:
+      return (
+        fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5), c(6), c(7)) +
+        shortAscii(b, s + 8, len - 8)
+      );
+  }
 }
 
 const packr = new Packr({ useRecords: true, moreTypes: true });

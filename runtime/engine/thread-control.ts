@@ -3,7 +3,7 @@
  * (comlink RPC over each thread's MessagePort). Control only: data travels
  * over the rings.
  */
-import type { ActorRef, SchedulerStats } from '../../actors/index.js';
+import type { ActorRef, GcStats, SchedulerStats } from '../../actors/index.js';
 import type { Address, WorkerDirectory } from '../../protocols/index.js';
 import type { Placement } from '../topology/placement.js';
 import type { ErrorCounts } from './error-reporter.js';
@@ -48,6 +48,14 @@ export interface ThreadStats {
     readonly utilization: number;
   };
   readonly actors: number;
+  /** This thread's garbage collections so far. */
+  readonly gc: GcStats;
+  /** Messages waiting in the thread's mailboxes, and its deepest mailbox. */
+  readonly mailboxes: {
+    readonly queued: number;
+    readonly deepest: number;
+    readonly deepestActor: string;
+  };
   readonly sources: readonly {
     name: string;
     received: number;

@@ -5,7 +5,12 @@
  * process-wide directory is known, starts the sources placed here, reports
  * stats, and stops.
  */
-import { attachSchedulerThread, exposeControl, type ActorRef } from '../../actors/index.js';
+import {
+  attachSchedulerThread,
+  exposeControl,
+  GcWatch,
+  type ActorRef,
+} from '../../actors/index.js';
 import { encodeSinkTxn, encodeSinkTxnHello } from '../../protocols/sink-txn.js';
 import { ErrorCode } from '../../protocols/index.js';
 import type { AppArgsData } from '../api/args.js';
@@ -110,6 +115,7 @@ function clusterDirectory(wiring: Wiring): Directory {
   return { me: wiring.me, keyGroups, parallel, sinkWriters };
 }
 const writers = new Map<number, SinkWriterActor>();
+const gc = new GcWatch();
 
 let plan: Plan | undefined;
 const ready = (async () => {
@@ -358,6 +364,8 @@ const control: ThreadControl = {
         utilization: performance.eventLoopUtilization().utilization,
       },
       actors: scheduler.actorCount,
+      mailboxes: scheduler.mailboxDepths(),
+      gc: structuredClone(gc.stats),
       sources: sources.map((s) => ({ name: s.stage.source.name, ...s.counters })),
       sinks: [...writers.entries()].map(([id, w]) => ({ id, ...w.counters })),
       encoded: [...encoders.entries()].map(([id, e]) => ({ id, ...e.counters })),
