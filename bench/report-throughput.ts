@@ -47,6 +47,7 @@ const ns = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.to
 const busy = (u: readonly number[] | undefined): string =>
   u === undefined ? '' : u.map((x) => `${(x * 100).toFixed(0)}%`).join(' / ');
 const seconds = (v: number): string => `${v.toFixed(2)} s`;
+const threadsText = (n: number): string => `${n} thread${n === 1 ? '' : 's'}`;
 
 /** "3" or "2 (+1 failed)". */
 function processes(row: Pick<ThreadRow, 'processes' | 'failed'>): string {
@@ -151,7 +152,7 @@ function renderInProcess(r: ThroughputInputs): string[] {
   if (c.length > 0) {
     const starts = c.map(
       (x) =>
-        `${x.threads} thread${x.threads === 1 ? '' : 's'} ${seconds(x.start.median)} ` +
+        `${threadsText(x.threads)} ${seconds(x.start.median)} ` +
         `(${x.start.min.toFixed(2)}..${x.start.max.toFixed(2)})`,
     );
     out.push(
@@ -241,7 +242,7 @@ function renderChoice(r: ThroughputInputs): string[] {
     const b = bestRow(rows);
     return b === undefined
       ? ''
-      : `${name}: ${b.threads} threads, ${formatRate(b.rate.median)} words/s`;
+      : `${name}: ${threadsText(b.threads)}, ${formatRate(b.rate.median)} words/s`;
   };
   return [
     `### Choosing --ponythreads (${r.cores} cores here)`,

@@ -106,7 +106,7 @@ export function renderReport(r: BenchResults): string {
       tableFooter(
         r,
         `node bin/roo bench --only latency --mb ${o.mb} --seed ${o.seed} ` +
-          `--latency-rate ${Math.round(at)} --latency-seconds ${o.latencySeconds}`,
+          `--latency-rate ${Math.round(at)} --latency-seconds ${o.latencySeconds}${o.quick ? ' --quick' : ''}`,
         ['latency'],
       ),
     );

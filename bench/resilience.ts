@@ -1,7 +1,6 @@
 /**
- * Resilience benchmark (issue 4): what checkpoints and recovery cost a
- * worker that runs alone, each figure against a baseline taken in the same
- * run (STYLE.md habit 10).
+ * Resilience benchmark: what checkpoints and recovery cost a worker that
+ * runs alone, each figure against a baseline taken in the same run.
  *
  *   throughput  Word count (bench/apps/word-count-looped.ts: the corpus, round
  *               and round) in this process, resilience off against checkpoints
@@ -126,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
   const load0 = loadAverage();
   const every = `every ${fmtMs(o.intervalMs)}`;
   const command = `node dist/bench/resilience.js ${argv.join(' ')}`.trim();
-  out.push(`## Resilience (issue 4), ${started}`, '');
+  out.push(`## Resilience, ${started}`, '');
   out.push(`**Command:** \`${command}\` (after \`npm run build\`)`);
   out.push(
     `**Settings:** --threads ${o.threads}, checkpoints ${every}, ${o.seconds} s windows after ${o.warmupSeconds} s of warm-up, ${o.reps} interleaved rounds; keys ${o.keys.join(', ')}; recovery with ${o.recoveryKeys} keys × ${o.recoveryReps}; files in ${o.dir} (ext4 here; every snapshot is fsynced)`,

@@ -1,6 +1,6 @@
 /**
  * `roo bench`: every benchmark of roo in one run, on one generated corpus,
- * each against a baseline measured in the same run (STYLE.md habit 10).
+ * each against a baseline measured in the same run.
  *
  *   (a) hand-written single-thread word count loop,
  *       steady state in fresh processes                      bench/engine-steady.ts --loop

@@ -1,7 +1,7 @@
 /**
  * Shared helpers for the benchmarks: summaries of repeated runs, rate
  * formatting, markdown tables, the machine description every result is
- * printed with (STYLE.md habit 10), and an HDR latency recorder.
+ * printed with, and an HDR latency recorder.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
