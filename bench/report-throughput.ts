@@ -98,12 +98,42 @@ function sweepRow(name: string, row: ThreadRow, extra: readonly string[]): strin
   ];
 }
 
-/** The row of a hand-written baseline, in the columns of a by-thread-count table. */
-function baselineRow(r: ThroughputInputs, series: Series, extra: readonly string[]): string[] {
-  const row = summarizeSweep(r.runs, series, r.processFailures)[0];
-  if (row === undefined)
-    return [SERIES_NAMES[series], '1', 'all failed', 'n/a', '', '', '', ...extra, '', ''];
-  return sweepRow(SERIES_NAMES[series], { ...row, vsOne: undefined, worstVsOne: undefined }, extra);
+/** A row for a thread count whose every process failed (the failures are listed apart). */
+function failedRow(r: ThroughputInputs, series: Series, threads: number, width: number): string[] {
+  const n = r.processFailures.filter((f) => f.series === series && f.threads === threads).length;
+  const cells = [SERIES_NAMES[series], String(threads), `0 (+${n} failed)`, 'n/a'];
+  return [...cells, ...Array.from({ length: width - cells.length }, () => '')];
+}
+
+/**
+ * The rows of `series` by thread count, with `extra` cells after the ratios
+ * to 1 thread; counts whose every process failed get a row that says so.
+ */
+function seriesRows(
+  r: ThroughputInputs,
+  series: Series,
+  extra: (row: ThreadRow) => readonly string[],
+): string[][] {
+  const rows = summarizeSweep(r.runs, series, r.processFailures);
+  const failed = r.processFailures
+    .filter((f) => f.series === series && !rows.some((x) => x.threads === f.threads))
+    .map((f) => f.threads);
+  const out = rows.map((row) => ({
+    threads: row.threads,
+    cells: sweepRow(SERIES_NAMES[series], row, extra(row)),
+  }));
+  for (const threads of new Set(failed))
+    out.push({ threads, cells: failedRow(r, series, threads, 10) });
+  return out.sort((a, b) => a.threads - b.threads).map((x) => x.cells);
+}
+
+/** The rows of a hand-written baseline (1 thread), without ratios to 1 thread. */
+function baselineRows(r: ThroughputInputs, series: Series, extra: readonly string[]): string[][] {
+  const rows = summarizeSweep(r.runs, series, r.processFailures);
+  if (rows.length === 0) return seriesRows(r, series, () => extra);
+  return rows.map((row) =>
+    sweepRow(SERIES_NAMES[series], { ...row, vsOne: undefined, worstVsOne: undefined }, extra),
+  );
 }
 
 /** (a) and (c): the steady state in fresh processes, by thread count. */
@@ -113,10 +143,13 @@ function renderInProcess(r: ThroughputInputs): string[] {
   const loop = rateSummary(r.runs, 'loop');
   const hasLoop =
     runsOf(r.runs, 'loop').length > 0 || r.processFailures.some((f) => f.series === 'loop');
-  if (!hasLoop && c.length === 0) return [];
-  const rows: string[][] = [];
-  if (hasLoop) rows.push(baselineRow(r, 'loop', ['']));
-  for (const row of c) rows.push(sweepRow(SERIES_NAMES.engine, row, [busy(row.utilization)]));
+  if (!hasLoop && c.length === 0 && !r.processFailures.some((f) => f.series === 'engine')) {
+    return [];
+  }
+  const rows = [
+    ...(hasLoop ? baselineRows(r, 'loop', ['']) : []),
+    ...seriesRows(r, 'engine', (row) => [busy(row.utilization)]),
+  ];
   const out = [
     `### (a) and (c): word count in process, steady state by thread count`,
     '',
@@ -192,11 +225,14 @@ function renderTcp(r: ThroughputInputs): string[] {
   const d = summarizeSweep(r.runs, 'tcp-roo', r.processFailures);
   const hand = rateSummary(r.runs, 'tcp-hand');
   const hasHand = hand !== undefined || r.processFailures.some((f) => f.series === 'tcp-hand');
-  if (d.length === 0 && !hasHand) return [];
+  if (d.length === 0 && !hasHand && !r.processFailures.some((f) => f.series === 'tcp-roo')) {
+    return [];
+  }
   const vsHand = (v: number): string => (hand === undefined ? 'n/a' : ratio(v / hand.median));
-  const rows: string[][] = [];
-  if (hasHand) rows.push(baselineRow(r, 'tcp-hand', [hand === undefined ? '' : '1.000x']));
-  for (const row of d) rows.push(sweepRow(SERIES_NAMES['tcp-roo'], row, [vsHand(row.rate.median)]));
+  const rows = [
+    ...(hasHand ? baselineRows(r, 'tcp-hand', [hand === undefined ? '' : '1.000x']) : []),
+    ...seriesRows(r, 'tcp-roo', (row) => [vsHand(row.rate.median)]),
+  ];
   return [
     `### (d) end to end over TCP, steady state by thread count`,
     '',

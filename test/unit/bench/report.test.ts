@@ -87,6 +87,25 @@ describe('roo bench report', () => {
     expect(text).toContain('### Choosing --ponythreads');
   });
 
+  it('keeps a row for a thread count whose every process failed', () => {
+    const r = fakeResults();
+    r.runs = r.runs.filter((p) => !(p.series === 'tcp-roo' && p.threads === 2));
+    r.runs = r.runs.filter((p) => p.series !== 'loop');
+    for (const rep of [1, 2]) {
+      r.processFailures.push({ series: 'tcp-roo', threads: 2, rep, message: 'died' });
+      r.processFailures.push({ series: 'loop', threads: 1, rep, message: 'died' });
+    }
+    const text = renderThroughput(r).join('\n');
+    expect(rowStarting(text, '(d) roo send → roo worker → receiver', '2')).toBe(
+      '| (d) roo send → roo worker → receiver | 2 | 0 (+2 failed) | n/a |  |  |  |  |  |  |',
+    );
+    expect(rowStarting(text, '(a) hand-written loop', '1')).toContain('| 0 (+2 failed) | n/a |');
+    // The rows stay in thread order.
+    const table = text.slice(text.indexOf('### (d)'), text.indexOf('### Choosing'));
+    const d = table.split('\n').filter((l) => l.startsWith('| (d) roo send → roo worker'));
+    expect(d.map((l) => l.split(' | ')[1])).toEqual(['1', '2']);
+  });
+
   it('reports latency, memory and the targets with how to reproduce them', () => {
     const text = renderReport(fakeResults());
     expect(text).toContain('--only latency --mb 20 --seed 20241121 --latency-rate 150000');
