@@ -5,6 +5,7 @@
  * latency floor; mark-compacts (whole heap) are rare and long.
  */
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { monotonicMs, trace, TraceKind } from './trace.js';
 
 /** Collections of one kind. */
 export interface GcCount {
@@ -69,5 +70,15 @@ export class GcWatch {
     c.ms += entry.duration;
     if (entry.duration > c.maxMs) c.maxMs = entry.duration;
     for (const l of this.listeners) l(which, entry.startTime, entry.duration);
+    if (trace.on) {
+      // performance.now() is per thread; the trace's clock is CLOCK_MONOTONIC.
+      const start = monotonicMs() - (performance.now() - entry.startTime);
+      trace.at(
+        start,
+        TraceKind.GC,
+        entry.duration,
+        which === 'minor' ? 0 : which === 'major' ? 1 : 2,
+      );
+    }
   }
 }

@@ -22,3 +22,11 @@ export { DeterministicSchedulers, seededRandom } from './deterministic.js';
 export { allocateRing, RingReader, RingWriter, type RingMemory } from './ring.js';
 export { allocateKernelMemory, type SharedKernelMemory } from './shared-layout.js';
 export { GcWatch, type GcCount, type GcStats, type GcListener } from './gc-watch.js';
+export {
+  monotonicMs,
+  ThreadTrace,
+  trace,
+  TraceKind,
+  TRACE_KIND_NAMES,
+  type SavedTrace,
+} from './trace.js';

@@ -35,6 +35,7 @@ import { BatchEncoder, decodeBatch } from '../protocols/batch-codec.js';
 import { Mailbox, type QueuedCount, type Receiver } from './mailbox.js';
 import { RingReader, RingWriter } from './ring.js';
 import { RunQueue } from './run-queue.js';
+import { trace, TraceKind } from './trace.js';
 import { ControlSlot, ThreadSlot, threadSlot, type SharedKernelMemory } from './shared-layout.js';
 
 /** Address of an actor anywhere in the process: thread index and local id. */
@@ -453,10 +454,13 @@ export class Scheduler {
       this.inTurn = inTurn;
     }
     if (this.hasOverflow()) this.retryOverflow();
+    const out0 = this.stats.batchesOut;
     for (let t = 0; t < this.threadCount; t++) {
       const enc = this.encoders[t];
       if (enc !== null && enc !== undefined && enc.count > 0) this.flushTo(t);
     }
+    if (trace.on && this.stats.batchesOut > out0)
+      trace.event(TraceKind.FLUSH, this.stats.batchesOut - out0);
   }
 
   /** Rings thread `t`'s doorbell, waking it if parked. */

@@ -11,6 +11,7 @@
  * 25 µs here) per hop, and a busy one batches.
  */
 import { ThreadSlot, threadSlot } from './shared-layout.js';
+import { monotonicMs, trace, TraceKind } from './trace.js';
 import type { Scheduler } from './scheduler.js';
 
 /**
@@ -75,10 +76,22 @@ export class ThreadLoop {
     this.state = 'running';
     this.iterations++;
     const s = this.scheduler;
-    s.drainInbound(INBOUND_BUDGET);
+    const traced = trace.on;
+    let delivered0 = 0;
+    let turns0 = 0;
+    if (traced) {
+      trace.event(TraceKind.ITERATION_START, s.queuedMessages);
+      delivered0 = s.stats.delivered;
+      turns0 = s.stats.turns;
+    }
+    const drained = s.drainInbound(INBOUND_BUDGET);
+    if (traced && drained > 0) trace.event(TraceKind.DRAIN, drained);
     s.checkUnmute();
     const more = s.runTurns(performance.now() + this.sliceMs);
     s.flushOutbound();
+    if (traced) {
+      trace.event(TraceKind.ITERATION_END, s.stats.delivered - delivered0, s.stats.turns - turns0);
+    }
     if (this.state !== 'running') return; // stopped during the slice
     if (more || s.hasInbound()) {
       this.state = 'scheduled';
@@ -108,9 +121,15 @@ export class ThreadLoop {
     }
     this.state = 'parked';
     this.parks++;
+    const parkedAt = trace.on ? monotonicMs() : 0;
+    if (trace.on) trace.at(parkedAt, TraceKind.PARK);
     const result = Atomics.waitAsync(this.ctrl, this.bell, seen);
     const wakeUp = (): void => {
       Atomics.store(this.ctrl, this.sleeping, 0);
+      if (trace.on) {
+        const now = monotonicMs();
+        trace.at(now, TraceKind.WAKE, now - parkedAt);
+      }
       if (this.state === 'parked') this.run();
     };
     if (result.async) void result.value.then(wakeUp);

@@ -26,6 +26,17 @@ import { forEachWord } from '../examples/word_count/split.js';
 import { FRAME_HEADER_BYTES, writeFrameHeader } from '../protocols/frame.js';
 import { BenchFailure, startWorker, stopAll, type BenchChild } from './bench-child.js';
 import { LatencyRecorder, type LatencySummary } from './stats.js';
+import { analyzeTail, type TailBreakdown } from './latency-trace.js';
+import { GcWatch, monotonicMs, type SavedTrace } from '../actors/index.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The thread traces the workers saved in `dir`. */
+function readTraces(dir: string): SavedTrace[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.trace.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as SavedTrace);
+}
 
 /** Distinct messages prepared from the corpus (cycled). */
 const WORD_POOL = 200_000;
@@ -59,6 +70,11 @@ export interface LatencyOptions {
    * latency app with `threads` threads. The cluster benchmark passes a cluster.
    */
   start?: (out: string) => Promise<{ children: BenchChild[]; source: string }>;
+  /**
+   * Trace mode: the workers record traces into this directory (ROO_TRACE_DIR),
+   * and the result says what delayed the messages above p99 (latency-trace.ts).
+   */
+  traceDir?: string;
 }
 
 /** What the latency part measured. */
@@ -76,6 +92,8 @@ export interface LatencyResult {
   senderWaits: number;
   /** Percentiles of the recorded messages, µs. */
   summary: LatencySummary;
+  /** Trace mode: what delayed the messages above p99. */
+  tail?: TailBreakdown;
 }
 
 /** Words of the corpus, in order, as latin1 bytes, at most `max`. */
@@ -101,6 +119,33 @@ class LatencyReceiver {
   foreign = 0;
   recordFromNs = Infinity;
   readonly recorder = new LatencyRecorder();
+  /** Trace mode: every recorded message's send and receive time (CLOCK_MONOTONIC ms). */
+  samples: { sendMs: Float64Array; recvMs: Float64Array; count: number } | undefined;
+
+  /** Keeps every recorded message's times too (trace mode). */
+  keepSamples(): void {
+    this.samples = {
+      sendMs: new Float64Array(1 << 16),
+      recvMs: new Float64Array(1 << 16),
+      count: 0,
+    };
+  }
+
+  private keep(sendNs: number, recvNs: number): void {
+    const s = this.samples as NonNullable<LatencyReceiver['samples']>;
+    if (s.count === s.sendMs.length) {
+      const grow = (a: Float64Array): Float64Array => {
+        const b = new Float64Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      s.sendMs = grow(s.sendMs);
+      s.recvMs = grow(s.recvMs);
+    }
+    s.sendMs[s.count] = sendNs / 1e6;
+    s.recvMs[s.count] = recvNs / 1e6;
+    s.count++;
+  }
 
   /**
    * A data handler for one connection: each keeps its own partial line, since
@@ -121,7 +166,10 @@ class LatencyReceiver {
       const c = chunk[i] as number;
       if (c === 0x0a) {
         received++;
-        if (acc >= from) this.recorder.record((now - acc) / 1000);
+        if (acc >= from) {
+          this.recorder.record((now - acc) / 1000);
+          if (this.samples !== undefined) this.keep(acc, now);
+        }
         acc = 0;
       } else if (c >= 48 && c <= 57) {
         acc = acc * 10 + (c - 48);
@@ -197,15 +245,34 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
   const { port } = server.address() as net.AddressInfo;
   let children: BenchChild[] = [];
   let socket: net.Socket | undefined;
+  const traceDir = options.traceDir;
+  const benchGc: [number, number][] = [];
+  let gcWatch: GcWatch | undefined;
+  if (traceDir !== undefined) {
+    receiver.keepSamples();
+    gcWatch = new GcWatch();
+    gcWatch.onGc((_kind, start, duration) => {
+      benchGc.push([monotonicMs() - (performance.now() - start), duration]);
+    });
+  }
+  const previousTraceDir = process.env['ROO_TRACE_DIR'];
   try {
     const out = `127.0.0.1:${port}`;
-    const started =
-      options.start !== undefined
-        ? await options.start(out)
-        : await startWorker(latencyAppPath(), out, options.threads).then((w) => ({
-            children: [w.worker],
-            source: w.source,
-          }));
+    // Child processes read the environment as they start.
+    if (traceDir !== undefined) process.env['ROO_TRACE_DIR'] = traceDir;
+    let started: { children: BenchChild[]; source: string };
+    try {
+      started =
+        options.start !== undefined
+          ? await options.start(out)
+          : await startWorker(latencyAppPath(), out, options.threads).then((w) => ({
+              children: [w.worker],
+              source: w.source,
+            }));
+    } finally {
+      if (previousTraceDir === undefined) delete process.env['ROO_TRACE_DIR'];
+      else process.env['ROO_TRACE_DIR'] = previousTraceDir;
+    }
     children = started.children;
     const worker = children[0] as BenchChild;
     const input = await connect(started.source);
@@ -272,7 +339,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
           `(waited ${DRAIN_TIMEOUT_MS / 1000} s). ${worker.describe()}`,
       );
     }
-    return {
+    const result: LatencyResult = {
       targetRate: rate,
       sentRate: sent / sendSeconds,
       receivedRate,
@@ -281,7 +348,20 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
       senderWaits,
       summary: receiver.recorder.summary(),
     };
+    if (traceDir !== undefined && receiver.samples !== undefined) {
+      // The workers write their traces as they stop.
+      socket.destroy();
+      await stopAll(children);
+      gcWatch?.close();
+      result.tail = analyzeTail({
+        ...receiver.samples,
+        threads: readTraces(traceDir),
+        benchGc,
+      });
+    }
+    return result;
   } finally {
+    gcWatch?.close();
     socket?.destroy();
     await stopAll(children);
     for (const s of sockets) s.destroy();

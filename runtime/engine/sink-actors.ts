@@ -10,7 +10,14 @@
  * Outputs of one key are made on one thread and travel one FIFO path, so a
  * key's outputs reach the sink in order.
  */
-import type { ActorRef, Behaviour, Scheduler, ThreadLoop } from '../../actors/index.js';
+import {
+  trace,
+  TraceKind,
+  type ActorRef,
+  type Behaviour,
+  type Scheduler,
+  type ThreadLoop,
+} from '../../actors/index.js';
 import { ErrorCode, writeUtf8 } from '../../protocols/index.js';
 import type { Encoder } from '../api/connectors.js';
 import type { Output } from '../connectors/output.js';
@@ -259,6 +266,7 @@ export class SinkWriterActor implements Behaviour {
       return;
     }
     this.output.write(chunk);
+    if (trace.on) trace.event(TraceKind.SINK_WRITE, chunk.length, count);
     this.counters.outputs += count;
     this.counters.bytes += chunk.length;
   }
@@ -268,6 +276,7 @@ export class SinkWriterActor implements Behaviour {
       const chunk = this.queue.shift() as Uint8Array;
       const count = this.queuedCount.shift() as number;
       this.output.write(chunk);
+      if (trace.on) trace.event(TraceKind.SINK_WRITE, chunk.length, count);
       this.counters.outputs += count;
       this.counters.bytes += chunk.length;
     }

@@ -7,7 +7,14 @@
  * and, if any actor or channel is overloaded, mutes: it stops reading its
  * sockets until the pressure is gone (backpressure rule 3).
  */
-import type { ActorRef, Behaviour, Scheduler, ThreadLoop } from '../../actors/index.js';
+import {
+  trace,
+  TraceKind,
+  type ActorRef,
+  type Behaviour,
+  type Scheduler,
+  type ThreadLoop,
+} from '../../actors/index.js';
 import { ErrorCode, formatAddress } from '../../protocols/index.js';
 import { AckedStreams } from '../connectors/acked-streams.js';
 import type { GeneratorSourceConfig } from '../api/connectors.js';
@@ -125,6 +132,7 @@ export class SourceActor implements Behaviour {
     const source = this.stage.source;
     const events = {
       chunk: (connection: number, bytes: Buffer) => {
+        if (trace.on) trace.event(TraceKind.SOURCE_READ, bytes.length, connection);
         this.scheduler.send(this.self, TAG_CHUNK, connection, bytes);
         if (++this.queuedChunks > QUEUED_CHUNKS_HIGH && !this.full) {
           this.full = true;
@@ -191,6 +199,7 @@ export class SourceActor implements Behaviour {
         this.resumeReading();
       }
       const chunk = bytes as Buffer;
+      if (trace.on) trace.event(TraceKind.SOURCE_TAKE, chunk.length);
       this.counters.bytes += chunk.length;
       if (this.stage.source.kind === 'tcp-source') this.frames(connection as number, chunk);
       else this.lines(chunk);

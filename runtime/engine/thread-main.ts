@@ -9,6 +9,7 @@ import {
   attachSchedulerThread,
   exposeControl,
   GcWatch,
+  trace,
   type ActorRef,
 } from '../../actors/index.js';
 import { encodeSinkTxn, encodeSinkTxnHello } from '../../protocols/sink-txn.js';
@@ -395,6 +396,7 @@ const control: ThreadControl = {
   },
 
   async stop(): Promise<void> {
+    trace.save(`${data.workerName}-thread${scheduler.thread}`);
     links?.close();
     await dataListener?.close();
     await Promise.all([...writers.values()].map((w) => w.close()));
