@@ -70,6 +70,7 @@ function thread(t: number, over: Partial<ThreadStats> = {}): ThreadStats {
     scheduler: {
       turns: 10 + t,
       delivered: 100 + t,
+      direct: 40,
       sentLocal: 50,
       sentRemote: 7,
       batchesOut: 3,
@@ -80,6 +81,12 @@ function thread(t: number, over: Partial<ThreadStats> = {}): ThreadStats {
     },
     loop: { iterations: 5, parks: 2, utilization: 0.25 },
     actors: 12,
+    mailboxes: { queued: 0, deepest: 0, deepestActor: '' },
+    gc: {
+      minor: { count: 0, ms: 0, maxMs: 0 },
+      major: { count: 0, ms: 0, maxMs: 0 },
+      other: { count: 0, ms: 0, maxMs: 0 },
+    },
     sources: [],
     sinks: [],
     encoded: [],
