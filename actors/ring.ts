@@ -129,6 +129,13 @@ export class RingReader {
     this.capacity = memory.data.byteLength;
   }
 
+  /** Bytes written and not yet read (entries with their headers and padding). */
+  pendingBytes(): number {
+    const w = Atomics.load(this.ctrl, RingSlot.WRITE_POS);
+    const r = this.ctrl[RingSlot.READ_POS] as number;
+    return w >= r ? w - r : this.capacity - r + w;
+  }
+
   /** True when no entry is waiting. */
   isEmpty(): boolean {
     return Atomics.load(this.ctrl, RingSlot.WRITE_POS) === (this.ctrl[RingSlot.READ_POS] as number);

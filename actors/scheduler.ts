@@ -30,6 +30,14 @@
  *     both full would otherwise each stop reading the other, forever. Local
  *     overload is always relieved by local work (rule 5), so this cannot
  *     deadlock (`muteUntilRelieved(p, 'actors')`, `actorsOverloaded`).
+ *  8. A producer also yields to its own thread's backlog: while more than
+ *     `backlogBytes` of batches from other threads wait unread in this
+ *     thread's rings, it mutes (`backlogged`, `muteUntilRelieved(p,
+ *     'backlog')`) until they are read. Work already admitted goes first: a
+ *     thread that falls behind (its core is shared, or its key groups are
+ *     the busy ones) stops adding work instead of falling further behind, and
+ *     the other threads' sources, which keep running, take its share of the
+ *     input.
  */
 import { BatchEncoder, decodeBatch } from '../protocols/batch-codec.js';
 import { Mailbox, type QueuedCount, type Receiver } from './mailbox.js';
@@ -60,8 +68,12 @@ export function refLocal(ref: ActorRef): number {
 /** An actor's behaviour: what it does with each message. */
 export type Behaviour = Receiver;
 
-/** What a muted producer waits for: all pressure gone, or only actor overload gone (rule 7). */
-export type MuteReason = 'any' | 'actors';
+/**
+ * What a muted producer waits for: all pressure gone (`'any'`), only actor
+ * overload gone (`'actors'`, rule 7), or all pressure gone and this thread's
+ * backlog read (`'backlog'`, rule 8).
+ */
+export type MuteReason = 'any' | 'actors' | 'backlog';
 
 /** Something that brings new messages in and can be muted (a source). */
 export interface Producer {
@@ -81,6 +93,8 @@ export interface SchedulerOptions {
   readonly overloadLow?: number;
   /** Outbound batch size (bytes) that triggers an immediate flush. */
   readonly flushBytes?: number;
+  /** Unread inbound bytes past which this thread's producers yield (rule 8). */
+  readonly backlogBytes?: number;
   /** Called when an actor's behaviour throws; the message is dropped. */
   readonly onActorError?: (error: unknown, actorName: string) => void;
   /** Seeded mode: picks the next actor from the run queue at random. */
@@ -160,6 +174,7 @@ export class Scheduler {
   private readonly high: number;
   private readonly low: number;
   private readonly flushBytes: number;
+  private readonly backlogBytes: number;
   private readonly onActorError: (error: unknown, actorName: string) => void;
   private readonly random: (() => number) | undefined;
   private readonly deliverInbound: (dest: number, tag: number, a: unknown, b: unknown) => void;
@@ -174,6 +189,7 @@ export class Scheduler {
     this.high = options.overloadHigh ?? 16_384;
     this.low = options.overloadLow ?? Math.floor(this.high / 4);
     this.flushBytes = options.flushBytes ?? 32 * 1024;
+    this.backlogBytes = options.backlogBytes ?? 256 * 1024;
     this.onActorError = options.onActorError ?? (() => undefined);
     this.random = options.random;
     this.encoders = [];
@@ -305,25 +321,53 @@ export class Scheduler {
     this.muted.set(producer, reason);
   }
 
-  /** True if producers of this thread are muted and pressure is gone (they can resume). */
+  /**
+   * True while more than `backlogBytes` of batches from other threads wait
+   * unread in this thread's rings (rule 8).
+   */
+  backlogged(): boolean {
+    let bytes = 0;
+    for (const r of this.readers) if (r !== null) bytes += r.pendingBytes();
+    return bytes > this.backlogBytes;
+  }
+
+  /** True if producers of this thread are muted and may resume now. */
   canUnmute(): boolean {
     if (this.muted.size === 0) return false;
-    if (!this.pressured()) return true;
-    if (this.actorsOverloaded()) return false;
-    for (const reason of this.muted.values()) if (reason === 'actors') return true;
+    const pressured = this.pressured();
+    const overloaded = pressured && this.actorsOverloaded();
+    let backlogged: boolean | undefined;
+    for (const reason of this.muted.values()) {
+      if (this.mayResume(reason, pressured, overloaded, () => (backlogged ??= this.backlogged())))
+        return true;
+    }
     return false;
   }
 
-  /** Unmutes this thread's producers if pressure is gone. */
+  /** Unmutes this thread's producers that may resume now. */
   checkUnmute(): void {
     if (!this.canUnmute()) return;
     const pressured = this.pressured();
+    const overloaded = pressured && this.actorsOverloaded();
+    let backlogged: boolean | undefined;
     const producers: Producer[] = [];
     for (const [p, reason] of this.muted) {
-      if (!pressured || reason === 'actors') producers.push(p);
+      if (this.mayResume(reason, pressured, overloaded, () => (backlogged ??= this.backlogged())))
+        producers.push(p);
     }
     for (const p of producers) this.muted.delete(p);
     for (const p of producers) p.unmute();
+  }
+
+  private mayResume(
+    reason: MuteReason,
+    pressured: boolean,
+    overloaded: boolean,
+    backlogged: () => boolean,
+  ): boolean {
+    if (reason === 'actors') return !overloaded;
+    if (pressured) return false;
+    return reason === 'any' || !backlogged();
   }
 
   /** Messages waiting in this thread's mailboxes, and the deepest mailbox (name and size). */

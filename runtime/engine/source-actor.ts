@@ -321,28 +321,42 @@ export class SourceActor implements Behaviour {
       this.counters.finished = true;
       return;
     }
-    if (this.scheduler.pressured()) {
+    const mute = this.muteReason();
+    if (mute !== undefined) {
       this.counters.mutes++;
-      this.scheduler.muteUntilRelieved({
-        unmute: () => this.scheduler.send(this.self, RT_CONTINUE, undefined, undefined),
-      });
+      this.scheduler.muteUntilRelieved(
+        { unmute: () => this.scheduler.send(this.self, RT_CONTINUE, undefined, undefined) },
+        mute,
+      );
     } else {
       this.scheduler.send(this.self, RT_CONTINUE, undefined, undefined);
     }
   }
 
+  /** Why to stop taking input now: process pressure (rule 3), this thread's backlog (rule 8), or not. */
+  private muteReason(): 'any' | 'backlog' | undefined {
+    if (this.scheduler.pressured()) return 'any';
+    if (this.scheduler.backlogged()) return 'backlog';
+    return undefined;
+  }
+
   private checkPressure(): void {
-    if (this.muted || !this.scheduler.pressured()) return;
+    if (this.muted) return;
+    const mute = this.muteReason();
+    if (mute === undefined) return;
     this.muted = true;
     this.counters.mutes++;
     this.listener?.pause();
     this.reader?.pause();
-    this.scheduler.muteUntilRelieved({
-      unmute: () => {
-        this.muted = false;
-        this.resumeReading();
+    this.scheduler.muteUntilRelieved(
+      {
+        unmute: () => {
+          this.muted = false;
+          this.resumeReading();
+        },
       },
-    });
+      mute,
+    );
   }
 
   /** Reads again, unless muted or the mailbox still holds too many chunks. */
