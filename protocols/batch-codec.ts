@@ -67,30 +67,73 @@ const fromCharCode = String.fromCharCode;
  * decode and a Map lookup of word-sized strings).
  */
 function shortAscii(b: Uint8Array, s: number, len: number): string {
-  const c = (i: number): number => b[s + i] as number;
+  if (len > 8) {
+    return (
+      fromCharCode(
+        b[s] as number,
+        b[s + 1] as number,
+        b[s + 2] as number,
+        b[s + 3] as number,
+        b[s + 4] as number,
+        b[s + 5] as number,
+        b[s + 6] as number,
+        b[s + 7] as number,
+      ) + shortAscii(b, s + 8, len - 8)
+    );
+  }
   switch (len) {
     case 0:
       return '';
     case 1:
-      return fromCharCode(c(0));
+      return fromCharCode(b[s] as number);
     case 2:
-      return fromCharCode(c(0), c(1));
+      return fromCharCode(b[s] as number, b[s + 1] as number);
     case 3:
-      return fromCharCode(c(0), c(1), c(2));
+      return fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number);
     case 4:
-      return fromCharCode(c(0), c(1), c(2), c(3));
+      return fromCharCode(
+        b[s] as number,
+        b[s + 1] as number,
+        b[s + 2] as number,
+        b[s + 3] as number,
+      );
     case 5:
-      return fromCharCode(c(0), c(1), c(2), c(3), c(4));
+      return fromCharCode(
+        b[s] as number,
+        b[s + 1] as number,
+        b[s + 2] as number,
+        b[s + 3] as number,
+        b[s + 4] as number,
+      );
     case 6:
-      return fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5));
+      return fromCharCode(
+        b[s] as number,
+        b[s + 1] as number,
+        b[s + 2] as number,
+        b[s + 3] as number,
+        b[s + 4] as number,
+        b[s + 5] as number,
+      );
     case 7:
-      return fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5), c(6));
-    case 8:
-      return fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5), c(6), c(7));
+      return fromCharCode(
+        b[s] as number,
+        b[s + 1] as number,
+        b[s + 2] as number,
+        b[s + 3] as number,
+        b[s + 4] as number,
+        b[s + 5] as number,
+        b[s + 6] as number,
+      );
     default:
-      return (
-        fromCharCode(c(0), c(1), c(2), c(3), c(4), c(5), c(6), c(7)) +
-        shortAscii(b, s + 8, len - 8)
+      return fromCharCode(
+        b[s] as number,
+        b[s + 1] as number,
+        b[s + 2] as number,
+        b[s + 3] as number,
+        b[s + 4] as number,
+        b[s + 5] as number,
+        b[s + 6] as number,
+        b[s + 7] as number,
       );
   }
 }
@@ -274,9 +317,10 @@ export function decodeBatch(bytes: Uint8Array, visit: BatchVisitor): number {
   // Each message needs at least 10 bytes: this bounds count before looping.
   if (count > (end - BATCH_HEADER_BYTES) / 10) throw corrupt(`count ${count} does not fit`);
   const cursor = { pos: BATCH_HEADER_BYTES, side: 0 };
+  let pos = BATCH_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
-    if (cursor.pos + 8 > end) throw corrupt('message header runs past the end');
-    const q = cursor.pos;
+    if (pos + 8 > end) throw corrupt('message header runs past the end');
+    const q = pos;
     const dest =
       ((buf[q] as number) | ((buf[q + 1] as number) << 8) | ((buf[q + 2] as number) << 16)) +
       (buf[q + 3] as number) * 0x1000000;
@@ -285,11 +329,42 @@ export function decodeBatch(bytes: Uint8Array, visit: BatchVisitor): number {
       ((buf[q + 5] as number) << 8) |
       ((buf[q + 6] as number) << 16) |
       ((buf[q + 7] as number) << 24);
-    cursor.pos = q + 8;
-    const a = readValue(buf, end, cursor, side, NO_A);
-    const b = readValue(buf, end, cursor, side, a);
+    pos = q + 8;
+    // The common message, a short ASCII string and the same value again or
+    // nothing (a word keyed by itself), is read inline; the rest by readValue.
+    let a: unknown;
+    const ka = buf[pos];
+    if (ka === K_ASCII && pos + 5 <= end) {
+      const len =
+        ((buf[pos + 1] as number) |
+          ((buf[pos + 2] as number) << 8) |
+          ((buf[pos + 3] as number) << 16)) +
+        (buf[pos + 4] as number) * 0x1000000;
+      const start = pos + 5;
+      if (len > end - start) throw corrupt('string runs past the end');
+      a = len <= SHORT_STRING ? shortAscii(buf, start, len) : buf.latin1Slice(start, start + len);
+      pos = start + len;
+    } else {
+      cursor.pos = pos;
+      a = readValue(buf, end, cursor, side, NO_A);
+      pos = cursor.pos;
+    }
+    let b: unknown;
+    const kb = pos < end ? buf[pos] : -1;
+    if (kb === K_SAME_AS_A) {
+      b = a;
+      pos++;
+    } else if (kb === K_UNDEFINED) {
+      b = undefined;
+      pos++;
+    } else {
+      cursor.pos = pos;
+      b = readValue(buf, end, cursor, side, a);
+      pos = cursor.pos;
+    }
     visit(dest, tag, a, b);
   }
+  cursor.pos = pos;
   if (cursor.pos !== end) throw corrupt(`${end - cursor.pos} trailing bytes`);
   if (side !== undefined && cursor.side !== side.length) {
     throw corrupt(`${side.length - cursor.side} side values unused`);
