@@ -512,6 +512,7 @@ export class Scheduler {
     const bell = threadSlot(t, ThreadSlot.BELL);
     Atomics.add(this.ctrl, bell, 1);
     if (Atomics.load(this.ctrl, threadSlot(t, ThreadSlot.SLEEPING)) !== 0) {
+      if (trace.on) trace.event(TraceKind.NOTIFY, t);
       Atomics.notify(this.ctrl, bell);
     }
   }

@@ -79,8 +79,11 @@ export class ThreadLoop {
     const traced = trace.on;
     let delivered0 = 0;
     let turns0 = 0;
+    let startedAt = 0;
+    let queued0 = 0;
     if (traced) {
-      trace.event(TraceKind.ITERATION_START, s.queuedMessages);
+      startedAt = monotonicMs();
+      queued0 = s.queuedMessages;
       delivered0 = s.stats.delivered;
       turns0 = s.stats.turns;
     }
@@ -90,7 +93,14 @@ export class ThreadLoop {
     const more = s.runTurns(performance.now() + this.sliceMs);
     s.flushOutbound();
     if (traced) {
-      trace.event(TraceKind.ITERATION_END, s.stats.delivered - delivered0, s.stats.turns - turns0);
+      // An iteration that found nothing to do is left out unless it took
+      // long: the ring keeps the ones that matter.
+      const endedAt = monotonicMs();
+      const delivered = s.stats.delivered - delivered0;
+      if (delivered > 0 || drained > 0 || endedAt - startedAt > 0.5) {
+        trace.at(startedAt, TraceKind.ITERATION_START, queued0);
+        trace.at(endedAt, TraceKind.ITERATION_END, delivered, s.stats.turns - turns0);
+      }
     }
     if (this.state !== 'running') return; // stopped during the slice
     if (more || s.hasInbound()) {

@@ -38,6 +38,8 @@ export const TraceKind = {
   SINK_WRITE: 9,
   /** Inbound batches read from the rings; a = batches. */
   DRAIN: 10,
+  /** This thread woke a parked thread; a = that thread's index. */
+  NOTIFY: 11,
 } as const;
 
 /** The name of each kind, as saved. */
@@ -111,6 +113,8 @@ export class ThreadTrace {
       const r = this.ring;
       events.push([r[i] as number, r[i + 1] as number, r[i + 2] as number, r[i + 3] as number]);
     }
+    // Events are recorded in time order but for an iteration's start, which is
+    // written at its end: sort by time.
     events.sort((x, y) => x[0] - y[0]);
     return {
       name,
