@@ -50,7 +50,31 @@ function forEachUnicodeWord(line: string, from: number, emit: (word: string) => 
 
 /** The words of `line`, in order. */
 export function splitWords(line: string): string[] {
+  // The ASCII scan of forEachWord again, pushing straight into the array: a
+  // closure per line and a call per word cost about 5 % of word count's time.
   const out: string[] = [];
-  forEachWord(line, (w) => out.push(w));
+  const n = line.length;
+  let start = -1;
+  let upper = false;
+  for (let i = 0; i < n; i++) {
+    const c = line.charCodeAt(i);
+    if (c >= 128) {
+      forEachUnicodeWord(line, start >= 0 ? start : i, (w) => out.push(w));
+      return out;
+    }
+    if (isAsciiWordChar(c)) {
+      if (start < 0) start = i;
+      if (c <= 90 && c >= 65) upper = true;
+    } else if (start >= 0) {
+      const w = line.slice(start, i);
+      out.push(upper ? w.toLowerCase() : w);
+      start = -1;
+      upper = false;
+    }
+  }
+  if (start >= 0) {
+    const w = line.slice(start);
+    out.push(upper ? w.toLowerCase() : w);
+  }
   return out;
 }
