@@ -7,8 +7,50 @@ import type { Address, InputAddress } from './args.js';
 
 /** Turns one framed message (TCP) into a value; throwing drops that message. */
 export type Decoder<T> = (payload: Buffer) => T;
-/** Turns one output into the bytes a sink writes. */
-export type Encoder<O> = (output: O) => string | Uint8Array;
+
+/**
+ * Turns one output into the bytes a sink writes: a string (written as
+ * UTF-8) or bytes, or, made with {@link encodeInto}, a function that writes
+ * straight into the sink's buffer. Throwing drops that output.
+ */
+export type Encoder<O> = ((output: O) => string | Uint8Array) | IntoEncoder<O>;
+
+/**
+ * Where an {@link encodeInto} encoder writes one output: straight into the
+ * sink's buffer, each call returning the writer so calls chain. Nothing is
+ * allocated per output, where a string encoder makes a string per output
+ * (often several: a template literal builds its parts, then the sink copies
+ * the joined string); for word count's `word => count` lines that was about
+ * 45 ns of 95 per output.
+ */
+export interface OutputWriter {
+  /** A string, as UTF-8. */
+  text(s: string): OutputWriter;
+  /** A number in decimal, as `String(n)` writes it. */
+  number(n: number): OutputWriter;
+  /** One byte (0..255). */
+  byte(b: number): OutputWriter;
+  /** Bytes, copied. */
+  bytes(b: Uint8Array): OutputWriter;
+}
+
+/** An encoder that writes into the sink's buffer; see {@link encodeInto}. */
+export interface IntoEncoder<O> {
+  readonly into: (output: O, out: OutputWriter) => void;
+}
+
+/**
+ * An encoder that writes each output straight into the sink's buffer, for
+ * sinks that must keep up with the fastest pipelines:
+ *
+ *   encoder: encodeInto((o, out) => out.text(o.word).text(' => ').number(o.count).text('\n'))
+ *
+ * If it throws, what it wrote for that output is discarded and the output is
+ * dropped (counted and logged), as with a string encoder.
+ */
+export function encodeInto<O>(write: (output: O, out: OutputWriter) => void): IntoEncoder<O> {
+  return { into: write };
+}
 
 /** A TCP source: listens on an address for framed messages (4-byte length prefix). */
 export interface TcpSourceConfig<T> {

@@ -26,10 +26,13 @@ export {
   stdoutSink,
   nullSink,
   utf8Decoder,
+  encodeInto,
 } from './connectors.js';
 export type {
   Decoder,
   Encoder,
+  IntoEncoder,
+  OutputWriter,
   SourceConfig,
   SinkConfig,
   TcpSourceConfig,

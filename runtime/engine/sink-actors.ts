@@ -18,13 +18,14 @@ import {
   type Scheduler,
   type ThreadLoop,
 } from '../../actors/index.js';
-import { ErrorCode, writeUtf8 } from '../../protocols/index.js';
-import type { Encoder } from '../api/connectors.js';
+import { ErrorCode } from '../../protocols/index.js';
+import type { Encoder, OutputWriter } from '../api/connectors.js';
 import type { Output } from '../connectors/output.js';
 import { bitOf, cursor, EPOCH_BIT, RT_BARRIER, RT_COMMIT } from './epochs.js';
 import type { ErrorReporter } from './error-reporter.js';
 import { BarrierCount } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
+import { OutputBuffer } from './output-buffer.js';
 import { TAG_BYTES } from './tags.js';
 
 const SHIP_BYTES = 16 * 1024;
@@ -48,9 +49,8 @@ export class SinkEncoder {
   readonly counters: SinkEncoderCounters = { received: 0, shipped: 0 };
   /** Upstream actors on this thread; barrier k goes on once each has passed it. */
   readonly barriers = new BarrierCount();
-  /** Per epoch bit: the buffer, its fill, and the outputs in it. */
-  private readonly bufs = [Buffer.allocUnsafe(SHIP_BYTES * 2), Buffer.allocUnsafe(SHIP_BYTES * 2)];
-  private readonly pos = [0, 0];
+  /** Per epoch bit: the bytes encoded and the outputs in them. */
+  private readonly outs = [new OutputBuffer(SHIP_BYTES * 2), new OutputBuffer(SHIP_BYTES * 2)];
   private readonly pending = [0, 0];
   /** The epoch bit of the checkpoint in progress (outputs of the other bit come after it). */
   private bit = 0;
@@ -60,13 +60,19 @@ export class SinkEncoder {
   readonly encode: (value: unknown) => void;
   /** An upstream actor of this thread passed barrier k (bound). */
   readonly barrier: (checkpointId: number) => void;
+  /** The encoder as a function returning bytes or a string, or undefined. */
+  private readonly toBytes: ((output: unknown) => string | Uint8Array) | undefined;
+  /** The encoder as one that writes into the buffer (encodeInto), or undefined. */
+  private readonly into: ((output: unknown, out: OutputWriter) => void) | undefined;
 
   constructor(
     private readonly scheduler: Scheduler,
-    private readonly encoder: Encoder<unknown> | undefined,
+    encoder: Encoder<unknown> | undefined,
     private readonly errors: ErrorReporter,
     private readonly where: string,
   ) {
+    this.toBytes = typeof encoder === 'function' ? encoder : undefined;
+    this.into = typeof encoder === 'object' ? encoder.into : undefined;
     this.encode = (value) => this.add(value);
     this.barrier = (id) => {
       if (this.barriers.arrive()) this.pass(id);
@@ -78,59 +84,48 @@ export class SinkEncoder {
   pass(id: number): void {
     if (this.writer === undefined) return;
     const b = this.bit;
-    if (this.pos[b] !== 0) this.ship(b);
+    if ((this.outs[b] as OutputBuffer).pos !== 0) this.ship(b);
     this.scheduler.send(this.writer, RT_BARRIER, id, undefined);
     this.bit ^= 1;
   }
 
   private add(value: unknown): void {
     this.counters.received++;
-    if (this.encoder === undefined || this.writer === undefined) return;
-    let out: string | Uint8Array;
+    if (this.writer === undefined) return;
+    const b = cursor.bit;
+    const out = this.outs[b] as OutputBuffer;
+    const start = out.pos;
     try {
-      out = this.encoder(value);
+      if (this.into !== undefined) this.into(value, out);
+      else if (this.toBytes !== undefined) {
+        const bytes = this.toBytes(value);
+        if (typeof bytes === 'string') out.text(bytes);
+        else out.bytes(bytes);
+      } else return;
     } catch (err) {
+      // Nothing of a failed output is sent: what it wrote is discarded.
+      out.pos = start;
       this.errors.report(err, ErrorCode.EncoderFailed, this.where);
       return;
     }
-    const b = cursor.bit;
-    if (typeof out === 'string') {
-      const buf = this.ensure(b, out.length * 3);
-      this.pos[b] = (this.pos[b] as number) + writeUtf8(buf, this.pos[b] as number, out);
-    } else {
-      const buf = this.ensure(b, out.length);
-      buf.set(out, this.pos[b]);
-      this.pos[b] = (this.pos[b] as number) + out.length;
-    }
     this.pending[b] = (this.pending[b] as number) + 1;
-    if ((this.pos[b] as number) >= SHIP_BYTES) {
+    if (out.pos >= SHIP_BYTES) {
       // Outputs of the epoch in progress go first: a key's outputs stay in order.
-      if (b !== this.bit && this.pos[this.bit] !== 0) this.ship(this.bit);
+      if (b !== this.bit && (this.outs[this.bit] as OutputBuffer).pos !== 0) this.ship(this.bit);
       this.ship(b);
     }
   }
 
-  private ensure(b: number, extra: number): Buffer {
-    const buf = this.bufs[b] as Buffer;
-    const pos = this.pos[b] as number;
-    if (pos + extra <= buf.length) return buf;
-    const next = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + extra));
-    buf.copy(next, 0, 0, pos);
-    this.bufs[b] = next;
-    return next;
-  }
-
   private shipAll(): void {
-    if (this.pos[this.bit] !== 0) this.ship(this.bit);
-    if (this.pos[this.bit ^ 1] !== 0) this.ship(this.bit ^ 1);
+    if ((this.outs[this.bit] as OutputBuffer).pos !== 0) this.ship(this.bit);
+    if ((this.outs[this.bit ^ 1] as OutputBuffer).pos !== 0) this.ship(this.bit ^ 1);
   }
 
   private ship(b: number): void {
-    const chunk = Buffer.from((this.bufs[b] as Buffer).subarray(0, this.pos[b]));
+    const chunk = (this.outs[b] as OutputBuffer).take();
     const count = this.pending[b] as number;
     this.scheduler.send(this.writer as ActorRef, TAG_BYTES + b * EPOCH_BIT, chunk, count);
     this.counters.shipped += count;
-    this.pos[b] = 0;
     this.pending[b] = 0;
   }
 }
