@@ -1,15 +1,16 @@
 /**
  * The markdown report of a `roo bench` run: the machine, flags and load
  * probe, a table per part with its baseline (the throughput tables are in
- * report-throughput.ts), the targets, and the load per part; and
- * bench/RESULTS.md as `--write-results` rewrites it.
+ * report-throughput.ts, the latency tables in report-latency.ts), the
+ * targets, and the load per part; and bench/RESULTS.md as
+ * `--write-results` rewrites it.
  */
-import type { LatencyResult } from './latency.js';
 import type { MemoryResult } from './memory.js';
+import { renderLatency } from './report-latency.js';
 import { renderThroughput, tableFooter } from './report-throughput.js';
 import type { BenchResults } from './run.js';
 import { describeOptions } from './run-options.js';
-import { formatMicros, formatRate, markdownTable } from './stats.js';
+import { formatRate, markdownTable } from './stats.js';
 import { evaluateTargets, mb } from './targets.js';
 
 /** RSS series in MB, one value per `stepMs`. */
@@ -57,61 +58,7 @@ export function renderReport(r: BenchResults): string {
 
   out.push(...renderThroughput(r));
 
-  const lat: [LatencyResult, string, string][] = [];
-  if (r.latency !== undefined) lat.push([r.latency, 'the target rate', 'latency']);
-  if (r.latencyLow !== undefined) {
-    lat.push([r.latencyLow, 'a tenth of it', 'latency (tenth)']);
-  }
-  if (lat.length > 0) {
-    out.push(
-      `### Latency (send → roo worker, 2 threads → receive), ${r.latencyRateSource ?? r.rateSource ?? ''}`,
-    );
-    out.push('');
-    out.push(
-      markdownTable(
-        [
-          'rate asked',
-          'sent',
-          'came back during sending',
-          'recorded',
-          'p50',
-          'p99',
-          'p99.99',
-          'max',
-          'sender waits',
-          'other load',
-        ],
-        lat.map(([l, label, part]) => [
-          `${formatRate(l.targetRate)} msgs/s (${label})`,
-          `${formatRate(l.sentRate)} msgs/s`,
-          `${formatRate(l.receivedRate)} msgs/s`,
-          String(l.summary.count),
-          formatMicros(l.summary.p50),
-          formatMicros(l.summary.p99),
-          formatMicros(l.summary.p9999),
-          formatMicros(l.summary.max),
-          String(l.senderWaits),
-          loadOf(part),
-        ]),
-      ),
-    );
-    out.push('');
-    out.push(
-      '"came back during sending" below "sent" means the worker fell behind the rate and ' +
-        'messages queued: latency then measures the queue.',
-    );
-    out.push('');
-    const at = lat[0]?.[0].targetRate ?? 0;
-    out.push(
-      tableFooter(
-        r,
-        `node bin/roo bench --only latency --mb ${o.mb} --seed ${o.seed} ` +
-          `--latency-rate ${Math.round(at)} --latency-seconds ${o.latencySeconds}${o.quick ? ' --quick' : ''}`,
-        ['latency'],
-      ),
-    );
-    out.push('');
-  }
+  out.push(...renderLatency(r));
 
   if (r.memory !== undefined) {
     const m = r.memory;

@@ -38,8 +38,14 @@ export interface BenchOptions {
   profile: string | undefined;
   /** Messages/s of the latency part; undefined: half of (d)'s maximum. */
   latencyRate: number | undefined;
-  /** Seconds the latency part records (after its warm-up). */
+  /** Seconds each run of the latency part records at half the rate (after its warm-up); half that at a tenth. */
   latencySeconds: number;
+  /** Scheduler thread counts roo runs at in the latency part, ascending, no duplicates. */
+  latencyThreads: readonly number[];
+  /** Fresh processes per (subject, rate) of the latency part, interleaved. */
+  latencyReps: number;
+  /** The latency part's roo runs record traces, and the report says what delayed the slowest messages. */
+  trace: boolean;
   /** Seconds the memory part runs. */
   memorySeconds: number;
 }
@@ -50,7 +56,8 @@ export const FULL_DEFAULTS = {
   reps: 3,
   warmupSeconds: 3,
   seconds: 6,
-  latencySeconds: 10,
+  latencySeconds: 6,
+  latencyReps: 3,
   memorySeconds: 20,
 } as const;
 /** Sizes of `--quick`. */
@@ -60,8 +67,11 @@ export const QUICK_DEFAULTS = {
   warmupSeconds: 1,
   seconds: 1,
   latencySeconds: 2,
+  latencyReps: 1,
   memorySeconds: 4,
 } as const;
+/** The default thread counts of the latency part. */
+export const DEFAULT_LATENCY_THREADS = [1, 2] as const;
 
 /** The default thread counts: 1, 2 and every core, without duplicates, ascending. */
 export function defaultThreads(cores: number): number[] {
@@ -91,13 +101,22 @@ window after a warm-up. Run from the compiled tree (npx tsc -p tsconfig.build.js
                          c        roo engine in process, by thread count (runs (a) too, as its baseline)
                          d        roo send → roo worker → receiver by thread count, against a
                                   hand-written TCP word count
-                         latency  p50/p99/p99.99 at half and a tenth of (d)'s 2-thread rate
+                         latency  p50/p99/p99.99 at half and a tenth of (d)'s 2-thread rate, roo
+                                  by thread count against a hand-written one-thread server
                          memory   worker RSS with a sink 10× slower than the sender
   --quick              small sizes for a smoke test (a few seconds per part)
   --write-results      rewrite bench/RESULTS.md with the figures and the command
   --seed N             corpus seed (default ${DEFAULT_SEED})
-  --latency-rate N     messages/s for the latency part (default: half of (d)'s roo rate)
-  --latency-seconds N  seconds the latency part records (default ${FULL_DEFAULTS.latencySeconds}; --quick: ${QUICK_DEFAULTS.latencySeconds})
+  --latency-rate N     messages/s for the latency part (default: half of (d)'s 2-thread frame rate;
+                       a second rate, a tenth of it, is measured too)
+  --latency-seconds N  seconds each latency run records at that rate, half as long at the tenth
+                       (default ${FULL_DEFAULTS.latencySeconds}; --quick: ${QUICK_DEFAULTS.latencySeconds})
+  --latency-threads LIST  roo's scheduler thread counts in the latency part, comma separated
+                       (default ${DEFAULT_LATENCY_THREADS.join(',')})
+  --latency-reps N     fresh processes per subject (the hand-written floor, roo at each count)
+                       and rate, interleaved; medians reported (default ${FULL_DEFAULTS.latencyReps}; --quick: ${QUICK_DEFAULTS.latencyReps})
+  --trace              the latency part's roo runs record traces, and the report says what
+                       delayed the messages above p99 at the higher rate (costs a little)
   --memory-seconds N   seconds the memory part runs (default ${FULL_DEFAULTS.memorySeconds}; --quick: ${QUICK_DEFAULTS.memorySeconds})
   -h, --help           this text
 
@@ -122,12 +141,12 @@ function positive(flag: string, text: string, integer: boolean): number {
 /** The most threads a count may ask for (the engine's own bound). */
 const MAX_THREADS = 256;
 
-/** `--threads LIST` as ascending distinct counts; throws BenchUsageError. */
-export function parseThreads(text: string): number[] {
+/** `--threads LIST` (or the list of `flag`) as ascending distinct counts; throws BenchUsageError. */
+export function parseThreads(text: string, flag = 'threads'): number[] {
   const counts = text.split(',').map((s) => {
-    const n = positive('threads', s.trim(), true);
+    const n = positive(flag, s.trim(), true);
     if (n > MAX_THREADS) {
-      throw new BenchUsageError(`--threads: at most ${MAX_THREADS} threads, got '${s.trim()}'`);
+      throw new BenchUsageError(`--${flag}: at most ${MAX_THREADS} threads, got '${s.trim()}'`);
     }
     return n;
   });
@@ -162,6 +181,9 @@ export function parseBenchArgs(
         profile: { type: 'string' },
         'latency-rate': { type: 'string' },
         'latency-seconds': { type: 'string' },
+        'latency-threads': { type: 'string' },
+        'latency-reps': { type: 'string' },
+        trace: { type: 'boolean' },
         'memory-seconds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -205,6 +227,12 @@ export function parseBenchArgs(
     profile: v.profile === undefined ? undefined : resolve(v.profile),
     latencyRate: v['latency-rate'] === undefined ? undefined : number('latency-rate', 0),
     latencySeconds: number('latency-seconds', sizes.latencySeconds),
+    latencyThreads:
+      v['latency-threads'] === undefined
+        ? [...DEFAULT_LATENCY_THREADS]
+        : parseThreads(v['latency-threads'], 'latency-threads'),
+    latencyReps: number('latency-reps', sizes.latencyReps, true),
+    trace: v.trace === true,
     memorySeconds: number('memory-seconds', sizes.memorySeconds),
   };
 }
@@ -217,7 +245,8 @@ export function describeOptions(o: BenchOptions): string {
     `--threads ${o.threads.join(',')} --warmup-seconds ${o.warmupSeconds} --seconds ${o.seconds} ` +
     `${o.profile === undefined ? '' : `--profile ${o.profile} `}` +
     `--latency-rate ${o.latencyRate ?? 'auto'} --latency-seconds ${o.latencySeconds} ` +
-    `--memory-seconds ${o.memorySeconds}`
+    `--latency-threads ${o.latencyThreads.join(',')} --latency-reps ${o.latencyReps}` +
+    `${o.trace ? ' --trace' : ''} --memory-seconds ${o.memorySeconds}`
   );
 }
 
@@ -232,5 +261,20 @@ export function reproduceCommand(o: BenchOptions, parts: readonly Part[]): strin
     `--mb ${o.mb} --seed ${o.seed}`,
     `--threads ${o.threads.join(',')} --reps ${o.reps}`,
     `--warmup-seconds ${o.warmupSeconds} --seconds ${o.seconds}`,
+  ].join(' ');
+}
+
+/**
+ * The command that measures the latency part again at `rate` (messages/s,
+ * the higher of its two rates) with this run's sizes.
+ */
+export function latencyReproduceCommand(o: BenchOptions, rate: number): string {
+  return [
+    'node bin/roo bench --only latency',
+    `--mb ${o.mb} --seed ${o.seed}`,
+    `--latency-rate ${Math.round(rate)} --latency-seconds ${o.latencySeconds}`,
+    `--latency-threads ${o.latencyThreads.join(',')} --latency-reps ${o.latencyReps}`,
+    ...(o.trace ? ['--trace'] : []),
+    ...(o.quick ? ['--quick'] : []),
   ].join(' ');
 }

@@ -10,7 +10,8 @@
  *   (d) roo send → roo worker → receiver by thread count,
  *       against a hand-written TCP word count                bench/engine-tcp.ts
  *   latency: p50/p99/p99.99 at half and a tenth of (d)'s
- *       2-thread rate                                        bench/latency.ts
+ *       2-thread rate, roo by thread count against a
+ *       hand-written one-thread server                      bench/latency-series.ts
  *   memory: worker RSS when the sink is 10× slower           bench/memory.ts
  *
  * It prints the machine, Node version, flags, a load probe and markdown
@@ -36,7 +37,8 @@ import { expectationOf, measureVariant, type VariantResult } from './baselines.j
 import { countWords, writeCorpusFile } from './corpus.js';
 import { rootDir } from './bench-child.js';
 import { runTcpSweep } from './engine-tcp.js';
-import { runLatency, type LatencyResult } from './latency.js';
+import { runLatencySeries } from './latency-series.js';
+import type { LatencyFailure, LatencyRun } from './latency-summary.js';
 import { runMemory, type MemoryResult } from './memory.js';
 import { renderReport, resultsFile } from './report.js';
 import { idleProbe, loadAverage, PartProbe, type PartLoad } from './run-load.js';
@@ -91,9 +93,10 @@ export interface BenchResults {
   rateSource: string | undefined;
   /** How the latency part's rate was chosen. */
   latencyRateSource: string | undefined;
-  /** Latency at the target rate, and at a tenth of it. */
-  latency: LatencyResult | undefined;
-  latencyLow: LatencyResult | undefined;
+  /** The latency part's runs at both rates (the hand-written floor and roo by thread count). */
+  latencyRuns: LatencyRun[];
+  /** Its runs that gave no figures. */
+  latencyFailures: LatencyFailure[];
   memory: MemoryResult | undefined;
   /** Parts that failed, with why. */
   failures: { part: string; message: string }[];
@@ -139,11 +142,11 @@ function exposeGc(): void {
   }
 }
 
-/** Throws the failures of a part's processes as one error, so the part is marked failed. */
-function throwFailures(failures: readonly ProcessFailure[]): void {
+/** Throws the failures of a part's processes (or runs) as one error, so the part is marked failed. */
+function throwFailures(failures: readonly { message: string }[], what = 'process(es)'): void {
   if (failures.length > 0) {
     throw new Error(
-      `${failures.length} process(es) failed (the others were measured):\n` +
+      `${failures.length} ${what} failed (the others were measured):\n` +
         failures.map((f) => f.message).join('\n'),
     );
   }
@@ -175,8 +178,8 @@ export async function runAll(
     processFailures: [],
     rateSource: undefined,
     latencyRateSource: undefined,
-    latency: undefined,
-    latencyLow: undefined,
+    latencyRuns: [],
+    latencyFailures: [],
     memory: undefined,
     failures: [],
     seconds: 0,
@@ -314,25 +317,41 @@ export async function runAll(
           r.latencyRateSource = `half of (d)'s 2-thread frame rate: ${formatRate(rate)} words/s ÷ ${wordsPerLine.toFixed(1)} words per frame = ${formatRate(latencyRate)} frames/s`;
         }
         if (has('latency')) {
+          const latency = { runs: r.latencyRuns, failures: r.latencyFailures };
+          const series = {
+            lines,
+            threads: options.latencyThreads,
+            reps: options.latencyReps,
+            traceDir: options.trace ? join(dir, 'latency-traces') : undefined,
+            log,
+          };
           await part('latency', async () => {
-            r.latency = await runLatency({
-              lines,
-              rate: latencyRate,
-              warmupSeconds: options.quick ? 1 : 2,
-              seconds: options.latencySeconds,
-              threads: 2,
-              log,
-            });
+            const before = latency.failures.length;
+            await runLatencySeries(
+              {
+                ...series,
+                level: 'half',
+                rate: latencyRate,
+                warmupSeconds: options.quick ? 1 : 2,
+                seconds: options.latencySeconds,
+              },
+              latency,
+            );
+            throwFailures(latency.failures.slice(before), 'run(s)');
           });
           await part('latency (tenth)', async () => {
-            r.latencyLow = await runLatency({
-              lines,
-              rate: latencyRate / 10,
-              warmupSeconds: 1,
-              seconds: Math.max(1, options.latencySeconds / 2),
-              threads: 2,
-              log,
-            });
+            const before = latency.failures.length;
+            await runLatencySeries(
+              {
+                ...series,
+                level: 'tenth',
+                rate: latencyRate / 10,
+                warmupSeconds: 1,
+                seconds: Math.max(1, options.latencySeconds / 2),
+              },
+              latency,
+            );
+            throwFailures(latency.failures.slice(before), 'run(s)');
           });
         }
         if (has('memory')) {

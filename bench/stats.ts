@@ -275,9 +275,31 @@ export class LatencyRecorder {
   }
 }
 
+/** Divisor and unit of a latency in microseconds. */
+function microsUnit(micros: number): { div: number; unit: string } {
+  if (micros >= 1_000_000) return { div: 1_000_000, unit: 's' };
+  if (micros >= 1000) return { div: 1000, unit: 'ms' };
+  return { div: 1, unit: 'µs' };
+}
+
+/** A number of `unit`: two decimals for ms and s, fewer for µs as the number grows. */
+function microsDigits(value: number, unit: string): string {
+  return unit === 'µs' ? digits(value, '') : value.toFixed(2);
+}
+
 /** A latency in microseconds for a table: "850 µs", "1.25 ms". */
 export function formatMicros(micros: number): string {
-  if (micros >= 1_000_000) return `${(micros / 1_000_000).toFixed(2)} s`;
-  if (micros >= 1000) return `${(micros / 1000).toFixed(2)} ms`;
-  return `${digits(micros, '')} µs`;
+  const { div, unit } = microsUnit(micros);
+  return `${microsDigits(micros / div, unit)} ${unit}`;
+}
+
+/**
+ * A summary of latencies in microseconds, the range in the median's unit:
+ * "2.40 ms (1.90..3.70)"; just the median when min and max are equal.
+ */
+export function formatMicrosRange(s: Summary): string {
+  if (s.min === s.max) return formatMicros(s.median);
+  const { div, unit } = microsUnit(s.median);
+  const n = (x: number): string => microsDigits(x / div, unit);
+  return `${formatMicros(s.median)} (${n(s.min)}..${n(s.max)})`;
 }

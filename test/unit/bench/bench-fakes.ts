@@ -1,6 +1,7 @@
 /** Made-up results of `roo bench` for the report and target tests: no processes, no timing. */
 import type { VariantResult } from '../../../bench/baselines.js';
 import type { LatencyResult } from '../../../bench/latency.js';
+import type { LatencyLevel, LatencyRun, LatencySubject } from '../../../bench/latency-summary.js';
 import { parseBenchArgs, type BenchOptions } from '../../../bench/run-options.js';
 import type { BenchResults } from '../../../bench/run.js';
 import type { ProcessRun, Series } from '../../../bench/sweep.js';
@@ -66,6 +67,47 @@ export function latency(
   };
 }
 
+/** Runs of `subject` at `level`, one per percentile triple (µs), reps 1, 2, ... */
+export function latencyRuns(
+  level: LatencyLevel,
+  subject: LatencySubject,
+  rate: number,
+  p50: number[],
+  p99: number[],
+  p9999: number[],
+): LatencyRun[] {
+  return p50.map((v, i) => ({
+    level,
+    subject,
+    rep: i + 1,
+    result: latency(rate, { p50: v, p99: p99[i]!, p9999: p9999[i]! }),
+    otherLoad: 0.02 * (i + 1),
+  }));
+}
+
+const FLOOR: LatencySubject = { kind: 'floor' };
+const ROO1: LatencySubject = { kind: 'roo', threads: 1 };
+const ROO2: LatencySubject = { kind: 'roo', threads: 2 };
+
+/**
+ * The latency part of fakeResults, 3 runs each. At 150 k msgs/s, medians:
+ * floor p50 190 µs, p99 2 ms, p99.99 7 ms; roo 1 thread 240 µs, 1.9 ms,
+ * 9 ms; roo 2 threads 450 µs, 5 ms, 12 ms. At 15 k msgs/s: floor p99
+ * 900 µs, p99.99 4 ms; 1 thread 990 µs, 4.8 ms; 2 threads 1.3 ms, 6 ms.
+ */
+export function fakeLatencyRuns(): LatencyRun[] {
+  const half = 1.5e5;
+  const tenth = 1.5e4;
+  return [
+    ...latencyRuns('half', FLOOR, half, [200, 180, 190], [1900, 2100, 2000], [6000, 8000, 7000]),
+    ...latencyRuns('half', ROO1, half, [250, 220, 240], [1800, 2400, 1900], [9000, 12e3, 8000]),
+    ...latencyRuns('half', ROO2, half, [450, 400, 500], [4000, 5000, 5500], [12e3, 15e3, 11e3]),
+    ...latencyRuns('tenth', FLOOR, tenth, [150, 150, 150], [800, 900, 1100], [3000, 6000, 4000]),
+    ...latencyRuns('tenth', ROO1, tenth, [160, 170, 180], [950, 1000, 990], [4500, 5500, 4800]),
+    ...latencyRuns('tenth', ROO2, tenth, [300, 310, 320], [1500, 1200, 1300], [6000, 7000, 5000]),
+  ];
+}
+
 /**
  * A complete, made-up result: every part ran. (a) 10 M; (c) 1 thread 6 M
  * (one slow process at 4 M), 2 threads 9 M (worst 8.5 M), 4 threads 8.5 M;
@@ -102,8 +144,8 @@ export function fakeResults(): BenchResults {
     processFailures: [],
     rateSource: "half of (d)'s 2-thread 3 M words/s",
     latencyRateSource: undefined,
-    latency: latency(1.5e5, { p50: 250, p99: 1500, p9999: 12_000 }),
-    latencyLow: latency(1.5e4, { p50: 200, p99: 900, p9999: 4000 }),
+    latencyRuns: fakeLatencyRuns(),
+    latencyFailures: [],
     memory: {
       senderRate: 1.5e6,
       receiverRate: 1.5e5,

@@ -108,9 +108,14 @@ describe('roo bench report', () => {
 
   it('reports latency, memory and the targets with how to reproduce them', () => {
     const text = renderReport(fakeResults());
-    expect(text).toContain('--only latency --mb 20 --seed 20241121 --latency-rate 150000');
+    expect(text).toContain(
+      'Reproduce: `node bin/roo bench --only latency --mb 20 --seed 20241121 --latency-rate 150000 ' +
+        '--latency-seconds 6 --latency-threads 1,2 --latency-reps 3`',
+    );
     expect(text).toContain('--only memory --mb 20 --seed 20241121 --latency-rate 1500000');
-    expect(text).toContain("| latency at half of (d)'s rate: p99.99 ≤ 10 ms | 12.00 ms | MISSED |");
+    expect(text).toContain(
+      "| latency at half of (d)'s rate, roo, 2 threads: p99.99 ≤ 10 ms | 12.00 ms (floor 7.00 ms) | MISSED |",
+    );
     expect(text).toContain('| memory with a 10× slower sink: flat, peak < 250 MB |');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bestRow, rateSummary, summarizeSweep } from '../../../bench/sweep.js';
 import { evaluateTargets, type TargetCheck } from '../../../bench/targets.js';
-import { fakeResults, latency, runs } from './bench-fakes.js';
+import { fakeResults, runs } from './bench-fakes.js';
 
 /** Status by the start of the target's text. */
 function statusOf(checks: readonly TargetCheck[], prefix: string): string | undefined {
@@ -54,11 +54,18 @@ describe('roo bench targets', () => {
       ['MET', '1.417x'], // worst 2-thread 8.5 M / 6 M
       ['MET', '4 threads 0.944x of 2 threads'], // 8.5 M / 9 M, above 0.9
       ['MISSED', '0.600x'], // (d) 3 M / 5 M
-      ['MET', '250 µs'],
-      ['MET', '1.50 ms'],
+      // Latency, medians over runs: half rate p50, p99, p99.99 at 1 thread, then 2 ...
+      ['MET', '240 µs'],
+      ['MET', '1.90 ms'],
+      ['MET', '9.00 ms'],
+      ['MISSED', '450 µs'],
+      ['MISSED', '5.00 ms'],
       ['MISSED', '12.00 ms'],
-      ['MET', '900 µs'],
-      ['MET', '4.00 ms'],
+      // ... and a tenth of it, p99 and p99.99.
+      ['MET', '990 µs'],
+      ['MET', '4.80 ms'],
+      ['MISSED', '1.30 ms'],
+      ['MISSED', '6.00 ms'],
       ['MET', 'peak 200.0 MB; flat'],
     ]);
   });
@@ -80,19 +87,15 @@ describe('roo bench targets', () => {
   it('marks a part that did not run NOT RUN, and a growing memory MISSED', () => {
     const r = fakeResults();
     r.runs = r.runs.filter((p) => p.series !== 'loop' && p.series !== 'tcp-hand');
-    r.latency = undefined;
+    r.latencyRuns = r.latencyRuns.filter((x) => x.level !== 'half');
     r.memory = { ...r.memory!, flat: false };
     const checks = evaluateTargets(r);
     expect(statusOf(checks, '(c) engine, 1 thread')).toBe('NOT RUN');
     expect(statusOf(checks, '(c) engine, 2 threads / 1 thread, median')).toBe('MET');
     expect(statusOf(checks, '(d)')).toBe('NOT RUN');
     expect(statusOf(checks, "latency at half of (d)'s rate: p50")).toBe('NOT RUN');
-    expect(statusOf(checks, 'latency at a tenth of the rate: p99 ')).toBe('MET');
+    expect(statusOf(checks, 'latency at a tenth of the rate, roo, 1 thread: p99 ')).toBe('MET');
     expect(statusOf(checks, 'memory')).toBe('MISSED');
-    r.latencyLow = latency(1, { p50: 100, p99: 1001, p9999: 5001 });
-    const low = evaluateTargets(r);
-    expect(statusOf(low, 'latency at a tenth of the rate: p99 ')).toBe('MISSED');
-    expect(statusOf(low, 'latency at a tenth of the rate: p99.99')).toBe('MISSED');
   });
 
   it('misses the 2-thread targets on a slow worst process', () => {
