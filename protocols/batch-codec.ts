@@ -21,6 +21,8 @@
  *   FLOAT64 f64
  *   ASCII   u32 length, bytes (every char < 0x80)
  *   UTF8    u32 byteLength, bytes
+ *   BYTES   u32 length, bytes (a Uint8Array; decoded as a copy)
+ *   BUFFER  u32 length, bytes (a Buffer; decoded as a Buffer copy)
  *   SIDE    (the next value of the side list)
  *
  * Pure: no I/O. Decoding validates every length against the buffer and throws
@@ -31,7 +33,7 @@ import { ErrorCode, RooError } from './errors.js';
 import { writeUtf8 } from './utf8.js';
 
 /** Version byte at the head of every batch. */
-export const BATCH_VERSION = 1;
+export const BATCH_VERSION = 2;
 /** Bytes before the first message. */
 export const BATCH_HEADER_BYTES = 9;
 
@@ -45,6 +47,8 @@ const K_ASCII = 6;
 const K_UTF8 = 7;
 const K_SIDE = 8;
 const K_SAME_AS_A = 9;
+const K_BYTES = 10;
+const K_BUFFER = 11;
 
 /**
  * Node's Buffer has fast, long-stable (if undocumented) per-encoding methods
@@ -272,6 +276,20 @@ export class BatchEncoder {
         this.ensure(1);
         if (v === null) {
           this.buf[this.pos++] = K_NULL;
+        } else if (v instanceof Uint8Array) {
+          // Bytes (a sink's encoded chunk) are copied in as they are, not
+          // through msgpackr's side list.
+          this.ensure(5 + v.length);
+          const buf = this.buf;
+          const at = this.pos;
+          const len = v.length;
+          buf[at] = Buffer.isBuffer(v) ? K_BUFFER : K_BYTES;
+          buf[at + 1] = len & 0xff;
+          buf[at + 2] = (len >>> 8) & 0xff;
+          buf[at + 3] = (len >>> 16) & 0xff;
+          buf[at + 4] = (len >>> 24) & 0xff;
+          buf.set(v, at + 5);
+          this.pos = at + 5 + len;
         } else {
           this.buf[this.pos++] = K_SIDE;
           this.side.push(v);
@@ -425,6 +443,20 @@ function readValue(
       return false;
     case K_TRUE:
       return true;
+    case K_BYTES:
+    case K_BUFFER: {
+      const q = cursor.pos;
+      if (q + 4 > end) throw corrupt('bytes length runs past the end');
+      const len =
+        ((buf[q] as number) | ((buf[q + 1] as number) << 8) | ((buf[q + 2] as number) << 16)) +
+        (buf[q + 3] as number) * 0x1000000;
+      const start = q + 4;
+      if (len > end - start) throw corrupt('bytes run past the end');
+      cursor.pos = start + len;
+      // A copy: the batch is ring memory, reused once it has been read.
+      const copy = Buffer.from(buf.subarray(start, start + len));
+      return kind === K_BUFFER ? copy : new Uint8Array(copy.buffer, copy.byteOffset, len);
+    }
     case K_SIDE:
       if (side === undefined || cursor.side >= side.length) throw corrupt('missing side value');
       return side[cursor.side++];

@@ -298,7 +298,7 @@ describe('a corrupt batch on a data port', () => {
         workers: 2,
         out: receiver.address,
       });
-      // A batch (BATCH_VERSION 1, no side list) of messages carrying the word
+      // A batch (no side list) of messages carrying the word
       // 'the' to every actor id and the stage tags of word count, whose last
       // message has a value kind that does not exist.
       const word = Buffer.from('the');
@@ -313,7 +313,7 @@ describe('a corrupt batch on a data port', () => {
       }
       messages.push(u32(0), i32(0), Buffer.from([0xee]));
       count++;
-      const batch = Buffer.concat([Buffer.from([1]), u32(count), u32(0), ...messages]);
+      const batch = Buffer.concat([Buffer.from([BATCH_VERSION]), u32(count), u32(0), ...messages]);
       const bad = encodeFrame(
         encodeDataMessage({
           type: 'batch',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BatchEncoder, decodeBatch } from '../../../protocols/batch-codec.js';
+import { BATCH_VERSION, BatchEncoder, decodeBatch } from '../../../protocols/batch-codec.js';
 import { ErrorCode, RooError } from '../../../protocols/errors.js';
 
 type Message = [number, number, unknown, unknown];
@@ -106,7 +106,7 @@ describe('batch codec', () => {
 
   it('refuses a count that cannot fit before allocating or looping', () => {
     const bytes = Buffer.alloc(20);
-    bytes[0] = 1;
+    bytes[0] = BATCH_VERSION;
     bytes.writeUInt32LE(0xffffffff, 1);
     expect(() => decode(bytes)).toThrow(/does not fit/);
   });
@@ -160,5 +160,35 @@ describe('batch codec: structured values', () => {
     expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
     expect(got['x']).toBe(1);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('batch codec: bytes', () => {
+  it('carries a view as just its bytes, decoded as a copy of the same type', () => {
+    const u8 = new Uint8Array([1, 2, 3, 4, 5]).subarray(1, 3);
+    const [m] = decode(encode([[1, 0, u8, undefined]]));
+    expect(Buffer.isBuffer(m?.[2])).toBe(false);
+    expect(m?.[2]).toEqual(new Uint8Array([2, 3]));
+  });
+
+  it('carries a Buffer view as a Buffer that does not alias the batch', () => {
+    const backing = Buffer.from('0123456789');
+    const view = backing.subarray(3, 7);
+    const bytes = encode([[1, 0, view, 4]]);
+    const [m] = decode(bytes);
+    const got = m?.[2] as Buffer;
+    expect(Buffer.isBuffer(got)).toBe(true);
+    expect(got.toString()).toBe('3456');
+    bytes.fill(0);
+    expect(got.toString()).toBe('3456');
+  });
+
+  it('refuses bytes whose length runs past the batch', () => {
+    const bytes = encode([[1, 0, Buffer.from('abcd'), undefined]]);
+    // The u32 length sits right after the kind byte of the first value.
+    const at = bytes.indexOf(Buffer.from([11, 4, 0, 0, 0]));
+    expect(at).toBeGreaterThan(0);
+    bytes.writeUInt32LE(1000, at + 1);
+    expect(() => decode(bytes)).toThrow(RooError);
   });
 });
