@@ -141,7 +141,7 @@ export function renderLatency(r: LatencyInputs): string[] {
     for (const row of rows) {
       if (row.subject.kind !== 'roo' || !o.trace) continue;
       if (row.tail === undefined) {
-        out.push(`${subjectName(row.subject)}: no trace (no run gave figures).`);
+        out.push(`${subjectName(row.subject)}: no trace breakdown (no traced run gave one).`);
         out.push('');
         continue;
       }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BENCH_USAGE,
   BenchUsageError,
   defaultThreads,
   describeOptions,
@@ -8,6 +9,7 @@ import {
   parseThreads,
   PARTS,
   QUICK_DEFAULTS,
+  latencyReproduceCommand,
   reproduceCommand,
 } from '../../../bench/run-options.js';
 import { NOTES_MARKER, resultsFile, rssSeries } from '../../../bench/report.js';
@@ -81,6 +83,53 @@ describe('roo bench flags', () => {
     expect(() => parseBenchArgs(['--profile', ''])).toThrow(/--profile/);
     expect(() => parseBenchArgs(['--nope'])).toThrow(BenchUsageError);
     expect(() => parseBenchArgs(['extra'])).toThrow(BenchUsageError);
+  });
+
+  it('runs the latency part at 1 and 2 threads, 3 times each (once with --quick), untraced', () => {
+    const o = options([]);
+    expect(o.latencyThreads).toEqual([1, 2]);
+    expect(o.latencyReps).toBe(3);
+    expect(o.latencySeconds).toBe(6);
+    expect(o.trace).toBe(false);
+    const q = options(['--quick']);
+    expect(q.latencyReps).toBe(1);
+    expect(q.latencySeconds).toBe(2);
+    expect(options(['--quick', '--latency-reps', '2']).latencyReps).toBe(2);
+  });
+
+  it('parses --latency-threads, --latency-reps and --trace', () => {
+    const o = options(['--latency-threads', '4, 1,2,1', '--latency-reps', '5', '--trace']);
+    expect(o.latencyThreads).toEqual([1, 2, 4]);
+    expect(o.latencyReps).toBe(5);
+    expect(o.trace).toBe(true);
+    // --threads does not change the latency part's counts.
+    expect(options(['--threads', '4']).latencyThreads).toEqual([1, 2]);
+    expect(() => parseBenchArgs(['--latency-threads', '0'])).toThrow(/--latency-threads/);
+    expect(() => parseBenchArgs(['--latency-threads', '1,x'])).toThrow(/--latency-threads/);
+    expect(() => parseBenchArgs(['--latency-threads', '300'])).toThrow(
+      /--latency-threads: at most 256/,
+    );
+    expect(() => parseBenchArgs(['--latency-reps', '1.5'])).toThrow(/--latency-reps/);
+    expect(() => parseBenchArgs(['--latency-reps', '0'])).toThrow(/--latency-reps/);
+    expect(() => parseBenchArgs(['--trace', 'yes'])).toThrow(BenchUsageError);
+    for (const flag of ['--latency-threads LIST', '--latency-reps N', '--trace']) {
+      expect(BENCH_USAGE).toContain(flag);
+    }
+  });
+
+  it('describes the latency flags and the command that measures the latency part again', () => {
+    const o = options(['--latency-threads', '1,2,4', '--latency-reps', '2', '--trace']);
+    expect(describeOptions(o)).toContain(
+      '--latency-seconds 6 --latency-threads 1,2,4 --latency-reps 2 --trace --memory-seconds',
+    );
+    expect(describeOptions(options([]))).not.toContain('--trace');
+    expect(latencyReproduceCommand(o, 60_123.4)).toBe(
+      `node bin/roo bench --only latency --mb 20 --seed ${o.seed} --latency-rate 60123 ` +
+        '--latency-seconds 6 --latency-threads 1,2,4 --latency-reps 2 --trace',
+    );
+    expect(latencyReproduceCommand(options(['--quick']), 1000)).toMatch(
+      /--latency-threads 1,2 --latency-reps 1 --quick$/,
+    );
   });
 
   it('describes the flags and the command that reproduces a table', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bestRow, rateSummary, summarizeSweep } from '../../../bench/sweep.js';
 import { evaluateTargets, type TargetCheck } from '../../../bench/targets.js';
-import { fakeResults, runs } from './bench-fakes.js';
+import { fakeResults, latencyRuns, runs } from './bench-fakes.js';
 
 /** Status by the start of the target's text. */
 function statusOf(checks: readonly TargetCheck[], prefix: string): string | undefined {
@@ -96,6 +96,53 @@ describe('roo bench targets', () => {
     expect(statusOf(checks, "latency at half of (d)'s rate: p50")).toBe('NOT RUN');
     expect(statusOf(checks, 'latency at a tenth of the rate, roo, 1 thread: p99 ')).toBe('MET');
     expect(statusOf(checks, 'memory')).toBe('MISSED');
+  });
+
+  it("judges roo's latency at each thread count on medians, with the floor's beside", () => {
+    const checks = evaluateTargets(fakeResults());
+    const measured = (prefix: string): string | undefined =>
+      checks.find((c) => c.target.startsWith(prefix))?.measured;
+    expect(statusOf(checks, "latency at half of (d)'s rate, roo, 1 thread: p50 ≤ 0.3 ms")).toBe(
+      'MET',
+    );
+    expect(measured("latency at half of (d)'s rate, roo, 1 thread: p50")).toBe(
+      '240 µs (floor 190 µs)',
+    );
+    // A bound the floor itself misses says so.
+    expect(measured("latency at half of (d)'s rate, roo, 2 threads: p99 ")).toBe(
+      '5.00 ms (floor 2.00 ms)',
+    );
+    const r = fakeResults();
+    for (const run of r.latencyRuns) {
+      if (run.level === 'half' && run.subject.kind === 'floor') run.result.summary.p99 = 2100;
+    }
+    expect(
+      evaluateTargets(r).find((c) =>
+        c.target.startsWith("latency at half of (d)'s rate, roo, 2 threads: p99 "),
+      )?.measured,
+    ).toBe('5.00 ms (floor 2.10 ms, itself above the bound)');
+    // Counts run in the latency part are judged, whatever --threads was.
+    r.latencyRuns = r.latencyRuns.filter((x) => x.subject.kind !== 'floor');
+    r.latencyRuns.push(
+      ...latencyRuns('tenth', { kind: 'roo', threads: 4 }, 1, [100], [800], [4000]),
+    );
+    r.latencyFailures.push({
+      level: 'half',
+      subject: { kind: 'roo', threads: 4 },
+      rep: 1,
+      message: 'died',
+    });
+    const later = evaluateTargets(r);
+    expect(statusOf(later, 'latency at a tenth of the rate, roo, 4 threads: p99 ')).toBe('MET');
+    expect(
+      later.find((c) => c.target.startsWith('latency at a tenth of the rate, roo, 4 threads: p99 '))
+        ?.measured,
+    ).toBe('800 µs (floor n/a)');
+    expect(statusOf(later, "latency at half of (d)'s rate, roo, 4 threads: p50")).toBe('NOT RUN');
+    expect(
+      later.find((c) => c.target.startsWith("latency at half of (d)'s rate, roo, 4 threads: p50"))
+        ?.measured,
+    ).toBe('every run failed');
   });
 
   it('misses the 2-thread targets on a slow worst process', () => {
