@@ -111,7 +111,8 @@ window after a warm-up. Run from the compiled tree (npx tsc -p tsconfig.build.js
                        a second rate, a tenth of it, is measured too)
   --latency-seconds N  seconds each latency run records at that rate, half as long at the tenth
                        (default ${FULL_DEFAULTS.latencySeconds}; --quick: ${QUICK_DEFAULTS.latencySeconds})
-  --latency-threads LIST  roo's scheduler thread counts in the latency part, comma separated
+  --latency-threads LIST
+                       roo's scheduler thread counts in the latency part, comma separated
                        (default ${DEFAULT_LATENCY_THREADS.join(',')})
   --latency-reps N     fresh processes per subject (the hand-written floor, roo at each count)
                        and rate, interleaved; medians reported (default ${FULL_DEFAULTS.latencyReps}; --quick: ${QUICK_DEFAULTS.latencyReps})
