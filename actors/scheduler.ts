@@ -287,6 +287,25 @@ export class Scheduler {
     if (enc.byteLength >= this.flushBytes) this.flushTo(t);
   }
 
+  /**
+   * Hands a message read from a channel outside the kernel (a data channel
+   * from another worker) to its actor: like a batch read from a ring, an
+   * application message for an idle actor of this thread is delivered at once
+   * (see `deliverNow`), anything else is queued, and a message for another
+   * thread goes into that thread's outbound batch. The caller kicks the loop
+   * afterwards, so queued messages run and batches leave.
+   */
+  deliverFromChannel(ref: ActorRef, tag: number, a: unknown, b: unknown): void {
+    if (Math.floor(ref / (1 << LOCAL_BITS)) !== this.thread) {
+      this.send(ref, tag, a, b);
+      return;
+    }
+    const local = ref & LOCAL_MASK;
+    if (this.cells[local] === undefined)
+      throw new RangeError(`no actor ${local} on thread ${this.thread}`);
+    this.deliverInbound(local, tag, a, b);
+  }
+
   /** Resumes delivery to an actor that paused itself (rule 6). */
   resume(ref: ActorRef): void {
     const cell = this.cells[ref & LOCAL_MASK];

@@ -6,7 +6,9 @@
  * message when it passes FLUSH_BYTES or at the end of the thread's slice
  * (Scheduler.onFlush). Each worker listens on its data address on one
  * scheduler thread, decodes every frame, and hands each message to its
- * owning actor (on any thread of the worker) through the kernel.
+ * owning actor (on any thread of the worker) through the kernel: at once if
+ * that actor is idle and on the listener's thread, else through its mailbox
+ * or the ring to its thread.
  *
  * Order: one connection per (sending thread, receiving worker) is FIFO, and
  * so is the hop from the listener thread to the owner's thread, so what one
@@ -273,7 +275,7 @@ export class DataListener {
       for (let i = 0; i < staged.length; i += 4) {
         this.received++;
         try {
-          this.scheduler.send(
+          this.scheduler.deliverFromChannel(
             staged[i] as number,
             staged[i + 1] as number,
             staged[i + 2],

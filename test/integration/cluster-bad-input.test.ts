@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { BATCH_VERSION } from '../../protocols/batch-codec.js';
 import {
   CONTROL_PROTOCOL_VERSION,
   DATA_PROTOCOL_VERSION,

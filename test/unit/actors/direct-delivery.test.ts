@@ -203,3 +203,26 @@ describe('direct delivery to an idle local actor', () => {
     expect(r.seen.map((x) => Number(x.slice(4)))).toEqual([...Array(100).keys()]);
   });
 });
+
+describe('messages from a channel outside the kernel', () => {
+  it('go at once to an idle actor of this thread, queue behind waiting ones, and cross to other threads', () => {
+    const d = new DeterministicSchedulers(2, 5);
+    const [s0, s1] = d.schedulers as [Scheduler, Scheduler];
+    const here = new Recorder();
+    const there = new Recorder();
+    const refHere: ActorRef = s0.spawn(here, 'here');
+    const refThere: ActorRef = s1.spawn(there, 'there');
+    s0.deliverFromChannel(refHere, 0, 1, undefined);
+    expect(here.seen).toEqual(['app:1']);
+    s0.send(refHere, 0, 2, undefined); // from outside a turn: queued
+    s0.deliverFromChannel(refHere, 0, 3, undefined);
+    expect(here.seen).toEqual(['app:1']);
+    s0.runTurns();
+    expect(here.seen).toEqual(['app:1', 'app:2', 'app:3']);
+    s0.deliverFromChannel(refThere, 0, 'x', undefined);
+    s0.flushOutbound();
+    s1.drainInbound();
+    expect(there.seen).toEqual(['app:x']);
+    expect(() => s0.deliverFromChannel(refHere + 99, 0, 1, undefined)).toThrow(RangeError);
+  });
+});
