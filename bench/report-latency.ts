@@ -60,10 +60,12 @@ export const LATENCY_COLUMNS = [
 
 const ratio = (v: number | undefined): string => (v === undefined ? '' : `${v.toFixed(2)}x`);
 
-/** A rate summary: "60.0 k msgs/s", or "60.0 k msgs/s (59.8..60.0 k)". */
+/** A rate summary: "60.0 k msgs/s (59.8 k..60.0 k)", without a range that reads the same as the median. */
 function rates(s: Summary): string {
-  const text = `${formatRate(s.median)} msgs/s`;
-  return s.min === s.max ? text : `${text} (${formatRate(s.min)}..${formatRate(s.max)})`;
+  const [median, min, max] = [s.median, s.min, s.max].map(formatRate);
+  return min === median && max === median
+    ? `${median} msgs/s`
+    : `${median} msgs/s (${min}..${max})`;
 }
 
 /** "3" or "2 (+1 failed)". */

@@ -46,6 +46,16 @@ describe('latency tables', () => {
       '| 450 µs (400..500) | 5.00 ms (4.00..5.50) | 12.00 ms (11.00..15.00) | 24.00 ms (22.00..30.00) ' +
         '| 2.37x | 2.50x | 1.71x |',
     );
+    // A rate whose runs differ below the shown digits has no range.
+    const r = fakeResults();
+    r.latencyRuns.forEach((x, i) => (x.result.sentRate = x.result.targetRate + (i % 3)));
+    expect(rowUnder(renderLatency(r).join('\n'), half, 'roo, 1 thread')).toContain(
+      '| 150 k msgs/s | 150 k msgs/s |',
+    );
+    r.latencyRuns[0]!.result.sentRate = 140_000;
+    expect(rowUnder(renderLatency(r).join('\n'), half, 'hand-written floor')).toContain(
+      '| 150 k msgs/s (140 k..150 k) |',
+    );
     const tenth = '#### At 15.0 k msgs/s, a tenth of it';
     expect(rowUnder(text, tenth, 'roo, 1 thread')).toContain('| 990 µs (950..1000) |');
     expect(text.indexOf(half)).toBeLessThan(text.indexOf(tenth));
