@@ -9,6 +9,7 @@ export {
   refLocal,
   refThread,
   LOCAL_BITS,
+  MAX_BATCH_AGE_MS,
   type ActorRef,
   type Behaviour,
   type Producer,

@@ -26,7 +26,7 @@
  * buffers can deadlock the cluster.
  */
 import { createServer, Socket, type Server } from 'node:net';
-import type { ActorRef, Scheduler } from '../../actors/index.js';
+import { MAX_BATCH_AGE_MS, type ActorRef, type Scheduler } from '../../actors/index.js';
 import { BatchEncoder, decodeBatch } from '../../protocols/batch-codec.js';
 import {
   decodeDataMessage,
@@ -58,6 +58,8 @@ class OutboundLink {
   private warned = false;
   /** Messages sent, for stats. */
   sent = 0;
+  /** performance.now() of the batch's first message (see MAX_BATCH_AGE_MS). */
+  private started = 0;
 
   constructor(
     private readonly me: string,
@@ -71,9 +73,15 @@ class OutboundLink {
   }
 
   add(ref: ActorRef, tag: number, a: unknown, b: unknown): void {
-    this.encoder.add(ref, tag, a, b);
+    const enc = this.encoder;
+    if (enc.count === 0) this.started = performance.now();
+    enc.add(ref, tag, a, b);
     this.sent++;
-    if (this.encoder.byteLength >= FLUSH_BYTES) this.flush();
+    if (
+      enc.byteLength >= FLUSH_BYTES ||
+      ((enc.count & 63) === 0 && performance.now() - this.started >= MAX_BATCH_AGE_MS)
+    )
+      this.flush();
   }
 
   flush(): void {

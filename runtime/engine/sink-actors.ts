@@ -11,6 +11,7 @@
  * key's outputs reach the sink in order.
  */
 import {
+  MAX_BATCH_AGE_MS,
   trace,
   TraceKind,
   type ActorRef,
@@ -43,7 +44,8 @@ export interface SinkEncoderCounters {
  * the stage that emits to the sink (as stateless steps are), so an output is
  * encoded the moment it is made and never waits in a mailbox. Its buffer
  * ships to the writer when it passes SHIP_BYTES or when the thread flushes
- * its outbound batches at the end of a slice (`Scheduler.onFlush`).
+ * its outbound batches at the end of a slice (`Scheduler.onFlush`), or, in
+ * a long turn, once its first output is MAX_BATCH_AGE_MS old.
  */
 export class SinkEncoder {
   readonly counters: SinkEncoderCounters = { received: 0, shipped: 0 };
@@ -52,6 +54,8 @@ export class SinkEncoder {
   /** Per epoch bit: the bytes encoded and the outputs in them. */
   private readonly outs = [new OutputBuffer(SHIP_BYTES * 2), new OutputBuffer(SHIP_BYTES * 2)];
   private readonly pending = [0, 0];
+  /** performance.now() of each buffer's first output (see MAX_BATCH_AGE_MS). */
+  private readonly started = [0, 0];
   /** The epoch bit of the checkpoint in progress (outputs of the other bit come after it). */
   private bit = 0;
   /** Set at wiring: the writer's address; undefined for a null sink (count only). */
@@ -108,8 +112,13 @@ export class SinkEncoder {
       this.errors.report(err, ErrorCode.EncoderFailed, this.where);
       return;
     }
-    this.pending[b] = (this.pending[b] as number) + 1;
-    if (out.pos >= SHIP_BYTES) {
+    const n = (this.pending[b] as number) + 1;
+    this.pending[b] = n;
+    if (n === 1) this.started[b] = performance.now();
+    if (
+      out.pos >= SHIP_BYTES ||
+      ((n & 63) === 0 && performance.now() - (this.started[b] as number) >= MAX_BATCH_AGE_MS)
+    ) {
       // Outputs of the epoch in progress go first: a key's outputs stay in order.
       if (b !== this.bit && (this.outs[this.bit] as OutputBuffer).pos !== 0) this.ship(this.bit);
       this.ship(b);
