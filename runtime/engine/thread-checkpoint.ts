@@ -5,9 +5,10 @@
  * has, the thread's part of checkpoint k is complete and goes to the main
  * thread, which writes the worker's snapshot file.
  */
-import { Packr, Unpackr } from 'msgpackr';
+import { Unpackr } from 'msgpackr';
 import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { StateCodec } from '../api/computations.js';
+import { EntityWriter, UnlikeData } from './entity-writer.js';
 
 /** The state of one key group: its entities, encoded. */
 export interface KeyGroupPart {
@@ -118,39 +119,39 @@ export class CheckpointCollector {
   }
 }
 
-// Records are written inline in each key group's bytes (no shared structures), so
-// any snapshot decodes on its own; Maps, Sets and Dates keep their types.
-const packr = new Packr({ moreTypes: true });
+// Any snapshot decodes on its own (no structures shared between encodings);
+// Maps, Sets and Dates keep their types.
 const unpackr = new Unpackr({ moreTypes: true });
 
+/** Reused for every key group of the thread (a checkpoint encodes them one after another). */
+const writer = new EntityWriter();
+
 /**
- * Encodes a key group's entities: msgpackr of [key, state, key, state, ...],
- * each state through the partition's codec if it has one. Throws RooError
- * ROO_ERR_SNAPSHOT_ENCODE_FAILED naming the partition and key.
+ * Encodes a key group's entities: MessagePack of [key, state, key, state,
+ * ...] (entity-writer.ts), each state through the partition's codec if it
+ * has one. Throws RooError ROO_ERR_SNAPSHOT_ENCODE_FAILED naming the
+ * partition and key.
  */
 export function encodeEntities(
   entities: ReadonlyMap<string, unknown>,
   codec: StateCodec<unknown> | undefined,
   partition: string,
 ): Uint8Array {
-  const flat: unknown[] = [];
-  for (const [key, state] of entities) {
-    let value = state;
-    if (codec !== undefined) {
-      try {
-        value = codec.serialize(state);
-      } catch (err) {
-        throw encodeFailed(partition, key, err);
-      }
-    } else {
-      const problem = unlikeData(state, 'the state', 0);
-      if (problem !== undefined) throw encodeFailed(partition, key, new Error(problem));
-    }
-    flat.push(key, value);
-  }
+  const serialize =
+    codec === undefined
+      ? undefined
+      : (key: string, state: unknown): unknown => {
+          try {
+            return codec.serialize(state);
+          } catch (err) {
+            throw encodeFailed(partition, key, err);
+          }
+        };
   try {
-    return packr.pack(flat);
+    return writer.entities(entities, serialize);
   } catch (err) {
+    if (err instanceof RooError) throw err;
+    if (err instanceof UnlikeData) throw encodeFailed(partition, err.key, err);
     throw encodeFailed(partition, undefined, err);
   }
 }
@@ -194,76 +195,6 @@ export function decodeEntities(
     entities.set(key, state);
   }
   return entities;
-}
-
-/** How deep a state may nest before it counts as a cycle or too deep to check. */
-const MAX_STATE_DEPTH = 64;
-
-/**
- * Why msgpackr would not bring `value` back as it is (a function, a class
- * instance, a null-prototype object...), or undefined if it would: it drops
- * methods and prototypes silently, so such a state must be refused at the
- * checkpoint, not found broken after a recovery.
- */
-function unlikeData(value: unknown, path: string, depth: number): string | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-    case 'undefined':
-      return undefined;
-    case 'function':
-      return `${path} is a function`;
-    case 'symbol':
-      return `${path} is a symbol`;
-  }
-  if (value === null) return undefined;
-  if (depth > MAX_STATE_DEPTH)
-    return `${path} nests deeper than ${MAX_STATE_DEPTH} levels (a cycle?)`;
-  if (value instanceof Date || ArrayBuffer.isView(value)) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const p = unlikeData(value[i], `${path}[${i}]`, depth + 1);
-      if (p !== undefined) return p;
-    }
-    return undefined;
-  }
-  if (value instanceof Map) {
-    for (const [k, v] of value) {
-      const p =
-        unlikeData(k, `a key of ${path}`, depth + 1) ??
-        unlikeData(v, `${path}.get(${String(k)})`, depth + 1);
-      if (p !== undefined) return p;
-    }
-    return undefined;
-  }
-  if (value instanceof Set) {
-    for (const v of value) {
-      const p = unlikeData(v, `a member of ${path}`, depth + 1);
-      if (p !== undefined) return p;
-    }
-    return undefined;
-  }
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto === null)
-    return `${path} is an object without a prototype (it would come back with one)`;
-  if (proto !== Object.prototype) {
-    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'a class';
-    return `${path} is an instance of ${name} (it would come back as a plain object, without its methods)`;
-  }
-  const record = value as Record<string, unknown>;
-  for (const k in record) {
-    if (!Object.hasOwn(record, k)) continue;
-    if (k === '__proto__') return `${path} has a key '__proto__'`;
-    const v = record[k];
-    // Most states hold plain values: no recursion, no path text for them.
-    const t = typeof v;
-    if (t === 'number' || t === 'string' || t === 'boolean' || v === null) continue;
-    const p = unlikeData(v, `${path}.${k}`, depth + 1);
-    if (p !== undefined) return p;
-  }
-  return undefined;
 }
 
 function encodeFailed(partition: string, key: string | undefined, err: unknown): RooError {
