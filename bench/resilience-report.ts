@@ -1,6 +1,7 @@
 /**
  * The resilience benchmark's report: how its figures are written, the lines
- * about the run's code and machine load, and its block in bench/RESULTS.md.
+ * about the run's code and machine load, and its block in bench/RESULTS.md
+ * (withSection, which the cluster benchmark's block goes through too).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -41,20 +42,38 @@ export function msSpread(values: readonly number[]): string {
   return `${fmtMs(s.median)} (${fmtMs(s.min)}..${fmtMs(s.max)})`;
 }
 
-/** Markers of the generated section in RESULTS.md. */
-const BEGIN = '<!-- resilience: written by node dist/bench/resilience.js --write-results -->';
-const END = '<!-- resilience: end of the generated part -->';
+/** The markers around one generated block of RESULTS.md, below its notes marker. */
+export interface SectionMarkers {
+  readonly begin: string;
+  readonly end: string;
+}
 
-/** Puts `section` between the markers, below the notes marker (added if missing). */
-export function withResilienceSection(previous: string, section: string): string {
-  const block = `${BEGIN}\n${section.trim()}\n${END}`;
-  const b = previous.indexOf(BEGIN);
-  const e = previous.indexOf(END);
-  if (b >= 0 && e > b) return previous.slice(0, b) + block + previous.slice(e + END.length);
+/** Markers of the resilience benchmark's block in RESULTS.md. */
+const RESILIENCE_MARKERS: SectionMarkers = {
+  begin: '<!-- resilience: written by node dist/bench/resilience.js --write-results -->',
+  end: '<!-- resilience: end of the generated part -->',
+};
+
+/**
+ * Puts `section` between `markers`: in place of the block they hold, or
+ * else at the end, below the notes marker (added if missing), where
+ * `roo bench --write-results` keeps it. Other blocks stay where they are.
+ */
+export function withSection(previous: string, markers: SectionMarkers, section: string): string {
+  const { begin, end } = markers;
+  const block = `${begin}\n${section.trim()}\n${end}`;
+  const b = previous.indexOf(begin);
+  const e = previous.indexOf(end);
+  if (b >= 0 && e > b) return previous.slice(0, b) + block + previous.slice(e + end.length);
   const base = previous.includes(NOTES_MARKER)
     ? previous
     : `${previous.trimEnd()}\n\n${NOTES_MARKER}\n`;
   return `${base.trimEnd()}\n\n${block}\n`;
+}
+
+/** Puts the resilience report between its markers (withSection). */
+export function withResilienceSection(previous: string, section: string): string {
+  return withSection(previous, RESILIENCE_MARKERS, section);
 }
 
 /**
