@@ -1,204 +1,150 @@
 /**
- * Cluster benchmark: word count end to end (`roo send` → workers → a
- * counting receiver) on 1 worker and on 2 workers of one machine, in one
- * run, on the same corpus. Every worker runs `--ponythreads 1`, so the two
- * cases use the same number of scheduler threads; on 2 cores the point is
- * the cost of the data channel, not a speed-up. Reports words/s, the
- * messages that crossed between workers (counted by the workers themselves,
- * read over their external channels) and their rate, and the ratio.
+ * Cluster benchmark: word count end to end (`roo send --repeat --no-acks` →
+ * a cluster of `roo worker`s → a counting receiver in this process) on
+ * clusters of each size in `--workers` (default 1 and 2), every worker with
+ * `--ponythreads 1`, so that N workers run N scheduler threads. Every
+ * throughput figure is a steady state of a fresh cluster, as in part (d) of
+ * `roo bench`: start-up (reported apart), warm-up, then the outputs of a
+ * window; `--reps` clusters per size, interleaved. Per size the report gives
+ * words/s (median, min..max), the ratio to 1 worker, the messages that
+ * crossed between workers, and the cores the whole machine and the workers
+ * alone kept busy, so that a reader sees when the machine, not the cluster,
+ * is the limit. Then the latency at a fixed rate on each size.
  *
- *   node dist/bench/cluster.js [--mb 10] [--reps 3]
+ *   node dist/bench/cluster.js [--workers 1,2] [--reps 3] [--write-results]
+ *
+ * The processes are in cluster-run.ts, the figures' summary in
+ * cluster-summary.ts, the report in cluster-report.ts, the flags in
+ * cluster-options.ts.
  */
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { parseAddress } from '../protocols/index.js';
-import { requestExternal } from '../runtime/cli/external-client.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { rootDir } from './bench-child.js';
+import { clusterUsage, parseClusterArgs, type ClusterOptions } from './cluster-options.js';
+import { renderClusterReport, withClusterSection, type ClusterResults } from './cluster-report.js';
+import { runClusterLatency, runClusterSeries } from './cluster-run.js';
+import type { ClusterFailure, ClusterLatency, ClusterRun } from './cluster-summary.js';
 import { countWords, DEFAULT_SEED, totalWords, writeCorpusFile } from './corpus.js';
-import { BenchChild, LOCAL_HOST, rootDir, stopAll } from './bench-child.js';
-import { CountingReceiver } from './counting-receiver.js';
-import { latencyAppPath, runLatency } from './latency.js';
-import { describeMachine, median } from './stats.js';
+import { changedFiles, compiledEngine, describeCode } from './resilience-report.js';
+import { idleProbe, loadAverage, PartProbe, type PartLoad } from './run-load.js';
+import { formatMachine, formatMachineLine } from './stats.js';
 
-/** Microseconds as milliseconds, for the table. */
-function ms(us: number): string {
-  return `${(us / 1000).toFixed(2)} ms`;
+/** The command line as typed, with the script relative to the package root. */
+function commandLine(argv: readonly string[]): string {
+  const script = process.argv[1];
+  return ['node', script === undefined ? 'dist/bench/cluster.js' : relative(rootDir(), script)]
+    .concat(argv)
+    .join(' ');
 }
 
-/** One cluster size's figures. */
-export interface ClusterRun {
-  readonly workers: number;
-  /** Words per second of each measured run. */
-  readonly rates: readonly number[];
-  /** Messages sent between workers per run (mean), and per second. */
-  readonly crossingPerRun: number;
-  readonly crossingRate: number;
-}
-
-/** Starts an N-worker word-count cluster writing to `out`; resolves with the source and external addresses. */
-async function startCluster(
-  workers: number,
-  out: string,
-  app = join(rootDir(), 'examples', 'word_count', 'app.ts'),
-): Promise<{ children: BenchChild[]; source: string; externals: string[] }> {
-  const common = ['--application-module', app, '--out', out, '--ponythreads', '1'];
-  const more = [
-    '--external',
-    `${LOCAL_HOST}:0`,
-    '--resilience-dir',
-    `/tmp/roo-bench-cluster-${process.pid}`,
-  ];
-  const init = BenchChild.roo([
-    ...['worker', ...common, ...more, '--in', `${LOCAL_HOST}:0`, '--name', 'initializer'],
-    ...['--cluster-initializer', '--worker-count', String(workers)],
-    ...['--control', `${LOCAL_HOST}:0`, '--data', `${LOCAL_HOST}:0`],
-  ]);
-  // Every wait is set up at spawn: waitForLine sees only lines that come after it.
-  const waits = [init.waitForLine(/external channel listening on (\S+)/, 'its external channel')];
-  const listening = init.waitForLine(/source '.*' listening on (\S+)/, 'that its source listens');
-  const children = [init];
-  if (workers > 1) {
-    const [, control] = await init.waitForLine(
-      /control channel listening on (\S+?);/,
-      'its control',
-    );
-    for (let w = 2; w <= workers; w++) {
-      const member = BenchChild.roo([
-        ...['worker', ...common, ...more, '--name', `worker${w}`],
-        ...['--control', control as string, '--my-data', `${LOCAL_HOST}:0`],
-      ]);
-      children.push(member);
-      waits.push(member.waitForLine(/external channel listening on (\S+)/, 'its external channel'));
-    }
-  }
-  const externals = (await Promise.all(waits)).map((m) => m[1] as string);
-  const [, source] = await listening;
-  return { children, source: source as string, externals };
-}
-
-/** Messages every worker sent to other workers, summed. */
-async function crossing(externals: readonly string[]): Promise<number> {
-  let total = 0;
-  for (const address of externals) {
-    const answer = await requestExternal(parseAddress(address), 'status');
-    const result = answer.result as { threadStats: { sentToWorkers: number }[] };
-    for (const t of result.threadStats) total += t.sentToWorkers;
-  }
-  return total;
-}
-
-/** Measures word count on `workers` workers. */
-export async function runCluster(
-  workers: number,
-  corpusPath: string,
-  words: number,
-  reps: number,
+/** Runs the tables `o` asks for and gathers what the report needs; stops every process it started. */
+async function runAll(
+  o: ClusterOptions,
+  command: string,
   log: (line: string) => void,
-): Promise<ClusterRun> {
-  const receiver = await CountingReceiver.listen('lines');
-  let children: BenchChild[] = [];
+): Promise<ClusterResults> {
+  const t0 = performance.now();
+  const startedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const loadAverageStart = loadAverage();
+  const compiled = compiledEngine();
+  const idleOtherLoad = await idleProbe(1000);
+  log(
+    `load probe: others kept ${idleOtherLoad.toFixed(2)} cores busy; load average ${loadAverageStart}`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'roo-bench-cluster-'));
+  const corpusPath = join(dir, 'corpus.txt');
+  const loads: PartLoad[] = [];
+  const failures: ClusterFailure[] = [];
+  let runs: ClusterRun[] | undefined;
+  let latencies: ClusterLatency[] | undefined;
   try {
-    const cluster = await startCluster(workers, receiver.address);
-    children = cluster.children;
-    const rates: number[] = [];
-    let crossedBefore = 0;
-    let crossedMeasured = 0;
-    let secondsMeasured = 0;
-    for (let run = 0; run <= reps; run++) {
-      const started = performance.now();
-      const sender = BenchChild.roo(['send', '--host', cluster.source, '--file', corpusPath]);
-      const end = await receiver.waitFor((run + 1) * words, () =>
-        children.find((c) => c.exit !== undefined)?.describe(),
-      );
-      await sender.exited;
-      const seconds = (end - started) / 1000;
-      const crossed = await crossing(cluster.externals);
-      log(
-        `  ${workers} worker(s), ${run === 0 ? 'warm-up' : `run ${run}`}: ${(words / seconds / 1e6).toFixed(2)} M words/s, ${crossed - crossedBefore} messages crossed workers`,
-      );
-      if (run > 0) {
-        rates.push(words / seconds);
-        crossedMeasured += crossed - crossedBefore;
-        secondsMeasured += seconds;
-      }
-      crossedBefore = crossed;
+    log(`generating a ${o.mb} MiB corpus (seed ${DEFAULT_SEED}) in ${corpusPath}...`);
+    const file = writeCorpusFile(corpusPath, {
+      bytes: Math.round(o.mb * 1024 * 1024),
+      seed: DEFAULT_SEED,
+    });
+    const corpus = {
+      bytes: file.bytes,
+      lines: file.lines.length,
+      words: totalWords(countWords(file.lines)),
+    };
+    if (o.only.has('throughput')) {
+      log(`throughput: ${o.reps} fresh cluster(s) per size (${o.workers.join(', ')} workers)`);
+      const probe = new PartProbe('throughput');
+      const series = await runClusterSeries(o, corpusPath, log);
+      loads.push(probe.stop());
+      runs = series.runs;
+      failures.push(...series.failures);
+    }
+    if (o.only.has('latency')) {
+      log(`latency: ${o.latencyRate} msgs/s on ${o.workers.join(', ')} workers`);
+      const probe = new PartProbe('latency');
+      const latency = await runClusterLatency(o, file.lines, log);
+      loads.push(probe.stop());
+      latencies = latency.latencies;
+      failures.push(...latency.failures);
     }
     return {
-      workers,
-      rates,
-      crossingPerRun: crossedMeasured / Math.max(1, reps),
-      crossingRate: secondsMeasured > 0 ? crossedMeasured / secondsMeasured : 0,
+      options: o,
+      startedAt,
+      command,
+      machine: formatMachine(),
+      machineLine: formatMachineLine(),
+      cores: availableParallelism(),
+      code: describeCode(),
+      corpus,
+      seed: DEFAULT_SEED,
+      idleOtherLoad,
+      loadAverageStart,
+      loadAverageEnd: loadAverage(),
+      seconds: (performance.now() - t0) / 1000,
+      loads,
+      runs,
+      latencies,
+      failures,
+      rebuilt: changedFiles(compiled, compiledEngine()),
     };
   } finally {
-    await stopAll(children);
-    await receiver.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Runs 1 and 2 workers and prints a markdown table. */
+/** The benchmark's entry: 0 when every cluster ran, 1 when one failed, 2 for a bad command line. */
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      mb: { type: 'string', default: '10' },
-      reps: { type: 'string', default: '3' },
-      'latency-rate': { type: 'string', default: '20000' },
-    },
-  });
-  const mb = Number(values.mb);
-  const reps = Number(values.reps);
-  const corpusPath = `/tmp/roo-bench-cluster-${mb}mb.txt`;
-  const corpus = writeCorpusFile(corpusPath, { bytes: mb * 1e6, seed: DEFAULT_SEED });
-  const words = totalWords(countWords(corpus.lines));
-  const log = (line: string) => console.log(line);
-  log(JSON.stringify(describeMachine()));
-  log(`corpus: ${mb} MB, ${corpus.lines.length} lines, ${words} words`);
-  const one = await runCluster(1, corpusPath, words, reps, log);
-  const two = await runCluster(2, corpusPath, words, reps, log);
-  const m1 = median(one.rates);
-  const m2 = median(two.rates);
-  log('');
-  log(
-    '| workers (1 scheduler thread each) | words/s (median) | min..max | messages across workers per run | across workers/s | vs 1 worker |',
-  );
-  log('| --- | --- | --- | --- | --- | --- |');
-  for (const r of [one, two]) {
-    const m = median(r.rates);
-    log(
-      `| ${r.workers} | ${(m / 1e6).toFixed(2)} M | ${(Math.min(...r.rates) / 1e6).toFixed(2)}..${(Math.max(...r.rates) / 1e6).toFixed(2)} M | ${Math.round(r.crossingPerRun)} | ${(r.crossingRate / 1e6).toFixed(2)} M | ${(m / m1).toFixed(3)}x |`,
+  let o: ClusterOptions;
+  try {
+    const parsed = parseClusterArgs(argv);
+    if (parsed === 'help') {
+      process.stdout.write(clusterUsage());
+      return 0;
+    }
+    o = parsed;
+  } catch (err) {
+    process.stderr.write(
+      `bench/cluster: ${(err as Error).message} (see 'node dist/bench/cluster.js --help')\n`,
     );
+    return 2;
   }
-  log('');
-  log(`2 workers / 1 worker: ${(m2 / m1).toFixed(3)}x`);
-  // Latency: the same latency app and rate on 1 and 2 workers; the difference
-  // is what crossing a worker adds (about half of the keys live on the other).
-  const rate = Number(values['latency-rate']);
-  log('');
-  log(
-    `latency at ${rate} msgs/s (bench/apps/latency.ts, one word per frame, keyed state, 1 scheduler thread per worker):`,
-  );
-  log('| workers | p50 | p99 | p99.99 | max |');
-  log('| --- | --- | --- | --- | --- |');
-  for (const workers of [1, 2]) {
-    const r = await runLatency({
-      lines: corpus.lines,
-      rate,
-      warmupSeconds: 2,
-      seconds: 8,
-      threads: 1,
-      log: () => undefined,
-      start: (out) => startCluster(workers, out, latencyAppPath()),
-    });
-    const l = r.summary;
-    log(`| ${workers} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p9999)} | ${ms(l.max)} |`);
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const results = await runAll(o, commandLine(argv), log);
+  const report = renderClusterReport(results);
+  process.stdout.write(`${report}\n`);
+  if (o.writeResults) {
+    const path = join(rootDir(), 'bench', 'RESULTS.md');
+    writeFileSync(path, withClusterSection(readFileSync(path, 'utf8'), report));
+    log(`wrote ${path}`);
   }
-  return 0;
+  return results.failures.length > 0 ? 1 : 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err: Error) => {
-      console.error(err.stack ?? err.message);
+      process.stderr.write(`${err.stack ?? err.message}\n`);
       process.exitCode = 1;
     },
   );
