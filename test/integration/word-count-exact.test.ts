@@ -1,7 +1,7 @@
 /**
  * Word count over real texts that nobody here wrote, as real processes:
  * `roo receive` ← `roo worker` (examples/word_count) ← two `roo send`s at
- * once, at --ponythreads 1 and 2. Every word's last output equals an
+ * once, at --ponythreads 1, 2 and 4 (more threads than this machine has cores). Every word's last output equals an
  * independent count of the texts, and each word's outputs are exactly
  * 1, 2, ..., n in order (a key sees its inputs in order, and its outputs
  * leave in order). No output is missing or extra.
@@ -42,7 +42,7 @@ describe('word count over real texts gives exact counts', () => {
     expect(notices).toMatch(/\r\n/);
   });
 
-  it.each([1, 2])('at --ponythreads %i', async (threads) => {
+  it.each([1, 2, 4])('at --ponythreads %i', async (threads) => {
     const receive = await startReceive();
     const worker = await startWorker({
       module: 'examples/word_count/app.ts',
