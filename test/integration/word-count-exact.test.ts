@@ -1,8 +1,9 @@
 /**
  * Word count over real texts that nobody here wrote, as real processes:
  * `roo receive` ← `roo worker` (examples/word_count) ← two `roo send`s at
- * once, at --ponythreads 1, 2 and 4 (more threads than this machine has cores). Every word's last output equals an
- * independent count of the texts, and each word's outputs are exactly
+ * once, at --ponythreads 1, 2 and 4 (more threads than the machine has
+ * cores). Every word's last output equals an independent count of the
+ * texts, and each word's outputs are exactly
  * 1, 2, ..., n in order (a key sees its inputs in order, and its outputs
  * leave in order). No output is missing or extra.
  */
