@@ -1,4 +1,4 @@
-// Lint rules that keep the layers of DESIGN.md section 1: imports point down only.
+// Lint rules that keep the layers of docs/architecture.md section 1: imports point down only.
 import tseslint from 'typescript-eslint';
 
 const layer = (files, forbidden, message) => ({

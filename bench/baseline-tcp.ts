@@ -7,8 +7,8 @@
  * Output: one connection to `out`, one frame per word with the payload
  * `word => count\n` (the running count), encoded straight into 64 KB buffers
  * that are written once full and at the end of every input chunk — never a
- * write per message (PERF-LIMITS.md section 5: a write per message loses
- * about 35 %). When the output socket's buffer is full every input socket is
+ * write per message (measured on the target machine: a write per message
+ * loses about 35 %). When the output socket's buffer is full every input socket is
  * paused until it drains, so TCP pushes back on the senders and memory stays
  * bounded.
  *

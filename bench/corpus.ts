@@ -1,5 +1,5 @@
 /**
- * The deterministic word-count input of PERF-LIMITS.md ("Input"): a
+ * The deterministic word-count input the machine's limits were measured with: a
  * 10 000-word vocabulary with Zipf(s=1) frequencies (about 100 common English
  * words first, then synthetic words, shorter ones more frequent), 5..15 words
  * per line, capitalised first words, some punctuation and quotes.
@@ -30,7 +30,7 @@ export interface CorpusOptions {
   /**
    * How many synthetic vocabulary words get a non-ASCII letter (é, ß, ü, ...),
    * spread over the ranks, to exercise Unicode paths. Default 0: the
-   * benchmark corpus is ASCII, as in PERF-LIMITS.md.
+   * benchmark corpus is ASCII, as the measured limits' corpus was.
    */
   nonAsciiWords?: number;
 }

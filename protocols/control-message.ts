@@ -1,6 +1,6 @@
 /**
  * Control messages: what a worker and the cluster initializer say to each
- * other on the control channel, one per frame (DESIGN.md section 5).
+ * other on the control channel, one per frame (docs/cluster.md).
  *
  * Start-up, in Wallaroo's order:
  *   worker → initializer  `hello`    I am NAME, running APP (plan hash H), here are my addresses
@@ -13,7 +13,7 @@
  *   worker → initializer  `ready`    my sources have started
  * and at any time `shutdown` (either way), `ping` / `pong` (liveness).
  *
- * With resilience (DESIGN.md section 6):
+ * With resilience (docs/resilience.md):
  *   initializer → worker  `checkpoint`       take your part of checkpoint k
  *   worker → initializer  `checkpoint-done`  my snapshot of k is on disk (or why not)
  *   initializer → worker  `commit`           k is committed: record it, ack senders, release output
@@ -83,7 +83,7 @@ export interface WirePartitionOwners {
   readonly owners: readonly number[];
 }
 
-/** The versioned routing table: which worker owns each key group (DESIGN.md section 4). */
+/** The versioned routing table: which worker owns each key group (docs/architecture.md section 6). */
 export interface WireRoutingTable {
   /** Bumped on every change of owners. */
   readonly version: number;

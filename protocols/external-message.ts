@@ -1,6 +1,6 @@
 /**
  * External messages: the admin channel every worker serves on `--external`
- * (DESIGN.md section 5), spoken by `roo shutdown`, `roo status` and later
+ * (docs/cluster.md), spoken by `roo shutdown`, `roo status` and later
  * `roo shrink`. A tool sends a `request` with an id and a command; the worker
  * answers one `response` with the same id, carrying a result or a coded error.
  * One message per frame.

@@ -1,5 +1,5 @@
 /**
- * The exactly-once TCP sink's wire protocol (issue 4, sinks). A sink in
+ * The exactly-once TCP sink's wire protocol (docs/resilience.md, sinks). A sink in
  * exactly-once mode holds each checkpoint's output until the checkpoint
  * commits, then sends it as one transaction; after a crash a recovered sink
  * may send a transaction again, so the receiver drops the epochs it already

@@ -1,5 +1,5 @@
 /**
- * The snapshot file a worker writes for each checkpoint (DESIGN.md section 6):
+ * The snapshot file a worker writes for each checkpoint (docs/resilience.md):
  * its sources' replay positions, its key groups' state, its sinks' records.
  * Pure: this file turns a snapshot into bytes and back; writing them (temp
  * file, fsync, rename) is the executor's job.
@@ -16,7 +16,7 @@
  * The header is separate from the body so a reader can tell whose file it is
  * (and for which checkpoint) in the error it reports. The checksum covers the
  * whole file because a torn or bit-rotted file must never be restored: the
- * cluster falls back to an earlier checkpoint instead (issue 4, part 6).
+ * cluster falls back to an earlier checkpoint instead (docs/resilience.md).
  *
  * Encoded with msgpackr as plain maps (no records), as the wire messages are.
  * Decoding validates every field, because the bytes come from a disk.

@@ -1,5 +1,5 @@
 /**
- * The acknowledging TCP source protocol (issue 4, sources that replay). A
+ * The acknowledging TCP source protocol (docs/resilience.md, sources that replay). A
  * sender that wants its data replayed after a recovery opens its connection
  * with a magic and a hello naming its stream; the source answers with the
  * position to (re)send from, and later acknowledges the positions committed

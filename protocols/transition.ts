@@ -1,5 +1,5 @@
 /**
- * A checked move of a state machine (STYLE.md habit 3): every lifecycle is a
+ * A checked move of a state machine: every lifecycle is a
  * union of states, a table of the moves each state allows, and one
  * transition function that rejects illegal moves. This is the body those
  * functions share; each machine keeps its own typed, exported function and

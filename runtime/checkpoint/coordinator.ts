@@ -1,6 +1,6 @@
 /**
  * The checkpoint coordinator's decisions, as a pure state machine over
- * observed facts (DESIGN.md section 6; issue 4). The executor around it owns
+ * observed facts (docs/resilience.md). The executor around it owns
  * the timer, the control channel and the files; this file only decides.
  *
  *   idle --(interval elapsed)--> in flight k --(every worker acked k)--> idle

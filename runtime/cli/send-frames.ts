@@ -2,8 +2,8 @@
  * The bytes `roo send` puts on the wire: the file read pass after pass, and
  * its messages encoded as length-prefixed frames straight into 64 KB buffers,
  * so that a batch goes out in as few socket writes as those buffers allow (a
- * write per message costs about a third of the throughput, PERF-LIMITS.md
- * section 5); and, for an acknowledging send, the frames kept until the
+ * write per message costs about a third of the throughput, as measured on the
+ * target machine); and, for an acknowledging send, the frames kept until the
  * source acknowledges them. Writing the buffers is send-writer.ts's and
  * send-acked.ts's part.
  */

@@ -1,6 +1,6 @@
 /**
  * A worker's part in forming a cluster, on its main thread (the cluster
- * actor of DESIGN.md section 3). Every worker, the initializer included,
+ * actor of docs/architecture.md section 2). Every worker, the initializer included,
  * goes through the same steps when the initializer says so:
  *   assign  -> spawn the actors of its share, report them (`spawned`);
  *   wire    -> compile routes with the whole cluster's directory, open data

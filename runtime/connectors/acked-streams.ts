@@ -1,5 +1,5 @@
 /**
- * The source side of replayable TCP input (issue 4, sources that replay):
+ * The source side of replayable TCP input (docs/resilience.md, sources that replay):
  * per connection, protocols/source-ack.ts's parser; per sender stream, the
  * position consumed into the pipeline and the position committed checkpoints
  * cover. A TCP source actor feeds it every chunk and close, and tells it

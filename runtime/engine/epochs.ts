@@ -1,5 +1,5 @@
 /**
- * Checkpoint epochs on the data path (DESIGN.md section 6).
+ * Checkpoint epochs on the data path (docs/resilience.md).
  *
  * Sources inject barrier k in band; every message a stream actor sends
  * carries one bit: the parity of the number of barriers that the source data

@@ -1,6 +1,6 @@
 /**
  * Bad input never crashes a worker and never loses accepted data
- * (DESIGN.md section 9). One word-count worker (a fixture app whose decoder
+ * (docs/architecture.md, errors on the data path). One word-count worker (a fixture app whose decoder
  * throws on payloads starting with "BAD") meets, in turn: messages its
  * decoder refuses, mixed with valid ones; a connection that closes inside a
  * frame; a frame header announcing more than 16 MiB; a connection of random

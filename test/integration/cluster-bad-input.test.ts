@@ -1,5 +1,5 @@
 /**
- * Garbage on a running cluster's ports (DESIGN.md section 9): two real
+ * Garbage on a running cluster's ports (bad input never crashes a worker): two real
  * word-count workers on loopback, each with an external channel. In turn:
  *  - the initializer's control port (WebSocket): bytes that are no HTTP at
  *    all; a proper handshake followed by a frame header announcing 4 GiB;

@@ -1,5 +1,5 @@
 /**
- * Crash recovery of a two-worker cluster (issue 4), with real processes on
+ * Crash recovery of a two-worker cluster, with real processes on
  * loopback: word count (examples/word_count, `--ponythreads 1` each,
  * resilience on, a checkpoint every 200 ms) fed by an acknowledging
  * `roo send` of a generated file (100,000 lines, 3,000 distinct words),

@@ -49,7 +49,7 @@ describe('bench corpus', () => {
       expect(n).toBeLessThanOrEqual(15);
       expect(line).toMatch(/^"?[A-Z]/);
     }
-    // About 4.9 bytes per word, as in PERF-LIMITS.md.
+    // About 4.9 bytes per word, as in the corpus the machine's limits were measured with.
     const perWord = size / totalWords(countWords(lines));
     expect(perWord).toBeGreaterThan(4.5);
     expect(perWord).toBeLessThan(5.3);
