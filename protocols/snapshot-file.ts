@@ -18,12 +18,15 @@
  * whole file because a torn or bit-rotted file must never be restored: the
  * cluster falls back to an earlier checkpoint instead (docs/resilience.md).
  *
- * Encoded with msgpackr as plain maps (no records), as the wire messages are.
+ * Encoded as msgpackr encodes plain maps (no records), as the wire messages
+ * are; the body is written part by part (msgpack-parts.ts) so that the key
+ * groups' state bytes are never copied into one buffer on the way to disk.
  * Decoding validates every field, because the bytes come from a disk.
  */
 import { createHash } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, RooError } from './errors.js';
+import { MsgpackParts } from './msgpack-parts.js';
 import { describe, field, isCount, isPlainRecord, LONE_SURROGATE } from './validate.js';
 
 /** Version of the snapshot file format; a file of another version is refused. */
@@ -114,31 +117,58 @@ type Fail = (message: string) => RooError;
  * sink value msgpackr cannot carry, or a snapshot too large for the format.
  */
 export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
+  return new Uint8Array(Buffer.concat(encodeSnapshotParts(snapshot)));
+}
+
+/**
+ * The bytes of a snapshot's file as a list of parts, concatenated in order:
+ * the key groups' state bytes are parts of their own, never copied, so a
+ * writer can hand the list to `writev` (at a million keys, packing the 9 MB
+ * of state into one body and copying it into one file buffer took about
+ * 50 ms of the main thread per checkpoint). The checksum is computed part by
+ * part. Throws as {@link encodeSnapshot}.
+ */
+export function encodeSnapshotParts(snapshot: Snapshot): Uint8Array[] {
   const fail: Fail = (message) =>
     new RooError(ErrorCode.SnapshotEncodeFailed, `cannot encode snapshot: ${message}`);
   const header = validateHeader(snapshot, fail);
   const body = validateBody(snapshot, fail);
   const headerBytes = pack(header, 'header', fail);
-  const bodyBytes = pack(body, 'body', fail);
   if (headerBytes.length > MAX_SNAPSHOT_HEADER_BYTES) {
     throw fail(`header is ${headerBytes.length} bytes, more than ${MAX_SNAPSHOT_HEADER_BYTES}`);
   }
-  if (bodyBytes.length > MAX_SNAPSHOT_BODY_BYTES) {
-    throw fail(`body is ${bodyBytes.length} bytes, more than ${MAX_SNAPSHOT_BODY_BYTES}`);
+  const w = new MsgpackParts();
+  try {
+    w.map(3).str('sources').value(body.sources).str('partitions').array(body.partitions.length);
+    for (const p of body.partitions) {
+      w.map(2).str('name').str(p.name).str('keyGroups').array(p.keyGroups.length);
+      for (const g of p.keyGroups) {
+        w.map(3).str('keyGroup').uint(g.keyGroup).str('entities').uint(g.entities);
+        w.str('state').bin(g.state);
+      }
+    }
+    w.str('sinks').value(body.sinks);
+  } catch (e) {
+    throw fail(
+      `body cannot be packed by msgpackr: ${e instanceof Error ? e.message : describe(e)}`,
+    );
   }
-  const total = PREFIX_BYTES + headerBytes.length + 4 + bodyBytes.length + CHECKSUM_BYTES;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  out.set(SNAPSHOT_MAGIC, 0);
+  const bodyLength = w.byteLength;
+  if (bodyLength > MAX_SNAPSHOT_BODY_BYTES) {
+    throw fail(`body is ${bodyLength} bytes, more than ${MAX_SNAPSHOT_BODY_BYTES}`);
+  }
+  const prefix = new Uint8Array(PREFIX_BYTES);
+  const view = new DataView(prefix.buffer);
+  prefix.set(SNAPSHOT_MAGIC, 0);
   view.setUint16(SNAPSHOT_MAGIC.length, SNAPSHOT_FORMAT_VERSION);
   view.setUint32(SNAPSHOT_MAGIC.length + 2, headerBytes.length);
-  out.set(headerBytes, PREFIX_BYTES);
-  const bodyLengthAt = PREFIX_BYTES + headerBytes.length;
-  view.setUint32(bodyLengthAt, bodyBytes.length);
-  out.set(bodyBytes, bodyLengthAt + 4);
-  const checksumAt = total - CHECKSUM_BYTES;
-  out.set(sha256(out.subarray(0, checksumAt)), checksumAt);
-  return out;
+  const bodyLengthField = new Uint8Array(4);
+  new DataView(bodyLengthField.buffer).setUint32(0, bodyLength);
+  const parts = [prefix, headerBytes, bodyLengthField, ...w.finish()];
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  parts.push(new Uint8Array(hash.digest()));
+  return parts;
 }
 
 /**

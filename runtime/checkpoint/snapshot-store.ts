@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 
 import {
   decodeSnapshot,
-  encodeSnapshot,
+  encodeSnapshotParts,
   ErrorCode,
   RooError,
   type Snapshot,
@@ -63,9 +63,9 @@ export class SnapshotStore {
 
   /** Writes this worker's snapshot of a checkpoint durably. */
   write(snapshot: Snapshot): number {
-    const bytes = encodeSnapshot(snapshot);
-    writeDurably(this.path(snapshot.checkpointId), bytes);
-    return bytes.length;
+    const parts = encodeSnapshotParts(snapshot);
+    writeDurably(this.path(snapshot.checkpointId), parts);
+    return parts.reduce((n, p) => n + p.length, 0);
   }
 
   /**

@@ -53,13 +53,18 @@ export function saveClusterInfo(dir: string, info: ClusterInfo): string {
  * Writes a file so that a crash leaves either the old file or the whole new
  * one: a temp file, fsync, rename, and fsync of the directory.
  */
-export function writeDurably(path: string, data: string | Uint8Array): void {
+export function writeDurably(
+  path: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
+    const parts =
+      typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+    for (const bytes of parts)
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
