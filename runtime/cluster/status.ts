@@ -46,6 +46,14 @@ export interface ThreadStatus {
   readonly utilization: number;
   readonly turns: number;
   readonly delivered: number;
+  /** Of `delivered`: handed to an idle actor at once, without its mailbox. */
+  readonly direct: number;
+  /** Messages waiting in the thread's mailboxes now, and in its deepest one. */
+  readonly queued: number;
+  readonly deepestMailbox: number;
+  /** Garbage collection pauses of the thread so far: total and longest, ms. */
+  readonly gcMs: number;
+  readonly gcLongestMs: number;
   readonly sentLocal: number;
   readonly sentRemote: number;
   readonly batchesIn: number;
@@ -269,6 +277,11 @@ export function buildStatus(f: StatusFacts): WorkerStatus {
       utilization: t.loop.utilization,
       turns: t.scheduler.turns,
       delivered: t.scheduler.delivered,
+      direct: t.scheduler.direct,
+      queued: t.mailboxes.queued,
+      deepestMailbox: t.mailboxes.deepest,
+      gcMs: t.gc.minor.ms + t.gc.major.ms + t.gc.other.ms,
+      gcLongestMs: Math.max(t.gc.minor.maxMs, t.gc.major.maxMs, t.gc.other.maxMs),
       sentLocal: t.scheduler.sentLocal,
       sentRemote: t.scheduler.sentRemote,
       batchesIn: t.scheduler.batchesIn,
