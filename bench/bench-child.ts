@@ -188,3 +188,24 @@ export async function startWorker(
     throw err;
   }
 }
+
+/** How often watchUntil asks whether something went wrong. */
+const WATCH_EVERY_MS = 100;
+
+/**
+ * Waits until `untilMs` (performance.now()), throwing BenchFailure as soon
+ * as `problem()` names one (checked every WATCH_EVERY_MS): a child that
+ * died, output that went wrong.
+ */
+export async function watchUntil(
+  untilMs: number,
+  problem: () => string | undefined,
+): Promise<void> {
+  for (;;) {
+    const why = problem();
+    if (why !== undefined) throw new BenchFailure(why);
+    const left = untilMs - performance.now();
+    if (left <= 0) return;
+    await new Promise((r) => setTimeout(r, Math.min(left, WATCH_EVERY_MS)));
+  }
+}

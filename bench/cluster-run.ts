@@ -30,7 +30,14 @@ import { join } from 'node:path';
 import { parseAddress } from '../protocols/index.js';
 import { requestExternal } from '../runtime/cli/external-client.js';
 import { LogLine } from '../runtime/logging/log-lines.js';
-import { BenchChild, BenchFailure, LOCAL_HOST, rootDir, stopAll } from './bench-child.js';
+import {
+  BenchChild,
+  BenchFailure,
+  LOCAL_HOST,
+  rootDir,
+  stopAll,
+  watchUntil,
+} from './bench-child.js';
 import { LATENCY_WARMUP_SECONDS, type ClusterOptions } from './cluster-options.js';
 import {
   workersText,
@@ -42,8 +49,6 @@ import { CountingReceiver } from './counting-receiver.js';
 import { latencyAppPath, runLatency } from './latency.js';
 import { formatMicros, formatRate, LoadProbe, processCpuMs } from './stats.js';
 
-/** How often a window looks at the processes and the output. */
-const WATCH_EVERY_MS = 100;
 /** How long a refused status request waits to learn whether a process died. */
 const EXIT_NOTICE_MS = 1000;
 
@@ -163,20 +168,6 @@ async function crossed(externals: readonly string[]): Promise<number> {
     for (const t of result?.threadStats ?? []) total += t.sentToWorkers ?? 0;
   }
   return total;
-}
-
-/**
- * Waits until `untilMs`, throwing BenchFailure as soon as `problem()` names
- * one (checked every WATCH_EVERY_MS).
- */
-async function watchUntil(untilMs: number, problem: () => string | undefined): Promise<void> {
-  for (;;) {
-    const why = problem();
-    if (why !== undefined) throw new BenchFailure(why);
-    const left = untilMs - performance.now();
-    if (left <= 0) return;
-    await new Promise((r) => setTimeout(r, Math.min(left, WATCH_EVERY_MS)));
-  }
 }
 
 /** CPU ms of each of `pids` so far (undefined for one that cannot be read). */

@@ -23,14 +23,18 @@
  * short); the failure is recorded and the other processes go on.
  */
 import { join } from 'node:path';
-import { BenchChild, BenchFailure, LOCAL_HOST, rootDir, startWorker } from './bench-child.js';
+import {
+  BenchChild,
+  BenchFailure,
+  LOCAL_HOST,
+  rootDir,
+  startWorker,
+  watchUntil,
+} from './bench-child.js';
 import { CountingReceiver } from './counting-receiver.js';
 import { listProfiles, profileDir, profileNodeArgs } from './profiles.js';
 import { formatRate, LoadProbe, processCpuMs } from './stats.js';
 import type { ProcessFailure, ProcessRun } from './sweep.js';
-
-/** How often a window looks at the processes and the output. */
-const WATCH_EVERY_MS = 100;
 
 /** What to measure in part (d). */
 export interface TcpOptions {
@@ -113,20 +117,6 @@ async function startSubject(
   started(hand);
   const [, source] = await hand.waitForLine(/^Listening on (\S+)/, 'where it listens');
   return source as string;
-}
-
-/**
- * Waits until `untilMs`, throwing BenchFailure as soon as `problem()` names
- * one (checked every WATCH_EVERY_MS).
- */
-async function watchUntil(untilMs: number, problem: () => string | undefined): Promise<void> {
-  for (;;) {
-    const why = problem();
-    if (why !== undefined) throw new BenchFailure(why);
-    const left = untilMs - performance.now();
-    if (left <= 0) return;
-    await new Promise((r) => setTimeout(r, Math.min(left, WATCH_EVERY_MS)));
-  }
 }
 
 /** One fresh process of (d): start, feed, warm up, measure, stop. */
