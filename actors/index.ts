@@ -5,18 +5,14 @@
 export { Mailbox, type Receiver } from './mailbox.js';
 export {
   Scheduler,
-  actorRef,
-  refLocal,
-  refThread,
-  LOCAL_BITS,
-  MAX_BATCH_AGE_MS,
-  type ActorRef,
   type Behaviour,
-  type Producer,
   type SchedulerOptions,
   type SchedulerStats,
 } from './scheduler.js';
+export { actorRef, refLocal, refThread, LOCAL_BITS, type ActorRef } from './actor-ref.js';
 export { ThreadLoop } from './thread-loop.js';
+export type { MuteReason, Producer } from './backpressure.js';
+export { MAX_BATCH_AGE_MS } from './outbound.js';
 export { ThreadPool, type ThreadPoolOptions, type KernelThreadData } from './thread-pool.js';
 export { attachSchedulerThread, exposeControl, type AttachedThread } from './thread-side.js';
 export { DeterministicSchedulers, seededRandom } from './deterministic.js';

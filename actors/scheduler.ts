@@ -1,94 +1,21 @@
 /**
- * One scheduler thread's actors: spawning, message delivery, actor turns, and
- * the byte channels to the other scheduler threads of the process.
- *
- * Backpressure rules (each upheld by the code named):
- *  1. A mailbox holding more than `overloadHigh` application messages makes
- *     its actor overloaded; it stops being overloaded at `overloadLow` or
- *     fewer. Each overloaded actor adds 1 to the process-wide PRESSURE slot
- *     (Atomics.add in `noteOverload` / `relieve`).
- *  2. A channel whose ring is full keeps the batch in a local overflow list
- *     and is congested until the overflow drains; a congested channel adds 1
- *     to PRESSURE (`flushTo` / `retryOverflow`).
- *  3. Producers (sources: the only actors that bring new messages into the
- *     process) check `pressured()` before each ingest and, when PRESSURE is
- *     non-zero, mute themselves (a TCP source stops reading its socket, so TCP
- *     pushes back on the sender) and register with `muteUntilRelieved`.
- *  4. When PRESSURE returns to 0, every thread's
- *     doorbell is rung (`relievePressure`); each thread then unmutes its
- *     producers (`checkUnmute`).
- *  5. Every other actor always runs: its work is bounded by what the muted
- *     sources already let in, and because rings are always drained into
- *     mailboxes, no cycle of full queues can deadlock the threads (unlike
- *     stopping a ring reader at one overloaded actor, which can).
- *  6. An actor may pause its own delivery (a sink whose socket is congested):
- *     its mailbox then grows past rule 1's mark and the sources mute.
- *  7. A reader of a channel from outside the process (a data channel from
- *     another worker) is a producer too, but it mutes only while actors of
- *     this process are overloaded (ACTOR_PRESSURE), never because an
- *     outbound channel is congested: two workers whose outbound sockets are
- *     both full would otherwise each stop reading the other, forever. Local
- *     overload is always relieved by local work (rule 5), so this cannot
- *     deadlock (`muteUntilRelieved(p, 'actors')`, `actorsOverloaded`).
- *  8. A producer also yields to its own thread's backlog: while more than
- *     `backlogBytes` of batches from other threads wait unread in this
- *     thread's rings, it mutes (`backlogged`, `muteUntilRelieved(p,
- *     'backlog')`) until they are read. Work already admitted goes first: a
- *     thread that falls behind (its core is shared, or its key groups are
- *     the busy ones) stops adding work instead of falling further behind, and
- *     the other threads' sources, which keep running, take its share of the
- *     input.
+ * One scheduler thread's actors: spawning, message delivery (through the
+ * mailbox, or at once to an idle actor), actor turns, and reading the byte
+ * channels from the other scheduler threads of the process. Writing to them
+ * is outbound.ts; the backpressure rules are listed in backpressure.ts.
  */
-import { BatchEncoder, decodeBatch } from '../protocols/batch-codec.js';
+import { decodeBatch } from '../protocols/batch-codec.js';
+import { actorRef, LOCAL_BITS, LOCAL_MASK, type ActorRef } from './actor-ref.js';
+import { Mutes, Pressure, type MuteReason, type Producer } from './backpressure.js';
 import { Mailbox, type QueuedCount, type Receiver } from './mailbox.js';
-import { RingReader, RingWriter } from './ring.js';
+import { Outbound } from './outbound.js';
+import { RingReader } from './ring.js';
 import { RunQueue } from './run-queue.js';
 import { trace, TraceKind } from './trace.js';
-import { ControlSlot, ThreadSlot, threadSlot, type SharedKernelMemory } from './shared-layout.js';
-
-/**
- * An outbound batch older than this (ms) is flushed before it is full, as
- * its messages are added: batches grow while the thread is busy, but a long
- * turn (a whole socket chunk handled in one) must not hold the first of
- * them until it ends. Checked every 64 messages, so it costs a clock read
- * per 64 messages at most.
- */
-export const MAX_BATCH_AGE_MS = 0.5;
-
-/** Address of an actor anywhere in the process: thread index and local id. */
-export type ActorRef = number;
-/** Bits of an ActorRef that hold the local id. */
-export const LOCAL_BITS = 20;
-const LOCAL_MASK = (1 << LOCAL_BITS) - 1;
-
-/** Makes an ActorRef. */
-export function actorRef(thread: number, local: number): ActorRef {
-  return thread * (1 << LOCAL_BITS) + local;
-}
-/** The thread of an ActorRef. */
-export function refThread(ref: ActorRef): number {
-  return Math.floor(ref / (1 << LOCAL_BITS));
-}
-/** The local id of an ActorRef. */
-export function refLocal(ref: ActorRef): number {
-  return ref & LOCAL_MASK;
-}
+import { ThreadSlot, threadSlot, type SharedKernelMemory } from './shared-layout.js';
 
 /** An actor's behaviour: what it does with each message. */
 export type Behaviour = Receiver;
-
-/**
- * What a muted producer waits for: all pressure gone (`'any'`), only actor
- * overload gone (`'actors'`, rule 7), or all pressure gone and this thread's
- * backlog read (`'backlog'`, rule 8).
- */
-export type MuteReason = 'any' | 'actors' | 'backlog';
-
-/** Something that brings new messages in and can be muted (a source). */
-export interface Producer {
-  /** Resume producing: pressure is gone. */
-  unmute(): void;
-}
 
 /** Settings of a scheduler. */
 export interface SchedulerOptions {
@@ -172,19 +99,15 @@ export class Scheduler {
   private readonly queued: QueuedCount = { app: 0 };
   private readonly runQueue = new RunQueue<Cell>();
   private readonly ctrl: Int32Array;
-  private readonly encoders: (BatchEncoder | null)[];
-  private readonly writers: (RingWriter | null)[];
   private readonly readers: (RingReader | null)[];
-  private readonly overflow: { bytes: Uint8Array; more: boolean }[][];
-  private readonly congested: boolean[];
-  /** performance.now() when each outbound batch got its first message. */
-  private readonly batchStarted: number[];
-  private readonly muted = new Map<Producer, MuteReason>();
+  /** The batches and rings to the other threads (rule 2). */
+  private readonly outbound: Outbound;
+  private readonly pressure: Pressure;
+  private readonly mutes: Mutes;
   private readonly flushHooks: (() => void)[] = [];
   private readonly batch: number;
   private readonly high: number;
   private readonly low: number;
-  private readonly flushBytes: number;
   private readonly backlogBytes: number;
   private readonly onActorError: (error: unknown, actorName: string) => void;
   private readonly random: (() => number) | undefined;
@@ -199,26 +122,23 @@ export class Scheduler {
     this.batch = options.batch ?? 100;
     this.high = options.overloadHigh ?? 16_384;
     this.low = options.overloadLow ?? Math.floor(this.high / 4);
-    this.flushBytes = options.flushBytes ?? 32 * 1024;
     this.backlogBytes = options.backlogBytes ?? 256 * 1024;
     this.onActorError = options.onActorError ?? (() => undefined);
     this.random = options.random;
-    this.encoders = [];
-    this.writers = [];
     this.readers = [];
-    this.overflow = [];
-    this.congested = [];
-    this.batchStarted = [];
     for (let t = 0; t < this.threadCount; t++) {
-      this.batchStarted.push(0);
-      const out = memory.rings[thread]?.[t] ?? null;
       const inn = memory.rings[t]?.[thread] ?? null;
-      this.encoders.push(out === null ? null : new BatchEncoder(this.flushBytes * 2));
-      this.writers.push(out === null ? null : new RingWriter(out));
       this.readers.push(inn === null ? null : new RingReader(inn));
-      this.overflow.push([]);
-      this.congested.push(false);
     }
+    this.pressure = new Pressure(this.ctrl, () => {
+      for (let t = 0; t < this.threadCount; t++) this.wake(t);
+    });
+    this.mutes = new Mutes(this.pressure, () => this.backlogged());
+    this.outbound = new Outbound(memory, thread, options.flushBytes ?? 32 * 1024, this.stats, {
+      wake: (t) => this.wake(t),
+      congested: () => this.pressure.add(),
+      drained: () => this.pressure.relieve(),
+    });
     this.deliverInbound = (dest, tag, a, b) => {
       const cell = this.cells[dest];
       if (cell === undefined) {
@@ -293,17 +213,8 @@ export class Scheduler {
       this.enqueue(cell, tag, a, b);
       return;
     }
-    const enc = this.encoders[t];
-    if (enc === undefined || enc === null) throw new RangeError(`no thread ${t}`);
+    this.outbound.add(t, local, tag, a, b);
     this.stats.sentRemote++;
-    if (enc.count === 0) this.batchStarted[t] = performance.now();
-    enc.add(local, tag, a, b);
-    if (
-      enc.byteLength >= this.flushBytes ||
-      ((enc.count & 63) === 0 &&
-        performance.now() - (this.batchStarted[t] as number) >= MAX_BATCH_AGE_MS)
-    )
-      this.flushTo(t);
   }
 
   /**
@@ -333,7 +244,7 @@ export class Scheduler {
 
   /** True while any actor or channel of the process is overloaded (rule 3). */
   pressured(): boolean {
-    return Atomics.load(this.ctrl, ControlSlot.PRESSURE) > 0;
+    return this.pressure.pressured();
   }
 
   /**
@@ -342,21 +253,22 @@ export class Scheduler {
    * congested counts like a full ring (rule 2).
    */
   addPressure(delta: 1 | -1): void {
-    if (delta > 0) Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
-    else this.relievePressure();
+    if (delta > 0) this.pressure.add();
+    else this.pressure.relieve();
   }
 
   /** True while actors of the process are overloaded (rule 7's part of the pressure). */
   actorsOverloaded(): boolean {
-    return Atomics.load(this.ctrl, ControlSlot.ACTOR_PRESSURE) > 0;
+    return this.pressure.actorsOverloaded();
   }
 
   /**
    * Registers a producer that muted itself; it is unmuted when pressure is
-   * gone (rule 4), or, for `'actors'`, when no actor is overloaded (rule 7).
+   * gone (rule 4), for `'actors'` when no actor is overloaded (rule 7), for
+   * `'backlog'` when pressure is gone and this thread's backlog read (rule 8).
    */
   muteUntilRelieved(producer: Producer, reason: MuteReason = 'any'): void {
-    this.muted.set(producer, reason);
+    this.mutes.mute(producer, reason);
   }
 
   /**
@@ -371,41 +283,12 @@ export class Scheduler {
 
   /** True if producers of this thread are muted and may resume now. */
   canUnmute(): boolean {
-    if (this.muted.size === 0) return false;
-    const pressured = this.pressured();
-    const overloaded = pressured && this.actorsOverloaded();
-    let backlogged: boolean | undefined;
-    for (const reason of this.muted.values()) {
-      if (this.mayResume(reason, pressured, overloaded, () => (backlogged ??= this.backlogged())))
-        return true;
-    }
-    return false;
+    return this.mutes.canUnmute();
   }
 
   /** Unmutes this thread's producers that may resume now. */
   checkUnmute(): void {
-    if (!this.canUnmute()) return;
-    const pressured = this.pressured();
-    const overloaded = pressured && this.actorsOverloaded();
-    let backlogged: boolean | undefined;
-    const producers: Producer[] = [];
-    for (const [p, reason] of this.muted) {
-      if (this.mayResume(reason, pressured, overloaded, () => (backlogged ??= this.backlogged())))
-        producers.push(p);
-    }
-    for (const p of producers) this.muted.delete(p);
-    for (const p of producers) p.unmute();
-  }
-
-  private mayResume(
-    reason: MuteReason,
-    pressured: boolean,
-    overloaded: boolean,
-    backlogged: () => boolean,
-  ): boolean {
-    if (reason === 'actors') return !overloaded;
-    if (pressured) return false;
-    return reason === 'any' || !backlogged();
+    this.mutes.unmute();
   }
 
   /** Messages waiting in this thread's mailboxes, and the deepest mailbox (name and size). */
@@ -438,14 +321,12 @@ export class Scheduler {
 
   /** True if batches wait in overflow for a full ring. */
   hasOverflow(): boolean {
-    for (const o of this.overflow) if (o.length > 0) return true;
-    return false;
+    return this.outbound.hasOverflow();
   }
 
   /** True if messages wait in an outbound batch not yet flushed. */
   hasPendingOutbound(): boolean {
-    for (const e of this.encoders) if (e !== null && e.count > 0) return true;
-    return false;
+    return this.outbound.hasPending();
   }
 
   /** Application messages waiting in this thread's mailboxes. */
@@ -535,12 +416,8 @@ export class Scheduler {
     } finally {
       this.inTurn = inTurn;
     }
-    if (this.hasOverflow()) this.retryOverflow();
     const out0 = this.stats.batchesOut;
-    for (let t = 0; t < this.threadCount; t++) {
-      const enc = this.encoders[t];
-      if (enc !== null && enc !== undefined && enc.count > 0) this.flushTo(t);
-    }
+    this.outbound.flushAll();
     if (trace.on && this.stats.batchesOut > out0)
       trace.event(TraceKind.FLUSH, this.stats.batchesOut - out0);
   }
@@ -596,69 +473,11 @@ export class Scheduler {
 
   private noteOverload(cell: Cell): void {
     cell.overloaded = true;
-    Atomics.add(this.ctrl, ControlSlot.ACTOR_PRESSURE, 1);
-    Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
+    this.pressure.overloaded();
   }
 
   private relieve(cell: Cell): void {
     cell.overloaded = false;
-    if (Atomics.sub(this.ctrl, ControlSlot.ACTOR_PRESSURE, 1) === 1) {
-      // Channel readers may resume even if channels are still congested (rule 7).
-      for (let t = 0; t < this.threadCount; t++) this.wake(t);
-    }
-    this.relievePressure();
-  }
-
-  private relievePressure(): void {
-    if (Atomics.sub(this.ctrl, ControlSlot.PRESSURE, 1) === 1) {
-      for (let t = 0; t < this.threadCount; t++) this.wake(t);
-    }
-  }
-
-  private flushTo(t: number): void {
-    const enc = this.encoders[t] as BatchEncoder;
-    const bytes = enc.finish();
-    this.stats.batchesOut++;
-    this.stats.bytesOut += bytes.length;
-    const writer = this.writers[t] as RingWriter;
-    const pending = this.overflow[t] as { bytes: Uint8Array; more: boolean }[];
-    const parts = writer.fragments(bytes);
-    let k = 0;
-    if (pending.length === 0) {
-      while (k < parts.length) {
-        const part = parts[k] as { bytes: Uint8Array; more: boolean };
-        if (!writer.tryWrite(part.bytes, part.more)) break;
-        k++;
-      }
-      if (k > 0) this.wake(t);
-      if (k === parts.length) return;
-    }
-    for (; k < parts.length; k++) pending.push(parts[k] as { bytes: Uint8Array; more: boolean });
-    if (!this.congested[t]) {
-      this.congested[t] = true;
-      Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
-    }
-  }
-
-  private retryOverflow(): void {
-    for (let t = 0; t < this.threadCount; t++) {
-      const pending = this.overflow[t] as { bytes: Uint8Array; more: boolean }[];
-      if (pending.length === 0) continue;
-      const writer = this.writers[t] as RingWriter;
-      let written = 0;
-      while (written < pending.length) {
-        const part = pending[written] as { bytes: Uint8Array; more: boolean };
-        if (!writer.tryWrite(part.bytes, part.more)) break;
-        written++;
-      }
-      if (written > 0) {
-        pending.splice(0, written);
-        this.wake(t);
-      }
-      if (pending.length === 0 && this.congested[t]) {
-        this.congested[t] = false;
-        this.relievePressure();
-      }
-    }
+    this.pressure.unloaded();
   }
 }
