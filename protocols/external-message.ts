@@ -1,6 +1,6 @@
 /**
  * External messages: the admin channel every worker serves on `--external`
- * (docs/cluster.md), spoken by `roo shutdown`, `roo status` and later
+ * (docs/cluster.md), spoken by `roo shutdown`, `roo status` and
  * `roo shrink`. A tool sends a `request` with an id and a command; the worker
  * answers one `response` with the same id, carrying a result or a coded error.
  * One message per frame.
@@ -14,6 +14,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, type ErrorCodeValue, RooError } from './errors.js';
+import type { ShrinkOutcome, ShrinkRequest } from './reconfigure.js';
 import {
   LONE_SURROGATE,
   asRecord,
@@ -45,8 +46,8 @@ export const EXTERNAL_COMMANDS = [
 /** One of {@link EXTERNAL_COMMANDS}. */
 export type ExternalCommand = (typeof EXTERNAL_COMMANDS)[number];
 
-/** An argument of a request: a string, a finite number or a list of strings. */
-export type ExternalArgValue = string | number | readonly string[];
+/** An argument of a request: a string, a finite number, a boolean or a list of strings. */
+export type ExternalArgValue = string | number | boolean | readonly string[];
 
 /** Arguments of a request, by name. */
 export type ExternalArgs = Readonly<Record<string, ExternalArgValue>>;
@@ -229,6 +230,8 @@ function validateArgs(x: unknown, what: string): ExternalArgs {
     const v = x[key];
     if (typeof v === 'string') {
       entries.push([key, wellFormed(v, path, what)]);
+    } else if (typeof v === 'boolean') {
+      entries.push([key, v]);
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) throw bad(`field '${path}' of ${what} must be finite, got ${v}`);
       entries.push([key, v === 0 ? 0 : v]);
@@ -242,7 +245,7 @@ function validateArgs(x: unknown, what: string): ExternalArgs {
       entries.push([key, list]);
     } else {
       throw bad(
-        `field '${path}' of ${what} must be a string, a number or a list of strings, got ${describe(v)}`,
+        `field '${path}' of ${what} must be a string, a number, a boolean or a list of strings, got ${describe(v)}`,
       );
     }
   }
@@ -341,4 +344,114 @@ function onlyFields(
       throw bad(`unexpected field ${JSON.stringify(clip(key))} in ${what}`);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// The `shrink` command: its args are a ShrinkRequest, its result a ShrinkOutcome.
+// A request's args are checked when it is answered, not when it is decoded (as
+// partition-query's are), so a bad one is answered with an error and its
+// connection stays open.
+
+const SHRINK_WHAT = "a 'shrink' request";
+const SHRINK_FIELDS = ['workers', 'count', 'query'] as const;
+
+/**
+ * Checks a shrink request and returns a fresh copy. Exactly one of: some
+ * `workers` (distinct, non-empty names), a `count` above 0, or `query` with
+ * neither. Throws ROO_ERR_BAD_MESSAGE naming what is wrong: a field missing,
+ * of the wrong type or unknown; a negative or fractional count; an empty or
+ * repeated name; workers and a count together; a query with either; nothing
+ * asked at all.
+ */
+export function validateShrinkRequest(value: unknown): ShrinkRequest {
+  if (!isPlainRecord(value)) {
+    throw bad(`${SHRINK_WHAT} takes args { workers, count, query }, got ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!(SHRINK_FIELDS as readonly string[]).includes(key)) {
+      throw bad(
+        `unexpected field ${JSON.stringify(clip(key))} in ${SHRINK_WHAT} (fields: ${SHRINK_FIELDS.join(', ')})`,
+      );
+    }
+  }
+  const rawWorkers = field(value, 'workers');
+  if (!Array.isArray(rawWorkers)) {
+    throw bad(
+      `field 'args.workers' of ${SHRINK_WHAT} must be a list of names, got ${describe(rawWorkers)}`,
+    );
+  }
+  const workers = Array.from(rawWorkers as unknown[], (w, i) => {
+    if (typeof w !== 'string' || w.length === 0) {
+      throw bad(
+        `field 'args.workers[${i}]' of ${SHRINK_WHAT} must be a non-empty worker name, got ${describe(w)}`,
+      );
+    }
+    return wellFormed(w, `args.workers[${i}]`, SHRINK_WHAT);
+  });
+  const seen = new Set<string>();
+  for (const w of workers) {
+    if (seen.has(w)) throw bad(`${SHRINK_WHAT} names worker ${describe(w)} twice`);
+    seen.add(w);
+  }
+  const count = field(value, 'count');
+  if (!isCount(count)) {
+    throw bad(
+      `field 'args.count' of ${SHRINK_WHAT} must be a whole number from 0 (0: not given), got ${describe(count)}`,
+    );
+  }
+  const query = field(value, 'query');
+  if (typeof query !== 'boolean') {
+    throw bad(`field 'args.query' of ${SHRINK_WHAT} must be a boolean, got ${describe(query)}`);
+  }
+  if (workers.length > 0 && count > 0) {
+    throw bad(`${SHRINK_WHAT} gives both workers and a count; give one`);
+  }
+  if (query && (workers.length > 0 || count > 0)) {
+    throw bad(`${SHRINK_WHAT} with query changes nothing: give it no workers and no count`);
+  }
+  if (!query && workers.length === 0 && count === 0) {
+    throw bad(`${SHRINK_WHAT} must give workers, a count above 0, or query`);
+  }
+  return { workers, count: count === 0 ? 0 : count, query };
+}
+
+/** The args of a `shrink` request carrying `request` (checked first; throws like {@link validateShrinkRequest}). */
+export function shrinkArgs(request: ShrinkRequest): ExternalArgs {
+  const valid = validateShrinkRequest(request);
+  return { workers: valid.workers, count: valid.count, query: valid.query };
+}
+
+/** Reads the ShrinkRequest a `shrink` request's args carry; throws ROO_ERR_BAD_MESSAGE. */
+export function shrinkRequestOf(args: ExternalArgs | undefined): ShrinkRequest {
+  return validateShrinkRequest(args);
+}
+
+/**
+ * Reads a `shrink` response's result as a ShrinkOutcome, keeping only its
+ * fields (a newer worker may send more). Throws ROO_ERR_BAD_MESSAGE
+ * (`malformed shrink answer: ...`) if a field is missing or of another type.
+ */
+export function shrinkOutcomeOf(result: unknown): ShrinkOutcome {
+  const malformed = (what: string) => bad(`malformed shrink answer: ${what}`);
+  if (!isPlainRecord(result)) throw malformed(`expected an object, got ${describe(result)}`);
+  const ok = field(result, 'ok');
+  if (typeof ok !== 'boolean') throw malformed(`'ok' should be a boolean, got ${describe(ok)}`);
+  const message = field(result, 'message');
+  if (typeof message !== 'string') {
+    throw malformed(`'message' should be a string, got ${describe(message)}`);
+  }
+  const names = (key: 'leaving' | 'eligible' | 'members'): string[] => {
+    const list = field(result, key);
+    if (!Array.isArray(list) || !(list as unknown[]).every((w) => typeof w === 'string')) {
+      throw malformed(`'${key}' should be a list of worker names, got ${describe(list)}`);
+    }
+    return [...(list as string[])];
+  };
+  return {
+    ok,
+    message,
+    leaving: names('leaving'),
+    eligible: names('eligible'),
+    members: names('members'),
+  };
 }

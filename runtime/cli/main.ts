@@ -28,6 +28,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'stop a cluster cleanly (Wallaroo: cluster_shutdown)',
     load: async () => (await import('./shutdown.js')).run,
   },
+  shrink: {
+    summary: 'remove workers from a running cluster (Wallaroo: cluster_shrinker)',
+    load: async () => (await import('./shrink.js')).run,
+  },
   bench: {
     summary: 'benchmark word count throughput by thread count',
     load: async () => (await import('./bench-command.js')).run,

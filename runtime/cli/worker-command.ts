@@ -13,15 +13,15 @@ import {
   type ClusterResilience,
 } from '../cluster/cluster-node.js';
 import { SnapshotStore } from '../checkpoint/snapshot-store.js';
-import { engineHandlers, ExternalServer } from '../cluster/external-server.js';
+import { engineHandlers, ExternalServer, shrinkAlone } from '../cluster/external-server.js';
 import type { Logger } from '../logging/logger.js';
 import { Engine } from '../engine/engine.js';
 import { checkResilientPlan, runResilientAlone, type Resilience } from '../checkpoint/alone.js';
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
 import {
+  flagsWithoutEffect,
   parseWorkerArgs,
-  unsupportedYet,
   WORKER_USAGE,
   type WorkerOptions,
 } from './worker-flags.js';
@@ -39,16 +39,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(WORKER_USAGE);
     return 0;
   }
-  const refused = unsupportedYet(options);
-  if (refused !== undefined) {
-    process.stderr.write(`roo worker: ${refused.message}\n`);
-    return 2;
-  }
   const log = createLogger({ worker: options.name, thread: 'main' });
-  if (options.ponynoblock || options.ponypinasio) {
-    log.debug(
-      '--ponynoblock / --ponypinasio have no effect in roo (kept for Wallaroo compatibility)',
-    );
+  const ignored = flagsWithoutEffect(options);
+  if (ignored.length > 0) {
+    log.debug(`${ignored.join(' / ')}: no effect in roo (accepted for Wallaroo compatibility)`);
   }
   // Signals are handled from here on, so that a SIGTERM sent the moment the
   // ready line appears (or during start-up) shuts down cleanly.
@@ -253,6 +247,8 @@ export async function run(argv: string[]): Promise<number> {
               ...(node === undefined ? {} : { members: () => (node as ClusterNode).members() }),
             },
             log,
+            shrink: (r) =>
+              node !== undefined ? node.shrink(r) : Promise.resolve(shrinkAlone(options.name)),
           }),
         // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
         onShutdown: () => {

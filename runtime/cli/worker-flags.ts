@@ -1,9 +1,12 @@
 /**
  * `roo worker` flags, as Wallaroo's worker (machida) takes them: long forms
- * with `--flag value` or `--flag=value`, Wallaroo's short forms, and the Pony
- * runtime's `--ponythreads`, `--ponynoblock`, `--ponypinasio`. Anything after
- * `--` goes to the application untouched. Parsing is pure: it returns the
- * options or throws a RooError with a message fit for the user.
+ * with `--flag value` or `--flag=value`, Wallaroo's short forms, the names
+ * older Wallaroo docs used (`--control-channel`, `--topology-initializer`,
+ * `--worker-name`, `--stop-world`), and the Pony runtime's `--ponythreads`,
+ * `--ponynoblock`, `--ponypinasio`. Flags roo has no use for are accepted and
+ * listed by {@link flagsWithoutEffect}. Anything after `--` goes to the
+ * application untouched. Parsing is pure: it returns the options or throws a
+ * RooError with a message fit for the user.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -31,10 +34,18 @@ export interface WorkerOptions {
   readonly clusterInitializer: boolean;
   readonly name: string;
   readonly join: Address | undefined;
+  /** `--cluster-id`: names the cluster this worker belongs to (letters, digits, `_.:-`). */
+  readonly clusterId: string | undefined;
   readonly resilienceDir: string;
   readonly runWithResilience: boolean;
   /** Nanoseconds, as Wallaroo takes it. */
   readonly timeBetweenCheckpoints: bigint;
+  /** `--stop-pause` (Wallaroo: the pause before state migration), nanoseconds. */
+  readonly stopPause: bigint | undefined;
+  /** `--log-rotation` (Wallaroo: rotate the event log); no effect in roo. */
+  readonly logRotation: boolean;
+  /** `--event-log-file-size` (Wallaroo: event log size that triggers a rotation), bytes; no effect in roo. */
+  readonly eventLogFileSize: number | undefined;
   readonly ponythreads: number | undefined;
   readonly ponynoblock: boolean;
   readonly ponypinasio: boolean;
@@ -50,25 +61,33 @@ Runs a worker of a roo application (Wallaroo's machida), alone or in a cluster.
   -i, --in ADDRS                source addresses: host:port or name@host:port, comma-separated
   -o, --out ADDR                sink address: host:port
   -m, --metrics ADDR            metrics receiver host:port (never blocks if nothing listens)
-  -c, --control ADDR            the initializer's control address
+  -c, --control ADDR            the initializer's control address (alias --control-channel)
   -d, --data ADDR               the initializer's data address
-      --my-control ADDR         this worker's control address (non-initializers)
-      --my-data ADDR            this worker's data address (non-initializers)
-  -e, --external ADDR           admin channel address (shutdown, status)
+  -x, --my-control ADDR         this worker's control address (non-initializers)
+  -y, --my-data ADDR            this worker's data address (non-initializers)
+  -e, --external ADDR           admin channel address (status, shutdown, shrink)
   -w, --worker-count N          workers in the cluster (initializer only; default 1)
   -t, --cluster-initializer     this worker coordinates the cluster's start
+                                (alias --topology-initializer)
   -n, --name NAME               worker name (alias --worker-name; default: initializer)
   -j, --join ADDR               join a running cluster through its control address
+      --cluster-id ID           the cluster's id: letters, digits, '_', '.', ':', '-'
   -r, --resilience-dir DIR      where resilience files go (default /tmp/roo)
       --run-with-resilience     checkpoint state and recover after crashes
       --time-between-checkpoints NS   nanoseconds between checkpoints (default 1000000000)
+  -u, --stop-pause NS           pause before state migration, nanoseconds (alias --stop-world);
+                                accepted for Wallaroo compatibility; no effect yet
+      --log-rotation            accepted for Wallaroo compatibility; no effect (logs go to stderr)
+  -l, --event-log-file-size N   accepted for Wallaroo compatibility; no effect (no event log)
       --ponythreads N           scheduler threads (default: available cores)
       --ponynoblock             accepted for Wallaroo compatibility; no effect
       --ponypinasio             accepted for Wallaroo compatibility; no effect
   -h, --help                    this text
 `;
 
-const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+/** What a worker name may be (`--name`). */
+export const WORKER_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+const CLUSTER_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
 function bad(message: string): RooError {
   return new RooError(ErrorCode.BadFlag, message);
@@ -117,18 +136,25 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
         out: { type: 'string', short: 'o' },
         metrics: { type: 'string', short: 'm' },
         control: { type: 'string', short: 'c' },
+        'control-channel': { type: 'string' },
         data: { type: 'string', short: 'd' },
-        'my-control': { type: 'string' },
-        'my-data': { type: 'string' },
+        'my-control': { type: 'string', short: 'x' },
+        'my-data': { type: 'string', short: 'y' },
         external: { type: 'string', short: 'e' },
         'worker-count': { type: 'string', short: 'w' },
         'cluster-initializer': { type: 'boolean', short: 't' },
+        'topology-initializer': { type: 'boolean' },
         name: { type: 'string', short: 'n' },
         'worker-name': { type: 'string' },
         join: { type: 'string', short: 'j' },
+        'cluster-id': { type: 'string' },
         'resilience-dir': { type: 'string', short: 'r' },
         'run-with-resilience': { type: 'boolean' },
         'time-between-checkpoints': { type: 'string' },
+        'stop-pause': { type: 'string', short: 'u' },
+        'stop-world': { type: 'string' },
+        'log-rotation': { type: 'boolean' },
+        'event-log-file-size': { type: 'string', short: 'l' },
         ponythreads: { type: 'string' },
         ponynoblock: { type: 'boolean' },
         ponypinasio: { type: 'boolean' },
@@ -148,15 +174,17 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
   if (applicationModule === undefined || applicationModule === '') {
     throw bad('--application-module PATH is required');
   }
-  if (
-    str('name') !== undefined &&
-    str('worker-name') !== undefined &&
-    str('name') !== str('worker-name')
-  ) {
-    throw bad('--name and --worker-name are the same flag; give one');
-  }
-  const name = str('name') ?? str('worker-name') ?? 'initializer';
-  if (!NAME_PATTERN.test(name)) {
+  /** The value of a flag given under either of its names; both with different values is refused. */
+  const either = (flag: string, alias: string): string | undefined => {
+    const a = str(flag);
+    const b = str(alias);
+    if (a !== undefined && b !== undefined && a !== b) {
+      throw bad(`--${flag} and --${alias} are the same flag; give one`);
+    }
+    return a ?? b;
+  };
+  const name = either('name', 'worker-name') ?? 'initializer';
+  if (!WORKER_NAME_PATTERN.test(name)) {
     throw bad(
       `--name '${name}': use 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`,
     );
@@ -193,24 +221,52 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
   }
   const resilienceDir = str('resilience-dir') ?? '/tmp/roo';
   if (resilienceDir === '') throw bad('--resilience-dir must not be empty');
+  const clusterId = str('cluster-id');
+  if (clusterId !== undefined && !CLUSTER_ID_PATTERN.test(clusterId)) {
+    throw bad(`--cluster-id '${clusterId}': use 1 or more letters, digits, '_', '.', ':' or '-'`);
+  }
+  const stopPauseText = either('stop-pause', 'stop-world');
+  let stopPause: bigint | undefined;
+  if (stopPauseText !== undefined) {
+    const digits = stopPauseText.replace(/_/g, '');
+    if (!/^[0-9]+$/.test(digits)) {
+      throw bad(`--stop-pause takes nanoseconds (a whole number from 0), got '${stopPauseText}'`);
+    }
+    stopPause = BigInt(digits);
+  }
+  const initializer = flag('cluster-initializer') || flag('topology-initializer');
+  const join = optionalAddress('join', str('join'));
+  if (join !== undefined && initializer) {
+    throw bad(
+      '--cluster-initializer cannot be given with --join: a joining worker joins a running cluster, it does not start one',
+    );
+  }
 
   return {
     applicationModule,
     in: inputs,
     out,
     metrics: optionalAddress('metrics', str('metrics')),
-    control: optionalAddress('control', str('control'), true),
+    control: optionalAddress(
+      str('control') !== undefined ? 'control' : 'control-channel',
+      either('control', 'control-channel'),
+      true,
+    ),
     data: optionalAddress('data', str('data'), true),
     myControl: optionalAddress('my-control', str('my-control')),
     myData: optionalAddress('my-data', str('my-data'), true),
     external: optionalAddress('external', str('external'), true),
     workerCount,
-    clusterInitializer: flag('cluster-initializer'),
+    clusterInitializer: initializer,
     name,
-    join: optionalAddress('join', str('join')),
+    join,
+    clusterId,
     resilienceDir,
     runWithResilience: flag('run-with-resilience'),
     timeBetweenCheckpoints: BigInt(tbcText),
+    stopPause,
+    logRotation: flag('log-rotation'),
+    eventLogFileSize: positiveInt('event-log-file-size', str('event-log-file-size'), undefined),
     ponythreads,
     ponynoblock: flag('ponynoblock'),
     ponypinasio: flag('ponypinasio'),
@@ -219,20 +275,17 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
 }
 
 /**
- * Options this build parses but cannot run yet: each comes with its issue.
- * Returns the first refusal, or undefined if everything asked for is here.
+ * The Wallaroo flags given that have no effect in roo (accepted so that
+ * Wallaroo command lines run unchanged), as written on the command line;
+ * the worker logs them at debug level.
  */
-export function unsupportedYet(o: WorkerOptions): RooError | undefined {
-  const notYet = (what: string, instead: string) =>
-    new RooError(
-      ErrorCode.NotYetSupported,
-      `${what} is not supported by this version of roo yet; ${instead}`,
-    );
-  if (o.join !== undefined) {
-    return notYet(
-      '--join (growing a running cluster)',
-      'start the cluster with every worker (--worker-count N)',
-    );
-  }
-  return undefined;
+export function flagsWithoutEffect(o: WorkerOptions): string[] {
+  const given: [boolean, string][] = [
+    [o.ponynoblock, '--ponynoblock'],
+    [o.ponypinasio, '--ponypinasio'],
+    [o.logRotation, '--log-rotation'],
+    [o.eventLogFileSize !== undefined, '--event-log-file-size'],
+    [o.stopPause !== undefined, '--stop-pause'],
+  ];
+  return given.filter(([on]) => on).map(([, flag]) => flag);
 }

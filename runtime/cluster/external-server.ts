@@ -2,8 +2,8 @@
  * The external (admin) channel of a worker (`--external ADDR`), Wallaroo's
  * external channel: a WebSocket server where each binary message is one
  * encoded external message (protocols/external-message.ts). Tools
- * (`roo status`, `roo shutdown`) send requests; the worker answers each with
- * a response carrying the request's id.
+ * (`roo status`, `roo shutdown`, `roo shrink`) send requests; the worker
+ * answers each with a response carrying the request's id.
  *
  * Nothing that arrives here can crash the worker:
  *  - a message that does not decode or validate is answered with a coded
@@ -37,9 +37,12 @@ import {
   encodeExternalMessage,
   makeErrorResponse,
   makeResponse,
+  shrinkRequestOf,
   type ExternalRequest,
   type ExternalResponse,
   type ExternalResultValue,
+  type ShrinkOutcome,
+  type ShrinkRequest,
 } from '../../protocols/index.js';
 import type { Logger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
@@ -75,6 +78,8 @@ export interface ExternalHandlers {
   rotateLogs(): Promise<ExternalResultValue>;
   /** The result of a `shutdown` request; the stop itself runs after the answer is sent. */
   shutdownResult(): ExternalResultValue;
+  /** Shrinks the cluster, or (`query`) only says which workers may leave. */
+  shrink(request: ShrinkRequest): Promise<ShrinkOutcome>;
 }
 
 /** A response, and whether the worker must shut down once it has been sent. */
@@ -94,6 +99,17 @@ function errorAnswer(request: ExternalRequest, code: ErrorCodeValue, message: st
  */
 function asResult(record: object): ExternalResultValue {
   return record as unknown as ExternalResultValue;
+}
+
+/** A shrink outcome as a result: only its fields, in fresh arrays. */
+function shrinkResult(o: ShrinkOutcome): ExternalResultValue {
+  return {
+    ok: o.ok,
+    message: o.message,
+    leaving: [...o.leaving],
+    eligible: [...o.eligible],
+    members: [...o.members],
+  };
 }
 
 /**
@@ -125,12 +141,11 @@ export async function answerRequest(
         };
       case 'shutdown':
         return { response: makeResponse(request.id, handlers.shutdownResult()), then: 'shutdown' };
-      case 'shrink':
-        return errorAnswer(
-          request,
-          ErrorCode.NotYetSupported,
-          'shrink is not supported by this version of roo yet: a cluster cannot lose workers while running',
-        );
+      case 'shrink': {
+        // Bad args are answered with ROO_ERR_BAD_MESSAGE (below); the connection stays.
+        const outcome = await handlers.shrink(shrinkRequestOf(request.args));
+        return { response: makeResponse(request.id, shrinkResult(outcome)), then: 'continue' };
+      }
       default: {
         const command: string = (request as { command: string }).command;
         return errorAnswer(
@@ -156,11 +171,22 @@ export async function answerRequest(
 export const ROTATE_LOGS_NOTE =
   'logs go to stderr only; nothing to reopen. Rotate where stderr is redirected (e.g. logrotate copytruncate)';
 
+/** Why a worker running alone refuses to shrink. */
+export const SHRINK_ALONE_MESSAGE =
+  'this worker runs alone, not in a cluster: start it with --control so that it can grow and shrink';
+
+/** The answer of a worker running alone (not in a cluster) to a shrink request. */
+export function shrinkAlone(worker: string): ShrinkOutcome {
+  return { ok: false, message: SHRINK_ALONE_MESSAGE, leaving: [], eligible: [], members: [worker] };
+}
+
 /** What {@link engineHandlers} needs. */
 export interface EngineHandlerOptions {
   readonly engine: StatusEngine;
   readonly identity: WorkerIdentity;
   readonly log: Logger;
+  /** Shrinks the cluster (the cluster node's); absent for a worker running alone. */
+  readonly shrink?: (request: ShrinkRequest) => Promise<ShrinkOutcome>;
 }
 
 /** The external commands over a running engine. */
@@ -179,6 +205,21 @@ export function engineHandlers(o: EngineHandlerOptions): ExternalHandlers {
       worker: o.identity.worker,
       stopping: [...(o.identity.members?.() ?? [o.identity.worker])],
     }),
+    shrink: async (request) => {
+      const what = request.query
+        ? 'query'
+        : request.count > 0
+          ? `count ${request.count}`
+          : `workers ${request.workers.join(',')}`;
+      o.log.info(`external channel: shrink (${what}) requested`);
+      const outcome =
+        o.shrink === undefined ? shrinkAlone(o.identity.worker) : await o.shrink(request);
+      const log = outcome.ok ? o.log.info.bind(o.log) : o.log.warn.bind(o.log);
+      log(
+        `external channel: shrink (${what}) ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`,
+      );
+      return outcome;
+    },
   };
 }
 

@@ -219,7 +219,7 @@ describe('the external channel of a running word count', () => {
     );
   });
 
-  it('answers rotate-logs with a note, shrink and unknown commands with coded errors', async () => {
+  it('answers rotate-logs with a note, shrink on a worker alone with why not, and unknown commands with coded errors', async () => {
     const ch = await new RawChannel(external).open();
     const send = (message: object) => ch.ws.send(new Packr({ useRecords: false }).pack(message));
     ch.ws.send(
@@ -232,18 +232,34 @@ describe('the external channel of a running word count', () => {
     );
     const rotated = await ch.next();
     expect(rotated).toMatchObject({ id: 1, ok: true, result: { rotated: false } });
+    // A worker running alone has no cluster to shrink: it says so.
     ch.ws.send(
       encodeExternalMessage({
         type: 'request',
         version: EXTERNAL_PROTOCOL_VERSION,
         id: 2,
         command: 'shrink',
+        args: { workers: [], count: 0, query: true },
       }),
     );
     expect(await ch.next()).toMatchObject({
       id: 2,
+      ok: true,
+      result: { ok: false, message: expect.stringMatching(/alone, not in a cluster/) },
+    });
+    // A shrink request without its args is answered with a coded error.
+    ch.ws.send(
+      encodeExternalMessage({
+        type: 'request',
+        version: EXTERNAL_PROTOCOL_VERSION,
+        id: 6,
+        command: 'shrink',
+      }),
+    );
+    expect(await ch.next()).toMatchObject({
+      id: 6,
       ok: false,
-      error: { code: 'ROO_ERR_NOT_YET_SUPPORTED' },
+      error: { code: 'ROO_ERR_BAD_MESSAGE' },
     });
     send({ type: 'request', version: EXTERNAL_PROTOCOL_VERSION, id: 3, command: 'frobnicate' });
     expect(await ch.next()).toMatchObject({
@@ -277,6 +293,13 @@ describe('the external channel of a running word count', () => {
     expect(await ch.next()).toMatchObject({ id: 5, ok: true, result: { worker: 'initializer' } });
     ch.ws.close();
     await ch.closed;
+  });
+
+  it('roo shrink on a worker alone exits 1 and says it runs alone', async () => {
+    const { code, stdout, stderr } = await runRoo(['shrink', '--external', external, '--query']);
+    expect(code, stderr).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^roo shrink: refused: this worker runs alone, not in a cluster/);
   });
 
   it('survives garbage, text, bad versions and oversized messages, and keeps answering', async () => {

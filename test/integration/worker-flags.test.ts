@@ -1,7 +1,7 @@
 /**
  * `roo worker` on the command line, as a real process: every bad command line
- * (unknown flag, malformed address, missing module, cluster features this
- * version does not have yet) exits with code 2 and one clear `roo worker:`
+ * (unknown flag, malformed address, missing module, contradictory cluster
+ * flags) exits with code 2 and one clear `roo worker:`
  * line on stderr, before any socket is opened; `--flag=value` and short
  * forms start a worker; `--help` prints the usage and exits 0.
  */
@@ -69,9 +69,14 @@ describe('roo worker refuses a bad command line with exit code 2 and one clear l
       /needs --my-data/,
     ],
     [
-      '--join (not supported yet)',
-      ['--application-module', APP, '--join', `${LOCAL}:6000`],
-      /--join .*not supported by this version of roo yet/,
+      '--join with --cluster-initializer',
+      ['--application-module', APP, '--join', `${LOCAL}:6000`, '--cluster-initializer'],
+      /--cluster-initializer cannot be given with --join/,
+    ],
+    [
+      'a malformed --cluster-id',
+      ['--application-module', APP, '--cluster-id', 'a b'],
+      /--cluster-id 'a b': use 1 or more letters/,
     ],
     [
       '--time-between-checkpoints 0',

@@ -1,13 +1,15 @@
 /**
- * `roo worker` flag parsing (pure): Wallaroo's long and short forms,
- * `--flag=value`, defaults, validation with coded errors, arguments after
- * `--`, and the refusal of cluster features this version does not have.
+ * `roo worker` flag parsing (pure): Wallaroo's long and short forms and the
+ * names its older docs used, `--flag=value`, defaults, validation with coded
+ * errors, arguments after `--`, and the Wallaroo flags accepted without
+ * effect.
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RooError } from '../../../protocols/index.js';
 import {
+  flagsWithoutEffect,
   parseWorkerArgs,
-  unsupportedYet,
+  WORKER_USAGE,
   type WorkerOptions,
 } from '../../../runtime/cli/worker-flags.js';
 
@@ -47,9 +49,13 @@ describe('parseWorkerArgs', () => {
       clusterInitializer: false,
       name: 'initializer',
       join: undefined,
+      clusterId: undefined,
       resilienceDir: '/tmp/roo',
       runWithResilience: false,
       timeBetweenCheckpoints: 1_000_000_000n,
+      stopPause: undefined,
+      logRotation: false,
+      eventLogFileSize: undefined,
       ponythreads: undefined,
       ponynoblock: false,
       ponypinasio: false,
@@ -248,33 +254,114 @@ describe('parseWorkerArgs', () => {
   });
 });
 
-describe('unsupportedYet', () => {
-  it('accepts cluster flags (clusters are supported)', () => {
-    expect(unsupportedYet(parse([...APP, '--worker-count', '2']))).toBeUndefined();
+describe("Wallaroo's other flag names", () => {
+  it('takes --control-channel as --control, with the same checks', () => {
+    const control = { host: '127.0.0.1', port: 6000 };
+    expect(parse([...APP, '--control-channel', '127.0.0.1:6000']).control).toEqual(control);
+    expect(parse([...APP, '--control-channel=127.0.0.1:6000']).control).toEqual(control);
     expect(
-      unsupportedYet(
-        parse([...APP, '--my-control', '127.0.0.1:6002', '--my-data', '127.0.0.1:6003']),
-      ),
-    ).toBeUndefined();
+      parse([...APP, '--control', '127.0.0.1:6000', '--control-channel', '127.0.0.1:6000']).control,
+    ).toEqual(control);
+    const both = thrown(() =>
+      parseWorkerArgs([
+        ...APP,
+        '--control',
+        '127.0.0.1:6000',
+        '--control-channel',
+        '127.0.0.1:7000',
+      ]),
+    );
+    expect(both.code).toBe(ErrorCode.BadFlag);
+    expect(both.message).toContain('--control-channel');
+    const err = thrown(() => parseWorkerArgs([...APP, '--control-channel', ':6000']));
+    expect(err.code).toBe(ErrorCode.BadAddress);
+    expect(err.message).toContain('--control-channel');
   });
 
-  it('accepts a single-worker cluster', () => {
-    expect(unsupportedYet(parse(APP))).toBeUndefined();
+  it('takes --topology-initializer (and -t) as --cluster-initializer', () => {
+    expect(parse([...APP, '--topology-initializer']).clusterInitializer).toBe(true);
+    expect(parse([...APP, '-t']).clusterInitializer).toBe(true);
     expect(
-      unsupportedYet(parse([...APP, '--cluster-initializer', '--worker-count', '1'])),
-    ).toBeUndefined();
+      parse([...APP, '--topology-initializer', '--cluster-initializer']).clusterInitializer,
+    ).toBe(true);
+    expect(parse(APP).clusterInitializer).toBe(false);
   });
 
-  it('accepts resilience (checkpoints and recovery are supported)', () => {
-    expect(unsupportedYet(parse([...APP, '--run-with-resilience']))).toBeUndefined();
+  it("takes Wallaroo's short forms of --my-control and --my-data", () => {
+    const o = parse([...APP, '-x', '127.0.0.1:6002', '-y', '127.0.0.1:6003']);
+    expect(o.myControl).toEqual({ host: '127.0.0.1', port: 6002 });
+    expect(o.myData).toEqual({ host: '127.0.0.1', port: 6003 });
   });
 
-  it('refuses cluster features with ROO_ERR_NOT_YET_SUPPORTED naming the flag', () => {
-    for (const [argv, flag] of [[['--join', '127.0.0.1:6000'], '--join']] as const) {
-      const err = unsupportedYet(parse([...APP, ...argv]));
-      expect(err, flag).toBeInstanceOf(RooError);
-      expect(err!.code).toBe(ErrorCode.NotYetSupported);
-      expect(err!.message).toContain(flag);
+  it('reads --join (growing a running cluster) and refuses it with --cluster-initializer', () => {
+    expect(parse([...APP, '--join', '127.0.0.1:6000']).join).toEqual({
+      host: '127.0.0.1',
+      port: 6000,
+    });
+    expect(parse([...APP, '-j', '127.0.0.1:6000', '-w', '3']).workerCount).toBe(3);
+    for (const init of ['--cluster-initializer', '--topology-initializer', '-t']) {
+      const err = thrown(() => parseWorkerArgs([...APP, '--join', '127.0.0.1:6000', init]));
+      expect(err.code, init).toBe(ErrorCode.BadFlag);
+      expect(err.message).toContain('--join');
+    }
+  });
+
+  it('reads --cluster-id: letters, digits, _ . : -', () => {
+    expect(parse([...APP, '--cluster-id', 'prod-eu.1:a_b']).clusterId).toBe('prod-eu.1:a_b');
+    expect(parse([...APP, '--cluster-id=7']).clusterId).toBe('7');
+    expect(parse(APP).clusterId).toBeUndefined();
+    for (const id of ['', 'a b', 'a/b', 'é', 'a,b', 'x\n']) {
+      const err = thrown(() => parseWorkerArgs([...APP, `--cluster-id=${id}`]));
+      expect(err.code, JSON.stringify(id)).toBe(ErrorCode.BadFlag);
+      expect(err.message).toContain('--cluster-id');
+    }
+    expect(thrown(() => parseWorkerArgs([...APP, '--cluster-id'])).code).toBe(ErrorCode.BadFlag);
+  });
+
+  it('reads --stop-pause (alias --stop-world, -u) in nanoseconds', () => {
+    expect(parse([...APP, '--stop-pause', '2_000_000_000']).stopPause).toBe(2_000_000_000n);
+    expect(parse([...APP, '--stop-world', '0']).stopPause).toBe(0n);
+    expect(parse([...APP, '-u', '5']).stopPause).toBe(5n);
+    for (const value of ['-1', '1s', '', '1.5']) {
+      const err = thrown(() => parseWorkerArgs([...APP, `--stop-pause=${value}`]));
+      expect(err.code, value).toBe(ErrorCode.BadFlag);
+    }
+    expect(
+      thrown(() => parseWorkerArgs([...APP, '--stop-pause', '1', '--stop-world', '2'])).code,
+    ).toBe(ErrorCode.BadFlag);
+  });
+
+  it('accepts --log-rotation and --event-log-file-size (-l) and lists them as without effect', () => {
+    const o = parse([...APP, '--log-rotation', '-l', '1_000_000', '--ponynoblock']);
+    expect(o.logRotation).toBe(true);
+    expect(o.eventLogFileSize).toBe(1_000_000);
+    expect(flagsWithoutEffect(o)).toEqual([
+      '--ponynoblock',
+      '--log-rotation',
+      '--event-log-file-size',
+    ]);
+    expect(flagsWithoutEffect(parse(APP))).toEqual([]);
+    expect(flagsWithoutEffect(parse([...APP, '--stop-pause', '1']))).toEqual(['--stop-pause']);
+    for (const value of ['0', 'big', '-1']) {
+      const err = thrown(() => parseWorkerArgs([...APP, `--event-log-file-size=${value}`]));
+      expect(err.code, value).toBe(ErrorCode.BadFlag);
+    }
+  });
+
+  it('lists every flag and alias in the usage text', () => {
+    for (const flag of [
+      '--control-channel',
+      '--topology-initializer',
+      '--cluster-id',
+      '--join',
+      '-x, --my-control',
+      '-y, --my-data',
+      '-u, --stop-pause',
+      '--stop-world',
+      '--log-rotation',
+      '-l, --event-log-file-size',
+    ]) {
+      expect(WORKER_USAGE, flag).toContain(flag);
     }
   });
 });
