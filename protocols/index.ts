@@ -4,6 +4,7 @@ export * from './frame.js';
 export * from './data-message.js';
 export * from './control-message.js';
 export * from './external-message.js';
+export * from './reconfigure.js';
 export * from './address.js';
 export * from './snapshot-file.js';
 export * from './utf8.js';
