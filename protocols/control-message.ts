@@ -213,6 +213,121 @@ export interface CommitControlMessage {
   readonly id: number;
 }
 
+/** A key group's state entities, as a migration ships them from the old owner to the new. */
+export interface WireGroupState {
+  /** The state partition's name. */
+  readonly partition: string;
+  readonly keyGroup: number;
+  /** Entities in the group. */
+  readonly entities: number;
+  /** The entities, encoded as a checkpoint encodes them. */
+  readonly state: Uint8Array;
+}
+
+/**
+ * The coordinator starts reconfiguration `id` (a worker joins or leaves):
+ * sources inject barrier `id` and pause; once every actor has aligned it,
+ * the worker ships the key groups that the new routing table gives to
+ * another worker (`migrate-out`). `members` and `routing` are the cluster
+ * after the change.
+ */
+export interface MigrateControlMessage {
+  readonly type: 'migrate';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly id: number;
+  readonly members: readonly WireMember[];
+  readonly routing: WireRoutingTable;
+}
+
+/** A worker's key groups that leave it in reconfiguration `id`, with their state. */
+export interface MigrateOutControlMessage {
+  readonly type: 'migrate-out';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+  readonly id: number;
+  readonly groups: readonly WireGroupState[];
+}
+
+/** The key groups a worker takes over in reconfiguration `id`, with their state. */
+export interface MigrateInControlMessage {
+  readonly type: 'migrate-in';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly id: number;
+  readonly groups: readonly WireGroupState[];
+}
+
+/** A worker has spawned the key groups it took over: its whole directory now. */
+export interface MigrateSpawnedControlMessage {
+  readonly type: 'migrate-spawned';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+  readonly id: number;
+  readonly directory: WorkerDirectory;
+}
+
+/** Every worker installs the new routing table and membership and rewires its routes. */
+export interface ReconfigureControlMessage {
+  readonly type: 'reconfigure';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly id: number;
+  /** The new cluster, as in `assign`. */
+  readonly assign: AssignControlMessage;
+  /** directory[workerIndex] = that worker's actors, for the new members. */
+  readonly directory: readonly WorkerDirectory[];
+}
+
+/** A worker's routes follow the new routing table. */
+export interface ReconfiguredControlMessage {
+  readonly type: 'reconfigured';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+  readonly id: number;
+}
+
+/** Reconfiguration `id` is over: sources resume (a joiner starts its own). */
+export interface ResumeControlMessage {
+  readonly type: 'resume';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly id: number;
+}
+
+/** The worker has left the cluster: it stops, removes its files and exits 0. */
+export interface LeaveControlMessage {
+  readonly type: 'leave';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly reason: string;
+}
+
+/** A member answers a joining worker: the coordinator listens at `control`. */
+export interface RedirectControlMessage {
+  readonly type: 'redirect';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly control: Address;
+}
+
+/** A member relays a shrink request (from its external channel) to the coordinator. */
+export interface ShrinkRequestControlMessage {
+  readonly type: 'shrink-request';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  /** Matches the reply. */
+  readonly nonce: number;
+  readonly workers: readonly string[];
+  readonly count: number;
+  readonly query: boolean;
+}
+
+/** The coordinator's answer to a relayed shrink request. */
+export interface ShrinkReplyControlMessage {
+  readonly type: 'shrink-reply';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly nonce: number;
+  readonly ok: boolean;
+  readonly message: string;
+  readonly leaving: readonly string[];
+  readonly eligible: readonly string[];
+  readonly members: readonly string[];
+}
+
 /** Any message on the control channel, discriminated by `type`. */
 export type ControlMessage =
   | HelloControlMessage
@@ -229,7 +344,18 @@ export type ControlMessage =
   | RollbackControlMessage
   | CheckpointControlMessage
   | CheckpointDoneControlMessage
-  | CommitControlMessage;
+  | CommitControlMessage
+  | MigrateControlMessage
+  | MigrateOutControlMessage
+  | MigrateInControlMessage
+  | MigrateSpawnedControlMessage
+  | ReconfigureControlMessage
+  | ReconfiguredControlMessage
+  | ResumeControlMessage
+  | LeaveControlMessage
+  | RedirectControlMessage
+  | ShrinkRequestControlMessage
+  | ShrinkReplyControlMessage;
 
 /** The `type` of each kind of {@link ControlMessage}. */
 export type ControlMessageType = ControlMessage['type'];
@@ -261,6 +387,17 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
   checkpoint: ['id'],
   'checkpoint-done': ['name', 'id', 'error'],
   commit: ['id'],
+  migrate: ['id', 'members', 'routing'],
+  'migrate-out': ['name', 'id', 'groups'],
+  'migrate-in': ['id', 'groups'],
+  'migrate-spawned': ['name', 'id', 'directory'],
+  reconfigure: ['id', 'assign', 'directory'],
+  reconfigured: ['name', 'id'],
+  resume: ['id'],
+  leave: ['reason'],
+  redirect: ['control'],
+  'shrink-request': ['nonce', 'workers', 'count', 'query'],
+  'shrink-reply': ['nonce', 'ok', 'message', 'leaving', 'eligible', 'members'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -385,7 +522,99 @@ export function validateControlMessage(value: unknown): ControlMessage {
       };
     case 'checkpoint':
     case 'commit':
+    case 'resume':
       return { type: kind, version, id: c.count(field(record, 'id'), 'id') };
+    case 'migrate': {
+      // The same checks as an assign's members and routing table.
+      const a = validateAssign(
+        {
+          clusterId: 'migrate',
+          workerIndex: 0,
+          members: field(record, 'members'),
+          routing: field(record, 'routing'),
+        },
+        version,
+        c,
+      );
+      return {
+        type: kind,
+        version,
+        id: c.count(field(record, 'id'), 'id'),
+        members: a.members,
+        routing: a.routing,
+      };
+    }
+    case 'migrate-out':
+      return {
+        type: kind,
+        version,
+        name: c.workerName(field(record, 'name'), 'name'),
+        id: c.count(field(record, 'id'), 'id'),
+        groups: groupStates(field(record, 'groups'), c),
+      };
+    case 'migrate-in':
+      return {
+        type: kind,
+        version,
+        id: c.count(field(record, 'id'), 'id'),
+        groups: groupStates(field(record, 'groups'), c),
+      };
+    case 'migrate-spawned':
+      return {
+        type: kind,
+        version,
+        name: c.workerName(field(record, 'name'), 'name'),
+        id: c.count(field(record, 'id'), 'id'),
+        directory: c.directory(field(record, 'directory'), 'directory'),
+      };
+    case 'reconfigure': {
+      const assign = validateAssign(c.record(field(record, 'assign'), 'assign'), version, c);
+      const list = c.array(field(record, 'directory'), 'directory');
+      if (list.length !== assign.members.length)
+        throw c.fail('directory', 'must hold one directory per member');
+      return {
+        type: kind,
+        version,
+        id: c.count(field(record, 'id'), 'id'),
+        assign,
+        directory: Array.from(list, (d, i) => c.directory(d, `directory[${i}]`)),
+      };
+    }
+    case 'reconfigured':
+      return {
+        type: kind,
+        version,
+        name: c.workerName(field(record, 'name'), 'name'),
+        id: c.count(field(record, 'id'), 'id'),
+      };
+    case 'leave':
+      return { type: kind, version, reason: c.text(field(record, 'reason'), 'reason') };
+    case 'redirect':
+      return { type: kind, version, control: c.address(field(record, 'control'), 'control') };
+    case 'shrink-request':
+      return {
+        type: kind,
+        version,
+        nonce: c.count(field(record, 'nonce'), 'nonce'),
+        workers: names(field(record, 'workers'), 'workers', c),
+        count: c.count(field(record, 'count'), 'count'),
+        query: c.boolean(field(record, 'query'), 'query'),
+      };
+    case 'shrink-reply': {
+      const message = field(record, 'message');
+      if (typeof message !== 'string' || message.length > 4096)
+        throw c.fail('message', 'must be text of at most 4096 characters');
+      return {
+        type: kind,
+        version,
+        nonce: c.count(field(record, 'nonce'), 'nonce'),
+        ok: c.boolean(field(record, 'ok'), 'ok'),
+        message,
+        leaving: names(field(record, 'leaving'), 'leaving', c),
+        eligible: names(field(record, 'eligible'), 'eligible', c),
+        members: names(field(record, 'members'), 'members', c),
+      };
+    }
     case 'checkpoint-done': {
       const error = field(record, 'error');
       if (typeof error !== 'string' || error.length > 4096)
@@ -399,6 +628,28 @@ export function validateControlMessage(value: unknown): ControlMessage {
       };
     }
   }
+}
+
+/** A list of worker names. */
+function names(x: unknown, path: string, c: Checker): string[] {
+  return Array.from(c.array(x, path), (n, i) => c.workerName(n, `${path}[${i}]`));
+}
+
+/** Key groups' states shipped by a migration. */
+function groupStates(x: unknown, c: Checker): WireGroupState[] {
+  return Array.from(c.array(x, 'groups'), (g, i) => {
+    const path = `groups[${i}]`;
+    const r = c.record(g, path);
+    c.onlyFields(r, ['partition', 'keyGroup', 'entities', 'state'], path);
+    const state = field(r, 'state');
+    if (!(state instanceof Uint8Array)) throw c.fail(`${path}.state`, 'must be bytes');
+    return {
+      partition: c.text(field(r, 'partition'), `${path}.partition`),
+      keyGroup: c.count(field(r, 'keyGroup'), `${path}.keyGroup`),
+      entities: c.count(field(r, 'entities'), `${path}.entities`),
+      state: new Uint8Array(state),
+    };
+  });
 }
 
 function validateAssign(

@@ -312,23 +312,41 @@ interface ClusterRole {
   readonly data: Address;
   readonly myControl: Address | undefined;
   readonly initializer: { readonly workerCount: number } | undefined;
+  /** Started with --join: `control` is any running member's control address. */
+  readonly join: boolean;
 }
 
-/** Works out the role from the flags; throws a clear RooError when flags are missing. */
+/**
+ * Works out the role from the flags; throws a clear RooError when flags are
+ * missing. A worker alone given --control is the initializer of a
+ * one-worker cluster, so that it can grow (--join) later.
+ */
 function clusterRole(o: WorkerOptions): ClusterRole | undefined {
   const missing = (what: string) => new RooError(ErrorCode.BadFlag, what);
+  if (o.join !== undefined) {
+    if (o.myData === undefined)
+      throw missing('a worker joining a running cluster (--join) needs --my-data HOST:PORT');
+    return {
+      control: o.join,
+      data: o.myData,
+      myControl: o.myControl,
+      initializer: undefined,
+      join: true,
+    };
+  }
   if (o.clusterInitializer || o.control === undefined) {
-    if (o.workerCount <= 1) return undefined;
-    if (o.control === undefined || o.data === undefined) {
+    if (o.workerCount <= 1 && o.control === undefined) return undefined;
+    if (o.control === undefined || (o.data === undefined && o.workerCount > 1)) {
       throw missing(
         `--worker-count ${o.workerCount} needs --control and --data (where the initializer listens)`,
       );
     }
     return {
       control: o.control,
-      data: o.data,
+      data: o.data ?? { host: o.control.host, port: 0 },
       myControl: undefined,
-      initializer: { workerCount: o.workerCount },
+      initializer: { workerCount: Math.max(1, o.workerCount) },
+      join: false,
     };
   }
   if (o.myData === undefined) {
@@ -336,7 +354,13 @@ function clusterRole(o: WorkerOptions): ClusterRole | undefined {
       'a worker joining a cluster (--control without --cluster-initializer) needs --my-data HOST:PORT',
     );
   }
-  return { control: o.control, data: o.myData, myControl: o.myControl, initializer: undefined };
+  return {
+    control: o.control,
+    data: o.myData,
+    myControl: o.myControl,
+    initializer: undefined,
+    join: false,
+  };
 }
 
 /** Forms or joins the cluster; resolves when this worker's sources run. */
@@ -367,6 +391,7 @@ function formCluster(
       initializer: role.initializer,
       resilienceDir: more.resilienceDir,
       rejoin: more.rejoin,
+      join: role.join,
       onShutdown: more.onShutdown,
       signal: more.signal,
       ...(more.resilience === undefined ? {} : { resilience: more.resilience }),

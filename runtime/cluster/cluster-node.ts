@@ -22,6 +22,9 @@ import {
   type Address,
   type ControlMessage,
   type WireControlMessage,
+  type AssignControlMessage,
+  type ShrinkOutcome,
+  type ShrinkRequest,
   type WorkerDirectory,
 } from '../../protocols/index.js';
 import { CheckpointDriver } from '../checkpoint/driver.js';
@@ -33,6 +36,8 @@ import { assignKeyGroups } from '../topology/placement.js';
 import { removeClusterInfo } from './cluster-info.js';
 import { ControlClient, ControlServer } from './control-transport.js';
 import { ClusterMember } from './member.js';
+import { ReconfigurationDriver } from './reconfiguration-driver.js';
+import type { Layout } from './reconfiguration.js';
 import {
   initialState,
   step,
@@ -59,6 +64,8 @@ export interface ClusterNodeOptions {
   readonly resilienceDir: string;
   /** True when this worker found its cluster information: a restart, rejoining. */
   readonly rejoin: boolean;
+  /** Started with --join: asks to join the running cluster at `control` (any member's control address). */
+  readonly join?: boolean;
   /** Called when the cluster is formed and this worker's sources run. */
   readonly onReady: () => void;
   /** Called when the cluster shuts down cleanly (this worker must stop, exit 0). */
@@ -93,6 +100,8 @@ export interface ClusterNode {
   engine(): Engine;
   /** Asks the whole cluster to shut down cleanly (every worker stops and removes its files). */
   shutdownCluster(reason: string): void;
+  /** Asks the coordinator to shrink the cluster (or only which workers may leave). */
+  shrink(request: ShrinkRequest): Promise<ShrinkOutcome>;
   /** Closes the control channel. */
   close(): Promise<void>;
 }
@@ -122,9 +131,11 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       o.signal === undefined ? closing.signal : AbortSignal.any([o.signal, closing.signal]);
     const send = (m: ControlMessage) => connection.client?.send(encodeControlMessage(m));
     let chain = Promise.resolve();
+    /** The coordinator's control address (a joiner may first reach another member, which redirects it). */
+    let target = o.control;
     const connect = async (rejoin: boolean, timeoutMs: number): Promise<void> => {
       const client = await ControlClient.connect(
-        o.control,
+        target,
         {
           message: (bytes) => {
             let m: ControlMessage;
@@ -132,6 +143,19 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
               m = decodeControlMessage(bytes);
             } catch (err) {
               log.error(`bad control message from the initializer: ${(err as Error).message}`);
+              return;
+            }
+            if (m.type === 'redirect' && member.me < 0) {
+              log.info(
+                `${formatAddress(target)} is a member of the cluster; joining through the initializer at ${formatAddress(m.control)}`,
+              );
+              target = m.control;
+              connection.closing = true;
+              const old = connection.client;
+              connection.client = undefined;
+              void old?.close();
+              connection.closing = false;
+              connect(rejoin, timeoutMs).catch((err: Error) => o.onFatal(asFatal(err)));
               return;
             }
             // One at a time, in order: a phase's work finishes before the next begins.
@@ -158,15 +182,60 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       send(helloOf(o.myControl ?? o.control, rejoin));
     };
     await connect(o.rejoin, 60_000);
+    // Listen on --my-control, so that a worker given this address with --join finds the initializer.
+    const redirector =
+      o.myControl === undefined
+        ? undefined
+        : await ControlServer.listen(
+            o.myControl,
+            {
+              message: (c, bytes) => {
+                const initializer = member.initializerControl();
+                let m: ControlMessage | undefined;
+                try {
+                  m = decodeControlMessage(bytes);
+                } catch (err) {
+                  log.warn(`bad control message on --my-control: ${(err as Error).message}`);
+                }
+                if (m?.type === 'hello' && initializer !== undefined)
+                  redirector?.send(
+                    c,
+                    encodeControlMessage({ type: 'redirect', version: 1, control: initializer }),
+                  );
+                else if (m !== undefined)
+                  redirector?.send(
+                    c,
+                    encodeControlMessage({
+                      type: 'refuse',
+                      version: 1,
+                      code: ErrorCode.ClusterMismatch,
+                      message:
+                        initializer === undefined
+                          ? 'this worker has not joined its cluster yet; try again'
+                          : `this worker is a member; speak to the initializer at ${formatAddress(initializer)}`,
+                    }),
+                  );
+              },
+              closed: () => undefined,
+            },
+            log,
+          ).catch((err: Error) => {
+            log.warn(
+              `cannot listen on --my-control ${formatAddress(o.myControl as Address)}: ${err.message}`,
+            );
+            return undefined;
+          });
     return {
       data,
       control: o.myControl ?? o.control,
       members: () => member.members(),
       engine: () => member.engine,
       shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
+      shrink: (request) => member.relayShrink(request, send),
       close: async () => {
         connection.closing = true;
         closing.abort();
+        await redirector?.close();
         await connection.client?.close();
       },
     };
@@ -208,6 +277,58 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     );
   };
   const names = new Map<string, number>(); // name -> connection
+  /** Grows and shrinks the running cluster (created once it runs). */
+  let reconfigurations: ReconfigurationDriver | undefined;
+  const startReconfigurations = () => {
+    if (reconfigurations !== undefined) {
+      reconfigurations.setDirectories(state.directories as WorkerDirectory[]);
+      return;
+    }
+    const n = state.members.length;
+    reconfigurations = new ReconfigurationDriver(
+      {
+        log,
+        partitions: engine.plan.partitions.map((p) => p.name),
+        initializer: o.name,
+        assignOf: (layout, index) => assignOf(layout.members, index, layout),
+        send: toName,
+        installed: (layout, directories) =>
+          apply({ kind: 'members', members: layout.members, directories }),
+        left: (name) => names.delete(name),
+        failed: (reason, joiner) => {
+          if (joiner !== undefined) {
+            toName(joiner, { type: 'leave', version: 1, reason });
+            names.delete(joiner);
+          }
+          // Without resilience a half-moved cluster cannot be put back: stop it.
+          if (driver === undefined) shutdownAll(`reconfiguration failed: ${reason}`);
+        },
+        ...(driver === undefined
+          ? {}
+          : {
+              checkpoints: {
+                before: async () => {
+                  const ok = await driver.finish(FINAL_CHECKPOINT_MS);
+                  if (!ok) throw new Error('the checkpoint before it did not commit');
+                  driver.pause('a reconfiguration runs');
+                  return driver.lastId + 1;
+                },
+                after: async (members, id) => {
+                  driver.run(members, driver.committed, id);
+                  const ok = await driver.finish(FINAL_CHECKPOINT_MS);
+                  if (!ok) throw new Error('the checkpoint did not commit');
+                },
+              },
+            }),
+      },
+      {
+        version: 1,
+        members: state.members,
+        owners: assignKeyGroups(engine.plan, n),
+      },
+      state.directories as WorkerDirectory[],
+    );
+  };
   const listener: { server?: ControlServer } = {};
   let selfChain = Promise.resolve();
   const toName = (name: string, m: ControlMessage) => {
@@ -220,6 +341,19 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   };
   const execute = (d: Decision) => {
     switch (d.kind) {
+      case 'join':
+        names.set(d.member.name, d.connection);
+        if (reconfigurations === undefined) {
+          toName(d.member.name, {
+            type: 'leave',
+            version: 1,
+            reason: 'the cluster is not running yet',
+          });
+          names.delete(d.member.name);
+          return;
+        }
+        reconfigurations.grow(d.member);
+        return;
       case 'accept':
         names.set(d.name, d.connection);
         log.info(`worker '${d.name}' joined (${state.members.length} of ${state.expected})`);
@@ -266,6 +400,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         return;
       case 'running':
         log.info(`cluster of ${state.members.length} workers is running`);
+        startReconfigurations();
         checkpointFrom(0);
         o.onReady();
         return;
@@ -277,6 +412,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           `cluster of ${state.members.length} workers recovered from checkpoint ${restoredFrom} and is running`,
         );
         checkpointFrom(restoredFrom);
+        startReconfigurations();
         o.onReady();
         return;
       case 'abort':
@@ -317,8 +453,12 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       toName(m.name, assignOf(members, i));
     });
   };
-  /** The `assign` message telling worker `index` of `members` its place. */
-  const assignOf = (members: readonly Member[], index: number): ControlMessage => ({
+  /** The `assign` message telling worker `index` of `members` its place (under `layout`, or the one in force). */
+  const assignOf = (
+    members: readonly Member[],
+    index: number,
+    layout: Layout | undefined = reconfigurations?.layout,
+  ): AssignControlMessage => ({
     type: 'assign',
     version: 1,
     clusterId: `${engine.plan.application}:${engine.applicationHash}`,
@@ -329,15 +469,24 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       control: x.control,
       data: x.data,
     })),
-    routing: routingOf(members.length),
+    routing: {
+      version: layout?.version ?? 1,
+      partitions: engine.plan.partitions.map((p, pi) => ({
+        name: p.name,
+        owners: [...((layout?.owners ?? assignKeyGroups(engine.plan, members.length))[pi] ?? [])],
+      })),
+    },
   });
-  const routingOf = (workers: number) => ({
-    version: 1,
-    partitions: engine.plan.partitions.map((p, pi) => ({
-      name: p.name,
-      owners: assignKeyGroups(engine.plan, workers)[pi] as number[],
-    })),
-  });
+  const shrink = (request: ShrinkRequest): Promise<ShrinkOutcome> =>
+    reconfigurations === undefined
+      ? Promise.resolve({
+          ok: false,
+          message: 'the cluster is not running yet',
+          leaving: [],
+          eligible: [],
+          members: state.members.map((m) => m.name),
+        })
+      : reconfigurations.shrink(request);
   /** Tells every member to shut down, then this worker. */
   let shuttingDown = false;
   const shutdownAll = (reason: string) => {
@@ -369,10 +518,12 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     for (const d of r.decisions) execute(d);
   };
   const observe = (m: ControlMessage, connection: number) => {
+    if (reconfigurations?.observe(m) === true) return;
     switch (m.type) {
       case 'hello': {
         if (m.rejoin && r !== undefined) reported.set(m.name, m.restorable);
         const hello: Hello = {
+          joinRunning: m.joinRunning,
           name: m.name,
           threads: m.threads,
           control: m.control,
@@ -395,6 +546,16 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       case 'shutdown':
         shutdownAll(m.reason);
         return;
+      case 'shrink-request': {
+        const request = { workers: m.workers, count: m.count, query: m.query };
+        void shrink(request).then((r) =>
+          listener.server?.send(
+            connection,
+            encodeControlMessage({ type: 'shrink-reply', version: 1, nonce: m.nonce, ...r }),
+          ),
+        );
+        return;
+      }
       case 'checkpoint-done':
         driver?.acked(m.name, m.id, m.error === '' ? undefined : m.error);
         return;
@@ -424,6 +585,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
             names.delete(name);
             log.warn(`worker '${name}' disconnected from the control channel`);
             driver?.pause(`worker '${name}' was lost`);
+            reconfigurations?.lost(name);
             apply({ kind: 'lost', name });
           }
         }
@@ -443,6 +605,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     members: () => state.members.map((m) => m.name),
     engine: () => member.engine,
     shutdownCluster: shutdownAll,
+    shrink,
     close: async () => {
       driver?.stop();
       await server.close();

@@ -36,6 +36,8 @@ export interface Hello extends Member {
   readonly applicationHash: string;
   /** Committed checkpoints whose files this worker can restore. */
   readonly restorable?: readonly number[];
+  /** Started with `--join`: asks to join a running cluster. */
+  readonly joinRunning?: boolean;
 }
 
 /** Phases of start-up. */
@@ -73,7 +75,13 @@ export type CoordinatorEvent =
   | { readonly kind: 'spawned'; readonly name: string; readonly directory: unknown }
   | { readonly kind: 'wired'; readonly name: string }
   | { readonly kind: 'ready'; readonly name: string }
-  | { readonly kind: 'lost'; readonly name: string };
+  | { readonly kind: 'lost'; readonly name: string }
+  /** A reconfiguration finished: these are the members now, in worker order. */
+  | {
+      readonly kind: 'members';
+      readonly members: readonly Member[];
+      readonly directories: readonly unknown[];
+    };
 
 /** What the control server must do. */
 export type Decision =
@@ -84,6 +92,8 @@ export type Decision =
       readonly message: string;
     }
   | { readonly kind: 'accept'; readonly connection: number; readonly name: string }
+  /** A worker started with --join asks to join the running cluster (a reconfiguration adds it). */
+  | { readonly kind: 'join'; readonly connection: number; readonly member: Member }
   | { readonly kind: 'assign'; readonly members: readonly Member[] }
   | { readonly kind: 'assign-one'; readonly name: string; readonly members: readonly Member[] }
   | { readonly kind: 'wire'; readonly directories: readonly unknown[] }
@@ -146,6 +156,16 @@ export function step(
     case 'ready':
       if (state.rejoining.has(event.name)) return onRejoinStep(state, event.name, 'ready');
       return onDone(state, 'starting', event.name);
+    case 'members':
+      return {
+        state: {
+          ...state,
+          members: event.members,
+          directories: event.directories,
+          expected: event.members.length,
+        },
+        decisions: [],
+      };
     case 'lost':
       return onLost(state, event.name);
   }
@@ -236,12 +256,26 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
       `a worker named '${hello.name}' is already in the cluster; give every worker a unique --name`,
     );
   }
+  if (hello.joinRunning === true) {
+    if (state.phase !== 'running' || state.recovering || state.lost.size > 0) {
+      return refuse(
+        state,
+        connection,
+        ErrorCode.ClusterMismatch,
+        `worker '${hello.name}' asked to join, but the cluster is not running now (${state.lost.size > 0 ? `waiting for ${[...state.lost].join(', ')}` : state.phase}); start it again once the cluster runs`,
+      );
+    }
+    return {
+      state: { ...state, restorable },
+      decisions: [{ kind: 'join', connection, member: memberOf(hello) }],
+    };
+  }
   if (state.phase !== 'gathering') {
     return refuse(
       state,
       connection,
-      ErrorCode.NotYetSupported,
-      `the cluster has ${state.members.length} workers and is past start-up; joining a running cluster (--join) is not supported yet`,
+      ErrorCode.ClusterMismatch,
+      `the cluster has ${state.members.length} workers and is past start-up; to grow it, start the new worker with --join and the control address of any worker`,
     );
   }
   let members = [...state.members, memberOf(hello)];

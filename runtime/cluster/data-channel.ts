@@ -72,7 +72,7 @@ class OutboundLink {
 
   constructor(
     private readonly me: string,
-    private readonly peer: string,
+    readonly peer: string,
     private readonly address: Address,
     private readonly pressure: (delta: 1 | -1) => void,
     private readonly log: Logger,
@@ -176,7 +176,8 @@ class OutboundLink {
 
 /** A thread's outbound data links, one per remote worker. */
 export class DataLinks {
-  private readonly links: (OutboundLink | undefined)[];
+  private links: (OutboundLink | undefined)[];
+  private readonly open: (name: string, data: Address) => OutboundLink;
 
   constructor(
     scheduler: Scheduler,
@@ -187,21 +188,38 @@ export class DataLinks {
     generation: number,
   ) {
     const myName = workers[me]?.name ?? `worker ${me}`;
-    this.links = workers.map((w, i) =>
-      i === me
-        ? undefined
-        : new OutboundLink(
-            myName,
-            w.name,
-            w.data,
-            (d) => scheduler.addPressure(d),
-            log,
-            generation,
-          ),
-    );
+    this.open = (name, data) =>
+      new OutboundLink(myName, name, data, (d) => scheduler.addPressure(d), log, generation);
+    this.links = this.linksTo(me, workers, new Map());
     scheduler.onFlush(() => {
       for (const l of this.links) l?.flush();
     });
+  }
+
+  private linksTo(
+    me: number,
+    workers: readonly { readonly name: string; readonly data: Address }[],
+    kept: ReadonlyMap<string, OutboundLink>,
+  ): (OutboundLink | undefined)[] {
+    return workers.map((w, i) =>
+      i === me ? undefined : (kept.get(w.name) ?? this.open(w.name, w.data)),
+    );
+  }
+
+  /**
+   * The cluster's members changed (a reconfiguration, while nothing is in
+   * flight): links to workers still there are kept under their new index,
+   * links to workers that left are closed, new workers get new links.
+   */
+  reconfigure(
+    me: number,
+    workers: readonly { readonly name: string; readonly data: Address }[],
+  ): void {
+    const byName = new Map<string, OutboundLink>();
+    for (const l of this.links) if (l !== undefined) byName.set(l.peer, l);
+    const next = this.linksTo(me, workers, byName);
+    for (const l of byName.values()) if (!next.includes(l)) l.close();
+    this.links = next;
   }
 
   /** Sends a message to actor `ref` of worker `worker`. */

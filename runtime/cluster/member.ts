@@ -10,6 +10,9 @@ import {
   type Address,
   type AssignControlMessage,
   type ControlMessage,
+  type ShrinkOutcome,
+  type ShrinkRequest,
+  type WireGroupState,
 } from '../../protocols/index.js';
 import { CheckpointMember } from '../checkpoint/driver.js';
 import { restorableIds } from '../checkpoint/recovery.js';
@@ -32,6 +35,8 @@ export class ClusterMember {
   private rollback: { checkpoint: number; generation: number } | undefined;
   /** True once the engine has actors (a rollback must then replace it). */
   private spawned = false;
+  /** True once this engine's sources were started (a joiner's start on its first `resume`). */
+  private started = false;
 
   constructor(
     private readonly o: ClusterNodeOptions,
@@ -62,6 +67,39 @@ export class ClusterMember {
     return this.assigned?.members.map((x) => x.name) ?? [];
   }
 
+  /** The initializer's control address, once assigned. */
+  initializerControl(): Address | undefined {
+    return this.assigned?.members[0]?.control;
+  }
+
+  /** Shrink requests relayed to the coordinator, by nonce. */
+  private readonly shrinks = new Map<number, (o: ShrinkOutcome) => void>();
+  private nonce = 0;
+
+  /** Relays a shrink request from this worker's external channel to the coordinator. */
+  relayShrink(request: ShrinkRequest, send: (m: ControlMessage) => void): Promise<ShrinkOutcome> {
+    const nonce = ++this.nonce;
+    return new Promise((resolve) => {
+      this.shrinks.set(nonce, resolve);
+      send({ type: 'shrink-request', version: 1, nonce, ...request });
+    });
+  }
+
+  /** Records this worker's place, so that a restart finds its cluster. */
+  private saveInfo(m: AssignControlMessage): void {
+    const { o } = this;
+    saveClusterInfo(o.resilienceDir, {
+      version: 1,
+      application: this.engine.plan.application,
+      applicationHash: this.engine.applicationHash,
+      worker: o.name,
+      workerIndex: m.workerIndex,
+      workers: m.members.map((x) => x.name),
+      control: o.initializer === undefined ? o.control : (m.members[0]?.control ?? o.control),
+      savedAt: new Date().toISOString(),
+    });
+  }
+
   /** This worker's `hello`: who it is, what it runs, where it listens, what it can restore. */
   helloOf(control: Address, rejoin: boolean): ControlMessage {
     const r = this.o.resilience;
@@ -75,7 +113,7 @@ export class ClusterMember {
       control,
       data: this.data,
       rejoin,
-      joinRunning: false,
+      joinRunning: this.o.join === true,
       restorable:
         // Every whole snapshot file: this worker acked each only once it was
         // durable, and the coordinator (whose record of commits is the one that
@@ -113,19 +151,104 @@ export class ClusterMember {
         if (this.rollback !== undefined) r?.store.dropAfter(this.rollback.checkpoint);
         const directory = await engine.spawn(placement, this.rollback?.generation ?? 0, restore);
         this.spawned = true;
-        saveClusterInfo(o.resilienceDir, {
-          version: 1,
-          application: engine.plan.application,
-          applicationHash: engine.applicationHash,
-          worker: o.name,
-          workerIndex: me,
-          workers: m.members.map((x) => x.name),
-          control: o.initializer === undefined ? o.control : (m.members[0]?.control ?? o.control),
-          savedAt: new Date().toISOString(),
-        });
+        this.started = false;
+        this.saveInfo(m);
         reply({ type: 'spawned', version: 1, name: o.name, directory });
         return;
       }
+      case 'migrate': {
+        // Barrier m.id through every actor, sources holding their input after it.
+        const snapshot = await engine.quiesce(m.id, o.name);
+        const groups: WireGroupState[] = [];
+        const leaving: { partition: number; keyGroup: number }[] = [];
+        m.routing.partitions.forEach((p, pi) => {
+          const held = snapshot.partitions[pi]?.keyGroups ?? [];
+          p.owners.forEach((owner, g) => {
+            if (this.owners[pi]?.[g] !== this.me || m.members[owner]?.name === o.name) return;
+            const part = held.find((x) => x.keyGroup === g);
+            leaving.push({ partition: pi, keyGroup: g });
+            groups.push({
+              partition: p.name,
+              keyGroup: g,
+              entities: part?.entities ?? 0,
+              state: part?.state ?? new Uint8Array(0),
+            });
+          });
+        });
+        await engine.moveOut(leaving);
+        log.info(
+          `reconfiguration ${m.id}: input paused, every actor aligned; shipping ${groups.length} key groups (${groups.reduce((a, g) => a + g.entities, 0)} keys, ${groups.reduce((a, g) => a + g.state.byteLength, 0)} bytes)`,
+        );
+        reply({ type: 'migrate-out', version: 1, name: o.name, id: m.id, groups });
+        return;
+      }
+      case 'migrate-in': {
+        const partitions = engine.plan.partitions;
+        const directory = await engine.moveIn(
+          m.groups.map((g) => ({
+            partition: partitions.findIndex((p) => p.name === g.partition),
+            keyGroup: g.keyGroup,
+            count: g.entities,
+            state: g.state,
+          })),
+        );
+        if (m.groups.length > 0)
+          log.info(
+            `reconfiguration ${m.id}: took over ${m.groups.length} key groups (${m.groups.reduce((a, g) => a + g.entities, 0)} keys)`,
+          );
+        reply({ type: 'migrate-spawned', version: 1, name: o.name, id: m.id, directory });
+        return;
+      }
+      case 'reconfigure': {
+        const a = m.assign;
+        this.assigned = a;
+        this.me = a.workerIndex;
+        this.owners = a.routing.partitions.map((p) => [...p.owners]);
+        this.saveInfo(a);
+        await engine.wire({
+          me: this.me,
+          members: a.members.map((x) => ({ name: x.name, data: x.data, threads: x.threads })),
+          owners: this.owners,
+          directories: m.directory,
+          generation: this.rollback?.generation ?? 0,
+        });
+        log.info(
+          `reconfiguration ${m.id}: routing table version ${a.routing.version} installed; worker ${this.me + 1} of ${a.members.length}: ${a.members.map((x) => x.name).join(', ')}`,
+        );
+        reply({ type: 'reconfigured', version: 1, name: o.name, id: m.id });
+        return;
+      }
+      case 'resume': {
+        if (this.started) {
+          await engine.resumeSources();
+          return;
+        }
+        // A joiner: its sources start now that its routes know the whole cluster.
+        await engine.startSources();
+        this.started = true;
+        reply({ type: 'ready', version: 1, name: o.name });
+        if (o.initializer === undefined) o.onReady();
+        return;
+      }
+      case 'shrink-reply': {
+        const resolve = this.shrinks.get(m.nonce);
+        this.shrinks.delete(m.nonce);
+        resolve?.({
+          ok: m.ok,
+          message: m.message,
+          leaving: m.leaving,
+          eligible: m.eligible,
+          members: m.members,
+        });
+        return;
+      }
+      case 'leave':
+        log.info(`left the cluster: ${m.reason}`);
+        removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+        this.checkpoints?.close();
+        r?.store.removeAll();
+        o.onShutdown(m.reason);
+        return;
       case 'wire': {
         const a = this.assigned as AssignControlMessage;
         await engine.wire({
@@ -140,6 +263,7 @@ export class ClusterMember {
       }
       case 'start': {
         await engine.startSources();
+        this.started = true;
         if (this.rollback !== undefined) {
           log.info(LogLine.RecoveryComplete);
           log.info(LogLine.ResumingProcessing);

@@ -238,9 +238,15 @@ export class Engine {
    * if a state could not be encoded.
    */
   async checkpoint(id: number, worker: string): Promise<Snapshot> {
-    const parts: ThreadCheckpoint[] = await Promise.all(
-      this.pool.remotes.map((r) => r.checkpoint(id)),
+    return this.snapshotOf(
+      id,
+      worker,
+      await Promise.all(this.pool.remotes.map((r) => r.checkpoint(id))),
     );
+  }
+
+  /** Assembles the threads' parts of barrier `id` into this worker's snapshot. */
+  private snapshotOf(id: number, worker: string, parts: readonly ThreadCheckpoint[]): Snapshot {
     const errors = parts.flatMap((p) => p.errors);
     if (errors.length > 0) throw new RooError(ErrorCode.SnapshotEncodeFailed, errors[0] as string);
     const sources: Record<string, unknown> = {};
@@ -269,6 +275,82 @@ export class Engine {
       sinks,
       partitions,
     };
+  }
+
+  /**
+   * The first step of a reconfiguration: sources inject barrier `id` and
+   * then hold their input; resolves, like `checkpoint`, once every actor of
+   * this worker has aligned it, with every key group's state. Once every
+   * worker has resolved, nothing is in flight anywhere in the cluster.
+   */
+  async quiesce(id: number, worker: string): Promise<Snapshot> {
+    return this.snapshotOf(
+      id,
+      worker,
+      await Promise.all(this.pool.remotes.map((r) => r.checkpoint(id, true))),
+    );
+  }
+
+  /** Key groups that moved away: their actors here get no more messages and forget their state. */
+  async moveOut(groups: readonly { partition: number; keyGroup: number }[]): Promise<void> {
+    const byThread = this.threadsOf(groups);
+    const owners = this.placement.keyGroupOwner.map((o) => [...o]);
+    for (const g of groups) (owners[g.partition] as number[])[g.keyGroup] = -1;
+    this.placement = {
+      ...this.placement,
+      version: this.placement.version + 1,
+      keyGroupOwner: owners,
+    };
+    await Promise.all(this.pool.remotes.map((r, t) => r.drop(byThread[t] ?? [])));
+  }
+
+  /**
+   * Key groups that moved here, with their state: each goes to the thread
+   * hosting the fewest groups of its partition. Resolves with this worker's
+   * whole directory now.
+   */
+  async moveIn(groups: ThreadRestore['keyGroups']): Promise<WorkerDirectory> {
+    const owners = this.placement.keyGroupOwner.map((o) => [...o]);
+    const perThread: ThreadRestore['keyGroups'][number][][] = Array.from(
+      { length: this.threads },
+      () => [],
+    );
+    for (const g of groups) {
+      const row = (owners[g.partition] ??= []);
+      const load = new Array<number>(this.threads).fill(0);
+      for (const t of row) if (t !== undefined && t >= 0) load[t] = (load[t] ?? 0) + 1;
+      const thread = load.indexOf(Math.min(...load));
+      row[g.keyGroup] = thread;
+      perThread[thread]?.push(g);
+    }
+    this.placement = {
+      ...this.placement,
+      version: this.placement.version + 1,
+      keyGroupOwner: owners,
+    };
+    return mergeDirectories(
+      await Promise.all(this.pool.remotes.map((r, t) => r.adopt(perThread[t] ?? []))),
+    );
+  }
+
+  /** Ends a reconfiguration: sources read again. */
+  async resumeSources(): Promise<void> {
+    await Promise.all(this.pool.remotes.map((r) => r.resumeSources()));
+  }
+
+  /** Per thread, the groups of `groups` it hosts. */
+  private threadsOf(
+    groups: readonly { partition: number; keyGroup: number }[],
+  ): { partition: number; keyGroup: number }[][] {
+    const out: { partition: number; keyGroup: number }[][] = Array.from(
+      { length: this.threads },
+      () => [],
+    );
+    for (const g of groups) {
+      const t = this.placement.keyGroupOwner[g.partition]?.[g.keyGroup];
+      if (t !== undefined && t >= 0) out[t]?.push(g);
+    }
+    return out;
   }
 
   /** Checkpoint `id` committed: sources acknowledge it, exactly-once sinks release its output. */

@@ -69,6 +69,11 @@ export class SinkEncoder {
   /** The encoder as one that writes into the buffer (encodeInto), or undefined. */
   private readonly into: ((output: unknown, out: OutputWriter) => void) | undefined;
 
+  /** Starts the epoch bit over at 0 (see KeyGroupActor.resetEpoch). */
+  resetEpoch(): void {
+    this.bit = 0;
+  }
+
   constructor(
     private readonly scheduler: Scheduler,
     encoder: Encoder<unknown> | undefined,
@@ -183,6 +188,11 @@ export class SinkWriterActor implements Behaviour {
    * it has.
    */
   private written: Uint8Array[] = [];
+
+  /** Starts the epoch bit over at 0 (see KeyGroupActor.resetEpoch). */
+  resetEpoch(): void {
+    this.bit = 0;
+  }
 
   constructor(
     private readonly scheduler: Scheduler,

@@ -162,6 +162,31 @@ export class SourceActor implements Behaviour {
     }
   }
 
+  /**
+   * Holds input for a reconfiguration (called between turns, right after
+   * `barrier`): the actor takes no turn and the socket or file stops being
+   * read, so nothing enters the pipeline until `resumeInput`. Input already
+   * queued waits in the mailbox, in order.
+   */
+  holdInput(): void {
+    this.paused = true;
+    this.listener?.pause();
+    this.reader?.pause();
+  }
+
+  /** Starts the epoch bit over at 0 (see KeyGroupActor.resetEpoch). */
+  resetEpoch(): void {
+    this.bit = 0;
+  }
+
+  /** Ends `holdInput`: turns and reading resume. */
+  resumeInput(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.scheduler.resume(this.self);
+    this.resumeReading();
+  }
+
   /** Closes the source's socket or file. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -361,7 +386,7 @@ export class SourceActor implements Behaviour {
 
   /** Reads again, unless muted or the mailbox still holds too many chunks. */
   private resumeReading(): void {
-    if (this.muted || this.full) return;
+    if (this.muted || this.full || this.paused) return;
     this.listener?.resume();
     this.reader?.resume();
   }

@@ -135,6 +135,16 @@ export class KeyGroupActor implements Behaviour {
     this.encoded = state;
   }
 
+  /**
+   * Starts the epoch bits over at 0: only between the barrier of a
+   * reconfiguration and the resumption of input, when no message is in
+   * flight anywhere, so that actors spawned since (moved key groups, a
+   * joining worker) agree with the rest.
+   */
+  resetEpoch(): void {
+    this.bit = 0;
+  }
+
   checkpoint(id: number): void {
     try {
       // A group no message reached since the last checkpoint is not encoded again.

@@ -102,8 +102,22 @@ export interface ThreadControl {
   /**
    * Takes this thread's part of checkpoint `id`: sources inject the barrier;
    * resolves once every actor here that records something has recorded it.
+   * With `holdInput` (a reconfiguration) sources then take no more input
+   * until `resumeSources`, so once every thread of every worker has its part,
+   * no message is in flight anywhere.
    */
-  checkpoint(id: number): Promise<ThreadCheckpoint>;
+  checkpoint(id: number, holdInput?: boolean): Promise<ThreadCheckpoint>;
+  /** Drops key groups that moved to another thread or worker (their actors get no more messages). */
+  drop(groups: readonly { partition: number; keyGroup: number }[]): void;
+  /**
+   * Spawns key groups moved here, their entities restored; returns this
+   * thread's actors now. Called on every thread of every member while a
+   * reconfiguration holds all input, it also starts every actor's epoch bit
+   * over at 0, so that new actors agree with the old.
+   */
+  adopt(groups: ThreadRestore['keyGroups']): LocalDirectory;
+  /** Sources read again after a reconfiguration (`checkpoint` with `holdInput`). */
+  resumeSources(): void;
   /** Checkpoint `id` committed: sources acknowledge it, exactly-once sinks release its output. */
   commit(id: number): void;
   /** Counters. */

@@ -83,7 +83,9 @@ const errors = new ErrorReporter(log);
 
 const sources: SourceActor[] = [];
 const parallels = new Map<number, ParallelActor>();
-const keyGroups: KeyGroupActor[] = [];
+let keyGroups: KeyGroupActor[] = [];
+/** Each key-group actor's address on this thread. */
+const keyGroupRefs = new Map<KeyGroupActor, ActorRef>();
 const stateSteps = new Map<number, StateStep>();
 const encoders = new Map<number, SinkEncoder>();
 const checkpoints = new CheckpointCollector();
@@ -117,6 +119,44 @@ function clusterDirectory(wiring: Wiring): Directory {
 }
 const writers = new Map<number, SinkWriterActor>();
 const gc = new GcWatch();
+/** Each parallel stage's replica on this thread. */
+const parallelRefs = new Map<number, ActorRef>();
+/** stepsOf[partitionIndex][stageId]: the state stages a key group of the partition runs. */
+const stepsOf: (StateStep | undefined)[][] = [];
+
+/** Spawns the actor of one key group, its entities restored from `state` if given. */
+function spawnKeyGroup(pi: number, kg: number, state: Uint8Array | undefined): void {
+  const partition = (plan as Plan).partitions[pi] as Plan['partitions'][number];
+  const actor = new KeyGroupActor(partition, pi, kg, stepsOf[pi] ?? [], errors, checkpoints, (d) =>
+    scheduler.addPressure(d),
+  );
+  if (state !== undefined) actor.restore(state);
+  keyGroups.push(actor);
+  keyGroupRefs.set(actor, scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH));
+}
+
+/** Parts each checkpoint waits for on this thread. */
+function countParts(): void {
+  checkpoints.expected = keyGroups.length + sources.length + writers.size;
+}
+
+/** The actors this thread hosts now, by role. */
+function localDirectory(): LocalDirectory {
+  const p = plan as Plan;
+  const keyGroupDir: Record<number, ActorRef>[] = p.partitions.map(() => ({}));
+  for (const [kg, ref] of keyGroupRefs) (keyGroupDir[kg.partitionIndex] ??= {})[kg.keyGroup] = ref;
+  const sourceDir: Record<number, ActorRef> = {};
+  for (const s of sources) sourceDir[s.stage.id] = s.self;
+  const sinkWriters: Record<number, ActorRef> = {};
+  for (const [id, w] of writers) sinkWriters[id] = w.self;
+  return {
+    thread: scheduler.thread,
+    keyGroups: keyGroupDir,
+    parallel: Object.fromEntries(parallelRefs),
+    sinkWriters,
+    sources: sourceDir,
+  };
+}
 
 let plan: Plan | undefined;
 const ready = (async () => {
@@ -160,13 +200,6 @@ const control: ThreadControl = {
     if (dataListener !== undefined) dataListener.generation = generation;
     const p = plan as Plan;
     const me = scheduler.thread;
-    const local: LocalDirectory = {
-      thread: me,
-      keyGroups: [],
-      parallel: {},
-      sinkWriters: {},
-      sources: {},
-    };
     for (const stage of p.stages) {
       if (stage.kind === 'state') {
         stateSteps.set(stage.id, {
@@ -182,24 +215,18 @@ const control: ThreadControl = {
         if (stage.kind === 'state' && stage.partition === partition.name)
           steps[stage.id] = stateSteps.get(stage.id);
       }
-      const owned: Record<number, ActorRef> = {};
+      stepsOf[pi] = steps;
       placement.keyGroupOwner[pi]?.forEach((owner, kg) => {
         if (owner !== me) return;
-        const actor = new KeyGroupActor(partition, pi, kg, steps, errors, checkpoints, (d) =>
-          scheduler.addPressure(d),
-        );
         const saved = restore?.keyGroups.find((g) => g.partition === pi && g.keyGroup === kg);
-        if (saved !== undefined) actor.restore(saved.state);
-        keyGroups.push(actor);
-        owned[kg] = scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH);
+        spawnKeyGroup(pi, kg, saved?.state);
       });
-      local.keyGroups.push(owned);
     });
     for (const stage of p.stages) {
       if (stage.kind === 'parallel') {
         const actor = new ParallelActor();
         parallels.set(stage.id, actor);
-        local.parallel[stage.id] = scheduler.spawn(actor, `parallel '${stage.computation.name}'`);
+        parallelRefs.set(stage.id, scheduler.spawn(actor, `parallel '${stage.computation.name}'`));
       } else if (stage.kind === 'source') {
         const threads = placement.sourceThreads.get(stage.id) ?? [];
         const index = threads.indexOf(me);
@@ -223,7 +250,6 @@ const control: ThreadControl = {
         if (saved !== undefined) actor.restore(saved.position);
         actor.self = scheduler.spawn(actor, `source '${stage.source.name}'`, SOURCE_BATCH);
         sources.push(actor);
-        local.sources[stage.id] = actor.self;
       }
     }
     for (const sink of p.sinks) {
@@ -255,12 +281,39 @@ const control: ThreadControl = {
           writers.set(sink.id, writer);
           const saved = restore?.sinks.find((x) => x.sink === sink.id);
           if (saved !== undefined) writer.restore(saved.pending);
-          local.sinkWriters[sink.id] = writer.self;
         }
       }
     }
-    checkpoints.expected = keyGroups.length + sources.length + writers.size;
-    return local;
+    countParts();
+    return localDirectory();
+  },
+
+  drop(groups: readonly { partition: number; keyGroup: number }[]): void {
+    const leaving = new Set(groups.map((g) => `${g.partition}/${g.keyGroup}`));
+    keyGroups = keyGroups.filter((kg) => {
+      if (!leaving.has(`${kg.partitionIndex}/${kg.keyGroup}`)) return true;
+      // Nothing routes here any more: the actor stays registered but empty.
+      kg.entities = new Map();
+      keyGroupRefs.delete(kg);
+      return false;
+    });
+    countParts();
+  },
+
+  adopt(groups: ThreadRestore['keyGroups']): LocalDirectory {
+    // Nothing is in flight anywhere: every actor starts its epoch bits over, as new ones do.
+    for (const s of sources) s.resetEpoch();
+    for (const kg of keyGroups) kg.resetEpoch();
+    for (const e of encoders.values()) e.resetEpoch();
+    for (const w of writers.values()) w.resetEpoch();
+    for (const g of groups) spawnKeyGroup(g.partition, g.keyGroup, g.state);
+    countParts();
+    return localDirectory();
+  },
+
+  resumeSources(): void {
+    for (const s of sources) s.resumeInput();
+    loop.kick();
   },
 
   async listenData(address: Address): Promise<Address> {
@@ -271,7 +324,9 @@ const control: ThreadControl = {
   wire(wiring: Wiring): void {
     const p = plan as Plan;
     const directory = clusterDirectory(wiring);
-    if (wiring.members.length > 1)
+    // A reconfiguration rewires: links to workers still there are kept.
+    if (links !== undefined) links.reconfigure(wiring.me, wiring.members);
+    else if (wiring.members.length > 1)
       links = new DataLinks(scheduler, wiring.me, wiring.members, log, wiring.generation ?? 0);
     const remote: RemoteSend = (worker, ref, tag, a, b) =>
       (links as DataLinks).send(worker, ref, tag, a, b);
@@ -326,9 +381,12 @@ const control: ThreadControl = {
     for (const writer of writers.values()) writer.barriers.expected = threads;
   },
 
-  checkpoint(id: number): Promise<ThreadCheckpoint> {
+  checkpoint(id: number, holdInput = false): Promise<ThreadCheckpoint> {
     // Sources inject barrier k in band (now, between turns); actors with no upstream pass it at once.
-    for (const s of sources) s.barrier(id);
+    for (const s of sources) {
+      s.barrier(id);
+      if (holdInput) s.holdInput();
+    }
     for (const kg of keyGroups) if (kg.barriers.expected === 0) kg.checkpoint(id);
     for (const actor of parallels.values()) if (actor.barriers.expected === 0) actor.forward(id);
     for (const encoder of encoders.values()) if (encoder.barriers.expected === 0) encoder.pass(id);

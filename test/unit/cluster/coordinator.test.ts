@@ -114,11 +114,29 @@ describe('start-up coordinator', () => {
     expect(moved.decisions[0]).toMatchObject({ kind: 'refuse', code: ErrorCode.ClusterMismatch });
     const again = step(r.state, { kind: 'hello', connection: 9, hello: hello('b') });
     expect(kinds(again.decisions)).toEqual(['accept', 'assign-one']);
+    // A newcomer without --join is refused, saying how to grow; with --join it is let in to join.
     const newcomer = step(r.state, { kind: 'hello', connection: 10, hello: hello('c') });
     expect(newcomer.decisions[0]).toMatchObject({
       kind: 'refuse',
-      code: ErrorCode.NotYetSupported,
+      code: ErrorCode.ClusterMismatch,
+      message: expect.stringMatching(/--join/) as unknown,
     });
+    const joiner = step(again.state, {
+      kind: 'hello',
+      connection: 11,
+      hello: { ...hello('c'), joinRunning: true },
+    });
+    expect(joiner.decisions).toMatchObject([
+      { kind: 'join', connection: 11, member: { name: 'c' } },
+    ]);
+    expect(joiner.state.members.map((m) => m.name)).toEqual(['a', 'b']);
+    // While a member is lost ('b' here), nobody joins.
+    const refused = step(r.state, {
+      kind: 'hello',
+      connection: 12,
+      hello: { ...hello('c'), joinRunning: true },
+    });
+    expect(refused.decisions[0]).toMatchObject({ kind: 'refuse' });
   });
 
   it('takes a restarted worker through spawn, wire and start again, alone', () => {

@@ -1,0 +1,309 @@
+/**
+ * The executor of the reconfiguration coordinator (reconfiguration.ts) on
+ * the initializer: it feeds the state machine what the workers report and
+ * sends its decisions over the control channel. With resilience it starts
+ * each reconfiguration at a checkpoint boundary (a checkpoint is taken and
+ * committed first, then checkpoints pause) and has the new membership made
+ * durable by a checkpoint before any worker leaves.
+ */
+import type {
+  AssignControlMessage,
+  ControlMessage,
+  ShrinkOutcome,
+  ShrinkRequest,
+  WorkerDirectory,
+} from '../../protocols/index.js';
+import type { Logger } from '../logging/logger.js';
+import type { Member } from './coordinator.js';
+import {
+  idleReconfiguration,
+  memberNames,
+  planShrink,
+  reconfigure,
+  type Layout,
+  type ReconfigurationDecision,
+  type ReconfigurationEvent,
+  type ReconfigurationState,
+} from './reconfiguration.js';
+
+/** How checkpoints and reconfigurations take turns (resilience on). */
+export interface CheckpointTurns {
+  /** Takes a checkpoint now, waits for its commit, pauses checkpoints; resolves with the next free id. */
+  before(): Promise<number>;
+  /** Checkpoints go on over `members` after barrier `id`; resolves once one has committed. */
+  after(members: readonly string[], id: number): Promise<void>;
+}
+
+/** What the driver needs from the cluster node. */
+export interface ReconfigurationDriverOptions {
+  readonly log: Logger;
+  /** The plan's state partitions, in order. */
+  readonly partitions: readonly string[];
+  /** The initializer's name (it may not leave). */
+  readonly initializer: string;
+  /** The `assign` telling member `index` of `layout` its place. */
+  readonly assignOf: (layout: Layout, index: number) => AssignControlMessage;
+  /** Sends to a worker by name. */
+  readonly send: (name: string, m: ControlMessage) => void;
+  /** The cluster's members and directories after a reconfiguration. */
+  readonly installed: (layout: Layout, directories: readonly WorkerDirectory[]) => void;
+  /** A worker left: forget its connection (its close is not a loss). */
+  readonly left: (name: string) => void;
+  /** A reconfiguration could not finish (a member was lost). */
+  readonly failed: (reason: string, joiner: string | undefined) => void;
+  readonly checkpoints?: CheckpointTurns;
+}
+
+/** One request waiting for its reconfiguration to end. */
+interface Waiter {
+  readonly id: number;
+  readonly resolve: (o: ShrinkOutcome) => void;
+  readonly message: string;
+  readonly eligible: readonly string[];
+}
+
+/** Runs reconfigurations, one at a time. */
+export class ReconfigurationDriver {
+  private state: ReconfigurationState;
+  private directories: readonly (WorkerDirectory | undefined)[];
+  private lastId = 0;
+  /** A request accepted but not yet started (waiting for its checkpoint boundary). */
+  private starting = false;
+  private waiter: Waiter | undefined;
+  /** The joiner of the running reconfiguration. */
+  private joiner: string | undefined;
+
+  constructor(
+    private readonly o: ReconfigurationDriverOptions,
+    layout: Layout,
+    directories: readonly (WorkerDirectory | undefined)[],
+  ) {
+    this.state = idleReconfiguration(layout, o.partitions);
+    this.directories = directories;
+  }
+
+  /** The layout in force (the one before, while a reconfiguration runs). */
+  get layout(): Layout {
+    return this.state.before;
+  }
+
+  /** The running reconfiguration, for status: phase, id, and the groups that move. */
+  get running(): { phase: string; id: number; moving: number } | undefined {
+    if (this.state.phase === 'idle')
+      return this.starting ? { phase: 'starting', id: 0, moving: 0 } : undefined;
+    const before = this.state.before;
+    const after = this.state.after;
+    let moving = 0;
+    after.owners.forEach((row, pi) =>
+      row.forEach((w, g) => {
+        if (after.members[w]?.name !== before.members[before.owners[pi]?.[g] ?? -1]?.name) moving++;
+      }),
+    );
+    return { phase: this.state.phase, id: this.state.id, moving };
+  }
+
+  /** The directories of the members, by index (after start-up or the last reconfiguration). */
+  setDirectories(directories: readonly (WorkerDirectory | undefined)[]): void {
+    this.directories = directories;
+  }
+
+  /** A worker started with --join asked to join: grow the cluster by it. */
+  grow(member: Member): void {
+    void this.begin(
+      (id) => ({ kind: 'grow', joiner: member, id, nowMs: Date.now() }),
+      (reason) => {
+        this.o.log.warn(`worker '${member.name}' cannot join now: ${reason}`);
+        this.o.send(member.name, { type: 'leave', version: 1, reason });
+        this.o.left(member.name);
+      },
+    );
+  }
+
+  /** A shrink request (or query) from the external channel. */
+  shrink(request: ShrinkRequest): Promise<ShrinkOutcome> {
+    const plan = planShrink(this.layout, this.directories, this.o.initializer, request);
+    const members = memberNames(this.layout);
+    if (!plan.ok || request.query) return Promise.resolve({ ...plan, leaving: [], members });
+    if (this.busy())
+      return Promise.resolve({
+        ok: false,
+        message: this.busyReason(),
+        leaving: [],
+        eligible: plan.eligible,
+        members,
+      });
+    return new Promise((resolve) => {
+      void this.begin(
+        (id) => {
+          this.waiter = { id, resolve, message: plan.message, eligible: plan.eligible };
+          return { kind: 'shrink', leaving: plan.leaving, id, nowMs: Date.now() };
+        },
+        (reason) =>
+          resolve({ ok: false, message: reason, leaving: [], eligible: plan.eligible, members }),
+      );
+    });
+  }
+
+  /** Handles a worker's report; false if it is not about a reconfiguration. */
+  observe(m: ControlMessage): boolean {
+    switch (m.type) {
+      case 'spawned':
+        if (this.state.phase !== 'joining' || !this.state.waiting.has(m.name)) return false;
+        this.apply({
+          kind: 'joiner-spawned',
+          name: m.name,
+          directory: m.directory,
+          nowMs: Date.now(),
+        });
+        return true;
+      case 'migrate-out':
+        this.apply({ kind: 'shipped', name: m.name, id: m.id, groups: m.groups });
+        return true;
+      case 'migrate-spawned':
+        this.apply({ kind: 'spawned', name: m.name, id: m.id, directory: m.directory });
+        return true;
+      case 'reconfigured':
+        this.apply({ kind: 'rewired', name: m.name, id: m.id, nowMs: Date.now() });
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** A worker's control connection closed. */
+  lost(name: string): void {
+    this.apply({ kind: 'lost', name });
+  }
+
+  private busy(): boolean {
+    return this.starting || this.state.phase !== 'idle';
+  }
+
+  private busyReason(): string {
+    const r = this.running;
+    return `a reconfiguration is under way (${r?.phase ?? 'starting'}); one runs at a time, try again when it is over`;
+  }
+
+  /** Starts a reconfiguration at a checkpoint boundary (with resilience) or at once. */
+  private async begin(
+    event: (id: number) => ReconfigurationEvent,
+    refused: (reason: string) => void,
+  ): Promise<void> {
+    if (this.busy()) return refused(this.busyReason());
+    this.starting = true;
+    let id: number;
+    try {
+      id = this.o.checkpoints === undefined ? this.lastId + 1 : await this.o.checkpoints.before();
+    } catch (err) {
+      this.starting = false;
+      return refused((err as Error).message);
+    }
+    this.lastId = id;
+    this.starting = false;
+    this.apply(event(id));
+  }
+
+  private apply(event: ReconfigurationEvent): void {
+    const r = reconfigure(this.state, event);
+    this.state = r.state;
+    for (const d of r.decisions) this.execute(d);
+  }
+
+  private execute(d: ReconfigurationDecision): void {
+    const { o } = this;
+    switch (d.kind) {
+      case 'refuse':
+        o.log.warn(`reconfiguration request refused: ${d.reason}`);
+        return;
+      case 'assign-joiner': {
+        this.joiner = d.name;
+        o.log.info(`worker '${d.name}' is joining the running cluster`);
+        o.send(d.name, o.assignOf(d.layout, d.layout.members.length - 1));
+        return;
+      }
+      case 'migrate': {
+        const a = this.state.after;
+        o.log.info(
+          `reconfiguration ${d.id}: ${memberNames(this.state.before).join(', ')} -> ${memberNames(a).join(', ')}; pausing input at barrier ${d.id}`,
+        );
+        const routing = o.assignOf(a, 0).routing;
+        for (const name of d.to)
+          o.send(name, {
+            type: 'migrate',
+            version: 1,
+            id: d.id,
+            members: o.assignOf(a, 0).members,
+            routing,
+          });
+        return;
+      }
+      case 'migrate-in':
+        o.send(d.name, { type: 'migrate-in', version: 1, id: d.id, groups: d.groups });
+        return;
+      case 'reconfigure':
+        d.after.members.forEach((m, i) =>
+          o.send(m.name, {
+            type: 'reconfigure',
+            version: 1,
+            id: d.id,
+            assign: o.assignOf(d.after, i),
+            directory: d.directories,
+          }),
+        );
+        this.directories = d.directories;
+        return;
+      case 'done':
+        this.finish(d);
+        return;
+      case 'failed': {
+        const joiner = this.joiner;
+        this.joiner = undefined;
+        o.log.error(`reconfiguration ${d.id} failed: ${d.reason}`);
+        this.waiter?.resolve({
+          ok: false,
+          message: d.reason,
+          leaving: [],
+          eligible: this.waiter.eligible,
+          members: memberNames(this.layout),
+        });
+        this.waiter = undefined;
+        o.failed(d.reason, joiner);
+        return;
+      }
+    }
+  }
+
+  private finish(d: Extract<ReconfigurationDecision, { kind: 'done' }>): void {
+    const { o } = this;
+    this.joiner = undefined;
+    o.installed(d.after, this.directories as WorkerDirectory[]);
+    for (const name of d.to) o.send(name, { type: 'resume', version: 1, id: d.id });
+    o.log.info(
+      `reconfiguration ${d.id} complete: routing table version ${d.after.version}, ${d.after.members.length} workers (${memberNames(d.after).join(', ')})${d.joined.length > 0 ? `, joined: ${d.joined.join(', ')}` : ''}${d.leaving.length > 0 ? `, leaving: ${d.leaving.join(', ')}` : ''}; moved ${d.moved.groups} key groups, ${d.moved.entities} keys, ${d.moved.bytes} bytes; input paused ${d.pausedMs} ms`,
+    );
+    const leave = () => {
+      for (const name of d.leaving) {
+        o.send(name, {
+          type: 'leave',
+          version: 1,
+          reason: `shrunk out of the cluster (reconfiguration ${d.id})`,
+        });
+        o.left(name);
+      }
+      this.waiter?.resolve({
+        ok: true,
+        message: `${this.waiter.message}; moved ${d.moved.groups} key groups (${d.moved.entities} keys) in ${d.pausedMs} ms`,
+        leaving: d.leaving,
+        eligible: this.waiter.eligible.filter((n) => !d.leaving.includes(n)),
+        members: memberNames(d.after),
+      });
+      this.waiter = undefined;
+    };
+    if (o.checkpoints === undefined) return leave();
+    // Leavers stay until a checkpoint of the new cluster commits: a crash before it rolls back to theirs.
+    o.checkpoints.after(memberNames(d.after), d.id).then(leave, (err: Error) => {
+      o.log.warn(`no checkpoint committed after reconfiguration ${d.id}: ${err.message}`);
+      leave();
+    });
+  }
+}

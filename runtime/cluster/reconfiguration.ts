@@ -1,0 +1,473 @@
+/**
+ * The coordinator's side of growing and shrinking a running cluster, as a
+ * pure state machine over observed facts (a worker asked to join, a shrink
+ * was requested, a worker reported its part of a step, a worker was lost).
+ * It returns decisions; cluster-node.ts sends them. No sockets, no timers.
+ *
+ *   idle --grow--> joining --(joiner spawned)--> pausing
+ *   idle --shrink-----------------------------> pausing
+ *   pausing --(every old member aligned the barrier, shipped its leaving groups)--> shipping
+ *   shipping --(every new member spawned what it takes over)--> rewiring
+ *   rewiring --(every new member rewired)--> idle (resume; leavers leave)
+ *
+ * One reconfiguration at a time: a request while one runs is refused. A
+ * member lost on the way fails the reconfiguration (`failed`): the cluster
+ * node then shuts the cluster down, or with resilience rolls it back to the
+ * last checkpoint, whose membership and routing table are the ones before.
+ */
+import type { WireGroupState, WorkerDirectory } from '../../protocols/index.js';
+import type { Member } from './coordinator.js';
+
+/** Who is in the cluster and who owns each key group (by index into `members`). */
+export interface Layout {
+  /** The routing table's version: +1 on every reconfiguration. */
+  readonly version: number;
+  readonly members: readonly Member[];
+  /** owners[partitionIndex][keyGroup] = index of the owning member. */
+  readonly owners: readonly (readonly number[])[];
+}
+
+/** Phases of a reconfiguration. */
+export type ReconfigurationPhase = 'idle' | 'joining' | 'pausing' | 'shipping' | 'rewiring';
+
+/** The reconfiguration coordinator's state. */
+export interface ReconfigurationState {
+  readonly phase: ReconfigurationPhase;
+  /** The barrier id of the running reconfiguration (0 when idle). */
+  readonly id: number;
+  readonly before: Layout;
+  /** The layout being installed (equal to `before` when idle). */
+  readonly after: Layout;
+  /** Members whose answer to the current phase is awaited. */
+  readonly waiting: ReadonlySet<string>;
+  /** Groups shipped by their old owners in this reconfiguration. */
+  readonly shipped: readonly WireGroupState[];
+  /** Directories of the new members, by index in `after.members`. */
+  readonly directories: readonly (WorkerDirectory | undefined)[];
+  /** When the running reconfiguration paused the sources (ms), for its report. */
+  readonly pausedAtMs: number;
+  /** The plan's state partitions by index (shipped groups name theirs). */
+  readonly partitions: readonly string[];
+}
+
+/** Something the reconfiguration coordinator observed. */
+export type ReconfigurationEvent =
+  | {
+      readonly kind: 'grow';
+      readonly joiner: Member;
+      readonly id: number;
+      readonly nowMs: number;
+    }
+  | {
+      readonly kind: 'shrink';
+      readonly leaving: readonly string[];
+      readonly id: number;
+      readonly nowMs: number;
+    }
+  | {
+      readonly kind: 'joiner-spawned';
+      readonly name: string;
+      readonly directory: WorkerDirectory;
+      readonly nowMs: number;
+    }
+  | {
+      readonly kind: 'shipped';
+      readonly name: string;
+      readonly id: number;
+      readonly groups: readonly WireGroupState[];
+    }
+  | {
+      readonly kind: 'spawned';
+      readonly name: string;
+      readonly id: number;
+      readonly directory: WorkerDirectory;
+    }
+  | { readonly kind: 'rewired'; readonly name: string; readonly id: number; readonly nowMs: number }
+  | { readonly kind: 'lost'; readonly name: string };
+
+/** What the cluster node must do. */
+export type ReconfigurationDecision =
+  /** Refuse a request: one is running. */
+  | { readonly kind: 'refuse'; readonly reason: string }
+  /** Tell the joiner its place (it owns nothing yet) and have it spawn. */
+  | { readonly kind: 'assign-joiner'; readonly name: string; readonly layout: Layout }
+  /** Tell each of `to`: barrier `id`, hold input, ship what leaves you under `after`. */
+  | {
+      readonly kind: 'migrate';
+      readonly to: readonly string[];
+      readonly id: number;
+      readonly after: Layout;
+    }
+  /** Hand `name` the groups it takes over (possibly none) and have it report its directory. */
+  | {
+      readonly kind: 'migrate-in';
+      readonly name: string;
+      readonly id: number;
+      readonly groups: readonly WireGroupState[];
+    }
+  /** Every new member installs `after` with these directories. */
+  | {
+      readonly kind: 'reconfigure';
+      readonly id: number;
+      readonly after: Layout;
+      readonly directories: readonly WorkerDirectory[];
+    }
+  /** The reconfiguration is over: resume `to` (a joiner starts), and `leaving` leave. */
+  | {
+      readonly kind: 'done';
+      readonly id: number;
+      readonly to: readonly string[];
+      readonly leaving: readonly string[];
+      readonly joined: readonly string[];
+      readonly moved: MoveSummary;
+      readonly pausedMs: number;
+      readonly after: Layout;
+    }
+  /** A member was lost during the reconfiguration: it cannot finish. */
+  | { readonly kind: 'failed'; readonly id: number; readonly reason: string };
+
+/** What a reconfiguration moved. */
+export interface MoveSummary {
+  readonly groups: number;
+  readonly entities: number;
+  readonly bytes: number;
+}
+
+/** The idle state over `layout`; `partitions` names the plan's state partitions in order. */
+export function idleReconfiguration(
+  layout: Layout,
+  partitions: readonly string[],
+): ReconfigurationState {
+  return {
+    phase: 'idle',
+    id: 0,
+    before: layout,
+    after: layout,
+    waiting: new Set(),
+    shipped: [],
+    directories: [],
+    pausedAtMs: 0,
+    partitions,
+  };
+}
+
+/** The names of a layout's members. */
+export function memberNames(layout: Layout): string[] {
+  return layout.members.map((m) => m.name);
+}
+
+/**
+ * New owners for the members `after` (names), moving as few key groups as
+ * possible: per partition, each member ends with ⌊n/W⌋ or ⌈n/W⌉ of the n
+ * groups; a member keeps what it owns up to its quota (the members owning
+ * the most get the larger quotas), and only the groups of leaving members
+ * and the surplus of the fullest move, to the members under their quota.
+ */
+export function rebalanceOwners(
+  owners: readonly (readonly number[])[],
+  before: readonly string[],
+  after: readonly string[],
+): number[][] {
+  if (after.length === 0) throw new Error('a cluster needs at least one worker');
+  const index = new Map(after.map((n, i) => [n, i]));
+  return owners.map((row) => {
+    const n = row.length;
+    const w = after.length;
+    const counts = new Array<number>(w).fill(0);
+    for (const o of row) {
+      const i = index.get(before[o] ?? '');
+      if (i !== undefined) counts[i] = (counts[i] ?? 0) + 1;
+    }
+    // The members owning the most get the ⌈n/W⌉ quotas: fewer groups move.
+    const order = counts.map((c, i) => [c, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    const quota = new Array<number>(w).fill(Math.floor(n / w));
+    for (let k = 0; k < n % w; k++) {
+      const i = (order[k] as readonly [number, number])[1];
+      quota[i] = (quota[i] ?? 0) + 1;
+    }
+    const kept = new Array<number>(w).fill(0);
+    const next = new Array<number>(n).fill(-1);
+    row.forEach((o, g) => {
+      const i = index.get(before[o] ?? '');
+      if (i !== undefined && (kept[i] as number) < (quota[i] as number)) {
+        next[g] = i;
+        kept[i] = (kept[i] as number) + 1;
+      }
+    });
+    let target = 0;
+    for (let g = 0; g < n; g++) {
+      if (next[g] !== -1) continue;
+      while ((kept[target] as number) >= (quota[target] as number)) target = (target + 1) % w;
+      next[g] = target;
+      kept[target] = (kept[target] as number) + 1;
+      target = (target + 1) % w;
+    }
+    return next;
+  });
+}
+
+/** The one transition function. */
+export function reconfigure(
+  state: ReconfigurationState,
+  event: ReconfigurationEvent,
+): { state: ReconfigurationState; decisions: ReconfigurationDecision[] } {
+  const none = { state, decisions: [] as ReconfigurationDecision[] };
+  switch (event.kind) {
+    case 'grow': {
+      if (state.phase !== 'idle') return { state, decisions: [busy(state)] };
+      const members = [...state.before.members, event.joiner];
+      // The joiner spawns with the table as it is (it owns nothing) before anything pauses.
+      const joining: Layout = { ...state.before, members };
+      return {
+        state: {
+          ...state,
+          phase: 'joining',
+          id: event.id,
+          after: {
+            version: state.before.version + 1,
+            members,
+            owners: rebalanceOwners(
+              state.before.owners,
+              memberNames(state.before),
+              members.map((m) => m.name),
+            ),
+          },
+          waiting: new Set([event.joiner.name]),
+          shipped: [],
+          directories: [],
+        },
+        decisions: [{ kind: 'assign-joiner', name: event.joiner.name, layout: joining }],
+      };
+    }
+    case 'shrink': {
+      if (state.phase !== 'idle') return { state, decisions: [busy(state)] };
+      const members = state.before.members.filter((m) => !event.leaving.includes(m.name));
+      const after: Layout = {
+        version: state.before.version + 1,
+        members,
+        owners: rebalanceOwners(
+          state.before.owners,
+          memberNames(state.before),
+          members.map((m) => m.name),
+        ),
+      };
+      return pause({ ...state, id: event.id, after, shipped: [], directories: [] }, event.nowMs);
+    }
+    case 'joiner-spawned': {
+      if (state.phase !== 'joining' || !state.waiting.has(event.name)) return none;
+      const directories = [...state.directories];
+      directories[state.after.members.findIndex((m) => m.name === event.name)] = event.directory;
+      return pause({ ...state, directories }, event.nowMs);
+    }
+    case 'shipped': {
+      if (state.phase !== 'pausing' || event.id !== state.id || !state.waiting.has(event.name))
+        return none;
+      const waiting = without(state.waiting, event.name);
+      const shipped = [...state.shipped, ...event.groups];
+      if (waiting.size > 0) return { state: { ...state, waiting, shipped }, decisions: [] };
+      // Every old owner has aligned the barrier: nothing is in flight. Hand out the groups.
+      const byOwner = new Map<string, WireGroupState[]>();
+      for (const g of shipped) {
+        const pi = state.partitions.indexOf(g.partition);
+        const owner = state.after.members[state.after.owners[pi]?.[g.keyGroup] ?? -1];
+        if (owner === undefined) continue;
+        const list = byOwner.get(owner.name) ?? [];
+        list.push(g);
+        byOwner.set(owner.name, list);
+      }
+      const names = memberNames(state.after);
+      return {
+        state: { ...state, phase: 'shipping', waiting: new Set(names), shipped },
+        decisions: names.map((name) => ({
+          kind: 'migrate-in' as const,
+          name,
+          id: state.id,
+          groups: byOwner.get(name) ?? [],
+        })),
+      };
+    }
+    case 'spawned': {
+      if (state.phase !== 'shipping' || event.id !== state.id || !state.waiting.has(event.name))
+        return none;
+      const waiting = without(state.waiting, event.name);
+      const directories = [...state.directories];
+      directories[state.after.members.findIndex((m) => m.name === event.name)] = event.directory;
+      if (waiting.size > 0) return { state: { ...state, waiting, directories }, decisions: [] };
+      return {
+        state: {
+          ...state,
+          phase: 'rewiring',
+          waiting: new Set(memberNames(state.after)),
+          directories,
+        },
+        decisions: [
+          {
+            kind: 'reconfigure',
+            id: state.id,
+            after: state.after,
+            directories: directories as WorkerDirectory[],
+          },
+        ],
+      };
+    }
+    case 'rewired': {
+      if (state.phase !== 'rewiring' || event.id !== state.id || !state.waiting.has(event.name))
+        return none;
+      const waiting = without(state.waiting, event.name);
+      if (waiting.size > 0) return { state: { ...state, waiting }, decisions: [] };
+      const afterNames = memberNames(state.after);
+      const beforeNames = memberNames(state.before);
+      return {
+        state: idleReconfiguration(state.after, state.partitions),
+        decisions: [
+          {
+            kind: 'done',
+            id: state.id,
+            to: afterNames,
+            leaving: beforeNames.filter((n) => !afterNames.includes(n)),
+            joined: afterNames.filter((n) => !beforeNames.includes(n)),
+            moved: {
+              groups: state.shipped.length,
+              entities: state.shipped.reduce((a, g) => a + g.entities, 0),
+              bytes: state.shipped.reduce((a, g) => a + g.state.byteLength, 0),
+            },
+            pausedMs: Math.max(0, event.nowMs - state.pausedAtMs),
+            after: state.after,
+          },
+        ],
+      };
+    }
+    case 'lost': {
+      if (state.phase === 'idle') return none;
+      const involved =
+        state.before.members.some((m) => m.name === event.name) ||
+        state.after.members.some((m) => m.name === event.name);
+      if (!involved) return none;
+      return {
+        state: idleReconfiguration(state.before, state.partitions),
+        decisions: [
+          {
+            kind: 'failed',
+            id: state.id,
+            reason: `worker '${event.name}' was lost during reconfiguration ${state.id}`,
+          },
+        ],
+      };
+    }
+  }
+}
+
+/** Every old member aligns the barrier and ships what leaves it. */
+function pause(
+  state: ReconfigurationState,
+  nowMs: number,
+): {
+  state: ReconfigurationState;
+  decisions: ReconfigurationDecision[];
+} {
+  const to = memberNames(state.before);
+  return {
+    state: { ...state, phase: 'pausing', waiting: new Set(to), pausedAtMs: nowMs },
+    decisions: [{ kind: 'migrate', to, id: state.id, after: state.after }],
+  };
+}
+
+/** The refusal of a request while a reconfiguration runs. */
+function busy(state: ReconfigurationState): ReconfigurationDecision {
+  return {
+    kind: 'refuse',
+    reason: `reconfiguration ${state.id} is under way (${state.phase}); one runs at a time, try again when it is over`,
+  };
+}
+
+function without(set: ReadonlySet<string>, name: string): Set<string> {
+  const next = new Set(set);
+  next.delete(name);
+  return next;
+}
+
+/** Which workers a shrink request removes, or why it is refused. */
+export interface ShrinkPlan {
+  readonly ok: boolean;
+  readonly message: string;
+  readonly leaving: readonly string[];
+  readonly eligible: readonly string[];
+}
+
+/**
+ * The workers that may leave: every member but the initializer (it runs the
+ * coordinator) and but those running a source (its senders could not follow
+ * it), as in Wallaroo.
+ */
+export function eligibleToLeave(
+  layout: Layout,
+  directories: readonly (WorkerDirectory | undefined)[],
+  initializer: string,
+): string[] {
+  return layout.members.flatMap((m, i) => {
+    if (m.name === initializer) return [];
+    const sources = directories[i]?.sources ?? {};
+    return Object.values(sources).some((n) => n > 0) ? [] : [m.name];
+  });
+}
+
+/**
+ * Decides a shrink request: named workers must all be members and eligible
+ * (or the whole request is refused, saying which and why); a count takes the
+ * eligible workers last to join first, and a count above the eligible
+ * number shrinks by as many as are eligible, saying so.
+ */
+export function planShrink(
+  layout: Layout,
+  directories: readonly (WorkerDirectory | undefined)[],
+  initializer: string,
+  request: { readonly workers: readonly string[]; readonly count: number; readonly query: boolean },
+): ShrinkPlan {
+  const eligible = eligibleToLeave(layout, directories, initializer);
+  const names = memberNames(layout);
+  const refuse = (message: string): ShrinkPlan => ({ ok: false, message, leaving: [], eligible });
+  if (request.query) {
+    return {
+      ok: true,
+      message:
+        eligible.length === 0
+          ? 'no worker may leave now'
+          : `${eligible.length} of ${names.length} workers may leave: ${eligible.join(', ')}`,
+      leaving: [],
+      eligible,
+    };
+  }
+  if (request.workers.length > 0) {
+    const unknown = request.workers.filter((w) => !names.includes(w));
+    if (unknown.length > 0)
+      return refuse(
+        `no worker named ${unknown.map((w) => `'${w}'`).join(', ')} in the cluster (${names.join(', ')}); nothing was changed`,
+      );
+    const repeated = request.workers.filter((w, i) => request.workers.indexOf(w) !== i);
+    if (repeated.length > 0) return refuse(`'${repeated[0]}' is named twice; nothing was changed`);
+    const not = request.workers.filter((w) => !eligible.includes(w));
+    if (not.length > 0)
+      return refuse(
+        `${not.map((w) => `'${w}'`).join(', ')} may not leave (${not.map((w) => (w === initializer ? `${w} is the initializer` : `${w} runs a source`)).join('; ')}); nothing was changed`,
+      );
+    return {
+      ok: true,
+      message: `${request.workers.join(', ')} will leave`,
+      leaving: [...request.workers],
+      eligible,
+    };
+  }
+  if (request.count < 1) return refuse('name the workers to leave, or how many');
+  if (eligible.length === 0) return refuse('no worker may leave now; nothing was changed');
+  // The most recently joined first.
+  const leaving = [...eligible].reverse().slice(0, request.count);
+  return {
+    ok: true,
+    message:
+      leaving.length < request.count
+        ? `asked for ${request.count} workers to leave but only ${eligible.length} may: ${leaving.join(', ')} will leave`
+        : `${leaving.join(', ')} will leave`,
+    leaving,
+    eligible,
+  };
+}

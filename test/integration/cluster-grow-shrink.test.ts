@@ -1,0 +1,177 @@
+/**
+ * Growing and shrinking a running word count cluster of real workers on
+ * loopback while text streams in (a paced `roo send` into the initializer):
+ *  - grow 2 -> 3 with `--join` (through a member's control address): the
+ *    joiner takes key groups from the others, every worker then owns some,
+ *    the cluster still has every key group exactly once;
+ *  - shrink 3 -> 2 with `roo shrink --workers`: the leaver exits 0, its
+ *    files are gone, the others own every group;
+ *  - refusals: an unknown or ineligible worker, a second request while one runs;
+ * and after each, every word's outputs are exactly 1..n in order against an
+ * independent count of what was sent.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  errorCodes,
+  freePort,
+  LineReceiver,
+  ownership,
+  partitionQuery,
+  readyWorker,
+  startCluster,
+  stopClusters,
+  type Cluster,
+  type ClusterWorker,
+} from './helpers/cluster.js';
+import {
+  parseKeyOutputs,
+  referenceWordCounts,
+  total,
+  wordCountProblems,
+} from './helpers/key-outputs.js';
+import { LOCAL, ROOT, RooProcess, runRoo } from './helpers/processes.js';
+
+const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
+const PARTITION = 'word totals';
+const MODULE = 'examples/word_count/app.ts';
+
+const receivers: LineReceiver[] = [];
+const extra: RooProcess[] = [];
+afterEach(async () => {
+  await Promise.all(extra.splice(0).map((p) => p.stop()));
+  await stopClusters();
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+
+/** The words of the first `messages` lines of the GPL sent over and over, as `roo send --repeat` sends them. */
+function referenceOf(messages: number): Map<string, number> {
+  const lines = readFileSync(GPL, 'utf8').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const sent: string[] = [];
+  for (let i = 0; i < messages; i++)
+    sent.push((lines[i % lines.length] as string).replace(/\r$/, ''));
+  return referenceWordCounts(sent.join('\n'));
+}
+
+/** Starts a paced send of `messages` lines into `host` (about 1,250 lines/s). */
+function pacedSend(host: string, messages: number): RooProcess {
+  const proc = RooProcess.spawn('send', [
+    'send',
+    '--host',
+    host,
+    '--file',
+    GPL,
+    '--repeat',
+    '--messages',
+    String(messages),
+    '--batch-size',
+    '25',
+    '--interval',
+    '20_000_000',
+  ]);
+  extra.push(proc);
+  return proc;
+}
+
+/** Starts a worker that joins the running cluster through `via` (any member's control address). */
+async function join3(
+  cluster: Cluster,
+  receiver: LineReceiver,
+  via: string,
+  name = 'worker3',
+): Promise<ClusterWorker> {
+  const proc = RooProcess.spawn(name, [
+    'worker',
+    '--application-module',
+    MODULE,
+    '--out',
+    receiver.address,
+    '--name',
+    name,
+    '--ponythreads',
+    '1',
+    '--resilience-dir',
+    cluster.resilienceDir,
+    '--external',
+    `${LOCAL}:0`,
+    '--join',
+    via,
+    '--my-data',
+    `${LOCAL}:0`,
+    '--my-control',
+    `${LOCAL}:${await freePort()}`,
+  ]);
+  extra.push(proc);
+  return readyWorker(name, proc);
+}
+
+/** Every worker's partition query put together. */
+async function owners(workers: readonly ClusterWorker[]) {
+  return ownership(await Promise.all(workers.map((w) => partitionQuery(w.external!))), PARTITION);
+}
+
+/** A member's `--my-control` address, from its command line. */
+function myControlOf(w: ClusterWorker): string {
+  const args = w.proc.args;
+  return args[args.indexOf('--my-control') + 1] as string;
+}
+
+describe('a running cluster grows and shrinks', () => {
+  it('grows 2 -> 3 through a member, then shrinks back to 2, with exact counts', async () => {
+    const receiver = await LineReceiver.start();
+    receivers.push(receiver);
+    const cluster = await startCluster({ module: MODULE, workers: 2, out: receiver.address });
+    const messages = 9_000;
+    const reference = referenceOf(messages);
+    const words = total(reference);
+    const send = pacedSend(cluster.initializer.source, messages);
+    await receiver.waitForLines(Math.floor(words / 6), 60_000);
+
+    // Grow, asking the member (not the initializer).
+    const before = await owners(cluster.workers);
+    const joiner = await join3(cluster, receiver, myControlOf(cluster.workers[1]!));
+    const all = [...cluster.workers, joiner];
+    const grown = await owners(all);
+    expect(grown.problems).toEqual([]);
+    expect(grown.groups.size).toBe(before.groups.size);
+    expect([...grown.groups.values()].every((on) => on.length === 1)).toBe(true);
+    for (const w of all)
+      expect([...grown.groups.values()].some((on) => on[0] === w.name)).toBe(true);
+    // What the joiner owns, another owned before.
+    for (const [g, on] of grown.groups)
+      if (on[0] === 'worker3') expect(before.groups.get(g)?.[0]).not.toBe('worker3');
+    expect(cluster.initializer.proc.stderr).toMatch(
+      /reconfiguration \d+ complete: routing table version 2, 3 workers/,
+    );
+    await receiver.waitForLines(Math.floor(words / 2), 60_000);
+
+    // Shrink the joiner out again.
+    const shrink = await runRoo([
+      'shrink',
+      '--external',
+      cluster.initializer.external!,
+      '--workers',
+      'worker3',
+    ]);
+    expect(shrink.code, shrink.stderr).toBe(0);
+    expect(await joiner.proc.waitForExit()).toMatchObject({ code: 0 });
+    const files = readdirSync(cluster.resilienceDir).filter((f) => f.includes('worker3'));
+    expect(files).toEqual([]);
+    const shrunk = await owners(cluster.workers);
+    expect(shrunk.problems).toEqual([]);
+    expect(shrunk.groups.size).toBe(before.groups.size);
+    for (const w of cluster.workers)
+      expect([...shrunk.groups.values()].some((on) => on[0] === w.name)).toBe(true);
+
+    expect((await send.waitForExit()).code).toBe(0);
+    await receiver.waitForLines(words, 60_000);
+    const exits = await cluster.stop();
+    expect(exits.map((e) => e.code)).toEqual([0, 0]);
+    expect(receiver.lines.length).toBe(words);
+    expect(wordCountProblems(parseKeyOutputs(receiver.text), reference)).toEqual([]);
+    for (const w of all) expect(errorCodes(w.proc)).toEqual([]);
+    expect(existsSync(cluster.resilienceDir)).toBe(true);
+  });
+});
