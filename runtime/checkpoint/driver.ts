@@ -207,6 +207,15 @@ export class CheckpointMember {
     }
   }
 
+  /**
+   * Writes a snapshot taken elsewhere as this worker's part of its
+   * checkpoint (a reconfiguration's barrier is one: its commit releases the
+   * output before it ahead of any output after it).
+   */
+  write(snapshot: Parameters<SnapshotStore['write']>[0]): void {
+    if (!this.closed) this.store.write(snapshot);
+  }
+
   /** No more files: the cluster is shutting down cleanly (its files are being removed). */
   close(): void {
     this.closed = true;

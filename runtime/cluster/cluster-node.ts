@@ -313,6 +313,12 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
                   driver.pause('a reconfiguration runs');
                   return driver.lastId + 1;
                 },
+                commit: (id, members) => {
+                  // Durable here first, as any commit.
+                  (r as ClusterResilience).store.recordCommit(id);
+                  log.info(`checkpoint ${id} committed (reconfiguration barrier)`);
+                  for (const name of members) toName(name, { type: 'commit', version: 1, id });
+                },
                 after: async (members, id) => {
                   driver.run(members, driver.committed, id);
                   const ok = await driver.finish(FINAL_CHECKPOINT_MS);

@@ -159,6 +159,8 @@ export class ClusterMember {
       case 'migrate': {
         // Barrier m.id through every actor, sources holding their input after it.
         const snapshot = await engine.quiesce(m.id, o.name);
+        // With resilience the barrier is a checkpoint: its file is written before the groups leave.
+        this.checkpoints?.write(snapshot);
         const groups: WireGroupState[] = [];
         const leaving: { partition: number; keyGroup: number }[] = [];
         m.routing.partitions.forEach((p, pi) => {

@@ -30,6 +30,12 @@ import {
 export interface CheckpointTurns {
   /** Takes a checkpoint now, waits for its commit, pauses checkpoints; resolves with the next free id. */
   before(): Promise<number>;
+  /**
+   * Every old member wrote its snapshot at barrier `id`: commit it (durably,
+   * then tell `members`), so that the output before the barrier is released
+   * ahead of any output after it.
+   */
+  commit(id: number, members: readonly string[]): void;
   /** Checkpoints go on over `members` after barrier `id`; resolves once one has committed. */
   after(members: readonly string[], id: number): Promise<void>;
 }
@@ -238,6 +244,8 @@ export class ReconfigurationDriver {
         return;
       }
       case 'migrate-in':
+        if (d.name === this.state.after.members[0]?.name)
+          o.checkpoints?.commit(d.id, memberNames(this.state.before));
         o.send(d.name, { type: 'migrate-in', version: 1, id: d.id, groups: d.groups });
         return;
       case 'reconfigure':

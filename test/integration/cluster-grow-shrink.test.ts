@@ -10,9 +10,9 @@
  * and after each, every word's outputs are exactly 1..n in order against an
  * independent count of what was sent.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import {
   errorCodes,
   freePort,
@@ -31,7 +31,7 @@ import {
   total,
   wordCountProblems,
 } from './helpers/key-outputs.js';
-import { LOCAL, ROOT, RooProcess, runRoo } from './helpers/processes.js';
+import { LOCAL, ROOT, RooProcess, runRoo, startReceive } from './helpers/processes.js';
 
 const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
 const PARTITION = 'word totals';
@@ -39,6 +39,8 @@ const MODULE = 'examples/word_count/app.ts';
 
 const receivers: LineReceiver[] = [];
 const extra: RooProcess[] = [];
+/** Joiners started by the running test (their logs are shown if it fails). */
+const joined: RooProcess[] = [];
 afterEach(async () => {
   await Promise.all(extra.splice(0).map((p) => p.stop()));
   await stopClusters();
@@ -78,8 +80,10 @@ function pacedSend(host: string, messages: number): RooProcess {
 /** Starts a worker that joins the running cluster through `via` (any member's control address). */
 async function join3(
   cluster: Cluster,
-  receiver: LineReceiver,
+  out: string,
   via: string,
+  flags: readonly string[],
+  appArgs: readonly string[],
   name = 'worker3',
 ): Promise<ClusterWorker> {
   const proc = RooProcess.spawn(name, [
@@ -87,7 +91,7 @@ async function join3(
     '--application-module',
     MODULE,
     '--out',
-    receiver.address,
+    out,
     '--name',
     name,
     '--ponythreads',
@@ -102,8 +106,11 @@ async function join3(
     `${LOCAL}:0`,
     '--my-control',
     `${LOCAL}:${await freePort()}`,
+    ...flags,
+    ...(appArgs.length > 0 ? ['--', ...appArgs] : []),
   ]);
   extra.push(proc);
+  joined.push(proc);
   return readyWorker(name, proc);
 }
 
@@ -118,60 +125,119 @@ function myControlOf(w: ClusterWorker): string {
   return args[args.indexOf('--my-control') + 1] as string;
 }
 
+/** Where the outputs go: a line receiver, or `roo receive` for the exactly-once sink. */
+interface Outputs {
+  readonly address: string;
+  waitFor(lines: number): Promise<void>;
+  text(): string;
+}
+
+async function outputs(exactlyOnce: boolean): Promise<Outputs> {
+  if (exactlyOnce) {
+    const r = await startReceive();
+    extra.push(r.proc);
+    return {
+      address: r.address,
+      waitFor: (n) => r.proc.waitForStdoutLines(n, 90_000),
+      text: () => r.proc.stdoutText,
+    };
+  }
+  const receiver = await LineReceiver.start();
+  receivers.push(receiver);
+  return {
+    address: receiver.address,
+    waitFor: (n) => receiver.waitForLines(n, 90_000),
+    text: () => receiver.text,
+  };
+}
+
+const RESILIENT = ['--run-with-resilience', '--time-between-checkpoints', '200_000_000'];
+
 describe('a running cluster grows and shrinks', () => {
-  it('grows 2 -> 3 through a member, then shrinks back to 2, with exact counts', async () => {
-    const receiver = await LineReceiver.start();
-    receivers.push(receiver);
-    const cluster = await startCluster({ module: MODULE, workers: 2, out: receiver.address });
-    const messages = 9_000;
-    const reference = referenceOf(messages);
-    const words = total(reference);
-    const send = pacedSend(cluster.initializer.source, messages);
-    await receiver.waitForLines(Math.floor(words / 6), 60_000);
+  it.each([
+    { mode: 'without resilience', resilient: false, exactlyOnce: false },
+    { mode: 'with resilience and the exactly-once sink', resilient: true, exactlyOnce: true },
+  ])(
+    'grows 2 -> 3 through a member, then shrinks back to 2, $mode, with exact counts',
+    async ({ resilient, exactlyOnce }) => {
+      const out = await outputs(exactlyOnce);
+      const seen: RooProcess[] = [];
+      onTestFailed(() => {
+        for (const p of [...seen, ...joined.splice(0)])
+          process.stderr.write(
+            `--- ${p.label}\n${p.stderr
+              .split('\n')
+              .filter((l) => /reconfig|ERROR|WARN|join|left|leav|took|ship|commit/.test(l))
+              .slice(-40)
+              .join('\n')}\n`,
+          );
+      });
+      const flags = resilient ? RESILIENT : [];
+      const appArgs = exactlyOnce ? ['--exactly-once'] : [];
+      const cluster = await startCluster({
+        module: MODULE,
+        workers: 2,
+        out: out.address,
+        extra: flags,
+        appArgs,
+      });
+      const messages = 9_000;
+      const reference = referenceOf(messages);
+      const words = total(reference);
+      const send = pacedSend(cluster.initializer.source, messages);
+      await out.waitFor(Math.floor(words / 6));
 
-    // Grow, asking the member (not the initializer).
-    const before = await owners(cluster.workers);
-    const joiner = await join3(cluster, receiver, myControlOf(cluster.workers[1]!));
-    const all = [...cluster.workers, joiner];
-    const grown = await owners(all);
-    expect(grown.problems).toEqual([]);
-    expect(grown.groups.size).toBe(before.groups.size);
-    expect([...grown.groups.values()].every((on) => on.length === 1)).toBe(true);
-    for (const w of all)
-      expect([...grown.groups.values()].some((on) => on[0] === w.name)).toBe(true);
-    // What the joiner owns, another owned before.
-    for (const [g, on] of grown.groups)
-      if (on[0] === 'worker3') expect(before.groups.get(g)?.[0]).not.toBe('worker3');
-    expect(cluster.initializer.proc.stderr).toMatch(
-      /reconfiguration \d+ complete: routing table version 2, 3 workers/,
-    );
-    await receiver.waitForLines(Math.floor(words / 2), 60_000);
+      // Grow, asking the member (not the initializer).
+      const before = await owners(cluster.workers);
+      const joiner = await join3(
+        cluster,
+        out.address,
+        myControlOf(cluster.workers[1]!),
+        flags,
+        appArgs,
+      );
+      const all = [...cluster.workers, joiner];
+      const grown = await owners(all);
+      expect(grown.problems).toEqual([]);
+      expect(grown.groups.size).toBe(before.groups.size);
+      expect([...grown.groups.values()].every((on) => on.length === 1)).toBe(true);
+      for (const w of all)
+        expect([...grown.groups.values()].some((on) => on[0] === w.name)).toBe(true);
+      // What the joiner owns, another owned before.
+      for (const [g, on] of grown.groups)
+        if (on[0] === 'worker3') expect(before.groups.get(g)?.[0]).not.toBe('worker3');
+      expect(cluster.initializer.proc.stderr).toMatch(
+        /reconfiguration \d+ complete: routing table version 2, 3 workers/,
+      );
+      await out.waitFor(Math.floor(words / 2));
 
-    // Shrink the joiner out again.
-    const shrink = await runRoo([
-      'shrink',
-      '--external',
-      cluster.initializer.external!,
-      '--workers',
-      'worker3',
-    ]);
-    expect(shrink.code, shrink.stderr).toBe(0);
-    expect(await joiner.proc.waitForExit()).toMatchObject({ code: 0 });
-    const files = readdirSync(cluster.resilienceDir).filter((f) => f.includes('worker3'));
-    expect(files).toEqual([]);
-    const shrunk = await owners(cluster.workers);
-    expect(shrunk.problems).toEqual([]);
-    expect(shrunk.groups.size).toBe(before.groups.size);
-    for (const w of cluster.workers)
-      expect([...shrunk.groups.values()].some((on) => on[0] === w.name)).toBe(true);
+      // Shrink the joiner out again.
+      const shrink = await runRoo([
+        'shrink',
+        '--external',
+        cluster.initializer.external!,
+        '--workers',
+        'worker3',
+      ]);
+      expect(shrink.code, shrink.stderr).toBe(0);
+      expect(await joiner.proc.waitForExit()).toMatchObject({ code: 0 });
+      const files = readdirSync(cluster.resilienceDir).filter((f) => f.includes('worker3'));
+      expect(files).toEqual([]);
+      const shrunk = await owners(cluster.workers);
+      expect(shrunk.problems).toEqual([]);
+      expect(shrunk.groups.size).toBe(before.groups.size);
+      for (const w of cluster.workers)
+        expect([...shrunk.groups.values()].some((on) => on[0] === w.name)).toBe(true);
 
-    expect((await send.waitForExit()).code).toBe(0);
-    await receiver.waitForLines(words, 60_000);
-    const exits = await cluster.stop();
-    expect(exits.map((e) => e.code)).toEqual([0, 0]);
-    expect(receiver.lines.length).toBe(words);
-    expect(wordCountProblems(parseKeyOutputs(receiver.text), reference)).toEqual([]);
-    for (const w of all) expect(errorCodes(w.proc)).toEqual([]);
-    expect(existsSync(cluster.resilienceDir)).toBe(true);
-  });
+      expect((await send.waitForExit(90_000)).code).toBe(0);
+      await out.waitFor(words);
+      const exits = await cluster.stop();
+      expect(exits.map((e) => e.code)).toEqual([0, 0]);
+      const text = out.text();
+      expect(text.split('\n').length - 1).toBe(words);
+      expect(wordCountProblems(parseKeyOutputs(text), reference)).toEqual([]);
+      for (const w of all) expect(errorCodes(w.proc)).toEqual([]);
+    },
+    180_000,
+  );
 });
