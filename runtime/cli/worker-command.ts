@@ -117,6 +117,16 @@ export async function run(argv: string[]): Promise<number> {
           prepared.applicationHash,
           options.name,
         );
+        if (
+          options.clusterId !== undefined &&
+          info?.clusterId !== undefined &&
+          info.clusterId !== options.clusterId
+        ) {
+          throw new RooError(
+            ErrorCode.ClusterMismatch,
+            `--cluster-id ${options.clusterId}: the files under ${options.resilienceDir} belong to cluster '${info.clusterId}'; give that id, or another --resilience-dir to start a new cluster`,
+          );
+        }
         if (info !== undefined) {
           log.info(
             `found cluster information of a previous run (worker ${info.workerIndex + 1} of ${info.workers.length}): rejoining the running cluster`,
@@ -166,6 +176,9 @@ export async function run(argv: string[]): Promise<number> {
             formCluster(prepared, role, options.name, log, holder, {
               resilienceDir: options.resilienceDir,
               rejoin: info !== undefined,
+              ...((options.clusterId ?? info?.clusterId) === undefined
+                ? {}
+                : { clusterId: (options.clusterId ?? info?.clusterId) as string }),
               onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
               signal: joining.signal,
               ...(clusterResilience === undefined ? {} : { resilience: clusterResilience }),
@@ -244,7 +257,12 @@ export async function run(argv: string[]): Promise<number> {
               worker: options.name,
               startedAtMs: Date.now() - process.uptime() * 1000,
               external: bound,
-              ...(node === undefined ? {} : { members: () => (node as ClusterNode).members() }),
+              ...(node === undefined
+                ? {}
+                : {
+                    members: () => (node as ClusterNode).members(),
+                    cluster: () => (node as ClusterNode).view(),
+                  }),
             },
             log,
             shrink: (r) =>
@@ -373,6 +391,7 @@ function formCluster(
   more: {
     resilienceDir: string;
     rejoin: boolean;
+    clusterId?: string;
     onShutdown: (reason: string) => void;
     signal: AbortSignal;
     resilience?: ClusterResilience;
@@ -392,6 +411,7 @@ function formCluster(
       resilienceDir: more.resilienceDir,
       rejoin: more.rejoin,
       join: role.join,
+      ...(more.clusterId === undefined ? {} : { clusterId: more.clusterId }),
       onShutdown: more.onShutdown,
       signal: more.signal,
       ...(more.resilience === undefined ? {} : { resilience: more.resilience }),

@@ -32,6 +32,8 @@ export interface ClusterInfo {
   readonly workers: readonly string[];
   /** The initializer's control address. */
   readonly control: Address;
+  /** The id the cluster's workers agreed on at start-up (absent in files of older builds). */
+  readonly clusterId?: string;
   readonly savedAt: string;
 }
 

@@ -13,6 +13,7 @@
  * own messages are handled in process. There is no central manager after
  * start: data flows worker to worker.
  */
+import { randomBytes } from 'node:crypto';
 import {
   decodeControlMessage,
   encodeControlMessage,
@@ -64,6 +65,12 @@ export interface ClusterNodeOptions {
   readonly resilienceDir: string;
   /** True when this worker found its cluster information: a restart, rejoining. */
   readonly rejoin: boolean;
+  /**
+   * The cluster's id (`--cluster-id`, or the one saved by an earlier run). The
+   * initializer gives a new cluster this id, or makes one up; a member
+   * refuses a cluster of another id.
+   */
+  readonly clusterId?: string;
   /** Started with --join: asks to join the running cluster at `control` (any member's control address). */
   readonly join?: boolean;
   /** Called when the cluster is formed and this worker's sources run. */
@@ -89,6 +96,21 @@ export interface ClusterResilience {
   readonly order?: readonly string[];
 }
 
+/** The cluster as a worker knows it, for `roo status`. */
+export interface ClusterView {
+  readonly clusterId: string;
+  /** The routing table's version. */
+  readonly routingVersion: number;
+  /** Key groups each member owns, by name. */
+  readonly keyGroups: Readonly<Record<string, number>>;
+  /** The reconfiguration under way, if any (with the key groups that move, on the initializer). */
+  readonly reconfiguration: {
+    readonly id: number;
+    readonly phase: string;
+    readonly moving?: number;
+  } | null;
+}
+
 /** A running cluster node. */
 export interface ClusterNode {
   /** This worker's bound data and control addresses. */
@@ -100,6 +122,8 @@ export interface ClusterNode {
   engine(): Engine;
   /** Asks the whole cluster to shut down cleanly (every worker stops and removes its files). */
   shutdownCluster(reason: string): void;
+  /** The cluster as this worker knows it. */
+  view(): ClusterView;
   /** Asks the coordinator to shrink the cluster (or only which workers may leave). */
   shrink(request: ShrinkRequest): Promise<ShrinkOutcome>;
   /** Closes the control channel. */
@@ -232,6 +256,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       engine: () => member.engine,
       shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
       shrink: (request) => member.relayShrink(request, send),
+      view: () => member.view(),
       close: async () => {
         connection.closing = true;
         closing.abort();
@@ -248,6 +273,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     engine.applicationHash,
     r === undefined ? undefined : r.order === undefined ? {} : { order: r.order },
   );
+  /** The id every worker of this cluster is told, and saves. */
+  const clusterId =
+    o.clusterId ??
+    `${engine.plan.application.replace(/[^A-Za-z0-9_.:-]+/g, '-')}-${randomBytes(4).toString('hex')}`;
   /** Committed checkpoints that restarted workers said they can restore, by name. */
   const reported = new Map<string, readonly number[]>();
   let restoredFrom = 0;
@@ -467,7 +496,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   ): AssignControlMessage => ({
     type: 'assign',
     version: 1,
-    clusterId: `${engine.plan.application}:${engine.applicationHash}`,
+    clusterId,
     workerIndex: index,
     members: members.map((x) => ({
       name: x.name,
@@ -612,6 +641,11 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     engine: () => member.engine,
     shutdownCluster: shutdownAll,
     shrink,
+    view: () => {
+      const v = member.view();
+      const running = reconfigurations?.running;
+      return running === undefined ? v : { ...v, reconfiguration: running };
+    },
     close: async () => {
       driver?.stop();
       await server.close();

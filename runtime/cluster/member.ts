@@ -6,6 +6,7 @@
  * chosen checkpoint (under a new data-channel generation).
  */
 import {
+  ErrorCode,
   RooError,
   type Address,
   type AssignControlMessage,
@@ -20,7 +21,7 @@ import type { Engine } from '../engine/engine.js';
 import { LogLine } from '../logging/log-lines.js';
 import { placeWorkerShare, runsSourceOn } from '../topology/placement.js';
 import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
-import type { ClusterNodeOptions } from './cluster-node.js';
+import type { ClusterNodeOptions, ClusterView } from './cluster-node.js';
 
 /** One worker's side of the control protocol. */
 export class ClusterMember {
@@ -67,6 +68,28 @@ export class ClusterMember {
     return this.assigned?.members.map((x) => x.name) ?? [];
   }
 
+  /** The reconfiguration this worker is taking part in (from `migrate` to `resume`). */
+  reconfiguring: number | undefined;
+
+  /** The cluster as this worker knows it: id, members with their key groups, routing version. */
+  view(): ClusterView {
+    const a = this.assigned;
+    const owned: Record<string, number> = {};
+    for (const m of a?.members ?? []) owned[m.name] = 0;
+    for (const row of this.owners)
+      for (const w of row) {
+        const name = a?.members[w]?.name;
+        if (name !== undefined) owned[name] = (owned[name] ?? 0) + 1;
+      }
+    return {
+      clusterId: a?.clusterId ?? '',
+      routingVersion: a?.routing.version ?? 1,
+      keyGroups: owned,
+      reconfiguration:
+        this.reconfiguring === undefined ? null : { id: this.reconfiguring, phase: 'moving' },
+    };
+  }
+
   /** The initializer's control address, once assigned. */
   initializerControl(): Address | undefined {
     return this.assigned?.members[0]?.control;
@@ -96,6 +119,7 @@ export class ClusterMember {
       workerIndex: m.workerIndex,
       workers: m.members.map((x) => x.name),
       control: o.initializer === undefined ? o.control : (m.members[0]?.control ?? o.control),
+      clusterId: m.clusterId,
       savedAt: new Date().toISOString(),
     });
   }
@@ -130,10 +154,20 @@ export class ClusterMember {
     const engine = this.engine;
     switch (m.type) {
       case 'assign': {
+        if (o.clusterId !== undefined && m.clusterId !== o.clusterId) {
+          o.onFatal(
+            new RooError(
+              ErrorCode.ClusterMismatch,
+              `this worker was started for cluster '${o.clusterId}' (--cluster-id), but the initializer runs cluster '${m.clusterId}'`,
+            ),
+          );
+          return;
+        }
         this.assigned = m;
         this.me = m.workerIndex;
         const me = this.me;
         this.owners = m.routing.partitions.map((p) => [...p.owners]);
+        this.reconfiguring = undefined;
         log.info(
           `joined the cluster as worker ${me + 1} of ${m.members.length}: ${m.members.map((x) => x.name).join(', ')}`,
         );
@@ -150,6 +184,7 @@ export class ClusterMember {
         }
         if (this.rollback !== undefined) r?.store.dropAfter(this.rollback.checkpoint);
         const directory = await engine.spawn(placement, this.rollback?.generation ?? 0, restore);
+        engine.placement = { ...engine.placement, version: m.routing.version };
         this.spawned = true;
         this.started = false;
         this.saveInfo(m);
@@ -158,6 +193,7 @@ export class ClusterMember {
       }
       case 'migrate': {
         // Barrier m.id through every actor, sources holding their input after it.
+        this.reconfiguring = m.id;
         const snapshot = await engine.quiesce(m.id, o.name);
         // With resilience the barrier is a checkpoint: its file is written before the groups leave.
         this.checkpoints?.write(snapshot);
@@ -207,6 +243,7 @@ export class ClusterMember {
         this.me = a.workerIndex;
         this.owners = a.routing.partitions.map((p) => [...p.owners]);
         this.saveInfo(a);
+        engine.placement = { ...engine.placement, version: a.routing.version };
         await engine.wire({
           me: this.me,
           members: a.members.map((x) => ({ name: x.name, data: x.data, threads: x.threads })),
@@ -221,6 +258,7 @@ export class ClusterMember {
         return;
       }
       case 'resume': {
+        this.reconfiguring = undefined;
         if (this.started) {
           await engine.resumeSources();
           return;

@@ -62,11 +62,23 @@ export function formatStatus(s: WorkerStatus): string {
     `totals       ${formatCount(s.totals.received)} received, ${formatCount(s.totals.written)} written, ` +
       `${formatCount(s.totals.entities)} state entities`,
   );
-  out.push('', `cluster members (${s.cluster.members.length})`);
+  const r = s.cluster.reconfiguration;
+  out.push(
+    '',
+    `cluster ${s.cluster.id === '' ? '(alone)' : s.cluster.id}: ${s.cluster.members.length} members` +
+      (r === null
+        ? ''
+        : `; reconfiguration ${r.id} under way (${r.phase}${r.moving === undefined ? '' : `, ${r.moving} key groups moving`})`),
+  );
   out.push(
     ...formatTable(
-      ['worker', 'external', 'role'],
-      s.cluster.members.map((m) => [m.name, m.external ?? '-', m.self ? 'answering' : 'member']),
+      ['worker', 'external', 'key groups', 'role'],
+      s.cluster.members.map((m) => [
+        m.name,
+        m.external ?? '-',
+        String(m.keyGroups),
+        m.self ? 'answering' : 'member',
+      ]),
     ),
   );
   out.push('', 'threads');

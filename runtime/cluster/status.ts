@@ -16,6 +16,7 @@
  */
 import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { EngineStats } from '../engine/engine.js';
+import type { ClusterView } from './cluster-node.js';
 import type { KeyGroupKeys } from '../engine/thread-control.js';
 import type { Placement } from '../topology/placement.js';
 import type { Plan } from '../topology/plan.js';
@@ -35,6 +36,21 @@ export interface MemberStatus {
   readonly external: string | null;
   /** True for the worker that answered. */
   readonly self: boolean;
+  /** Key groups it owns, as the answering worker's routing table says. */
+  readonly keyGroups: number;
+}
+
+/** The cluster around the answering worker. */
+export interface ClusterStatus {
+  /** The id its workers agreed on at start-up ('' for a worker alone). */
+  readonly id: string;
+  readonly members: readonly MemberStatus[];
+  /** The reconfiguration (grow, shrink) under way: its barrier id, phase, and on the initializer the key groups that move. */
+  readonly reconfiguration: {
+    readonly id: number;
+    readonly phase: string;
+    readonly moving?: number;
+  } | null;
 }
 
 /** One scheduler thread's counters. */
@@ -111,7 +127,7 @@ export interface WorkerStatus {
   readonly threads: number;
   /** Version of the routing table (key group -> owner). */
   readonly routingVersion: number;
-  readonly cluster: { readonly members: readonly MemberStatus[] };
+  readonly cluster: ClusterStatus;
   readonly totals: {
     readonly received: number;
     readonly written: number;
@@ -192,6 +208,8 @@ export interface StatusFacts {
   readonly stats: EngineStats;
   /** Names of every worker of the cluster (default: this worker alone). */
   readonly members?: readonly string[];
+  /** The cluster as this worker knows it, when it is in one. */
+  readonly cluster?: ClusterView;
 }
 
 function sinkTarget(config: Plan['sinks'][number]['config']): string | null {
@@ -256,13 +274,19 @@ export function buildStatus(f: StatusFacts): WorkerStatus {
     startedAt: new Date(f.startedAtMs).toISOString(),
     uptimeMs: Math.max(0, Math.round(f.nowMs - f.startedAtMs)),
     threads: threads.length,
-    routingVersion: f.placement.version,
+    routingVersion: f.cluster?.routingVersion ?? f.placement.version,
     cluster: {
-      members: (f.members ?? [f.worker]).map((name) =>
-        name === f.worker
-          ? { name, external: f.external, self: true }
-          : { name, external: null, self: false },
-      ),
+      id: f.cluster?.clusterId ?? '',
+      members: (f.members ?? [f.worker]).map((name) => ({
+        name,
+        external: name === f.worker ? f.external : null,
+        self: name === f.worker,
+        keyGroups:
+          f.cluster === undefined
+            ? sum(f.placement.keyGroupOwner.map((row) => row.filter((t) => t >= 0).length))
+            : (f.cluster.keyGroups[name] ?? 0),
+      })),
+      reconfiguration: f.cluster?.reconfiguration ?? null,
     },
     totals: {
       received: f.stats.received,
@@ -417,6 +441,8 @@ export interface WorkerIdentity {
   readonly external: string | null;
   /** The cluster's members, when this worker is part of a cluster. */
   readonly members?: () => readonly string[];
+  /** The cluster as this worker knows it, when it is part of one. */
+  readonly cluster?: () => ClusterView;
 }
 
 /** Asks the engine for its counters and builds the status. */
@@ -436,6 +462,7 @@ export async function collectStatus(
     listening: engine.listening,
     stats,
     ...(me.members === undefined ? {} : { members: me.members() }),
+    ...(me.cluster === undefined ? {} : { cluster: me.cluster() }),
   });
 }
 

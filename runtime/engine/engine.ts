@@ -296,11 +296,7 @@ export class Engine {
     const byThread = this.threadsOf(groups);
     const owners = this.placement.keyGroupOwner.map((o) => [...o]);
     for (const g of groups) (owners[g.partition] as number[])[g.keyGroup] = -1;
-    this.placement = {
-      ...this.placement,
-      version: this.placement.version + 1,
-      keyGroupOwner: owners,
-    };
+    this.placement = { ...this.placement, keyGroupOwner: owners };
     await Promise.all(this.pool.remotes.map((r, t) => r.drop(byThread[t] ?? [])));
   }
 
@@ -323,11 +319,7 @@ export class Engine {
       row[g.keyGroup] = thread;
       perThread[thread]?.push(g);
     }
-    this.placement = {
-      ...this.placement,
-      version: this.placement.version + 1,
-      keyGroupOwner: owners,
-    };
+    this.placement = { ...this.placement, keyGroupOwner: owners };
     return mergeDirectories(
       await Promise.all(this.pool.remotes.map((r, t) => r.adopt(perThread[t] ?? []))),
     );

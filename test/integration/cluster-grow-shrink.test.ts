@@ -31,6 +31,7 @@ import {
   total,
   wordCountProblems,
 } from './helpers/key-outputs.js';
+import type { WorkerStatus } from '../../runtime/cluster/status.js';
 import { LOCAL, ROOT, RooProcess, runRoo, startReceive } from './helpers/processes.js';
 
 const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
@@ -117,6 +118,13 @@ async function join3(
 /** Every worker's partition query put together. */
 async function owners(workers: readonly ClusterWorker[]) {
   return ownership(await Promise.all(workers.map((w) => partitionQuery(w.external!))), PARTITION);
+}
+
+/** `roo status --json` of a worker. */
+async function clusterStatus(w: ClusterWorker): Promise<WorkerStatus> {
+  const r = await runRoo(['status', w.external!, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as WorkerStatus;
 }
 
 /** A member's `--my-control` address, from its command line. */
@@ -209,6 +217,18 @@ describe('a running cluster grows and shrinks', () => {
       expect(cluster.initializer.proc.stderr).toMatch(
         /reconfiguration \d+ complete: routing table version 2, 3 workers/,
       );
+      const status = await clusterStatus(cluster.initializer);
+      expect(status.routingVersion).toBe(2);
+      expect(status.cluster.id).toMatch(/^word-count-[0-9a-f]{8}$|^[A-Za-z0-9_.:-]+-[0-9a-f]{8}$/);
+      expect(status.cluster.members.map((m) => m.name)).toEqual([
+        'initializer',
+        'worker2',
+        'worker3',
+      ]);
+      expect(status.cluster.members.map((m) => m.keyGroups)).toEqual([86, 85, 85]);
+      expect(status.cluster.reconfiguration).toBeNull();
+      // Every worker agrees on the cluster's id.
+      for (const w of all) expect((await clusterStatus(w)).cluster.id).toBe(status.cluster.id);
       await out.waitFor(Math.floor(words / 2));
 
       // Shrink the joiner out again.
@@ -223,6 +243,12 @@ describe('a running cluster grows and shrinks', () => {
       expect(await joiner.proc.waitForExit()).toMatchObject({ code: 0 });
       const files = readdirSync(cluster.resilienceDir).filter((f) => f.includes('worker3'));
       expect(files).toEqual([]);
+      const after = await clusterStatus(cluster.workers[1]!);
+      expect(after.routingVersion).toBe(3);
+      expect(after.cluster.members.map((m) => [m.name, m.keyGroups])).toEqual([
+        ['initializer', 128],
+        ['worker2', 128],
+      ]);
       const shrunk = await owners(cluster.workers);
       expect(shrunk.problems).toEqual([]);
       expect(shrunk.groups.size).toBe(before.groups.size);

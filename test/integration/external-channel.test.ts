@@ -141,7 +141,10 @@ describe('the external channel of a running word count', () => {
     expect(s.worker).toBe('initializer');
     expect(s.application).toBe('Word Count');
     expect(s.threads).toBe(THREADS);
-    expect(s.cluster.members).toEqual([{ name: 'initializer', external, self: true }]);
+    expect(s.cluster.members).toEqual([
+      { name: 'initializer', external, self: true, keyGroups: 256 },
+    ]);
+    expect(s.cluster.reconfiguration).toBeNull();
     expect(s.sources).toHaveLength(1);
     expect(s.sources[0]).toMatchObject({ name: 'Split and Count', listening: worker.source });
     expect(s.totals.written).toBe(words);

@@ -428,7 +428,8 @@ describe('formatting', () => {
     expect(text).toContain('worker       w1 (pid 4242)');
     expect(text).toContain('application  Test App');
     expect(text).toContain('uptime       1h 02m 03s (since 2026-01-01T00:00:00.000Z)');
-    expect(text).toMatch(/^w1 +127\.0\.0\.1:5050 +answering$/m);
+    expect(text).toMatch(/^w1 +127\.0\.0\.1:5050 +11 +answering$/m);
+    expect(text).toMatch(/^cluster \(alone\): 1 members$/m);
     expect(text).toMatch(/^words +tcp-source +127\.0\.0\.1:40001 +0 +20 +200 +1 +no$/m);
     expect(text).toMatch(/^tcp sink +tcp-sink +127\.0\.0\.1:7002 +1 +20 +80$/m);
     expect(text).toMatch(/^discard +null-sink +- +0 +0 +0$/m);
