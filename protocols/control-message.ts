@@ -568,7 +568,12 @@ export function validateControlMessage(value: unknown): ControlMessage {
         directory: c.directory(field(record, 'directory'), 'directory'),
       };
     case 'reconfigure': {
-      const assign = validateAssign(c.record(field(record, 'assign'), 'assign'), version, c);
+      const inner = c.record(field(record, 'assign'), 'assign');
+      c.onlyFields(inner, ['type', 'version', ...FIELDS.assign], 'assign');
+      if (field(inner, 'type') !== 'assign') throw c.fail('assign.type', "must be 'assign'");
+      if (field(inner, 'version') !== CONTROL_PROTOCOL_VERSION)
+        throw c.fail('assign.version', `must be ${CONTROL_PROTOCOL_VERSION}`);
+      const assign = validateAssign(inner, version, c);
       const list = c.array(field(record, 'directory'), 'directory');
       if (list.length !== assign.members.length)
         throw c.fail('directory', 'must hold one directory per member');

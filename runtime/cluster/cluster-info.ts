@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
+import type { Layout } from './reconfiguration.js';
 
 /** What a worker remembers about its cluster. */
 export interface ClusterInfo {
@@ -128,4 +129,72 @@ export function loadClusterInfo(
 /** Removes this worker's cluster information (a clean shutdown). */
 export function removeClusterInfo(dir: string, application: string, worker: string): void {
   rmSync(clusterInfoPath(dir, application, worker), { force: true });
+}
+
+/** The layout (members, routing table) each committed checkpoint was taken under, by id. */
+export interface SavedLayouts {
+  readonly version: 1;
+  readonly layouts: readonly { readonly checkpoint: number; readonly layout: Layout }[];
+}
+
+/** The initializer's file of layouts by checkpoint. */
+function layoutsPath(dir: string, application: string): string {
+  return clusterInfoPath(dir, application, 'initializer').replace(
+    /\.cluster\.json$/,
+    '.layouts.json',
+  );
+}
+
+/**
+ * Records, durably, the layout checkpoint `checkpoint` was taken under (the
+ * initializer, at each commit), keeping those of `keep` only: a rollback to a
+ * checkpoint restores its layout with its state.
+ */
+export function saveLayout(
+  dir: string,
+  application: string,
+  checkpoint: number,
+  layout: Layout,
+  keep: readonly number[],
+): void {
+  const old = loadLayouts(dir, application).filter(
+    (x) => x.checkpoint !== checkpoint && keep.includes(x.checkpoint),
+  );
+  const saved: SavedLayouts = { version: 1, layouts: [...old, { checkpoint, layout }] };
+  writeDurably(layoutsPath(dir, application), JSON.stringify(saved) + '\n');
+}
+
+/** The layouts recorded by {@link saveLayout} (none if the file is absent or unreadable). */
+export function loadLayouts(
+  dir: string,
+  application: string,
+): readonly { readonly checkpoint: number; readonly layout: Layout }[] {
+  const path = layoutsPath(dir, application);
+  if (!existsSync(path)) return [];
+  try {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<SavedLayouts>;
+    return saved.version === 1 && Array.isArray(saved.layouts) ? saved.layouts : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The layout of checkpoint `checkpoint`: the one recorded at its commit, or
+ * else the newest recorded before it (no reconfiguration ran in between).
+ */
+export function layoutOf(
+  layouts: readonly { readonly checkpoint: number; readonly layout: Layout }[],
+  checkpoint: number,
+): Layout | undefined {
+  let best: { checkpoint: number; layout: Layout } | undefined;
+  for (const x of layouts)
+    if (x.checkpoint <= checkpoint && (best === undefined || x.checkpoint > best.checkpoint))
+      best = x;
+  return best?.layout;
+}
+
+/** Removes the initializer's layouts (a clean shutdown). */
+export function removeLayouts(dir: string, application: string): void {
+  rmSync(layoutsPath(dir, application), { force: true });
 }

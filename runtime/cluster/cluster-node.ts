@@ -30,11 +30,18 @@ import {
 } from '../../protocols/index.js';
 import { CheckpointDriver } from '../checkpoint/driver.js';
 import { chooseRollback } from '../checkpoint/recovery.js';
+import { barrierCycle } from '../engine/barrier-plan.js';
 import type { SnapshotStore } from '../checkpoint/snapshot-store.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../logging/logger.js';
 import { assignKeyGroups } from '../topology/placement.js';
-import { removeClusterInfo } from './cluster-info.js';
+import {
+  layoutOf,
+  loadLayouts,
+  removeClusterInfo,
+  removeLayouts,
+  saveLayout,
+} from './cluster-info.js';
 import { ControlClient, ControlServer } from './control-transport.js';
 import { ClusterMember } from './member.js';
 import { ReconfigurationDriver } from './reconfiguration-driver.js';
@@ -291,10 +298,23 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
               order.kind === 'start'
                 ? { type: 'checkpoint', version: 1, id: order.checkpointId }
                 : { type: 'commit', version: 1, id: order.checkpointId };
+            if (order.kind === 'commit') recordLayout(order.checkpointId);
             for (const x of state.members) toName(x.name, m);
           },
           log,
         );
+  /** The layout in force: set by start-up, reconfigurations and rollbacks. */
+  let layoutNow: Layout | undefined;
+  /** Records the layout checkpoint `id` was taken under, before anyone hears of its commit. */
+  const recordLayout = (id: number) => {
+    if (r === undefined) return;
+    const layout = reconfigurations?.layout ?? layoutNow;
+    if (layout !== undefined)
+      saveLayout(o.resilienceDir, engine.plan.application, id, layout, [
+        ...r.store.committed(),
+        id,
+      ]);
+  };
   /** Starts checkpointing the whole cluster after checkpoint `committed`. */
   const checkpointFrom = (committed: number) => {
     if (driver === undefined || r === undefined) return;
@@ -321,6 +341,16 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         initializer: o.name,
         assignOf: (layout, index) => assignOf(layout.members, index, layout),
         send: toName,
+        blocked: () => {
+          if (state.phase !== 'running' || state.recovering)
+            return `the cluster is not running now (${state.recovering ? 'recovering' : state.phase})`;
+          if (state.lost.size > 0)
+            return `worker ${[...state.lost].map((n) => `'${n}'`).join(', ')} is lost; the cluster must be whole to grow or shrink`;
+          const loop = barrierCycle(engine.plan);
+          if (loop !== undefined)
+            return `the application's routes loop through ${loop}, so a reconfiguration's barrier could never align`;
+          return undefined;
+        },
         installed: (layout, directories) =>
           apply({ kind: 'members', members: layout.members, directories }),
         left: (name) => names.delete(name),
@@ -331,6 +361,9 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           }
           // Without resilience a half-moved cluster cannot be put back: stop it.
           if (driver === undefined) shutdownAll(`reconfiguration failed: ${reason}`);
+          // With resilience: a lost member is waited for and rolls the cluster back when it
+          // returns; a lost joiner was no member, so roll back now (input may be held).
+          else if (state.lost.size === 0) apply({ kind: 'roll-back' });
         },
         ...(driver === undefined
           ? {}
@@ -345,6 +378,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
                 commit: (id, members) => {
                   // Durable here first, as any commit.
                   (r as ClusterResilience).store.recordCommit(id);
+                  recordLayout(id);
                   log.info(`checkpoint ${id} committed (reconfiguration barrier)`);
                   for (const name of members) toName(name, { type: 'commit', version: 1, id });
                 },
@@ -356,11 +390,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
               },
             }),
       },
-      {
-        version: 1,
-        members: state.members,
-        owners: assignKeyGroups(engine.plan, n),
-      },
+      layoutNow ?? { version: 1, members: state.members, owners: assignKeyGroups(engine.plan, n) },
       state.directories as WorkerDirectory[],
     );
   };
@@ -483,9 +513,31 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     restoredFrom = target;
     const generation = 1 + Math.floor(Math.random() * 0x7ffffffe);
     log.info(`rolling the cluster back to checkpoint ${target} (generation ${generation})`);
-    members.forEach((m, i) => {
+    // The members and routing table the checkpoint was taken under come back with its state.
+    const saved = layoutOf(loadLayouts(o.resilienceDir, engine.plan.application), target);
+    const now = (m: Member) => members.find((x) => x.name === m.name) ?? m;
+    const layout: Layout =
+      saved === undefined
+        ? { version: 1, members, owners: assignKeyGroups(engine.plan, members.length) }
+        : { ...saved, members: saved.members.map(now) };
+    const back = layout.members;
+    for (const m of members) {
+      if (back.some((x) => x.name === m.name)) continue;
+      log.info(`worker '${m.name}' was not in the cluster at checkpoint ${target}: it leaves`);
+      toName(m.name, {
+        type: 'leave',
+        version: 1,
+        reason: `the cluster rolled back to checkpoint ${target}, taken before it joined`,
+      });
+      names.delete(m.name);
+    }
+    if (back.length !== members.length || back.some((m, i) => m.name !== members[i]?.name))
+      apply({ kind: 'members', members: back, directories: [] });
+    layoutNow = layout;
+    reconfigurations?.reset(layout);
+    back.forEach((m, i) => {
       toName(m.name, { type: 'rollback', version: 1, checkpoint: target, generation });
-      toName(m.name, assignOf(members, i));
+      toName(m.name, assignOf(back, i, layout));
     });
   };
   /** The `assign` message telling worker `index` of `members` its place (under `layout`, or the one in force). */
@@ -542,6 +594,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       if (names.get(m.name) !== SELF) toName(m.name, { type: 'shutdown', version: 1, reason });
     }
     removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+    removeLayouts(o.resilienceDir, engine.plan.application);
     driver?.stop();
     member.closeCheckpoints();
     r?.store.removeAll();

@@ -77,6 +77,8 @@ export type CoordinatorEvent =
   | { readonly kind: 'ready'; readonly name: string }
   | { readonly kind: 'lost'; readonly name: string }
   /** A reconfiguration finished: these are the members now, in worker order. */
+  /** A reconfiguration failed with resilience on: roll every member back now. */
+  | { readonly kind: 'roll-back' }
   | {
       readonly kind: 'members';
       readonly members: readonly Member[];
@@ -156,6 +158,18 @@ export function step(
     case 'ready':
       if (state.rejoining.has(event.name)) return onRejoinStep(state, event.name, 'ready');
       return onDone(state, 'starting', event.name);
+    case 'roll-back':
+      if (!state.resilient || state.phase !== 'running') return { state, decisions: [] };
+      return {
+        state: {
+          ...state,
+          phase: 'spawning' as Phase,
+          done: new Set<string>(),
+          directories: [],
+          recovering: true,
+        },
+        decisions: [{ kind: 'rollback', members: state.members, restorable: state.restorable }],
+      };
     case 'members':
       return {
         state: {

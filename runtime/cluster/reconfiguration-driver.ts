@@ -58,6 +58,8 @@ export interface ReconfigurationDriverOptions {
   /** A reconfiguration could not finish (a member was lost). */
   readonly failed: (reason: string, joiner: string | undefined) => void;
   readonly checkpoints?: CheckpointTurns;
+  /** Why no reconfiguration may start now (a worker is lost, a recovery runs), or undefined. */
+  readonly blocked: () => string | undefined;
 }
 
 /** One request waiting for its reconfiguration to end. */
@@ -106,6 +108,13 @@ export class ReconfigurationDriver {
       }),
     );
     return { phase: this.state.phase, id: this.state.id, moving };
+  }
+
+  /** After a rollback: the layout in force is `layout` again, and nothing runs. */
+  reset(layout: Layout): void {
+    this.state = idleReconfiguration(layout, this.o.partitions);
+    this.joiner = undefined;
+    this.starting = false;
   }
 
   /** The directories of the members, by index (after start-up or the last reconfiguration). */
@@ -196,6 +205,8 @@ export class ReconfigurationDriver {
     refused: (reason: string) => void,
   ): Promise<void> {
     if (this.busy()) return refused(this.busyReason());
+    const blocked = this.o.blocked();
+    if (blocked !== undefined) return refused(blocked);
     this.starting = true;
     let id: number;
     try {

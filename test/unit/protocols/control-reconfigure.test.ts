@@ -608,18 +608,13 @@ describe('reconfiguration control messages: refusals', () => {
     refused({ ...samples['migrate-in'], name: 'w2' }, 'migrate-in with name');
   });
 
-  // KNOWN BUG (protocols/control-message.ts, case 'reconfigure'): the nested
-  // `assign` goes through validateAssign, which never calls onlyFields on the
-  // assign record itself, so a reconfigure's assign accepts (and drops) fields
-  // it does not know, although the module promises "Unknown fields are
-  // refused at every level". Remove `.fails` once fixed.
-  it.fails("refuses an unknown field in a reconfigure's assign", () => {
+  // Unknown fields are refused at every level, the nested assign's too.
+  it("refuses an unknown field in a reconfigure's assign", () => {
     refused(withField(samples.reconfigure, 'assign.extra', 1), 'reconfigure assign.extra');
   });
 
-  // KNOWN BUG, same place: the nested assign's own `type` and `version` are not
-  // checked (any value, or none, is accepted and replaced by 'assign' / 1).
-  it.fails('refuses a reconfigure whose assign is of another type or version', () => {
+  // The nested assign is an assign of this version.
+  it('refuses a reconfigure whose assign is of another type or version', () => {
     refused(withField(samples.reconfigure, 'assign.type', 'shutdown'), 'assign.type shutdown');
     refused(withField(samples.reconfigure, 'assign.version', 99), 'assign.version 99');
   });
