@@ -341,6 +341,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         initializer: o.name,
         assignOf: (layout, index) => assignOf(layout.members, index, layout),
         send: toName,
+        delayMs: Number(process.env['ROO_RECONFIGURE_DELAY_MS'] ?? 0) || 0,
         blocked: () => {
           if (state.phase !== 'running' || state.recovering)
             return `the cluster is not running now (${state.recovering ? 'recovering' : state.phase})`;
@@ -620,6 +621,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           applicationHash: m.applicationHash,
         };
         apply({ kind: 'hello', connection, hello });
+        // A refused worker (a stranger to a recovering cluster) has no say in the rollback.
+        if (!state.members.some((x) => x.name === m.name)) reported.delete(m.name);
         return;
       }
       case 'spawned':

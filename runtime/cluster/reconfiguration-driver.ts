@@ -58,6 +58,11 @@ export interface ReconfigurationDriverOptions {
   /** A reconfiguration could not finish (a member was lost). */
   readonly failed: (reason: string, joiner: string | undefined) => void;
   readonly checkpoints?: CheckpointTurns;
+  /**
+   * A pause before the key groups are handed out, in ms (0 by default; set
+   * by ROO_RECONFIGURE_DELAY_MS, for tests that crash a worker mid-way).
+   */
+  readonly delayMs?: number;
   /** Why no reconfiguration may start now (a worker is lost, a recovery runs), or undefined. */
   readonly blocked: () => string | undefined;
 }
@@ -254,11 +259,22 @@ export class ReconfigurationDriver {
           });
         return;
       }
-      case 'migrate-in':
-        if (d.name === this.state.after.members[0]?.name)
-          o.checkpoints?.commit(d.id, memberNames(this.state.before));
-        o.send(d.name, { type: 'migrate-in', version: 1, id: d.id, groups: d.groups });
+      case 'migrate-in': {
+        const first = d.name === this.state.after.members[0]?.name;
+        const go = () => {
+          // A failure in the meantime (a lost member) ends this reconfiguration: send nothing more.
+          if (this.state.id !== d.id || this.state.phase !== 'shipping') return;
+          if (first) o.checkpoints?.commit(d.id, memberNames(this.state.before));
+          o.send(d.name, { type: 'migrate-in', version: 1, id: d.id, groups: d.groups });
+        };
+        if (first)
+          o.log.info(
+            `reconfiguration ${d.id}: every worker aligned barrier ${d.id}; handing out ${this.state.shipped.length} key groups`,
+          );
+        if ((o.delayMs ?? 0) > 0) setTimeout(go, o.delayMs);
+        else go();
         return;
+      }
       case 'reconfigure':
         d.after.members.forEach((m, i) =>
           o.send(m.name, {

@@ -1,0 +1,133 @@
+/**
+ * A crash in the middle of growing a cluster, with resilience on and the
+ * exactly-once sink: two workers run word count fed by an acknowledging,
+ * paced `roo send`; a third joins (`--join` through worker2); once every
+ * worker has aligned the reconfiguration's barrier and shipped its moving
+ * key groups (the initializer then waits ROO_RECONFIGURE_DELAY_MS before
+ * handing them out, so the kill lands mid-way), one process is SIGKILLed:
+ *  - the joiner: the cluster rolls back to its last checkpoint, as it was;
+ *  - worker2, a giver, restarted with the same command;
+ *  - the initializer, restarted with the same command;
+ * and in each case the cluster recovers as it was before the grow (two
+ * workers, the grow never completed), the send finishes, and every word's outputs
+ * are exactly 1..n in order, n counted independently of the application.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { makeResilienceDir, stopClusters } from './helpers/cluster.js';
+import { parseKeyOutputs, wordCountProblems } from './helpers/key-outputs.js';
+import { LOCAL, RooProcess, startReceive } from './helpers/processes.js';
+import {
+  OutputTally,
+  RestartableCluster,
+  restartablePort,
+  sendSucceeded,
+  startSend,
+  writeLogs,
+  writeWordInput,
+  type WordInput,
+} from './helpers/resilience.js';
+
+const MODULE = 'examples/word_count/app.ts';
+const CHECKPOINT_NS = 200_000_000n;
+/** The barrier is aligned everywhere and the groups are shipped: the initializer is about to hand them out. */
+const MID_WAY = /reconfiguration (\d+): every worker aligned barrier \d+; handing out/;
+
+let inputDir: string;
+let input: WordInput;
+const procs: RooProcess[] = [];
+
+beforeAll(() => {
+  // The initializer (started by these tests) waits this long between shipping and handing out.
+  process.env['ROO_RECONFIGURE_DELAY_MS'] = '2000';
+  inputDir = mkdtempSync(join(tmpdir(), 'roo-grow-crash-'));
+  input = writeWordInput(inputDir, 'words.txt', 40_000, 2_000, 11);
+});
+
+afterAll(() => {
+  delete process.env['ROO_RECONFIGURE_DELAY_MS'];
+  rmSync(inputDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.stop()));
+  await stopClusters();
+});
+
+describe('a crash in the middle of a grow recovers with exactly-once output', () => {
+  it.each(['joiner', 'worker2', 'initializer'] as const)(
+    'SIGKILL of the %s',
+    async (victim) => {
+      const receive = await startReceive();
+      procs.push(receive.proc);
+      const resilienceDir = makeResilienceDir();
+      const cluster = await RestartableCluster.create({
+        module: MODULE,
+        out: receive.address,
+        resilienceDir,
+        checkpointNs: CHECKPOINT_NS,
+        appArgs: ['--exactly-once'],
+      });
+      const joinerArgs = [
+        'worker',
+        ...['--application-module', MODULE, '--out', receive.address, '--name', 'worker3'],
+        ...['--ponythreads', '1', '--run-with-resilience', '--resilience-dir', resilienceDir],
+        ...['--time-between-checkpoints', String(CHECKPOINT_NS)],
+        ...['--join', argOf(cluster.commands.worker2, '--my-control')],
+        ...['--my-data', `${LOCAL}:${await restartablePort()}`],
+        ...['--my-control', `${LOCAL}:${await restartablePort()}`],
+        ...['--', '--exactly-once'],
+      ];
+      const joiners: RooProcess[] = [];
+      onTestFailed(() => {
+        process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
+      });
+      await cluster.start();
+      const tally = new OutputTally(receive.proc, input.counts);
+      const send = startSend(cluster.source, input.path, [
+        '--batch-size',
+        '50',
+        '--interval',
+        '5000000',
+      ]);
+      procs.push(send);
+      await receive.proc.waitForStdoutLines(2_000);
+
+      const joiner = RooProcess.spawn('worker3', joinerArgs);
+      joiners.push(joiner);
+      procs.push(joiner);
+      await cluster.initializer.waitForStderr(MID_WAY, 60_000);
+      if (victim === 'joiner') {
+        joiner.child.kill('SIGKILL');
+        await joiner.waitForExit();
+      } else {
+        await cluster.kill(victim);
+        cluster.spawn(victim);
+      }
+      // The cluster comes back as it was: the grow never completed.
+      await cluster.initializer.waitForStderr(
+        /cluster of 2 workers recovered from checkpoint/,
+        60_000,
+      );
+      if (victim !== 'joiner') {
+        // The joiner is sent away (or refused by a restarted initializer that never knew it).
+        const exit = await joiner.waitForExit(60_000);
+        expect(exit.signal).toBeNull();
+      }
+      await sendSucceeded(send, 120_000);
+      await tally.waitForFinalCounts(120_000);
+      await cluster.stop();
+      await receive.proc.stop();
+      expect(wordCountProblems(parseKeyOutputs(receive.proc.stdoutText), input.counts)).toEqual([]);
+      expect(cluster.initializer.stderr).not.toMatch(/reconfiguration \d+ complete/);
+    },
+    240_000,
+  );
+});
+
+/** The value following `flag` in a command line. */
+function argOf(args: readonly string[], flag: string): string {
+  return args[args.indexOf(flag) + 1] as string;
+}
