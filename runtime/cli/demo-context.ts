@@ -115,6 +115,27 @@ export interface DemoCrash {
   recoveryMs?: number;
 }
 
+/**
+ * A change of the cluster's members while it counts (worker3 joins, later
+ * leaves), from the initializer's `reconfiguration N complete: ...` line.
+ */
+export interface DemoResize {
+  /** The worker that joined or left. */
+  readonly worker: string;
+  /** Counts received when it started. */
+  readonly atWords: number;
+  /** The reconfiguration's number (its barrier). */
+  id?: number;
+  /** Workers after it. */
+  workers?: number;
+  /** What moved between the workers. */
+  moved?: { readonly groups: number; readonly keys: number; readonly bytes: number };
+  /** How long the source's input was held at the barrier, ms. */
+  pausedMs?: number;
+  /** From the command to the change done (the joiner ready, the leaver gone), ms. */
+  tookMs?: number;
+}
+
 /** Everything the stages of a run share. */
 export interface DemoContext {
   readonly options: DemoOptions;
@@ -142,6 +163,8 @@ export interface DemoContext {
   /** One receiver per worker (worker i's sink writes to receiver i), and their addresses. */
   readonly receivers: Child[];
   readonly receiverAddresses: string[];
+  /** Counts each receiver has written so far, by worker index. */
+  readonly outputsBy: number[];
   /** The workers, the initializer first. */
   readonly workers: DemoWorker[];
   /** The initializer's control address, once it listens (a cluster of two or more). */
@@ -167,6 +190,11 @@ export interface DemoContext {
   crash?: DemoCrash;
   /** Stops the echoes of other children's lines started for the crash (at the end of the recovery). */
   readonly echoes: (() => void)[];
+  /** The pace of the first `roo send` (lines/s), when it is paced so the cluster can grow and shrink meanwhile. */
+  pace?: number;
+  /** The worker that joined the running cluster, and its leaving again. */
+  grow?: DemoResize;
+  shrink?: DemoResize;
   /** What each worker reported about itself after counting. */
   shares?: ClusterShares;
   /** How each worker exited after `roo shutdown`. */

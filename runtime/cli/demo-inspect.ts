@@ -70,6 +70,12 @@ export const inspectState: DemoStage = {
       ctx.say('  lines in: read by its source; to/from others: messages over data channels;');
       ctx.say('  counts out: written by its own sink; words held: its state entities');
     }
+    if (ctx.shrink !== undefined) {
+      ctx.say(
+        `  (${ctx.shrink.worker} has left: the counts its sink wrote are not in these figures; ` +
+          'the words it held moved back to these workers)',
+      );
+    }
     if (ctx.crash !== undefined) {
       ctx.say(
         '  (a rollback starts every worker afresh from the checkpoint: the traffic figures count ' +

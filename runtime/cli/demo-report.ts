@@ -1,7 +1,7 @@
 /**
  * What `roo demo` prints at the end of a run that got through its stages:
  * the top words, the totals, the throughput, the crash and the recovery,
- * how the state is spread over the workers, and the check of every count
+ * the grow and the shrink, how the state is spread over the workers, and the check of every count
  * against an independent count of the text (OK or MISMATCH).
  */
 import type { DemoContext } from './demo-context.js';
@@ -13,6 +13,7 @@ import {
   SHOWN_PROBLEMS,
   topWords,
 } from './demo-count.js';
+import { movedWords } from './demo-resize.js';
 
 /** How many of the most counted words the report lists. */
 export const TOP_WORDS = 10;
@@ -33,13 +34,15 @@ export function report(ctx: DemoContext): boolean {
   if (ctx.lastOutputMs !== undefined && seconds > 0) {
     out(
       `Throughput:       ${num(tally.outputs / seconds)} words/s end to end ` +
-        `(${num(ctx.linesSent / seconds)} lines/s over ${seconds.toFixed(1)} s)`,
+        `(${num(ctx.linesSent / seconds)} lines/s over ${seconds.toFixed(1)} s` +
+        `${ctx.pace === undefined ? '' : `; the first half paced at ${num(ctx.pace)} lines/s at most`})`,
     );
   }
   const shares = ctx.shares;
-  const recovered = ctx.crash?.recoveredFrom !== undefined;
+  // After a rollback, or once a worker has left with its traffic figures, only the state adds up.
+  const partial = ctx.crash?.recoveredFrom !== undefined || ctx.shrink !== undefined;
   const spread =
-    shares === undefined ? [] : shareProblems(shares, expected, ctx.linesSent, recovered);
+    shares === undefined ? [] : shareProblems(shares, expected, ctx.linesSent, partial);
   const crash = ctx.crash;
   if (crash !== undefined) {
     const back =
@@ -49,6 +52,17 @@ export function report(ctx: DemoContext): boolean {
           `ready ${(crash.recoveryMs / 1000).toFixed(1)} s after the restart`;
     out(
       `Crash:            ${crash.victim} killed (SIGKILL) at ${num(crash.atWords)} words; ${back}`,
+    );
+  }
+  for (const [label, resize, how] of [
+    ['Grow:', ctx.grow, 'joined'],
+    ['Shrink:', ctx.shrink, 'left'],
+  ] as const) {
+    if (resize?.id === undefined) continue;
+    out(
+      `${label.padEnd(18)}${resize.worker} ${how} at ${num(resize.atWords)} words ` +
+        `(reconfiguration ${resize.id}, ${resize.workers} workers after): moved ${movedWords(resize)}; ` +
+        `input paused ${num(resize.pausedMs ?? 0)} ms`,
     );
   }
   if (shares !== undefined) {

@@ -18,7 +18,8 @@ import {
 } from './demo-context.js';
 import { workerName } from './demo-count.js';
 
-const LOCAL = '127.0.0.1';
+/** Where every process of the demo listens. */
+export const LOCAL = '127.0.0.1';
 
 const externalLine = new RegExp(`${LogLine.ExternalListening} (\\S+)`);
 const sourceLine = new RegExp(`source '${WORD_COUNT_SOURCE}' listening on (\\S+)`);
@@ -40,6 +41,38 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * Starts the `roo receive` of worker `index`: its stdout, the output of that
+ * worker's sink, feeds the tally as a stream of its own. Resolves once it
+ * listens, with its address in `ctx.receiverAddresses[index]`.
+ */
+export function startReceiver(ctx: DemoContext, index: number): Promise<Child> {
+  const receiver = ctx.children.start(['receive', '--listen', `${LOCAL}:0`]);
+  ctx.outputsBy[index] = 0;
+  receiver.proc.stdout!.on('data', (chunk: Buffer) => {
+    ctx.tally.push(chunk, index);
+    ctx.outputsBy[index] = (ctx.outputsBy[index] ?? 0) + newlines(chunk);
+    ctx.lastOutputMs = performance.now();
+    ctx.counts.note(ctx.tally.outputs);
+  });
+  ctx.receivers[index] = receiver;
+  const listening = watchAddress(receiver, /^Listening on (\S+)/, 'where it listens', ctx.signal);
+  const started = listening.then((address) => {
+    ctx.receiverAddresses[index] = address;
+    return receiver;
+  });
+  // Marked handled, as watchFor's are: it may be awaited after another.
+  started.catch(() => undefined);
+  return started;
+}
+
+/** The newlines in a chunk of output: the counts it ends. */
+function newlines(chunk: Buffer): number {
+  let n = 0;
+  for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n++;
+  return n;
+}
+
+/**
  * Starts one `roo receive` per worker; each one's stdout, the output of its
  * worker's sink, feeds the tally as a stream of its own.
  *
@@ -53,28 +86,14 @@ export function freePort(): Promise<number> {
 export const startReceivers: DemoStage = {
   title: "starting roo receive, one per worker (captures each worker's sink output)",
   async run(ctx) {
-    const receivers = [];
-    for (let i = 0; i < ctx.options.workers; i++) {
-      const receiver = ctx.children.start(['receive', '--listen', `${LOCAL}:0`]);
-      receiver.proc.stdout!.on('data', (chunk: Buffer) => {
-        ctx.tally.push(chunk, i);
-        ctx.lastOutputMs = performance.now();
-        ctx.counts.note(ctx.tally.outputs);
-      });
-      const listening = watchAddress(
-        receiver,
-        /^Listening on (\S+)/,
-        'where it listens',
-        ctx.signal,
-      );
-      ctx.receivers.push(receiver);
-      receivers.push({ receiver, listening });
-    }
-    for (const [i, { receiver, listening }] of receivers.entries()) {
-      const address = await listening;
-      ctx.receiverAddresses.push(address);
+    const listening = [];
+    for (let i = 0; i < ctx.options.workers; i++) listening.push(startReceiver(ctx, i));
+    for (const [i, started] of listening.entries()) {
+      const receiver = await started;
       const whose = ctx.options.workers > 1 ? ` for ${workerName(i)}` : '';
-      ctx.say(`receiver${whose} listening on ${address} (pid ${receiver.proc.pid})`);
+      ctx.say(
+        `receiver${whose} listening on ${ctx.receiverAddresses[i]} (pid ${receiver.proc.pid})`,
+      );
     }
   },
 };
@@ -83,7 +102,7 @@ export const startReceivers: DemoStage = {
  * The command of worker `index` (after `roo`), with the flags of its role:
  * resilience on, exactly-once sinks. A restart runs the same command.
  */
-function workerArgs(ctx: DemoContext, index: number, role: readonly string[]): string[] {
+export function workerArgs(ctx: DemoContext, index: number, role: readonly string[]): string[] {
   return [
     ...['worker', '--application-module', join(ctx.root, WORD_COUNT_APP)],
     ...['--out', ctx.receiverAddresses[index]!, '--ponythreads', `${ctx.options.threads}`],
@@ -163,7 +182,9 @@ export const startMembers: DemoStage = {
     const members: { worker: DemoWorker; data: Promise<string> }[] = [];
     for (let i = 1; i < ctx.options.workers; i++) {
       const args = workerArgs(ctx, i, [
-        ...['--control', ctx.controlAddress!, '--my-data', `${LOCAL}:0`],
+        // A fixed data address: the restart after the crash must come back at the
+        // address the cluster has on record (its layout, restored by the rollback).
+        ...['--control', ctx.controlAddress!, '--my-data', `${LOCAL}:${await freePort()}`],
       ]);
       const worker = spawnWorker(ctx, workerName(i), args);
       ctx.workers.push(worker);

@@ -1,8 +1,9 @@
 /**
  * `roo demo`: word count on a bundled text, end to end, on a cluster of two
- * workers on this machine, with no set-up, and a crash in the middle: it
- * walks through Wallaroo's resilience guide. It runs the commands a user
- * would type, each a child process of `node bin/roo` (demo-stages.ts):
+ * workers on this machine, with no set-up; the cluster grows by a worker
+ * and shrinks back while it counts (Wallaroo's autoscale guide), then a
+ * worker crashes (its resilience guide). It runs the commands a user would
+ * type, each a child process of `node bin/roo` (demo-stages.ts):
  *
  *   roo receive --listen 127.0.0.1:0                       (one per worker, output captured here)
  *   roo worker  --application-module examples/word_count/app.ts --name initializer
@@ -11,20 +12,28 @@
  *               --run-with-resilience --resilience-dir <temp> --time-between-checkpoints 500000000
  *               ... -- --exactly-once
  *   roo worker  --application-module examples/word_count/app.ts --name worker2
- *               --out <receiver> --control <initializer> --my-data 127.0.0.1:0
+ *               --out <receiver> --control <initializer> --my-data 127.0.0.1:<free port>
  *               --external 127.0.0.1:0 --run-with-resilience ... -- --exactly-once
  *   roo send    --host <source> --file data/gpl-3.0.txt --repeat --messages N/2 --stream-id roo-demo
+ *               --batch-size B --interval 50000000         (paced to last about 10 s)
+ *   roo receive --listen 127.0.0.1:0                       (for worker3)
+ *   roo worker  ... --name worker3 --out <its receiver> --join <initializer's control>
+ *               --my-data 127.0.0.1:0 --my-control 127.0.0.1:<free port> --external 127.0.0.1:0
+ *               --run-with-resilience ... -- --exactly-once
+ *   roo shrink  --external <initializer's external> --workers worker3
  *   kill -9 <worker2>, then the same roo worker command again
  *   roo send    --host <source> --file data/gpl-3.0.txt --repeat --messages N --stream-id roo-demo
  *   roo status  <external> --json                          (each worker)
  *   roo shutdown <initializer's external>
  *
- * It shows progress every second and the recovery's log lines as they come,
- * then prints the top words, the totals, the end-to-end throughput, how the
- * state is spread over the workers (demo-report.ts), and checks every
- * word's final count against an independent count of the text times its
- * repetitions (demo-count.ts): the exactly-once sinks must deliver every
- * count once, crash or not. Every child is stopped on every way out:
+ * It shows progress every second and the reconfigurations' and the
+ * recovery's log lines as they come, what moved and how long the input was
+ * paused, then prints the top words, the totals, the end-to-end throughput,
+ * the grow, the shrink and the crash, how the state is spread over the
+ * workers (demo-report.ts), and checks every word's final count against an
+ * independent count of the text times its repetitions (demo-count.ts): the
+ * exactly-once sinks must deliver every count once, whichever worker owned
+ * the word when, crash or not. Every child is stopped on every way out:
  * success, failure, Ctrl-C, or an exception (demo-children.ts).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -48,6 +57,7 @@ import {
 } from './demo-context.js';
 import { type ExpectedCounts, expectedCounts, num, textLines, WordTally } from './demo-count.js';
 import { report, TOP_WORDS } from './demo-report.js';
+import { PACED_SECONDS } from './demo-send.js';
 import { wordCountStages } from './demo-stages.js';
 import { flagError, parseCount } from './flags.js';
 
@@ -74,8 +84,9 @@ export { RECOVERY_LINES } from './demo-crash.js';
 export { wordCountStages } from './demo-stages.js';
 
 /**
- * Lines sent by default: with resilience, the exactly-once sinks and a crash
- * and recovery in the middle, about 15-25 s on two workers on an idle 2-vCPU machine.
+ * Lines sent by default: with resilience, the exactly-once sinks, a grow and
+ * a shrink while the first half streams in (paced over about 10 s) and a
+ * crash and recovery, about 20-25 s on two workers on an idle 2-vCPU machine.
  */
 export const DEFAULT_DEMO_MESSAGES = 500_000;
 /** Workers of the demo's cluster by default. */
@@ -100,21 +111,27 @@ export const BUNDLED_TEXT = 'data/gpl-3.0.txt';
 export const DEMO_USAGE = `usage: roo demo [flags]
 
 Runs word count on a bundled text (${BUNDLED_TEXT}) on a cluster of
-${DEFAULT_DEMO_WORKERS} workers on this machine, with resilience on, and crashes a worker in
-the middle (Wallaroo's resilience guide): starts a 'roo receive' for each
+${DEFAULT_DEMO_WORKERS} workers on this machine, with resilience on; grows the cluster by a
+worker and shrinks it back while it counts (Wallaroo's autoscale guide), then
+crashes a worker (its resilience guide): starts a 'roo receive' for each
 worker's sink, an initializer 'roo worker' running ${WORD_COUNT_APP} with
 the source, the other workers (which join it over its control channel), all
 with --run-with-resilience and the exactly-once sink, and 'roo send' (with
-acks, --stream-id ${DEMO_STREAM_ID}) with the first half of the lines; once the
-first checkpoint's counts are out, kills worker2 with SIGKILL (the initializer
-with --workers 1), restarts it with the same command and shows the recovery's
-log lines, then sends the rest with 'roo send' again. It shows progress, then what each worker holds ('roo
-status --json'), stops the cluster with 'roo shutdown', and prints the top
+acks, --stream-id ${DEMO_STREAM_ID}) with the first half of the lines, paced to
+last about ${PACED_SECONDS} s. Once the first checkpoint's counts are out, starts one
+more worker (worker3, with its own 'roo receive') with --join, and shows the
+key groups it takes over and how long the input paused; once its sink has
+written counts, removes it with 'roo shrink --workers worker3' and shows
+what moved back. Then kills worker2 with SIGKILL (the initializer with
+--workers 1, which neither grows nor shrinks), restarts it with the same
+command and shows the recovery's log lines, and sends the rest with 'roo
+send' again. It shows progress, then what each worker holds ('roo status
+--json'), stops the cluster with 'roo shutdown', and prints the top
 ${TOP_WORDS} words, the totals, the throughput, and checks every count against an
 independent count (OK or MISMATCH): every count must arrive exactly once.
-A checkpoint every ${DEMO_CHECKPOINT_NS / 1_000_000} ms; every port but the source's is picked by the OS,
-the source's is a free one picked up front. Ctrl-C stops it and every
-process it started.
+A checkpoint every ${DEMO_CHECKPOINT_NS / 1_000_000} ms; ports are picked by the OS but for the source's,
+the members' data ports and the joiner's control port, free ones picked up
+front. Ctrl-C stops it and every process it started.
 
   --messages N      lines to send, the text repeated (default ${DEFAULT_DEMO_MESSAGES})
   --workers N       workers in the cluster, 1 to ${MAX_DEMO_WORKERS} (default ${DEFAULT_DEMO_WORKERS})
@@ -241,6 +258,7 @@ export async function runStages(
     },
     receivers: [],
     receiverAddresses: [],
+    outputsBy: [],
     workers: [],
     senders: [],
     sentBy: [],

@@ -1,7 +1,9 @@
 /**
  * `roo demo` end to end, as a user runs it (bin/roo, dist/): word count on
  * the bundled text comes out exactly right on a cluster of two workers (and
- * on one) although a worker is killed with SIGKILL and restarted midway, the
+ * on one) although the cluster grows by worker3 and shrinks back while it
+ * counts, and a worker is then killed with SIGKILL and restarted; the grow
+ * and the shrink show their reconfiguration lines and what moved, the
  * restarted worker logs Wallaroo's recovery lines in order, the state is
  * spread over the workers, `roo shutdown` stops them all with exit 0, and
  * Ctrl-C stops every process the demo started.
@@ -126,9 +128,91 @@ describe('roo demo', () => {
     );
   }
 
-  it('counts the bundled text exactly on two workers, spreads the state, and shuts down', async () => {
+  /**
+   * worker3 joined and left again before the crash, each time with the
+   * reconfiguration's lines and what moved, and the report says so.
+   */
+  function expectGrowAndShrink(stdout: string): void {
+    const n = (s: string | undefined) => Number(s!.replace(/,/g, ''));
+    const at = (re: RegExp): number => {
+      const m = re.exec(stdout);
+      expect(m, `${re}\n${stdout}`).not.toBeNull();
+      return m!.index;
+    };
+    // Grow: its own receiver, then roo worker --join; the initializer pauses input at a
+    // barrier, the others ship key groups, worker3 takes them over and is ready.
+    const receiver = at(/^receiver for worker3 listening on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
+    const joins = at(/^worker3 joins through 127\.0\.0\.1:\d+, the initializer's control channel/m);
+    const pausing = at(
+      /^ +\[initializer\] reconfiguration (\d+): initializer, worker2 -> initializer, worker2, worker3; pausing input at barrier \1$/m,
+    );
+    at(
+      /^ +\[worker2\] reconfiguration \d+: input paused, every actor aligned; shipping [1-9]\d* key groups/m,
+    );
+    const tookOver = stdout.match(
+      /^ +\[worker3\] reconfiguration \d+: took over ([1-9]\d*) key groups \((\d+) keys\)$/m,
+    )!;
+    expect(tookOver).not.toBeNull();
+    at(/^ +\[worker3\] \|~~ INIT PHASE III: Application is ready to work! ~~\|$/m);
+    const grown = stdout.match(
+      /^ +\[initializer\] reconfiguration (\d+) complete: routing table version (\d+), 3 workers \(initializer, worker2, worker3\), joined: worker3; moved (\d+) key groups, (\d+) keys, (\d+) bytes; input paused (\d+) ms$/m,
+    )!;
+    expect(grown, stdout).not.toBeNull();
+    expect(n(grown[3])).toBe(n(tookOver[1]));
+    expect(n(grown[4])).toBe(n(tookOver[2]));
+    at(
+      /^the cluster grew to 3 workers, ready [\d.]+ s after worker3 started \(reconfiguration \d+\): moved [\d,]+ key groups/m,
+    );
+    // worker3 counted: its sink wrote counts through its own receiver.
+    const wrote = at(/^worker3's sink has written [1-9][\d,]* counts/m);
+    // Shrink: roo shrink prints who left; worker3 ships everything back and leaves.
+    const shrink = at(
+      /^roo shrink --external 127\.0\.0\.1:\d+ --workers worker3 at [\d,]+ words counted$/m,
+    );
+    at(/^ +\[roo shrink\] leaving \(1\): worker3$/m);
+    at(/^ +\[roo shrink\] remaining members \(2\): initializer, worker2$/m);
+    at(
+      /^ +\[worker3\] reconfiguration \d+: input paused, every actor aligned; shipping [1-9]\d* key groups/m,
+    );
+    const shrunk = stdout.match(
+      /^ +\[initializer\] reconfiguration (\d+) complete: routing table version (\d+), 2 workers \(initializer, worker2\), leaving: worker3; moved (\d+) key groups, (\d+) keys, (\d+) bytes; input paused (\d+) ms$/m,
+    )!;
+    expect(shrunk, stdout).not.toBeNull();
+    expect(n(shrunk[1])).toBeGreaterThan(n(grown[1]));
+    expect(n(shrunk[2])).toBe(n(grown[2]) + 1);
+    // Everything worker3 took over goes back (and any word new since).
+    expect(n(shrunk[3])).toBe(n(grown[3]));
+    expect(n(shrunk[4])).toBeGreaterThanOrEqual(n(grown[4]));
+    at(/^ +\[worker3\] left the cluster: shrunk out of the cluster \(reconfiguration \d+\)$/m);
+    const gone = at(
+      /^the cluster shrank to 2 workers; roo shrink took [\d.]+ s \(reconfiguration \d+\): .*worker3 exited with code 0 and removed its resilience files$/m,
+    );
+    const crash = at(/^kill -9 \d+: worker2 killed/m);
+    expect([receiver, joins, pausing, wrote, shrink, gone, crash]).toEqual(
+      [receiver, joins, pausing, wrote, shrink, gone, crash].sort((a, b) => a - b),
+    );
+    // The report: the grow and the shrink, from those lines.
+    const moved = (line: RegExpMatchArray) =>
+      `moved ${n(line[3]).toLocaleString('en-US')} key groups, ${n(line[4]).toLocaleString('en-US')} keys, ` +
+      `${n(line[5]).toLocaleString('en-US')} bytes; input paused ${n(line[6]).toLocaleString('en-US')} ms`;
+    expect(stdout).toMatch(
+      new RegExp(
+        `^Grow: +worker3 joined at [\\d,]+ words \\(reconfiguration ${grown[1]}, 3 workers after\\): ${moved(grown)}$`,
+        'm',
+      ),
+    );
+    expect(stdout).toMatch(
+      new RegExp(
+        `^Shrink: +worker3 left at [\\d,]+ words \\(reconfiguration ${shrunk[1]}, 2 workers after\\): ${moved(shrunk)}$`,
+        'm',
+      ),
+    );
+  }
+
+  it('counts the bundled text exactly on two workers, grows and shrinks, spreads the state, and shuts down', async () => {
     const stdout = await expectOk([]);
     expect(stdout).toMatch(/on a cluster of 2 workers$/m);
+    expectGrowAndShrink(stdout);
     expectRecovery(stdout, 'worker2');
     expect(stdout).toMatch(/^receiver for worker2 listening on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
     expect(stdout).toMatch(/^worker2: data channel on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
@@ -147,7 +231,7 @@ describe('roo demo', () => {
     expect(stdout).toMatch(
       /^initializer exited with code 0, worker2 exited with code 0; their resilience files are removed$/m,
     );
-  });
+  }, 120_000);
 
   it('still runs on one worker (--workers 1)', async () => {
     const stdout = await expectOk(['--workers', '1']);
@@ -155,6 +239,8 @@ describe('roo demo', () => {
     expectRecovery(stdout, 'initializer');
     expect(stdout).toMatch(/^State: +([\d,]+) word entities on 1 worker \(initializer \1\)$/m);
     expect(stdout).toMatch(/^initializer exited with code 0$/m);
+    // One worker neither grows nor shrinks.
+    expect(stdout).not.toMatch(/--join|roo shrink|^Grow:|^Shrink:/m);
   });
 
   it('refuses a bad command line with exit code 2', async () => {
