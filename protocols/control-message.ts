@@ -99,6 +99,8 @@ export interface AssignControlMessage {
   readonly clusterId: string;
   /** Index of the receiving worker in `members`. */
   readonly workerIndex: number;
+  /** The cluster's rollback generation (0 until the first recovery): data channels carry it. */
+  readonly generation: number;
   /** Every worker, the initializer included; names are unique. */
   readonly members: readonly WireMember[];
   readonly routing: WireRoutingTable;
@@ -237,6 +239,34 @@ export interface MigrateControlMessage {
   readonly id: number;
   readonly members: readonly WireMember[];
   readonly routing: WireRoutingTable;
+  /** Key groups that stay on their worker but move to another of its threads (a rebalance). */
+  readonly moves: readonly WireThreadMove[];
+}
+
+/** A key group moving to another scheduler thread of the worker that owns it. */
+export interface WireThreadMove {
+  readonly worker: string;
+  readonly partition: string;
+  readonly keyGroup: number;
+  readonly thread: number;
+}
+
+/** A worker asks the coordinator to move some of its key groups between its threads. */
+export interface RebalanceRequestControlMessage {
+  readonly type: 'rebalance-request';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly nonce: number;
+  readonly name: string;
+  readonly moves: readonly WireThreadMove[];
+}
+
+/** The coordinator's answer to a rebalance request, once it ran (or was refused). */
+export interface RebalanceReplyControlMessage {
+  readonly type: 'rebalance-reply';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly nonce: number;
+  readonly ok: boolean;
+  readonly message: string;
 }
 
 /** A worker's key groups that leave it in reconfiguration `id`, with their state. */
@@ -355,7 +385,9 @@ export type ControlMessage =
   | LeaveControlMessage
   | RedirectControlMessage
   | ShrinkRequestControlMessage
-  | ShrinkReplyControlMessage;
+  | ShrinkReplyControlMessage
+  | RebalanceRequestControlMessage
+  | RebalanceReplyControlMessage;
 
 /** The `type` of each kind of {@link ControlMessage}. */
 export type ControlMessageType = ControlMessage['type'];
@@ -374,7 +406,7 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
     'restorable',
   ],
   refuse: ['code', 'message'],
-  assign: ['clusterId', 'workerIndex', 'members', 'routing'],
+  assign: ['clusterId', 'workerIndex', 'generation', 'members', 'routing'],
   spawned: ['name', 'directory'],
   wire: ['directory'],
   wired: ['name'],
@@ -387,7 +419,7 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
   checkpoint: ['id'],
   'checkpoint-done': ['name', 'id', 'error'],
   commit: ['id'],
-  migrate: ['id', 'members', 'routing'],
+  migrate: ['id', 'members', 'routing', 'moves'],
   'migrate-out': ['name', 'id', 'groups'],
   'migrate-in': ['id', 'groups'],
   'migrate-spawned': ['name', 'id', 'directory'],
@@ -398,6 +430,8 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
   redirect: ['control'],
   'shrink-request': ['nonce', 'workers', 'count', 'query'],
   'shrink-reply': ['nonce', 'ok', 'message', 'leaving', 'eligible', 'members'],
+  'rebalance-request': ['nonce', 'name', 'moves'],
+  'rebalance-reply': ['nonce', 'ok', 'message'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -530,6 +564,7 @@ export function validateControlMessage(value: unknown): ControlMessage {
         {
           clusterId: 'migrate',
           workerIndex: 0,
+          generation: 0,
           members: field(record, 'members'),
           routing: field(record, 'routing'),
         },
@@ -542,6 +577,7 @@ export function validateControlMessage(value: unknown): ControlMessage {
         id: c.count(field(record, 'id'), 'id'),
         members: a.members,
         routing: a.routing,
+        moves: threadMoves(field(record, 'moves'), c),
       };
     }
     case 'migrate-out':
@@ -605,6 +641,26 @@ export function validateControlMessage(value: unknown): ControlMessage {
         count: c.count(field(record, 'count'), 'count'),
         query: c.boolean(field(record, 'query'), 'query'),
       };
+    case 'rebalance-request':
+      return {
+        type: kind,
+        version,
+        nonce: c.count(field(record, 'nonce'), 'nonce'),
+        name: c.workerName(field(record, 'name'), 'name'),
+        moves: threadMoves(field(record, 'moves'), c),
+      };
+    case 'rebalance-reply': {
+      const message = field(record, 'message');
+      if (typeof message !== 'string' || message.length > 4096)
+        throw c.fail('message', 'must be text of at most 4096 characters');
+      return {
+        type: kind,
+        version,
+        nonce: c.count(field(record, 'nonce'), 'nonce'),
+        ok: c.boolean(field(record, 'ok'), 'ok'),
+        message,
+      };
+    }
     case 'shrink-reply': {
       const message = field(record, 'message');
       if (typeof message !== 'string' || message.length > 4096)
@@ -638,6 +694,21 @@ export function validateControlMessage(value: unknown): ControlMessage {
 /** A list of worker names. */
 function names(x: unknown, path: string, c: Checker): string[] {
   return Array.from(c.array(x, path), (n, i) => c.workerName(n, `${path}[${i}]`));
+}
+
+/** Key groups moving between the threads of their worker. */
+function threadMoves(x: unknown, c: Checker): WireThreadMove[] {
+  return Array.from(c.array(x, 'moves'), (m, i) => {
+    const path = `moves[${i}]`;
+    const r = c.record(m, path);
+    c.onlyFields(r, ['worker', 'partition', 'keyGroup', 'thread'], path);
+    return {
+      worker: c.workerName(field(r, 'worker'), `${path}.worker`),
+      partition: c.text(field(r, 'partition'), `${path}.partition`),
+      keyGroup: c.count(field(r, 'keyGroup'), `${path}.keyGroup`),
+      thread: c.count(field(r, 'thread'), `${path}.thread`),
+    };
+  });
 }
 
 /** Key groups' states shipped by a migration. */
@@ -704,6 +775,7 @@ function validateAssign(
     version,
     clusterId,
     workerIndex,
+    generation: c.count(field(record, 'generation'), 'generation'),
     members,
     routing: { version: c.count(field(routingRecord, 'version'), 'routing.version'), partitions },
   };

@@ -41,6 +41,7 @@ export const EXTERNAL_COMMANDS = [
   'partition-query', // which key groups and keys live on which worker and thread
   'entity-counts', // state entities per partition
   'shrink', // remove workers from the running cluster (`roo shrink`)
+  'rebalance', // spread a worker's key groups over its threads by load (`roo rebalance`)
 ] as const;
 
 /** One of {@link EXTERNAL_COMMANDS}. */

@@ -32,6 +32,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'remove workers from a running cluster (Wallaroo: cluster_shrinker)',
     load: async () => (await import('./shrink.js')).run,
   },
+  rebalance: {
+    summary: "spread a worker's key groups over its threads by load",
+    load: async () => (await import('./rebalance.js')).run,
+  },
   bench: {
     summary: 'benchmark word count throughput by thread count',
     load: async () => (await import('./bench-command.js')).run,

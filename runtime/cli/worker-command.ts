@@ -20,6 +20,15 @@ import { checkResilientPlan, runResilientAlone, type Resilience } from '../check
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
 import {
+  AUTO_REBALANCE_INTERVAL_MS,
+  AUTO_REBALANCE_SAMPLES,
+  autoRebalanceStart,
+  autoRebalanceStep,
+  imbalance,
+  planThreadMoves,
+  threadLoads,
+} from '../topology/rebalance.js';
+import {
   flagsWithoutEffect,
   parseWorkerArgs,
   WORKER_USAGE,
@@ -213,6 +222,58 @@ export async function run(argv: string[]): Promise<number> {
   const running = engine;
   /** The engine now: a cluster's rollback replaces it. */
   const current = (): Engine => node?.engine() ?? running;
+  /** `--auto-rebalance`: samples the threads' loads and rebalances when one stays much busier. */
+  const startAutoRebalance = (): NodeJS.Timeout => {
+    let auto = autoRebalanceStart(current().threads);
+    const timer = setInterval(() => {
+      void (async () => {
+        if (rebalancing) return;
+        const e = current();
+        const step = autoRebalanceStep(auto, threadLoads(await e.groupLoads(), e.threads));
+        auto = step.state;
+        if (!step.rebalance) return;
+        log.info(
+          `auto-rebalance: the busiest thread carried ${step.imbalance.toFixed(2)}x the mean load for ${AUTO_REBALANCE_SAMPLES} samples in a row`,
+        );
+        const r = await rebalance();
+        if (!r.ok) log.warn(`auto-rebalance: ${r.message}`);
+        auto = autoRebalanceStart(e.threads);
+      })().catch((err: Error) => log.warn(`auto-rebalance: ${err.message}`));
+    }, AUTO_REBALANCE_INTERVAL_MS);
+    timer.unref();
+    return timer;
+  };
+  /** Rebalances this worker's threads: through the cluster, or here for a worker alone. */
+  let rebalancing = false;
+  let barrier = 1 << 30;
+  const rebalance = async (): Promise<{ ok: boolean; message: string }> => {
+    if (node !== undefined) return node.rebalance();
+    if (resilience !== undefined)
+      return {
+        ok: false,
+        message:
+          'a worker alone with resilience cannot rebalance its threads; start it as a one-worker cluster (--cluster-initializer --control ADDR)',
+      };
+    if (rebalancing) return { ok: false, message: 'a rebalance is under way' };
+    rebalancing = true;
+    try {
+      const e = current();
+      const groups = await e.groupLoads();
+      const before = imbalance(threadLoads(groups, e.threads));
+      const moves = planThreadMoves(groups, e.threads);
+      if (moves.length === 0)
+        return {
+          ok: true,
+          message: `nothing to move: the busiest thread carries ${before.toFixed(2)}x the mean load`,
+        };
+      const r = await e.rebalanceAlone(++barrier, options.name, moves);
+      const message = `the busiest thread carried ${before.toFixed(2)}x the mean load; moved ${r.groups} key groups (${r.entities} keys, ${r.bytes} bytes) between threads; input paused ${r.pausedMs} ms`;
+      log.info(`rebalance: ${message}`);
+      return { ok: true, message };
+    } finally {
+      rebalancing = false;
+    }
+  };
   const status = {
     get plan() {
       return current().plan;
@@ -267,6 +328,7 @@ export async function run(argv: string[]): Promise<number> {
             log,
             shrink: (r) =>
               node !== undefined ? node.shrink(r) : Promise.resolve(shrinkAlone(options.name)),
+            rebalance: () => rebalance(),
           }),
         // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
         onShutdown: () => {
@@ -296,6 +358,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   log.info(LogLine.InitPhaseIII);
+  const autoTimer = options.autoRebalance ? startAutoRebalance() : undefined;
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -304,6 +367,7 @@ export async function run(argv: string[]): Promise<number> {
       stopping = true;
       log.info(`${signal}: shutting down`);
       resilience?.driver.stop();
+      if (autoTimer !== undefined) clearInterval(autoTimer);
       Promise.all([external?.close(), node?.close(), current().stop()]).then(
         () => {
           log.info(LogLine.ShutdownComplete);

@@ -49,6 +49,8 @@ export interface WorkerOptions {
   readonly ponythreads: number | undefined;
   readonly ponynoblock: boolean;
   readonly ponypinasio: boolean;
+  /** `--auto-rebalance`: spread key groups over threads when one stays much busier. */
+  readonly autoRebalance: boolean;
   readonly appArgs: readonly string[];
 }
 
@@ -74,6 +76,8 @@ Runs a worker of a roo application (Wallaroo's machida), alone or in a cluster.
       --cluster-id ID           the cluster's id: letters, digits, '_', '.', ':', '-'
   -r, --resilience-dir DIR      where resilience files go (default /tmp/roo)
       --run-with-resilience     checkpoint state and recover after crashes
+      --auto-rebalance          move key groups between threads when one stays much busier
+                                than the mean (skewed keys); see roo rebalance
       --time-between-checkpoints NS   nanoseconds between checkpoints (default 1000000000)
   -u, --stop-pause NS           pause before state migration, nanoseconds (alias --stop-world);
                                 accepted for Wallaroo compatibility; no effect yet
@@ -158,6 +162,7 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
         ponythreads: { type: 'string' },
         ponynoblock: { type: 'boolean' },
         ponypinasio: { type: 'boolean' },
+        'auto-rebalance': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -270,6 +275,7 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
     ponythreads,
     ponynoblock: flag('ponynoblock'),
     ponypinasio: flag('ponypinasio'),
+    autoRebalance: flag('auto-rebalance'),
     appArgs,
   };
 }

@@ -26,6 +26,7 @@ import {
   type AssignControlMessage,
   type ShrinkOutcome,
   type ShrinkRequest,
+  type WireThreadMove,
   type WorkerDirectory,
 } from '../../protocols/index.js';
 import { CheckpointDriver } from '../checkpoint/driver.js';
@@ -44,7 +45,8 @@ import {
 } from './cluster-info.js';
 import { ControlClient, ControlServer } from './control-transport.js';
 import { ClusterMember } from './member.js';
-import { ReconfigurationDriver } from './reconfiguration-driver.js';
+import { ReconfigurationDriver, type RebalanceOutcome } from './reconfiguration-driver.js';
+import { imbalance, planThreadMoves, threadLoads } from '../topology/rebalance.js';
 import type { Layout } from './reconfiguration.js';
 import {
   initialState,
@@ -131,6 +133,8 @@ export interface ClusterNode {
   shutdownCluster(reason: string): void;
   /** The cluster as this worker knows it. */
   view(): ClusterView;
+  /** Spreads this worker's key groups over its threads by measured load (a reconfiguration). */
+  rebalance(): Promise<RebalanceOutcome>;
   /** Asks the coordinator to shrink the cluster (or only which workers may leave). */
   shrink(request: ShrinkRequest): Promise<ShrinkOutcome>;
   /** Closes the control channel. */
@@ -151,6 +155,31 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   const r = o.resilience;
   const member = new ClusterMember(o, data);
   const helloOf = (control: Address, rejoin: boolean) => member.helloOf(control, rejoin);
+  /** Plans this worker's thread moves from its measured loads and has `run` carry them out. */
+  const rebalanceWith = async (
+    run: (moves: WireThreadMove[]) => Promise<RebalanceOutcome>,
+  ): Promise<RebalanceOutcome> => {
+    const e = member.engine;
+    const groups = await e.groupLoads();
+    const before = imbalance(threadLoads(groups, e.threads));
+    const moves = planThreadMoves(groups, e.threads).map((m) => ({
+      worker: o.name,
+      partition: e.plan.partitions[m.partition]?.name ?? '',
+      keyGroup: m.keyGroup,
+      thread: m.to,
+    }));
+    if (moves.length === 0)
+      return {
+        ok: true,
+        message: `nothing to move: the busiest thread carries ${before.toFixed(2)}x the mean load`,
+      };
+    log.info(
+      `rebalancing threads: the busiest carries ${before.toFixed(2)}x the mean load; moving ${moves.length} key groups`,
+    );
+    const outcome = await run(moves);
+    if (outcome.ok) await e.resetLoads();
+    return outcome;
+  };
   // Plan facts are the same in every engine a rollback makes.
   const engine = o.engine;
   if (o.initializer === undefined) {
@@ -264,6 +293,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
       shrink: (request) => member.relayShrink(request, send),
       view: () => member.view(),
+      rebalance: () => rebalanceWith((moves) => member.requestRebalance(moves, send)),
       close: async () => {
         connection.closing = true;
         closing.abort();
@@ -303,6 +333,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           },
           log,
         );
+  /** The cluster's rollback generation: every assign (a joiner's too) carries it. */
+  let generation = 0;
   /** The layout in force: set by start-up, reconfigurations and rollbacks. */
   let layoutNow: Layout | undefined;
   /** Records the layout checkpoint `id` was taken under, before anyone hears of its commit. */
@@ -512,7 +544,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     const target = choice.target;
     reported.clear();
     restoredFrom = target;
-    const generation = 1 + Math.floor(Math.random() * 0x7ffffffe);
+    generation = 1 + Math.floor(Math.random() * 0x7ffffffe);
     log.info(`rolling the cluster back to checkpoint ${target} (generation ${generation})`);
     // The members and routing table the checkpoint was taken under come back with its state.
     const saved = layoutOf(loadLayouts(o.resilienceDir, engine.plan.application), target);
@@ -551,6 +583,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     version: 1,
     clusterId,
     workerIndex: index,
+    generation,
     members: members.map((x) => ({
       name: x.name,
       threads: x.threads,
@@ -637,6 +670,18 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       case 'shutdown':
         shutdownAll(m.reason);
         return;
+      case 'rebalance-request': {
+        const asked = reconfigurations?.rebalance(m.name, m.moves);
+        void (
+          asked ?? Promise.resolve({ ok: false, message: 'the cluster is not running yet' })
+        ).then((r) =>
+          listener.server?.send(
+            connection,
+            encodeControlMessage({ type: 'rebalance-reply', version: 1, nonce: m.nonce, ...r }),
+          ),
+        );
+        return;
+      }
       case 'shrink-request': {
         const request = { workers: m.workers, count: m.count, query: m.query };
         void shrink(request).then((r) =>
@@ -697,6 +742,12 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     engine: () => member.engine,
     shutdownCluster: shutdownAll,
     shrink,
+    rebalance: () =>
+      rebalanceWith(
+        (moves) =>
+          reconfigurations?.rebalance(o.name, moves) ??
+          Promise.resolve({ ok: false, message: 'the cluster is not running yet' }),
+      ),
     view: () => {
       const v = member.view();
       const running = reconfigurations?.running;

@@ -80,6 +80,8 @@ export interface ExternalHandlers {
   shutdownResult(): ExternalResultValue;
   /** Shrinks the cluster, or (`query`) only says which workers may leave. */
   shrink(request: ShrinkRequest): Promise<ShrinkOutcome>;
+  /** Spreads this worker's key groups over its threads by measured load. */
+  rebalance(): Promise<{ readonly ok: boolean; readonly message: string }>;
 }
 
 /** A response, and whether the worker must shut down once it has been sent. */
@@ -146,6 +148,13 @@ export async function answerRequest(
         const outcome = await handlers.shrink(shrinkRequestOf(request.args));
         return { response: makeResponse(request.id, shrinkResult(outcome)), then: 'continue' };
       }
+      case 'rebalance': {
+        const r = await handlers.rebalance();
+        return {
+          response: makeResponse(request.id, { ok: r.ok, message: r.message }),
+          then: 'continue',
+        };
+      }
       default: {
         const command: string = (request as { command: string }).command;
         return errorAnswer(
@@ -187,6 +196,8 @@ export interface EngineHandlerOptions {
   readonly log: Logger;
   /** Shrinks the cluster (the cluster node's); absent for a worker running alone. */
   readonly shrink?: (request: ShrinkRequest) => Promise<ShrinkOutcome>;
+  /** Rebalances this worker's threads (through the cluster, or alone). */
+  readonly rebalance?: () => Promise<{ readonly ok: boolean; readonly message: string }>;
 }
 
 /** The external commands over a running engine. */
@@ -205,6 +216,17 @@ export function engineHandlers(o: EngineHandlerOptions): ExternalHandlers {
       worker: o.identity.worker,
       stopping: [...(o.identity.members?.() ?? [o.identity.worker])],
     }),
+    rebalance: async () => {
+      o.log.info('external channel: rebalance requested');
+      const r =
+        o.rebalance === undefined
+          ? { ok: false, message: 'this worker cannot rebalance its threads' }
+          : await o.rebalance();
+      (r.ok ? o.log.info.bind(o.log) : o.log.warn.bind(o.log))(
+        `external channel: rebalance ${r.ok ? 'done' : 'refused'}: ${r.message}`,
+      );
+      return r;
+    },
     shrink: async (request) => {
       const what = request.query
         ? 'query'

@@ -14,6 +14,7 @@ import {
   type ShrinkOutcome,
   type ShrinkRequest,
   type WireGroupState,
+  type WireThreadMove,
 } from '../../protocols/index.js';
 import { CheckpointMember } from '../checkpoint/driver.js';
 import { restorableIds } from '../checkpoint/recovery.js';
@@ -93,6 +94,23 @@ export class ClusterMember {
   /** The initializer's control address, once assigned. */
   initializerControl(): Address | undefined {
     return this.assigned?.members[0]?.control;
+  }
+
+  /** This worker's key groups moving between its threads in the running reconfiguration: target thread by 'partition/group'. */
+  private threadMoves = new Map<string, number>();
+  /** Rebalance requests sent to the coordinator, by nonce. */
+  private readonly rebalances = new Map<number, (o: { ok: boolean; message: string }) => void>();
+
+  /** Asks the coordinator to move this worker's groups between its threads as `moves` say. */
+  requestRebalance(
+    moves: readonly WireThreadMove[],
+    send: (m: ControlMessage) => void,
+  ): Promise<{ ok: boolean; message: string }> {
+    const nonce = ++this.nonce;
+    return new Promise((resolve) => {
+      this.rebalances.set(nonce, resolve);
+      send({ type: 'rebalance-request', version: 1, nonce, name: this.o.name, moves });
+    });
   }
 
   /** Shrink requests relayed to the coordinator, by nonce. */
@@ -183,7 +201,7 @@ export class ClusterMember {
           log.info(`restoring checkpoint ${this.rollback.checkpoint}`);
         }
         if (this.rollback !== undefined) r?.store.dropAfter(this.rollback.checkpoint);
-        const directory = await engine.spawn(placement, this.rollback?.generation ?? 0, restore);
+        const directory = await engine.spawn(placement, m.generation, restore);
         engine.placement = { ...engine.placement, version: m.routing.version };
         this.spawned = true;
         this.started = false;
@@ -194,6 +212,11 @@ export class ClusterMember {
       case 'migrate': {
         // Barrier m.id through every actor, sources holding their input after it.
         this.reconfiguring = m.id;
+        this.threadMoves = new Map(
+          m.moves
+            .filter((x) => x.worker === o.name)
+            .map((x) => [`${x.partition}/${x.keyGroup}`, x.thread]),
+        );
         const snapshot = await engine.quiesce(m.id, o.name);
         // With resilience the barrier is a checkpoint: its file is written before the groups leave.
         this.checkpoints?.write(snapshot);
@@ -202,7 +225,9 @@ export class ClusterMember {
         m.routing.partitions.forEach((p, pi) => {
           const held = snapshot.partitions[pi]?.keyGroups ?? [];
           p.owners.forEach((owner, g) => {
-            if (this.owners[pi]?.[g] !== this.me || m.members[owner]?.name === o.name) return;
+            if (this.owners[pi]?.[g] !== this.me) return;
+            const moving = this.threadMoves.has(`${p.name}/${g}`);
+            if (m.members[owner]?.name === o.name && !moving) return;
             const part = held.find((x) => x.keyGroup === g);
             leaving.push({ partition: pi, keyGroup: g });
             groups.push({
@@ -222,6 +247,7 @@ export class ClusterMember {
       }
       case 'migrate-in': {
         const partitions = engine.plan.partitions;
+        const moves = this.threadMoves;
         const directory = await engine.moveIn(
           m.groups.map((g) => ({
             partition: partitions.findIndex((p) => p.name === g.partition),
@@ -229,7 +255,9 @@ export class ClusterMember {
             count: g.entities,
             state: g.state,
           })),
+          (pi, g) => moves.get(`${partitions[pi]?.name ?? ''}/${g}`),
         );
+        this.threadMoves = new Map();
         if (m.groups.length > 0)
           log.info(
             `reconfiguration ${m.id}: took over ${m.groups.length} key groups (${m.groups.reduce((a, g) => a + g.entities, 0)} keys)`,
@@ -249,7 +277,7 @@ export class ClusterMember {
           members: a.members.map((x) => ({ name: x.name, data: x.data, threads: x.threads })),
           owners: this.owners,
           directories: m.directory,
-          generation: this.rollback?.generation ?? 0,
+          generation: this.assigned?.generation ?? 0,
         });
         log.info(
           `reconfiguration ${m.id}: routing table version ${a.routing.version} installed; worker ${this.me + 1} of ${a.members.length}: ${a.members.map((x) => x.name).join(', ')}`,
@@ -268,6 +296,12 @@ export class ClusterMember {
         this.started = true;
         reply({ type: 'ready', version: 1, name: o.name });
         if (o.initializer === undefined) o.onReady();
+        return;
+      }
+      case 'rebalance-reply': {
+        const resolve = this.rebalances.get(m.nonce);
+        this.rebalances.delete(m.nonce);
+        resolve?.({ ok: m.ok, message: m.message });
         return;
       }
       case 'shrink-reply': {
@@ -296,7 +330,7 @@ export class ClusterMember {
           members: a.members.map((x) => ({ name: x.name, data: x.data, threads: x.threads })),
           owners: this.owners,
           directories: m.directory,
-          generation: this.rollback?.generation ?? 0,
+          generation: this.assigned?.generation ?? 0,
         });
         reply({ type: 'wired', version: 1, name: o.name });
         return;

@@ -7,6 +7,7 @@
  * durable by a checkpoint before any worker leaves.
  */
 import type {
+  WireThreadMove,
   AssignControlMessage,
   ControlMessage,
   ShrinkOutcome,
@@ -73,6 +74,12 @@ interface Waiter {
   readonly resolve: (o: ShrinkOutcome) => void;
   readonly message: string;
   readonly eligible: readonly string[];
+}
+
+/** What a rebalance request gets back. */
+export interface RebalanceOutcome {
+  readonly ok: boolean;
+  readonly message: string;
 }
 
 /** Runs reconfigurations, one at a time. */
@@ -160,6 +167,28 @@ export class ReconfigurationDriver {
         },
         (reason) =>
           resolve({ ok: false, message: reason, leaving: [], eligible: plan.eligible, members }),
+      );
+    });
+  }
+
+  /** Moves `worker`'s key groups between its threads (its own plan, from its measured loads). */
+  rebalance(worker: string, moves: readonly WireThreadMove[]): Promise<RebalanceOutcome> {
+    if (moves.length === 0) return Promise.resolve({ ok: true, message: 'nothing to move' });
+    const blocked = this.o.blocked();
+    if (blocked !== undefined) return Promise.resolve({ ok: false, message: blocked });
+    if (this.busy()) return Promise.resolve({ ok: false, message: this.busyReason() });
+    return new Promise((resolve) => {
+      void this.begin(
+        (id) => {
+          this.waiter = {
+            id,
+            resolve: (o) => resolve({ ok: o.ok, message: o.message }),
+            message: `moved ${moves.length} key groups between the threads of '${worker}'`,
+            eligible: [],
+          };
+          return { kind: 'rebalance', worker, moves, id, nowMs: Date.now() };
+        },
+        (reason) => resolve({ ok: false, message: reason }),
       );
     });
   }
@@ -256,6 +285,7 @@ export class ReconfigurationDriver {
             id: d.id,
             members: o.assignOf(a, 0).members,
             routing,
+            moves: d.moves,
           });
         return;
       }

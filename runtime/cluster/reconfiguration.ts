@@ -15,7 +15,7 @@
  * node then shuts the cluster down, or with resilience rolls it back to the
  * last checkpoint, whose membership and routing table are the ones before.
  */
-import type { WireGroupState, WorkerDirectory } from '../../protocols/index.js';
+import type { WireGroupState, WireThreadMove, WorkerDirectory } from '../../protocols/index.js';
 import type { Member } from './coordinator.js';
 
 /** Who is in the cluster and who owns each key group (by index into `members`). */
@@ -48,6 +48,8 @@ export interface ReconfigurationState {
   readonly pausedAtMs: number;
   /** The plan's state partitions by index (shipped groups name theirs). */
   readonly partitions: readonly string[];
+  /** Key groups moving between the threads of their worker (a rebalance). */
+  readonly moves: readonly WireThreadMove[];
 }
 
 /** Something the reconfiguration coordinator observed. */
@@ -61,6 +63,14 @@ export type ReconfigurationEvent =
   | {
       readonly kind: 'shrink';
       readonly leaving: readonly string[];
+      readonly id: number;
+      readonly nowMs: number;
+    }
+  | {
+      readonly kind: 'rebalance';
+      /** The worker whose key groups move between its threads. */
+      readonly worker: string;
+      readonly moves: readonly WireThreadMove[];
       readonly id: number;
       readonly nowMs: number;
     }
@@ -91,12 +101,13 @@ export type ReconfigurationDecision =
   | { readonly kind: 'refuse'; readonly reason: string }
   /** Tell the joiner its place (it owns nothing yet) and have it spawn. */
   | { readonly kind: 'assign-joiner'; readonly name: string; readonly layout: Layout }
-  /** Tell each of `to`: barrier `id`, hold input, ship what leaves you under `after`. */
+  /** Tell each of `to`: barrier `id`, hold input, ship what leaves you under `after` (or moves to another of your threads). */
   | {
       readonly kind: 'migrate';
       readonly to: readonly string[];
       readonly id: number;
       readonly after: Layout;
+      readonly moves: readonly WireThreadMove[];
     }
   /** Hand `name` the groups it takes over (possibly none) and have it report its directory. */
   | {
@@ -148,6 +159,7 @@ export function idleReconfiguration(
     directories: [],
     pausedAtMs: 0,
     partitions,
+    moves: [],
   };
 }
 
@@ -251,7 +263,19 @@ export function reconfigure(
           members.map((m) => m.name),
         ),
       };
-      return pause({ ...state, id: event.id, after, shipped: [], directories: [] }, event.nowMs);
+      return pause(
+        { ...state, id: event.id, after, shipped: [], directories: [], moves: [] },
+        event.nowMs,
+      );
+    }
+    case 'rebalance': {
+      if (state.phase !== 'idle') return { state, decisions: [busy(state)] };
+      // Same members and owners; the version changes since actors move.
+      const after: Layout = { ...state.before, version: state.before.version + 1 };
+      return pause(
+        { ...state, id: event.id, after, shipped: [], directories: [], moves: event.moves },
+        event.nowMs,
+      );
     }
     case 'joiner-spawned': {
       if (state.phase !== 'joining' || !state.waiting.has(event.name)) return none;
@@ -368,7 +392,7 @@ function pause(
   const to = memberNames(state.before);
   return {
     state: { ...state, phase: 'pausing', waiting: new Set(to), pausedAtMs: nowMs },
-    decisions: [{ kind: 'migrate', to, id: state.id, after: state.after }],
+    decisions: [{ kind: 'migrate', to, id: state.id, after: state.after, moves: state.moves }],
   };
 }
 

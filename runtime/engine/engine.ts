@@ -25,6 +25,7 @@ import {
   runsSourceOn,
   type Placement,
 } from '../topology/placement.js';
+import type { GroupLoad, ThreadMove } from '../topology/rebalance.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import {
   mergeDirectories,
@@ -84,6 +85,10 @@ export class Engine {
   listening: Record<string, string> = {};
   /** Where this worker's share is placed (after `spawn`). */
   placement: Placement;
+  /** The wiring of the last `wire` (a rebalance rewires with new directories). */
+  private wiring: Wiring | undefined;
+  /** Each key group's message count at the last `resetLoads`. */
+  private readonly loadBase = new Map<string, number>();
 
   private constructor(
     /** The plan every thread runs. */
@@ -302,10 +307,13 @@ export class Engine {
 
   /**
    * Key groups that moved here, with their state: each goes to the thread
-   * hosting the fewest groups of its partition. Resolves with this worker's
-   * whole directory now.
+   * `threadOf` names, or else to the thread hosting the fewest groups of its
+   * partition. Resolves with this worker's whole directory now.
    */
-  async moveIn(groups: ThreadRestore['keyGroups']): Promise<WorkerDirectory> {
+  async moveIn(
+    groups: ThreadRestore['keyGroups'],
+    threadOf: (partition: number, keyGroup: number) => number | undefined = () => undefined,
+  ): Promise<WorkerDirectory> {
     const owners = this.placement.keyGroupOwner.map((o) => [...o]);
     const perThread: ThreadRestore['keyGroups'][number][][] = Array.from(
       { length: this.threads },
@@ -315,7 +323,11 @@ export class Engine {
       const row = (owners[g.partition] ??= []);
       const load = new Array<number>(this.threads).fill(0);
       for (const t of row) if (t !== undefined && t >= 0) load[t] = (load[t] ?? 0) + 1;
-      const thread = load.indexOf(Math.min(...load));
+      const asked = threadOf(g.partition, g.keyGroup);
+      const thread =
+        asked !== undefined && asked >= 0 && asked < this.threads
+          ? asked
+          : load.indexOf(Math.min(...load));
       row[g.keyGroup] = thread;
       perThread[thread]?.push(g);
     }
@@ -323,6 +335,70 @@ export class Engine {
     return mergeDirectories(
       await Promise.all(this.pool.remotes.map((r, t) => r.adopt(perThread[t] ?? []))),
     );
+  }
+
+  /**
+   * Each key group's load (messages taken since the last `resetLoads`) and
+   * thread, for rebalancing.
+   */
+  async groupLoads(): Promise<GroupLoad[]> {
+    const all = await Promise.all(this.pool.remotes.map((r) => r.groupLoads()));
+    return all.flatMap((groups, thread) =>
+      groups.map((g) => ({
+        partition: g.partition,
+        keyGroup: g.keyGroup,
+        thread,
+        load: g.received - (this.loadBase.get(`${g.partition}/${g.keyGroup}`) ?? 0),
+      })),
+    );
+  }
+
+  /** Loads count from now on (after a rebalance). */
+  async resetLoads(): Promise<void> {
+    const all = await Promise.all(this.pool.remotes.map((r) => r.groupLoads()));
+    this.loadBase.clear();
+    for (const groups of all)
+      for (const g of groups) this.loadBase.set(`${g.partition}/${g.keyGroup}`, g.received);
+  }
+
+  /**
+   * Rebalances the threads of a worker that runs alone (no cluster): at
+   * barrier `id` every source holds its input; the groups of `moves` are
+   * re-spawned on their new threads with their state; routes are rewired;
+   * input resumes. Resolves with what moved.
+   */
+  async rebalanceAlone(
+    id: number,
+    worker: string,
+    moves: readonly ThreadMove[],
+  ): Promise<{ groups: number; entities: number; bytes: number; pausedMs: number }> {
+    const wiring = this.wiring;
+    if (wiring === undefined) throw new Error('the engine is not wired yet');
+    const t0 = performance.now();
+    const snapshot = await this.quiesce(id, worker);
+    const groups = moves.map((m) => {
+      const part = snapshot.partitions[m.partition]?.keyGroups.find(
+        (g) => g.keyGroup === m.keyGroup,
+      );
+      return {
+        partition: m.partition,
+        keyGroup: m.keyGroup,
+        count: part?.entities ?? 0,
+        state: part?.state ?? new Uint8Array(0),
+      };
+    });
+    await this.moveOut(moves);
+    const to = new Map(moves.map((m) => [`${m.partition}/${m.keyGroup}`, m.to]));
+    const directory = await this.moveIn(groups, (p, g) => to.get(`${p}/${g}`));
+    await this.wire({ ...wiring, directories: [directory] });
+    await this.resumeSources();
+    await this.resetLoads();
+    return {
+      groups: groups.length,
+      entities: groups.reduce((a, g) => a + g.count, 0),
+      bytes: groups.reduce((a, g) => a + g.state.byteLength, 0),
+      pausedMs: Math.round(performance.now() - t0),
+    };
   }
 
   /** Ends a reconfiguration: sources read again. */
@@ -357,6 +433,7 @@ export class Engine {
 
   /** Compiles every thread's routes with the cluster's directory and opens data channels. */
   async wire(wiring: Wiring): Promise<void> {
+    this.wiring = wiring;
     await Promise.all(this.pool.remotes.map((r) => r.wire(wiring)));
   }
 

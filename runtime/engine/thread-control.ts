@@ -116,6 +116,8 @@ export interface ThreadControl {
    * over at 0, so that new actors agree with the old.
    */
   adopt(groups: ThreadRestore['keyGroups']): LocalDirectory;
+  /** Every key group hosted here with the messages it took so far (its load). */
+  groupLoads(): { partition: number; keyGroup: number; received: number }[];
   /** Sources read again after a reconfiguration (`checkpoint` with `holdInput`). */
   resumeSources(): void;
   /** Checkpoint `id` committed: sources acknowledge it, exactly-once sinks release its output. */

@@ -311,6 +311,14 @@ const control: ThreadControl = {
     return localDirectory();
   },
 
+  groupLoads(): { partition: number; keyGroup: number; received: number }[] {
+    return keyGroups.map((kg) => ({
+      partition: kg.partitionIndex,
+      keyGroup: kg.keyGroup,
+      received: kg.counters.received,
+    }));
+  },
+
   resumeSources(): void {
     for (const s of sources) s.resumeInput();
     loop.kick();

@@ -59,6 +59,7 @@ describe('parseWorkerArgs', () => {
       ponythreads: undefined,
       ponynoblock: false,
       ponypinasio: false,
+      autoRebalance: false,
       appArgs: [],
     });
   });

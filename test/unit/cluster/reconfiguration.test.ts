@@ -581,7 +581,9 @@ describe('reconfigure: growing', () => {
       directory: directory(30),
       nowMs: 1500,
     });
-    expect(r.decisions).toEqual([{ kind: 'migrate', to: ['initializer', 'w2'], id: 7, after }]);
+    expect(r.decisions).toEqual([
+      { kind: 'migrate', to: ['initializer', 'w2'], id: 7, after, moves: [] },
+    ]);
     expect(r.state.phase).toBe('pausing');
     expect(r.state.pausedAtMs).toBe(1500);
     expect([...r.state.waiting].sort()).toEqual(['initializer', 'w2']);
@@ -683,7 +685,7 @@ describe('reconfigure: shrinking', () => {
     );
     // Every old member, the leaver included, pauses and ships.
     expect(r.decisions).toEqual([
-      { kind: 'migrate', to: ['initializer', 'w2', 'w3'], id: 12, after },
+      { kind: 'migrate', to: ['initializer', 'w2', 'w3'], id: 12, after, moves: [] },
     ]);
     expect(r.state.phase).toBe('pausing');
     expect(r.state.pausedAtMs).toBe(100);

@@ -62,6 +62,7 @@ const assign = fc
       version,
       clusterId: text,
       workerIndex: owner,
+      generation: fc.nat(),
       members: fc.constant(members),
       routing: fc.record({
         version: count,
@@ -165,6 +166,7 @@ const samples = {
     version: 1,
     clusterId: 'c-1',
     workerIndex: 1,
+    generation: 3,
     members: [
       { name: 'initializer', threads: 2, control: addr, data: addr },
       { name: 'worker-1', threads: 1, control: addr, data: addr },
