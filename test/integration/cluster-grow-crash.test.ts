@@ -125,6 +125,64 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
     },
     240_000,
   );
+
+  it("grows after a recovery: the joiner gets the cluster's rollback generation", async () => {
+    delete process.env['ROO_RECONFIGURE_DELAY_MS'];
+    const receive = await startReceive();
+    procs.push(receive.proc);
+    const resilienceDir = makeResilienceDir();
+    const cluster = await RestartableCluster.create({
+      module: MODULE,
+      out: receive.address,
+      resilienceDir,
+      checkpointNs: CHECKPOINT_NS,
+      appArgs: ['--exactly-once'],
+    });
+    const joiners: RooProcess[] = [];
+    onTestFailed(() => {
+      process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
+    });
+    await cluster.start();
+    const tally = new OutputTally(receive.proc, input.counts);
+    const send = startSend(cluster.source, input.path, [
+      '--batch-size',
+      '50',
+      '--interval',
+      '5000000',
+    ]);
+    procs.push(send);
+    await receive.proc.waitForStdoutLines(2_000);
+    await cluster.kill('worker2');
+    cluster.spawn('worker2');
+    await cluster.initializer.waitForStderr(
+      /cluster of 2 workers recovered from checkpoint/,
+      60_000,
+    );
+    const joiner = RooProcess.spawn('worker3', [
+      'worker',
+      ...['--application-module', MODULE, '--out', receive.address, '--name', 'worker3'],
+      ...['--ponythreads', '1', '--run-with-resilience', '--resilience-dir', resilienceDir],
+      ...['--time-between-checkpoints', String(CHECKPOINT_NS)],
+      ...['--join', argOf(cluster.commands.worker2, '--my-control')],
+      ...['--my-data', `${LOCAL}:${await restartablePort()}`],
+      ...['--my-control', `${LOCAL}:${await restartablePort()}`],
+      ...['--', '--exactly-once'],
+    ]);
+    joiners.push(joiner);
+    procs.push(joiner);
+    await cluster.initializer.waitForStderr(
+      /reconfiguration \d+ complete: routing table version 2, 3 workers/,
+      60_000,
+    );
+    await sendSucceeded(send, 120_000);
+    await tally.waitForFinalCounts(120_000);
+    // The joiner took data: nothing of its was dropped as another generation's.
+    expect(joiner.stderr).not.toMatch(/dropped a connection of rollback generation/);
+    await joiner.stop();
+    await cluster.stop();
+    await receive.proc.stop();
+    expect(wordCountProblems(parseKeyOutputs(receive.proc.stdoutText), input.counts)).toEqual([]);
+  }, 240_000);
 });
 
 /** The value following `flag` in a command line. */
