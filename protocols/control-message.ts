@@ -269,21 +269,52 @@ export interface RebalanceReplyControlMessage {
   readonly message: string;
 }
 
-/** A worker's key groups that leave it in reconfiguration `id`, with their state. */
+/**
+ * Key groups that leave a worker in reconfiguration `id`, with their state,
+ * in chunks of about MIGRATION_CHUNK_BYTES; `last` marks the worker's last.
+ */
 export interface MigrateOutControlMessage {
   readonly type: 'migrate-out';
   readonly version: typeof CONTROL_PROTOCOL_VERSION;
   readonly name: string;
   readonly id: number;
   readonly groups: readonly WireGroupState[];
+  readonly last: boolean;
 }
 
-/** The key groups a worker takes over in reconfiguration `id`, with their state. */
+/** Key groups a worker takes over in reconfiguration `id`, with their state, in chunks (`last`: the last). */
 export interface MigrateInControlMessage {
   readonly type: 'migrate-in';
   readonly version: typeof CONTROL_PROTOCOL_VERSION;
   readonly id: number;
   readonly groups: readonly WireGroupState[];
+  readonly last: boolean;
+}
+
+/** State bytes per migration message: chunks stay far below the control channel's limit. */
+export const MIGRATION_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Splits key groups into chunks of at most `maxBytes` of state (a group
+ * larger than that alone in its chunk), in order; always at least one chunk.
+ */
+export function chunkGroups(
+  groups: readonly WireGroupState[],
+  maxBytes = MIGRATION_CHUNK_BYTES,
+): WireGroupState[][] {
+  const chunks: WireGroupState[][] = [[]];
+  let bytes = 0;
+  for (const g of groups) {
+    const current = chunks[chunks.length - 1] as WireGroupState[];
+    if (current.length > 0 && bytes + g.state.byteLength > maxBytes) {
+      chunks.push([g]);
+      bytes = g.state.byteLength;
+    } else {
+      current.push(g);
+      bytes += g.state.byteLength;
+    }
+  }
+  return chunks;
 }
 
 /** A worker has spawned the key groups it took over: its whole directory now. */
@@ -420,8 +451,8 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
   'checkpoint-done': ['name', 'id', 'error'],
   commit: ['id'],
   migrate: ['id', 'members', 'routing', 'moves'],
-  'migrate-out': ['name', 'id', 'groups'],
-  'migrate-in': ['id', 'groups'],
+  'migrate-out': ['name', 'id', 'groups', 'last'],
+  'migrate-in': ['id', 'groups', 'last'],
   'migrate-spawned': ['name', 'id', 'directory'],
   reconfigure: ['id', 'assign', 'directory'],
   reconfigured: ['name', 'id'],
@@ -587,6 +618,7 @@ export function validateControlMessage(value: unknown): ControlMessage {
         name: c.workerName(field(record, 'name'), 'name'),
         id: c.count(field(record, 'id'), 'id'),
         groups: groupStates(field(record, 'groups'), c),
+        last: c.boolean(field(record, 'last'), 'last'),
       };
     case 'migrate-in':
       return {
@@ -594,6 +626,7 @@ export function validateControlMessage(value: unknown): ControlMessage {
         version,
         id: c.count(field(record, 'id'), 'id'),
         groups: groupStates(field(record, 'groups'), c),
+        last: c.boolean(field(record, 'last'), 'last'),
       };
     case 'migrate-spawned':
       return {

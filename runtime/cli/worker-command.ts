@@ -28,6 +28,7 @@ import {
   planThreadMoves,
   threadLoads,
 } from '../topology/rebalance.js';
+import { barrierCycle } from '../engine/barrier-plan.js';
 import {
   flagsWithoutEffect,
   parseWorkerArgs,
@@ -247,7 +248,11 @@ export async function run(argv: string[]): Promise<number> {
   let rebalancing = false;
   let barrier = 1 << 30;
   const rebalance = async (): Promise<{ ok: boolean; message: string }> => {
-    if (node !== undefined) return node.rebalance();
+    if (node !== undefined) {
+      if (rebalancing) return { ok: false, message: 'a rebalance is under way' };
+      rebalancing = true;
+      return node.rebalance().finally(() => (rebalancing = false));
+    }
     if (resilience !== undefined)
       return {
         ok: false,
@@ -255,6 +260,12 @@ export async function run(argv: string[]): Promise<number> {
           'a worker alone with resilience cannot rebalance its threads; start it as a one-worker cluster (--cluster-initializer --control ADDR)',
       };
     if (rebalancing) return { ok: false, message: 'a rebalance is under way' };
+    const loop = barrierCycle(current().plan);
+    if (loop !== undefined)
+      return {
+        ok: false,
+        message: `the application's routes loop through ${loop}, so a rebalance's barrier could never align`,
+      };
     rebalancing = true;
     try {
       const e = current();

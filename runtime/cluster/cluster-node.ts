@@ -387,11 +387,13 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         installed: (layout, directories) =>
           apply({ kind: 'members', members: layout.members, directories }),
         left: (name) => names.delete(name),
-        failed: (reason, joiner) => {
+        failed: (reason, joiner, paused) => {
           if (joiner !== undefined) {
             toName(joiner, { type: 'leave', version: 1, reason });
             names.delete(joiner);
           }
+          // A joiner lost before anything paused: the cluster is as it was.
+          if (!paused) return;
           // Without resilience a half-moved cluster cannot be put back: stop it.
           if (driver === undefined) shutdownAll(`reconfiguration failed: ${reason}`);
           // With resilience: a lost member is waited for and rolls the cluster back when it

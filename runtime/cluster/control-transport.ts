@@ -10,8 +10,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { formatAddress, type Address } from '../../protocols/index.js';
 import type { Logger } from '../logging/logger.js';
 
-/** Largest control message accepted: a reconfiguration ships the state of the key groups that move in one. */
-export const MAX_CONTROL_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** Largest control message accepted (a reconfiguration ships key groups in chunks well below it). */
+export const MAX_CONTROL_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** Handlers of a control server. */
 export interface ControlServerEvents {

@@ -270,7 +270,7 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
       `a worker named '${hello.name}' is already in the cluster; give every worker a unique --name`,
     );
   }
-  if (hello.joinRunning === true) {
+  if (hello.joinRunning === true && state.order?.includes(hello.name) !== true) {
     if (state.phase !== 'running' || state.recovering || state.lost.size > 0) {
       return refuse(
         state,

@@ -6,6 +6,7 @@
  * chosen checkpoint (under a new data-channel generation).
  */
 import {
+  chunkGroups,
   ErrorCode,
   RooError,
   type Address,
@@ -98,6 +99,8 @@ export class ClusterMember {
 
   /** This worker's key groups moving between its threads in the running reconfiguration: target thread by 'partition/group'. */
   private threadMoves = new Map<string, number>();
+  /** Key groups handed to this worker in the running reconfiguration, until the last chunk. */
+  private incoming: WireGroupState[] = [];
   /** Rebalance requests sent to the coordinator, by nonce. */
   private readonly rebalances = new Map<number, (o: { ok: boolean; message: string }) => void>();
 
@@ -155,7 +158,8 @@ export class ClusterMember {
       control,
       data: this.data,
       rejoin,
-      joinRunning: this.o.join === true,
+      // Only a worker new to the cluster asks to join; once placed (or restarted from its files) it rejoins.
+      joinRunning: this.o.join === true && !rejoin && this.me < 0,
       restorable:
         // Every whole snapshot file: this worker acked each only once it was
         // durable, and the coordinator (whose record of commits is the one that
@@ -242,14 +246,28 @@ export class ClusterMember {
         log.info(
           `reconfiguration ${m.id}: input paused, every actor aligned; shipping ${groups.length} key groups (${groups.reduce((a, g) => a + g.entities, 0)} keys, ${groups.reduce((a, g) => a + g.state.byteLength, 0)} bytes)`,
         );
-        reply({ type: 'migrate-out', version: 1, name: o.name, id: m.id, groups });
+        const chunks = chunkGroups(groups);
+        chunks.forEach((chunk, i) =>
+          reply({
+            type: 'migrate-out',
+            version: 1,
+            name: o.name,
+            id: m.id,
+            groups: chunk,
+            last: i === chunks.length - 1,
+          }),
+        );
         return;
       }
       case 'migrate-in': {
+        this.incoming.push(...m.groups);
+        if (!m.last) return;
+        const incoming = this.incoming;
+        this.incoming = [];
         const partitions = engine.plan.partitions;
         const moves = this.threadMoves;
         const directory = await engine.moveIn(
-          m.groups.map((g) => ({
+          incoming.map((g) => ({
             partition: partitions.findIndex((p) => p.name === g.partition),
             keyGroup: g.keyGroup,
             count: g.entities,
@@ -258,9 +276,9 @@ export class ClusterMember {
           (pi, g) => moves.get(`${partitions[pi]?.name ?? ''}/${g}`),
         );
         this.threadMoves = new Map();
-        if (m.groups.length > 0)
+        if (incoming.length > 0)
           log.info(
-            `reconfiguration ${m.id}: took over ${m.groups.length} key groups (${m.groups.reduce((a, g) => a + g.entities, 0)} keys)`,
+            `reconfiguration ${m.id}: took over ${incoming.length} key groups (${incoming.reduce((a, g) => a + g.entities, 0)} keys)`,
           );
         reply({ type: 'migrate-spawned', version: 1, name: o.name, id: m.id, directory });
         return;

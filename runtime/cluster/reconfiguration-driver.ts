@@ -6,6 +6,7 @@
  * committed first, then checkpoints pause) and has the new membership made
  * durable by a checkpoint before any worker leaves.
  */
+import { chunkGroups } from '../../protocols/index.js';
 import type {
   WireThreadMove,
   AssignControlMessage,
@@ -56,8 +57,8 @@ export interface ReconfigurationDriverOptions {
   readonly installed: (layout: Layout, directories: readonly WorkerDirectory[]) => void;
   /** A worker left: forget its connection (its close is not a loss). */
   readonly left: (name: string) => void;
-  /** A reconfiguration could not finish (a member was lost). */
-  readonly failed: (reason: string, joiner: string | undefined) => void;
+  /** A reconfiguration could not finish (a member was lost); `paused`: input was held already. */
+  readonly failed: (reason: string, joiner: string | undefined, paused: boolean) => void;
   readonly checkpoints?: CheckpointTurns;
   /**
    * A pause before the key groups are handed out, in ms (0 by default; set
@@ -206,7 +207,7 @@ export class ReconfigurationDriver {
         });
         return true;
       case 'migrate-out':
-        this.apply({ kind: 'shipped', name: m.name, id: m.id, groups: m.groups });
+        this.apply({ kind: 'shipped', name: m.name, id: m.id, groups: m.groups, last: m.last });
         return true;
       case 'migrate-spawned':
         this.apply({ kind: 'spawned', name: m.name, id: m.id, directory: m.directory });
@@ -295,7 +296,16 @@ export class ReconfigurationDriver {
           // A failure in the meantime (a lost member) ends this reconfiguration: send nothing more.
           if (this.state.id !== d.id || this.state.phase !== 'shipping') return;
           if (first) o.checkpoints?.commit(d.id, memberNames(this.state.before));
-          o.send(d.name, { type: 'migrate-in', version: 1, id: d.id, groups: d.groups });
+          const chunks = chunkGroups(d.groups);
+          chunks.forEach((groups, i) =>
+            o.send(d.name, {
+              type: 'migrate-in',
+              version: 1,
+              id: d.id,
+              groups,
+              last: i === chunks.length - 1,
+            }),
+          );
         };
         if (first)
           o.log.info(
@@ -332,7 +342,7 @@ export class ReconfigurationDriver {
           members: memberNames(this.layout),
         });
         this.waiter = undefined;
-        o.failed(d.reason, joiner);
+        o.failed(d.reason, joiner, d.paused);
         return;
       }
     }

@@ -85,6 +85,8 @@ export type ReconfigurationEvent =
       readonly name: string;
       readonly id: number;
       readonly groups: readonly WireGroupState[];
+      /** The worker's last chunk. */
+      readonly last: boolean;
     }
   | {
       readonly kind: 'spawned';
@@ -134,8 +136,13 @@ export type ReconfigurationDecision =
       readonly pausedMs: number;
       readonly after: Layout;
     }
-  /** A member was lost during the reconfiguration: it cannot finish. */
-  | { readonly kind: 'failed'; readonly id: number; readonly reason: string };
+  /** A member was lost during the reconfiguration: it cannot finish. `paused`: input was held already. */
+  | {
+      readonly kind: 'failed';
+      readonly id: number;
+      readonly reason: string;
+      readonly paused: boolean;
+    };
 
 /** What a reconfiguration moved. */
 export interface MoveSummary {
@@ -286,8 +293,9 @@ export function reconfigure(
     case 'shipped': {
       if (state.phase !== 'pausing' || event.id !== state.id || !state.waiting.has(event.name))
         return none;
-      const waiting = without(state.waiting, event.name);
       const shipped = [...state.shipped, ...event.groups];
+      if (!event.last) return { state: { ...state, shipped }, decisions: [] };
+      const waiting = without(state.waiting, event.name);
       if (waiting.size > 0) return { state: { ...state, waiting, shipped }, decisions: [] };
       // Every old owner has aligned the barrier: nothing is in flight. Hand out the groups.
       const byOwner = new Map<string, WireGroupState[]>();
@@ -374,6 +382,7 @@ export function reconfigure(
             kind: 'failed',
             id: state.id,
             reason: `worker '${event.name}' was lost during reconfiguration ${state.id}`,
+            paused: state.phase !== 'joining',
           },
         ],
       };

@@ -128,7 +128,7 @@ describe('the external channel of a running word count', () => {
     expect(r.stdout).toMatch(/^threads +2$/m);
     expect(r.stdout).toContain(`Split and Count  tcp-source  ${worker.source}`);
     expect(r.stdout).toMatch(
-      new RegExp(`^initializer +${external.replace(/\./g, '\\.')} +answering$`, 'm'),
+      new RegExp(`^initializer +${external.replace(/\./g, '\\.')} +256 +answering$`, 'm'),
     );
     expect(r.stdout).toMatch(
       new RegExp(`^word totals +256 +${reference.size.toLocaleString('en-US')}$`, 'm'),

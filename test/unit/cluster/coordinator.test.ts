@@ -165,4 +165,22 @@ describe('start-up coordinator', () => {
     expect(r.state.phase).toBe('running');
     expect(r.state.rejoining.size).toBe(0);
   });
+
+  it('lets a member that joined a running cluster rejoin a restarted initializer, which expects it', () => {
+    const start = initialState(3, 'wc', 'h1', { order: ['a', 'b', 'c'] });
+    const r = run(start, [
+      { kind: 'hello', connection: 0, hello: hello('a') },
+      { kind: 'hello', connection: 1, hello: hello('b') },
+      // 'c' had joined with --join; its hello still says so.
+      { kind: 'hello', connection: 2, hello: { ...hello('c'), joinRunning: true } },
+    ]);
+    expect(r.decisions.map((d) => d.kind)).toEqual(['accept', 'accept', 'accept', 'rollback']);
+    // A stranger asking to join while the cluster recovers is refused.
+    const stranger = step(r.state, {
+      kind: 'hello',
+      connection: 3,
+      hello: { ...hello('d'), joinRunning: true },
+    });
+    expect(stranger.decisions[0]).toMatchObject({ kind: 'refuse' });
+  });
 });

@@ -592,10 +592,16 @@ describe('reconfigure: growing', () => {
     const fromInit = shippedBy('initializer', twoWorkers, after);
     const fromW2 = shippedBy('w2', twoWorkers, after);
     expect(fromInit.length + fromW2.length).toBeGreaterThan(0);
-    r = reconfigure(r.state, { kind: 'shipped', name: 'w2', id: 7, groups: fromW2 });
+    r = reconfigure(r.state, { kind: 'shipped', name: 'w2', id: 7, groups: fromW2, last: true });
     expect(r.decisions).toEqual([]);
     expect(r.state.phase).toBe('pausing');
-    r = reconfigure(r.state, { kind: 'shipped', name: 'initializer', id: 7, groups: fromInit });
+    r = reconfigure(r.state, {
+      kind: 'shipped',
+      name: 'initializer',
+      id: 7,
+      groups: fromInit,
+      last: true,
+    });
     expect(r.state.phase).toBe('shipping');
     expect(r.decisions.map((d) => d.kind)).toEqual(['migrate-in', 'migrate-in', 'migrate-in']);
     for (const d of r.decisions) {
@@ -693,13 +699,20 @@ describe('reconfigure: shrinking', () => {
     const fromW2 = shippedBy('w2', threeWorkers, after);
     expect(fromW2).toHaveLength(4 + 2); // every group w2 owned
     r = run(r.state, [
-      { kind: 'shipped', name: 'w2', id: 12, groups: fromW2 },
-      { kind: 'shipped', name: 'w3', id: 12, groups: shippedBy('w3', threeWorkers, after) },
+      { kind: 'shipped', name: 'w2', id: 12, groups: fromW2, last: true },
+      {
+        kind: 'shipped',
+        name: 'w3',
+        id: 12,
+        groups: shippedBy('w3', threeWorkers, after),
+        last: true,
+      },
       {
         kind: 'shipped',
         name: 'initializer',
         id: 12,
         groups: shippedBy('initializer', threeWorkers, after),
+        last: true,
       },
     ]);
     // Only the members that stay take groups in.
@@ -773,6 +786,7 @@ function complete(
       name,
       id: start.id,
       groups: shippedBy(name, before, after, s.partitions),
+      last: true,
     });
     r = step;
     for (const d of step.decisions) if (d.kind === 'migrate-in') migrateIns.push(d);
@@ -814,8 +828,14 @@ describe('reconfigure: one at a time', () => {
     out.push(s); // pausing
     const after = s.after;
     s = run(s, [
-      { kind: 'shipped', name: 'initializer', id: 3, groups: [] },
-      { kind: 'shipped', name: 'w2', id: 3, groups: shippedBy('w2', twoWorkers, after) },
+      { kind: 'shipped', name: 'initializer', id: 3, groups: [], last: true },
+      {
+        kind: 'shipped',
+        name: 'w2',
+        id: 3,
+        groups: shippedBy('w2', twoWorkers, after),
+        last: true,
+      },
     ]).state;
     out.push(s); // shipping
     s = run(
@@ -882,13 +902,13 @@ describe('reconfigure: one at a time', () => {
       const someone = [...s.waiting][0] ?? 'initializer';
       const events: ReconfigurationEvent[] = [
         // Stale (or future) ids from an awaited member.
-        { kind: 'shipped', name: someone, id: s.id - 1, groups: [groupState(0, 0)] },
-        { kind: 'shipped', name: someone, id: s.id + 1, groups: [] },
+        { kind: 'shipped', name: someone, id: s.id - 1, groups: [groupState(0, 0)], last: true },
+        { kind: 'shipped', name: someone, id: s.id + 1, groups: [], last: true },
         { kind: 'spawned', name: someone, id: s.id + 1, directory: directory(1) },
         { kind: 'rewired', name: someone, id: s.id - 1, nowMs: 9 },
         // Right id, but from a member whose answer is not awaited.
         ...notAwaited.flatMap((name): ReconfigurationEvent[] => [
-          { kind: 'shipped', name, id: s.id, groups: [groupState(0, 1)] },
+          { kind: 'shipped', name, id: s.id, groups: [groupState(0, 1)], last: true },
           { kind: 'spawned', name, id: s.id, directory: directory(1) },
           { kind: 'rewired', name, id: s.id, nowMs: 9 },
           { kind: 'joiner-spawned', name, directory: directory(1), nowMs: 9 },
@@ -896,7 +916,7 @@ describe('reconfigure: one at a time', () => {
       ];
       // Reports of the other phases, right id, from an awaited member.
       if (s.phase !== 'pausing')
-        events.push({ kind: 'shipped', name: someone, id: s.id, groups: [] });
+        events.push({ kind: 'shipped', name: someone, id: s.id, groups: [], last: true });
       if (s.phase !== 'shipping')
         events.push({ kind: 'spawned', name: someone, id: s.id, directory: directory(1) });
       if (s.phase !== 'rewiring')
@@ -921,13 +941,13 @@ describe('reconfigure: one at a time', () => {
     const after = s0.after;
     const w3 = shippedBy('w3', threeWorkers, after);
     let r = run(s0, [
-      { kind: 'shipped', name: 'w3', id: 4, groups: w3 },
-      { kind: 'shipped', name: 'w3', id: 4, groups: w3 },
-      { kind: 'shipped', name: 'initializer', id: 4, groups: [] },
+      { kind: 'shipped', name: 'w3', id: 4, groups: w3, last: true },
+      { kind: 'shipped', name: 'w3', id: 4, groups: w3, last: true },
+      { kind: 'shipped', name: 'initializer', id: 4, groups: [], last: true },
     ]);
     expect(r.state.phase).toBe('pausing');
     expect(r.state.shipped).toHaveLength(w3.length);
-    r = run(r.state, [{ kind: 'shipped', name: 'w2', id: 4, groups: [] }]);
+    r = run(r.state, [{ kind: 'shipped', name: 'w2', id: 4, groups: [], last: true }]);
     expect(r.state.phase).toBe('shipping');
     r = run(r.state, [
       { kind: 'spawned', name: 'w2', id: 4, directory: directory(2) },
@@ -963,6 +983,8 @@ describe('reconfigure: a member lost', () => {
             kind: 'failed',
             id: 6,
             reason: `worker '${name}' was lost during reconfiguration 6`,
+            // Nothing paused while only the joiner was starting.
+            paused: s.phase !== 'joining',
           },
         ]);
         expect(r.state).toEqual(idleReconfiguration(layout, PARTITIONS));
@@ -979,8 +1001,8 @@ describe('reconfigure: a member lost', () => {
     let s = run(s0, [
       { kind: 'grow', joiner: member('w3'), id: 2, nowMs: 0 },
       { kind: 'joiner-spawned', name: 'w3', directory: directory(3), nowMs: 0 },
-      { kind: 'shipped', name: 'initializer', id: 2, groups: [] },
-      { kind: 'shipped', name: 'w2', id: 2, groups: [] },
+      { kind: 'shipped', name: 'initializer', id: 2, groups: [], last: true },
+      { kind: 'shipped', name: 'w2', id: 2, groups: [], last: true },
     ]).state;
     expect(s.phase).toBe('shipping');
     expect(reconfigure(s, { kind: 'lost', name: 'w3' }).decisions[0]?.kind).toBe('failed');
@@ -1079,5 +1101,56 @@ describe('reconfigure: any sequence of grows and shrinks', () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it('waits for every chunk a worker ships: only its last one counts it done', () => {
+    const layout = {
+      version: 1,
+      members: [member('initializer'), member('w2')],
+      owners: [Array.from({ length: 8 }, (_, g) => g % 2)],
+    };
+    let r = reconfigure(idleReconfiguration(layout, ['p']), {
+      kind: 'shrink',
+      leaving: ['w2'],
+      id: 5,
+      nowMs: 0,
+    });
+    const state = (g: number) => ({
+      partition: 'p',
+      keyGroup: g,
+      entities: 1,
+      state: new Uint8Array([g]),
+    });
+    r = reconfigure(r.state, {
+      kind: 'shipped',
+      name: 'initializer',
+      id: 5,
+      groups: [],
+      last: true,
+    });
+    r = reconfigure(r.state, {
+      kind: 'shipped',
+      name: 'w2',
+      id: 5,
+      groups: [state(1), state(3)],
+      last: false,
+    });
+    expect(r.decisions).toEqual([]);
+    expect(r.state.phase).toBe('pausing');
+    r = reconfigure(r.state, {
+      kind: 'shipped',
+      name: 'w2',
+      id: 5,
+      groups: [state(5), state(7)],
+      last: true,
+    });
+    expect(r.state.phase).toBe('shipping');
+    expect(r.decisions).toMatchObject([
+      {
+        kind: 'migrate-in',
+        name: 'initializer',
+        groups: [1, 3, 5, 7].map((g) => ({ keyGroup: g })),
+      },
+    ]);
   });
 });

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import {
+  chunkGroups,
   CONTROL_PROTOCOL_VERSION,
   type ControlMessage,
   decodeControlMessage,
@@ -101,8 +102,15 @@ const message: fc.Arbitrary<ControlMessage> = fc.oneof(
     name: workerName,
     id: count,
     groups,
+    last: fc.boolean(),
   }),
-  fc.record({ type: fc.constant('migrate-in' as const), version, id: count, groups }),
+  fc.record({
+    type: fc.constant('migrate-in' as const),
+    version,
+    id: count,
+    groups,
+    last: fc.boolean(),
+  }),
   fc.record({
     type: fc.constant('migrate-spawned' as const),
     version,
@@ -202,8 +210,15 @@ const samples = {
     ok: true,
     message: 'moved 1',
   },
-  'migrate-out': { type: 'migrate-out', version: 1, name: 'w2', id: 7, groups: shippedGroups },
-  'migrate-in': { type: 'migrate-in', version: 1, id: 7, groups: shippedGroups },
+  'migrate-out': {
+    type: 'migrate-out',
+    version: 1,
+    name: 'w2',
+    id: 7,
+    groups: shippedGroups,
+    last: true,
+  },
+  'migrate-in': { type: 'migrate-in', version: 1, id: 7, groups: shippedGroups, last: false },
   'migrate-spawned': { type: 'migrate-spawned', version: 1, name: 'w3', id: 7, directory: dir },
   reconfigure: {
     type: 'reconfigure',
@@ -702,5 +717,33 @@ describe('reconfiguration control messages: refusals', () => {
       { ...samples['shrink-reply'], message: 'm'.repeat(4096) },
     ];
     for (const m of ok) expect(decodeControlMessage(encodeControlMessage(m))).toStrictEqual(m);
+  });
+});
+
+describe('chunkGroups', () => {
+  const g = (k: number, bytes: number) => ({
+    partition: 'p',
+    keyGroup: k,
+    entities: 1,
+    state: new Uint8Array(bytes),
+  });
+  it('keeps order, stays under the limit but for a group larger than it, and never returns no chunk', () => {
+    expect(chunkGroups([])).toEqual([[]]);
+    const chunks = chunkGroups([g(0, 4), g(1, 4), g(2, 4), g(3, 20), g(4, 1)], 10);
+    expect(chunks.map((c) => c.map((x) => x.keyGroup))).toEqual([[0, 1], [2], [3], [4]]);
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 50 }), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 60 }),
+        (sizes, max) => {
+          const groups = sizes.map((b, k) => g(k, b));
+          const out = chunkGroups(groups, max);
+          expect(out.flat().map((x) => x.keyGroup)).toEqual(groups.map((x) => x.keyGroup));
+          for (const c of out)
+            if (c.length > 1)
+              expect(c.reduce((a, x) => a + x.state.byteLength, 0)).toBeLessThanOrEqual(max);
+        },
+      ),
+    );
   });
 });
