@@ -106,6 +106,41 @@ export class CheckpointDriver {
     if (this.state !== undefined) this.state = { ...this.state, inFlight: undefined };
   }
 
+  /**
+   * How checkpoints and a reconfiguration take turns: `before` takes a
+   * checkpoint now, waits for its commit and pauses checkpoints, giving the
+   * reconfiguration's barrier the next id; `commit` records that barrier's
+   * checkpoint durably (then `announce` tells the members); `after` resumes
+   * checkpoints over the new members and waits for one to commit.
+   */
+  reconfigurationTurns(
+    timeoutMs: number,
+    announce: (id: number, members: readonly string[]) => void,
+  ): {
+    before(): Promise<number>;
+    commit(id: number, members: readonly string[]): void;
+    after(members: readonly string[], id: number): Promise<void>;
+  } {
+    return {
+      before: async () => {
+        if (!(await this.finish(timeoutMs)))
+          throw new Error('the checkpoint before it did not commit');
+        this.pause('a reconfiguration runs');
+        return this.lastId + 1;
+      },
+      commit: (id, members) => {
+        // Durable here first, as any commit.
+        this.store.recordCommit(id);
+        this.log.info(`checkpoint ${id} committed (reconfiguration barrier)`);
+        announce(id, members);
+      },
+      after: async (members, id) => {
+        this.run(members, this.committed, id);
+        if (!(await this.finish(timeoutMs))) throw new Error('the checkpoint did not commit');
+      },
+    };
+  }
+
   /** The last id handed out. */
   get lastId(): number {
     return this.state?.lastId ?? 0;

@@ -29,7 +29,7 @@ const initializerNews =
   /^worker '.+' is joining the running cluster|^reconfiguration \d+: .* pausing input at barrier \d+$|^reconfiguration \d+ complete: /;
 /** What every worker says when its input is paused and what it ships or takes over. */
 const workerNews =
-  /^reconfiguration \d+: input paused, every actor aligned; shipping |^reconfiguration \d+: took over /;
+  /^reconfiguration \d+: input paused, every actor aligned \(\d+ ms\); shipping |^reconfiguration \d+: took over /;
 /** What the joiner says when its routes run, and the leaver when it goes. */
 const joinerNews = /^\|~~ INIT PHASE III: Application is ready to work! ~~\||^left the cluster: /;
 

@@ -13,7 +13,8 @@ import {
   type ClusterResilience,
 } from '../cluster/cluster-node.js';
 import { SnapshotStore } from '../checkpoint/snapshot-store.js';
-import { engineHandlers, ExternalServer, shrinkAlone } from '../cluster/external-server.js';
+import { engineHandlers, shrinkAlone } from '../cluster/engine-handlers.js';
+import { ExternalServer } from '../cluster/external-server.js';
 import type { Logger } from '../logging/logger.js';
 import { Engine } from '../engine/engine.js';
 import { checkResilientPlan, runResilientAlone, type Resilience } from '../checkpoint/alone.js';

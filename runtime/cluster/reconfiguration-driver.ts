@@ -20,13 +20,13 @@ import type { Member } from './coordinator.js';
 import {
   idleReconfiguration,
   memberNames,
-  planShrink,
   reconfigure,
   type Layout,
   type ReconfigurationDecision,
   type ReconfigurationEvent,
   type ReconfigurationState,
 } from './reconfiguration.js';
+import { planShrink } from './shrink-plan.js';
 
 /** How checkpoints and reconfigurations take turns (resilience on). */
 export interface CheckpointTurns {

@@ -419,88 +419,48 @@ function without(set: ReadonlySet<string>, name: string): Set<string> {
   return next;
 }
 
-/** Which workers a shrink request removes, or why it is refused. */
-export interface ShrinkPlan {
-  readonly ok: boolean;
-  readonly message: string;
-  readonly leaving: readonly string[];
-  readonly eligible: readonly string[];
-}
-
 /**
- * The workers that may leave: every member but the initializer (it runs the
- * coordinator) and but those running a source (its senders could not follow
- * it), as in Wallaroo.
+ * The layout a rollback restores: the one its checkpoint was taken under
+ * (`saved`; the members' addresses as they are now), or, with none recorded,
+ * `members` with the first routing table (`initialOwners`). `leaving`: the
+ * members now that were not in it (joiners that came after the checkpoint).
  */
-export function eligibleToLeave(
-  layout: Layout,
-  directories: readonly (WorkerDirectory | undefined)[],
-  initializer: string,
-): string[] {
-  return layout.members.flatMap((m, i) => {
-    if (m.name === initializer) return [];
-    const sources = directories[i]?.sources ?? {};
-    return Object.values(sources).some((n) => n > 0) ? [] : [m.name];
-  });
-}
-
-/**
- * Decides a shrink request: named workers must all be members and eligible
- * (or the whole request is refused, saying which and why); a count takes the
- * eligible workers last to join first, and a count above the eligible
- * number shrinks by as many as are eligible, saying so.
- */
-export function planShrink(
-  layout: Layout,
-  directories: readonly (WorkerDirectory | undefined)[],
-  initializer: string,
-  request: { readonly workers: readonly string[]; readonly count: number; readonly query: boolean },
-): ShrinkPlan {
-  const eligible = eligibleToLeave(layout, directories, initializer);
-  const names = memberNames(layout);
-  const refuse = (message: string): ShrinkPlan => ({ ok: false, message, leaving: [], eligible });
-  if (request.query) {
-    return {
-      ok: true,
-      message:
-        eligible.length === 0
-          ? 'no worker may leave now'
-          : `${eligible.length} of ${names.length} workers may leave: ${eligible.join(', ')}`,
-      leaving: [],
-      eligible,
-    };
-  }
-  if (request.workers.length > 0) {
-    const unknown = request.workers.filter((w) => !names.includes(w));
-    if (unknown.length > 0)
-      return refuse(
-        `no worker named ${unknown.map((w) => `'${w}'`).join(', ')} in the cluster (${names.join(', ')}); nothing was changed`,
-      );
-    const repeated = request.workers.filter((w, i) => request.workers.indexOf(w) !== i);
-    if (repeated.length > 0) return refuse(`'${repeated[0]}' is named twice; nothing was changed`);
-    const not = request.workers.filter((w) => !eligible.includes(w));
-    if (not.length > 0)
-      return refuse(
-        `${not.map((w) => `'${w}'`).join(', ')} may not leave (${not.map((w) => (w === initializer ? `${w} is the initializer` : `${w} runs a source`)).join('; ')}); nothing was changed`,
-      );
-    return {
-      ok: true,
-      message: `${request.workers.join(', ')} will leave`,
-      leaving: [...request.workers],
-      eligible,
-    };
-  }
-  if (request.count < 1) return refuse('name the workers to leave, or how many');
-  if (eligible.length === 0) return refuse('no worker may leave now; nothing was changed');
-  // The most recently joined first.
-  const leaving = [...eligible].reverse().slice(0, request.count);
+export function rollbackLayout(
+  saved: Layout | undefined,
+  members: readonly Member[],
+  initialOwners: () => number[][],
+): { layout: Layout; leaving: string[] } {
+  if (saved === undefined)
+    return { layout: { version: 1, members, owners: initialOwners() }, leaving: [] };
+  const now = (m: Member) => members.find((x) => x.name === m.name) ?? m;
+  const layout = { ...saved, members: saved.members.map(now) };
   return {
-    ok: true,
-    message:
-      leaving.length < request.count
-        ? `asked for ${request.count} workers to leave but only ${eligible.length} may: ${leaving.join(', ')} will leave`
-        : `${leaving.join(', ')} will leave`,
-    leaving,
-    eligible,
+    layout,
+    leaving: members
+      .filter((m) => !layout.members.some((x) => x.name === m.name))
+      .map((m) => m.name),
   };
+}
+
+/**
+ * Why no reconfiguration may start now, or undefined: the cluster must be
+ * running (not forming, not recovering), whole (no worker lost), and its
+ * routes must not loop (`loop`: a stage on a loop, if any), or the barrier
+ * could never align.
+ */
+export function whyBlocked(
+  cluster: {
+    readonly phase: string;
+    readonly recovering: boolean;
+    readonly lost: ReadonlySet<string>;
+  },
+  loop: string | undefined,
+): string | undefined {
+  if (cluster.phase !== 'running' || cluster.recovering)
+    return `the cluster is not running now (${cluster.recovering ? 'recovering' : cluster.phase})`;
+  if (cluster.lost.size > 0)
+    return `worker ${[...cluster.lost].map((n) => `'${n}'`).join(', ')} is lost; the cluster must be whole to grow or shrink`;
+  if (loop !== undefined)
+    return `the application's routes loop through ${loop}, so a reconfiguration's barrier could never align`;
+  return undefined;
 }

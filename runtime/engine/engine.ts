@@ -288,11 +288,17 @@ export class Engine {
    * this worker has aligned it, with every key group's state. Once every
    * worker has resolved, nothing is in flight anywhere in the cluster.
    */
-  async quiesce(id: number, worker: string): Promise<Snapshot> {
+  async quiesce(
+    id: number,
+    worker: string,
+    /** Only these key groups need their state in the snapshot (all when undefined). */
+    only?: readonly { partition: number; keyGroup: number }[],
+  ): Promise<Snapshot> {
+    const keys = only?.map((g) => `${g.partition}/${g.keyGroup}`);
     return this.snapshotOf(
       id,
       worker,
-      await Promise.all(this.pool.remotes.map((r) => r.checkpoint(id, true))),
+      await Promise.all(this.pool.remotes.map((r) => r.checkpoint(id, true, keys))),
     );
   }
 
@@ -375,7 +381,7 @@ export class Engine {
     const wiring = this.wiring;
     if (wiring === undefined) throw new Error('the engine is not wired yet');
     const t0 = performance.now();
-    const snapshot = await this.quiesce(id, worker);
+    const snapshot = await this.quiesce(id, worker, moves);
     const groups = moves.map((m) => {
       const part = snapshot.partitions[m.partition]?.keyGroups.find(
         (g) => g.keyGroup === m.keyGroup,

@@ -146,34 +146,47 @@ export class KeyGroupActor implements Behaviour {
   }
 
   checkpoint(id: number): void {
-    try {
-      // A group no message reached since the last checkpoint is not encoded again.
-      const state =
-        this.encoded ??
-        encodeEntities(this.entities, this.partition.spec.codec, this.partition.name);
-      this.encoded = state;
+    if (!this.checkpoints.needs(id, this.partitionIndex, this.keyGroup)) {
+      // A reconfiguration's barrier that does not move this group: align, encode nothing.
       this.checkpoints.add(id, {
         kind: 'key-group',
         part: {
           partition: this.partitionIndex,
           keyGroup: this.keyGroup,
           count: this.entities.size,
-          state,
+          state: new Uint8Array(0),
         },
       });
-    } catch (err) {
-      const message = err instanceof RooError ? err.message : String(err);
-      this.errors.report(err, ErrorCode.SnapshotEncodeFailed, `checkpoint ${id}`);
-      this.checkpoints.add(id, { kind: 'error', message });
-      this.checkpoints.add(id, {
-        kind: 'key-group',
-        part: {
-          partition: this.partitionIndex,
-          keyGroup: this.keyGroup,
-          count: 0,
-          state: new Uint8Array(),
-        },
-      });
+    } else {
+      try {
+        // A group no message reached since the last checkpoint is not encoded again.
+        const state =
+          this.encoded ??
+          encodeEntities(this.entities, this.partition.spec.codec, this.partition.name);
+        this.encoded = state;
+        this.checkpoints.add(id, {
+          kind: 'key-group',
+          part: {
+            partition: this.partitionIndex,
+            keyGroup: this.keyGroup,
+            count: this.entities.size,
+            state,
+          },
+        });
+      } catch (err) {
+        const message = err instanceof RooError ? err.message : String(err);
+        this.errors.report(err, ErrorCode.SnapshotEncodeFailed, `checkpoint ${id}`);
+        this.checkpoints.add(id, { kind: 'error', message });
+        this.checkpoints.add(id, {
+          kind: 'key-group',
+          part: {
+            partition: this.partitionIndex,
+            keyGroup: this.keyGroup,
+            count: 0,
+            state: new Uint8Array(),
+          },
+        });
+      }
     }
     this.forward(id);
     this.bit ^= 1;

@@ -66,6 +66,23 @@ export class CheckpointCollector {
   /** Parts per checkpoint: one per key group, source and sink writer of this thread. */
   expected = 0;
   private readonly open = new Map<number, Open>();
+  /**
+   * A barrier whose snapshot needs the state of some key groups only (a
+   * reconfiguration without resilience: the groups that move): the others
+   * align and hand in no bytes. Keys are 'partition/group'.
+   */
+  private only: { readonly id: number; readonly groups: ReadonlySet<string> } | undefined;
+
+  /** Barrier `id` needs the state of `groups` only (undefined: of every group). */
+  encodeOnly(id: number, groups: ReadonlySet<string> | undefined): void {
+    this.only = groups === undefined ? undefined : { id, groups };
+  }
+
+  /** Whether barrier `id` needs the state of this key group. */
+  needs(id: number, partition: number, keyGroup: number): boolean {
+    const only = this.only;
+    return only === undefined || only.id !== id || only.groups.has(`${partition}/${keyGroup}`);
+  }
 
   /** An actor's part of checkpoint `id`. */
   add(id: number, part: Part): void {

@@ -106,7 +106,12 @@ export interface ThreadControl {
    * until `resumeSources`, so once every thread of every worker has its part,
    * no message is in flight anywhere.
    */
-  checkpoint(id: number, holdInput?: boolean): Promise<ThreadCheckpoint>;
+  checkpoint(
+    id: number,
+    holdInput?: boolean,
+    /** Only these key groups ('partition/group') encode their state; the others align only. */
+    only?: readonly string[],
+  ): Promise<ThreadCheckpoint>;
   /** Drops key groups that moved to another thread or worker (their actors get no more messages). */
   drop(groups: readonly { partition: number; keyGroup: number }[]): void;
   /**

@@ -389,7 +389,8 @@ const control: ThreadControl = {
     for (const writer of writers.values()) writer.barriers.expected = threads;
   },
 
-  checkpoint(id: number, holdInput = false): Promise<ThreadCheckpoint> {
+  checkpoint(id: number, holdInput = false, only?: readonly string[]): Promise<ThreadCheckpoint> {
+    checkpoints.encodeOnly(id, only === undefined ? undefined : new Set(only));
     // Sources inject barrier k in band (now, between turns); actors with no upstream pass it at once.
     for (const s of sources) {
       s.barrier(id);

@@ -147,7 +147,7 @@ describe('roo demo', () => {
       /^ +\[initializer\] reconfiguration (\d+): initializer, worker2 -> initializer, worker2, worker3; pausing input at barrier \1$/m,
     );
     at(
-      /^ +\[worker2\] reconfiguration \d+: input paused, every actor aligned; shipping [1-9]\d* key groups/m,
+      /^ +\[worker2\] reconfiguration \d+: input paused, every actor aligned \(\d+ ms\); shipping [1-9]\d* key groups/m,
     );
     const tookOver = stdout.match(
       /^ +\[worker3\] reconfiguration \d+: took over ([1-9]\d*) key groups \((\d+) keys\)$/m,
@@ -172,7 +172,7 @@ describe('roo demo', () => {
     at(/^ +\[roo shrink\] leaving \(1\): worker3$/m);
     at(/^ +\[roo shrink\] remaining members \(2\): initializer, worker2$/m);
     at(
-      /^ +\[worker3\] reconfiguration \d+: input paused, every actor aligned; shipping [1-9]\d* key groups/m,
+      /^ +\[worker3\] reconfiguration \d+: input paused, every actor aligned \(\d+ ms\); shipping [1-9]\d* key groups/m,
     );
     const shrunk = stdout.match(
       /^ +\[initializer\] reconfiguration (\d+) complete: routing table version (\d+), 2 workers \(initializer, worker2\), leaving: worker3; moved (\d+) key groups, (\d+) keys, (\d+) bytes; input paused (\d+) ms$/m,

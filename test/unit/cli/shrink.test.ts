@@ -15,12 +15,11 @@ import {
   type ShrinkRequest,
 } from '../../../protocols/index.js';
 import {
-  answerRequest,
   engineHandlers,
-  ExternalServer,
   SHRINK_ALONE_MESSAGE,
   shrinkAlone,
-} from '../../../runtime/cluster/external-server.js';
+} from '../../../runtime/cluster/engine-handlers.js';
+import { answerRequest, ExternalServer } from '../../../runtime/cluster/external-server.js';
 import type { StatusEngine } from '../../../runtime/cluster/status.js';
 import {
   DEFAULT_SHRINK_TIMEOUT_MS,

@@ -8,10 +8,8 @@ import fc from 'fast-check';
 import type { WireGroupState, WorkerDirectory } from '../../../protocols/index.js';
 import type { Member } from '../../../runtime/cluster/coordinator.js';
 import {
-  eligibleToLeave,
   idleReconfiguration,
   memberNames,
-  planShrink,
   rebalanceOwners,
   reconfigure,
   type Layout,
@@ -19,6 +17,7 @@ import {
   type ReconfigurationEvent,
   type ReconfigurationState,
 } from '../../../runtime/cluster/reconfiguration.js';
+import { eligibleToLeave, planShrink } from '../../../runtime/cluster/shrink-plan.js';
 
 // ---------------------------------------------------------------------------
 // Shared helpers

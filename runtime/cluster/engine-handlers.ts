@@ -1,0 +1,99 @@
+/**
+ * The external channel's commands over a running engine (status, partition
+ * query, entity counts, rotate-logs, shutdown, shrink, rebalance): what
+ * ExternalServer answers with, in a worker.
+ */
+import type { ExternalResultValue, ShrinkOutcome, ShrinkRequest } from '../../protocols/index.js';
+import type { Logger } from '../logging/logger.js';
+import type { ExternalHandlers } from './external-server.js';
+import {
+  collectEntityCounts,
+  collectPartitionQuery,
+  collectStatus,
+  type StatusEngine,
+  type WorkerIdentity,
+} from './status.js';
+
+/**
+ * The status records (status.ts) are JSON-like by construction: plain
+ * objects, arrays, strings, finite numbers, booleans and null, never
+ * undefined. The encoder checks it again before anything is sent.
+ */
+function asResult(record: object): ExternalResultValue {
+  return record as unknown as ExternalResultValue;
+}
+
+/**
+ * Why `rotate-logs` does nothing: a worker writes its log to stderr only and
+ * holds no log file to reopen. Whoever redirects stderr to a file owns that
+ * file and rotates it (logrotate's copytruncate, or a pipe into a rotating
+ * writer such as multilog or rotatelogs). The request is answered ok, so
+ * scripts written for Wallaroo's rotate-logs keep working.
+ */
+export const ROTATE_LOGS_NOTE =
+  'logs go to stderr only; nothing to reopen. Rotate where stderr is redirected (e.g. logrotate copytruncate)';
+
+/** Why a worker running alone refuses to shrink. */
+export const SHRINK_ALONE_MESSAGE =
+  'this worker runs alone, not in a cluster: start it as a one-worker cluster (--cluster-initializer --control ADDR) so that it can grow and shrink';
+
+/** The answer of a worker running alone (not in a cluster) to a shrink request. */
+export function shrinkAlone(worker: string): ShrinkOutcome {
+  return { ok: false, message: SHRINK_ALONE_MESSAGE, leaving: [], eligible: [], members: [worker] };
+}
+
+/** What {@link engineHandlers} needs. */
+export interface EngineHandlerOptions {
+  readonly engine: StatusEngine;
+  readonly identity: WorkerIdentity;
+  readonly log: Logger;
+  /** Shrinks the cluster (the cluster node's); absent for a worker running alone. */
+  readonly shrink?: (request: ShrinkRequest) => Promise<ShrinkOutcome>;
+  /** Rebalances this worker's threads (through the cluster, or alone). */
+  readonly rebalance?: () => Promise<{ readonly ok: boolean; readonly message: string }>;
+}
+
+/** The external commands over a running engine. */
+export function engineHandlers(o: EngineHandlerOptions): ExternalHandlers {
+  return {
+    status: async () => asResult(await collectStatus(o.engine, o.identity)),
+    partitionQuery: async (keysPerGroup) =>
+      asResult(await collectPartitionQuery(o.engine, o.identity, keysPerGroup)),
+    entityCounts: async () => asResult(await collectEntityCounts(o.engine, o.identity)),
+    rotateLogs: async () => {
+      o.log.info(`external channel: rotate-logs: ${ROTATE_LOGS_NOTE}`);
+      return { worker: o.identity.worker, rotated: false, note: ROTATE_LOGS_NOTE };
+    },
+    // A cluster's shutdown stops every member, not only the one asked.
+    shutdownResult: () => ({
+      worker: o.identity.worker,
+      stopping: [...(o.identity.members?.() ?? [o.identity.worker])],
+    }),
+    rebalance: async () => {
+      o.log.info('external channel: rebalance requested');
+      const r =
+        o.rebalance === undefined
+          ? { ok: false, message: 'this worker cannot rebalance its threads' }
+          : await o.rebalance();
+      (r.ok ? o.log.info.bind(o.log) : o.log.warn.bind(o.log))(
+        `external channel: rebalance ${r.ok ? 'done' : 'refused'}: ${r.message}`,
+      );
+      return r;
+    },
+    shrink: async (request) => {
+      const what = request.query
+        ? 'query'
+        : request.count > 0
+          ? `count ${request.count}`
+          : `workers ${request.workers.join(',')}`;
+      o.log.info(`external channel: shrink (${what}) requested`);
+      const outcome =
+        o.shrink === undefined ? shrinkAlone(o.identity.worker) : await o.shrink(request);
+      const log = outcome.ok ? o.log.info.bind(o.log) : o.log.warn.bind(o.log);
+      log(
+        `external channel: shrink (${what}) ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`,
+      );
+      return outcome;
+    },
+  };
+}

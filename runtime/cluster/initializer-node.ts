@@ -1,0 +1,500 @@
+/**
+ * The initializer's node: the control server, the start-up coordinator
+ * (coordinator.ts) and its executor, rollbacks (with the layout each
+ * committed checkpoint was taken under), the reconfigurations that grow,
+ * shrink and rebalance the cluster (reconfiguration-driver.ts), and with
+ * resilience the checkpoint driver. The initializer is a member too: its own
+ * control messages are handled in process, in order.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  decodeControlMessage,
+  encodeControlMessage,
+  formatAddress,
+  RooError,
+  ErrorCode,
+  type Address,
+  type AssignControlMessage,
+  type ControlMessage,
+  type ShrinkOutcome,
+  type ShrinkRequest,
+  type WireControlMessage,
+  type WorkerDirectory,
+} from '../../protocols/index.js';
+import { CheckpointDriver } from '../checkpoint/driver.js';
+import { chooseRollback } from '../checkpoint/recovery.js';
+import { barrierCycle } from '../engine/barrier-plan.js';
+import { assignKeyGroups } from '../topology/placement.js';
+import {
+  layoutOf,
+  loadLayouts,
+  removeClusterInfo,
+  removeLayouts,
+  saveLayout,
+} from './cluster-info.js';
+import {
+  asFatal,
+  type ClusterNode,
+  type ClusterNodeOptions,
+  type ClusterResilience,
+  type NodeShared,
+} from './cluster-node.js';
+import { ControlServer } from './control-transport.js';
+import {
+  initialState,
+  step,
+  type CoordinatorState,
+  type Decision,
+  type Hello,
+  type Member,
+} from './coordinator.js';
+import { ReconfigurationDriver } from './reconfiguration-driver.js';
+import { rollbackLayout, whyBlocked, type Layout } from './reconfiguration.js';
+
+/** The initializer's own "connection": its messages are handled in process. */
+const SELF = 0;
+/** How long a clean shutdown waits for its last checkpoint to commit. */
+const FINAL_CHECKPOINT_MS = 10_000;
+
+/** Forms the cluster as its initializer, waiting for `workerCount` workers (itself included). */
+export async function startInitializerNode(
+  o: ClusterNodeOptions,
+  shared: NodeShared,
+  workerCount: number,
+): Promise<ClusterNode> {
+  const { log } = o;
+  const r = o.resilience;
+  const { data, member, rebalanceWith } = shared;
+  const helloOf = (control: Address, rejoin: boolean) => member.helloOf(control, rejoin);
+  // Plan facts are the same in every engine a rollback makes.
+  const engine = o.engine;
+  let state: CoordinatorState = initialState(
+    workerCount,
+    engine.plan.application,
+    engine.applicationHash,
+    r === undefined ? undefined : r.order === undefined ? {} : { order: r.order },
+  );
+  /** The id every worker of this cluster is told, and saves. */
+  const clusterId =
+    o.clusterId ??
+    `${engine.plan.application.replace(/[^A-Za-z0-9_.:-]+/g, '-')}-${randomBytes(4).toString('hex')}`;
+  /** Committed checkpoints that restarted workers said they can restore, by name. */
+  const reported = new Map<string, readonly number[]>();
+  let restoredFrom = 0;
+  const driver =
+    r === undefined
+      ? undefined
+      : new CheckpointDriver(
+          r.intervalMs,
+          r.store,
+          (order) => {
+            const m: ControlMessage =
+              order.kind === 'start'
+                ? { type: 'checkpoint', version: 1, id: order.checkpointId }
+                : { type: 'commit', version: 1, id: order.checkpointId };
+            if (order.kind === 'commit') recordLayout(order.checkpointId);
+            for (const x of state.members) toName(x.name, m);
+          },
+          log,
+        );
+  /** The cluster's rollback generation: every assign (a joiner's too) carries it. */
+  let generation = 0;
+  /** The layout in force: set by start-up, reconfigurations and rollbacks. */
+  let layoutNow: Layout | undefined;
+  /** Records the layout checkpoint `id` was taken under, before anyone hears of its commit. */
+  const recordLayout = (id: number) => {
+    if (r === undefined) return;
+    const layout = reconfigurations?.layout ?? layoutNow;
+    if (layout !== undefined)
+      saveLayout(o.resilienceDir, engine.plan.application, id, layout, [
+        ...r.store.committed(),
+        id,
+      ]);
+  };
+  /** Starts checkpointing the whole cluster after checkpoint `committed`. */
+  const checkpointFrom = (committed: number) => {
+    if (driver === undefined || r === undefined) return;
+    const lastId = Math.max(driver.lastId, committed, ...r.store.ids(), ...r.store.committed());
+    driver.run(
+      state.members.map((m) => m.name),
+      committed,
+      lastId,
+    );
+  };
+  const names = new Map<string, number>(); // name -> connection
+  /** Grows and shrinks the running cluster (created once it runs). */
+  let reconfigurations: ReconfigurationDriver | undefined;
+  const startReconfigurations = () => {
+    if (reconfigurations !== undefined) {
+      reconfigurations.setDirectories(state.directories as WorkerDirectory[]);
+      return;
+    }
+    const n = state.members.length;
+    reconfigurations = new ReconfigurationDriver(
+      {
+        log,
+        partitions: engine.plan.partitions.map((p) => p.name),
+        initializer: o.name,
+        assignOf: (layout, index) => assignOf(layout.members, index, layout),
+        send: toName,
+        delayMs: Number(process.env['ROO_RECONFIGURE_DELAY_MS'] ?? 0) || 0,
+        blocked: () => whyBlocked(state, barrierCycle(engine.plan)),
+        installed: (layout, directories) =>
+          apply({ kind: 'members', members: layout.members, directories }),
+        left: (name) => names.delete(name),
+        failed: (reason, joiner, paused) => {
+          if (joiner !== undefined) {
+            toName(joiner, { type: 'leave', version: 1, reason });
+            names.delete(joiner);
+          }
+          // A joiner lost before anything paused: the cluster is as it was.
+          if (!paused) return;
+          // Without resilience a half-moved cluster cannot be put back: stop it.
+          if (driver === undefined) shutdownAll(`reconfiguration failed: ${reason}`);
+          // With resilience: a lost member is waited for and rolls the cluster back when it
+          // returns; a lost joiner was no member, so roll back now (input may be held).
+          else if (state.lost.size === 0) apply({ kind: 'roll-back' });
+        },
+        ...(driver === undefined
+          ? {}
+          : {
+              checkpoints: driver.reconfigurationTurns(FINAL_CHECKPOINT_MS, (id, members) => {
+                recordLayout(id);
+                for (const name of members) toName(name, { type: 'commit', version: 1, id });
+              }),
+            }),
+      },
+      layoutNow ?? { version: 1, members: state.members, owners: assignKeyGroups(engine.plan, n) },
+      state.directories as WorkerDirectory[],
+    );
+  };
+  const listener: { server?: ControlServer } = {};
+  let selfChain = Promise.resolve();
+  const toName = (name: string, m: ControlMessage) => {
+    const c = names.get(name);
+    if (c === SELF) {
+      selfChain = selfChain
+        .then(() => member.handle(m, (reply) => observe(reply, SELF)))
+        .catch((err: Error) => o.onFatal(asFatal(err)));
+    } else if (c !== undefined) listener.server?.send(c, encodeControlMessage(m));
+  };
+  const execute = (d: Decision) => {
+    switch (d.kind) {
+      case 'join':
+        names.set(d.member.name, d.connection);
+        if (reconfigurations === undefined) {
+          toName(d.member.name, {
+            type: 'leave',
+            version: 1,
+            reason: 'the cluster is not running yet',
+          });
+          names.delete(d.member.name);
+          return;
+        }
+        reconfigurations.grow(d.member);
+        return;
+      case 'accept':
+        names.set(d.name, d.connection);
+        log.info(`worker '${d.name}' joined (${state.members.length} of ${state.expected})`);
+        return;
+      case 'refuse':
+        log.warn(`refused a worker: ${d.message}`);
+        listener.server?.send(
+          d.connection,
+          encodeControlMessage({ type: 'refuse', version: 1, code: d.code, message: d.message }),
+        );
+        listener.server?.drop(d.connection, 'refused');
+        return;
+      case 'assign':
+        d.members.forEach((m, i) => toName(m.name, assignOf(d.members, i)));
+        return;
+      case 'assign-one': {
+        const i = state.members.findIndex((m) => m.name === d.name);
+        log.info(
+          `worker '${d.name}' restarted: rejoining as worker ${i + 1}; the state it held is lost (no resilience)`,
+        );
+        toName(d.name, assignOf(d.members, i));
+        return;
+      }
+      case 'wire-one':
+        toName(d.name, { type: 'wire', version: 1, directory: d.directories as WorkerDirectory[] });
+        return;
+      case 'start-one':
+        toName(d.name, { type: 'start', version: 1 });
+        return;
+      case 'rejoined':
+        log.info(`worker '${d.name}' is back in the cluster`);
+        return;
+      case 'wire': {
+        const msg: WireControlMessage = {
+          type: 'wire',
+          version: 1,
+          directory: d.directories as WorkerDirectory[],
+        };
+        for (const m of state.members) toName(m.name, msg);
+        return;
+      }
+      case 'start':
+        for (const m of state.members) toName(m.name, { type: 'start', version: 1 });
+        return;
+      case 'running':
+        log.info(`cluster of ${state.members.length} workers is running`);
+        startReconfigurations();
+        checkpointFrom(0);
+        o.onReady();
+        return;
+      case 'rollback':
+        rollbackAll(d.members);
+        return;
+      case 'recovered':
+        log.info(
+          `cluster of ${state.members.length} workers recovered from checkpoint ${restoredFrom} and is running`,
+        );
+        checkpointFrom(restoredFrom);
+        startReconfigurations();
+        o.onReady();
+        return;
+      case 'abort':
+        for (const m of state.members)
+          if (names.get(m.name) !== SELF)
+            toName(m.name, { type: 'shutdown', version: 1, reason: d.reason });
+        o.onFatal(new RooError(ErrorCode.Internal, d.reason));
+        return;
+    }
+  };
+  /**
+   * Rolls every member back to the newest committed checkpoint that every
+   * restarted worker can restore; a worker that can restore none is refused
+   * with what to do (the cluster cannot recover without its state).
+   */
+  const rollbackAll = (members: readonly Member[]) => {
+    driver?.pause('the cluster is rolling back');
+    const store = (r as ClusterResilience).store;
+    const choice = chooseRollback(store.committed(), reported);
+    if (choice.kind === 'refuse') {
+      const message = `${choice.reason}. The cluster cannot recover without their state; to start afresh, shut the cluster down (roo shutdown) and remove every worker's resilience files (rm ${store.applicationFiles}), then start the cluster again`;
+      log.error({ code: ErrorCode.SnapshotCorrupt }, message);
+      for (const name of choice.workers) {
+        toName(name, { type: 'refuse', version: 1, code: ErrorCode.SnapshotCorrupt, message });
+        const c = names.get(name);
+        if (c !== undefined && c !== SELF) listener.server?.drop(c, 'cannot recover');
+      }
+      reported.clear();
+      return;
+    }
+    const target = choice.target;
+    reported.clear();
+    restoredFrom = target;
+    generation = 1 + Math.floor(Math.random() * 0x7ffffffe);
+    log.info(`rolling the cluster back to checkpoint ${target} (generation ${generation})`);
+    // The members and routing table the checkpoint was taken under come back with its state.
+    const { layout, leaving } = rollbackLayout(
+      layoutOf(loadLayouts(o.resilienceDir, engine.plan.application), target),
+      members,
+      () => assignKeyGroups(engine.plan, members.length),
+    );
+    const back = layout.members;
+    for (const name of leaving) {
+      log.info(`worker '${name}' was not in the cluster at checkpoint ${target}: it leaves`);
+      toName(name, {
+        type: 'leave',
+        version: 1,
+        reason: `the cluster rolled back to checkpoint ${target}, taken before it joined`,
+      });
+      names.delete(name);
+    }
+    if (back.length !== members.length || back.some((m, i) => m.name !== members[i]?.name))
+      apply({ kind: 'members', members: back, directories: [] });
+    layoutNow = layout;
+    reconfigurations?.reset(layout);
+    back.forEach((m, i) => {
+      toName(m.name, { type: 'rollback', version: 1, checkpoint: target, generation });
+      toName(m.name, assignOf(back, i, layout));
+    });
+  };
+  /** The `assign` message telling worker `index` of `members` its place (under `layout`, or the one in force). */
+  const assignOf = (
+    members: readonly Member[],
+    index: number,
+    layout: Layout | undefined = reconfigurations?.layout,
+  ): AssignControlMessage => ({
+    type: 'assign',
+    version: 1,
+    clusterId,
+    workerIndex: index,
+    generation,
+    members: members.map((x) => ({
+      name: x.name,
+      threads: x.threads,
+      control: x.control,
+      data: x.data,
+    })),
+    routing: {
+      version: layout?.version ?? 1,
+      partitions: engine.plan.partitions.map((p, pi) => ({
+        name: p.name,
+        owners: [...((layout?.owners ?? assignKeyGroups(engine.plan, members.length))[pi] ?? [])],
+      })),
+    },
+  });
+  const shrink = (request: ShrinkRequest): Promise<ShrinkOutcome> =>
+    reconfigurations === undefined
+      ? Promise.resolve({
+          ok: false,
+          message: 'the cluster is not running yet',
+          leaving: [],
+          eligible: [],
+          members: state.members.map((m) => m.name),
+        })
+      : reconfigurations.shrink(request);
+  /** Tells every member to shut down, then this worker. */
+  let shuttingDown = false;
+  const shutdownAll = (reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    // With resilience, a last checkpoint first: what was processed commits
+    // (exactly-once output goes out, acking senders hear their last acks).
+    if (driver === undefined) return stopAll(reason);
+    log.info(`shutting the cluster down (${reason}): taking a last checkpoint`);
+    void driver.finish(FINAL_CHECKPOINT_MS).then((ok) => {
+      if (!ok) log.warn('the last checkpoint did not commit; shutting down without it');
+      stopAll(reason);
+    });
+  };
+  const stopAll = (reason: string) => {
+    log.info(`shutting the cluster down: ${reason}`);
+    for (const m of state.members) {
+      if (names.get(m.name) !== SELF) toName(m.name, { type: 'shutdown', version: 1, reason });
+    }
+    removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
+    removeLayouts(o.resilienceDir, engine.plan.application);
+    driver?.stop();
+    member.closeCheckpoints();
+    r?.store.removeAll();
+    o.onShutdown(reason);
+  };
+  const apply = (event: Parameters<typeof step>[1]) => {
+    const r = step(state, event);
+    state = r.state;
+    for (const d of r.decisions) execute(d);
+  };
+  const observe = (m: ControlMessage, connection: number) => {
+    if (reconfigurations?.observe(m) === true) return;
+    switch (m.type) {
+      case 'hello': {
+        if (m.rejoin && r !== undefined) reported.set(m.name, m.restorable);
+        const hello: Hello = {
+          joinRunning: m.joinRunning,
+          name: m.name,
+          threads: m.threads,
+          control: m.control,
+          data: m.data,
+          application: m.application,
+          applicationHash: m.applicationHash,
+        };
+        apply({ kind: 'hello', connection, hello });
+        // A refused worker (a stranger to a recovering cluster) has no say in the rollback.
+        if (!state.members.some((x) => x.name === m.name)) reported.delete(m.name);
+        return;
+      }
+      case 'spawned':
+        apply({ kind: 'spawned', name: m.name, directory: m.directory });
+        return;
+      case 'wired':
+        apply({ kind: 'wired', name: m.name });
+        return;
+      case 'ready':
+        apply({ kind: 'ready', name: m.name });
+        return;
+      case 'shutdown':
+        shutdownAll(m.reason);
+        return;
+      case 'rebalance-request': {
+        const asked = reconfigurations?.rebalance(m.name, m.moves);
+        void (
+          asked ?? Promise.resolve({ ok: false, message: 'the cluster is not running yet' })
+        ).then((r) =>
+          listener.server?.send(
+            connection,
+            encodeControlMessage({ type: 'rebalance-reply', version: 1, nonce: m.nonce, ...r }),
+          ),
+        );
+        return;
+      }
+      case 'shrink-request': {
+        const request = { workers: m.workers, count: m.count, query: m.query };
+        void shrink(request).then((r) =>
+          listener.server?.send(
+            connection,
+            encodeControlMessage({ type: 'shrink-reply', version: 1, nonce: m.nonce, ...r }),
+          ),
+        );
+        return;
+      }
+      case 'checkpoint-done':
+        driver?.acked(m.name, m.id, m.error === '' ? undefined : m.error);
+        return;
+      default:
+        return;
+    }
+  };
+  const server = await ControlServer.listen(
+    o.control,
+    {
+      message: (connection, bytes) => {
+        let m: ControlMessage;
+        try {
+          m = decodeControlMessage(bytes);
+        } catch (err) {
+          log.error(
+            `bad control message on connection #${connection}: ${(err as Error).message}; closing it`,
+          );
+          listener.server?.drop(connection, 'bad control message');
+          return;
+        }
+        observe(m, connection);
+      },
+      closed: (connection) => {
+        for (const [name, c] of names) {
+          if (c === connection) {
+            names.delete(name);
+            log.warn(`worker '${name}' disconnected from the control channel`);
+            driver?.pause(`worker '${name}' was lost`);
+            reconfigurations?.lost(name);
+            apply({ kind: 'lost', name });
+          }
+        }
+      },
+    },
+    log,
+  );
+  listener.server = server;
+  const control = server.bound ?? o.control;
+  log.info(
+    `control channel listening on ${formatAddress(control)}; waiting for ${workerCount} workers`,
+  );
+  observe(helloOf(control, o.rejoin), SELF);
+  return {
+    data,
+    control,
+    members: () => state.members.map((m) => m.name),
+    engine: () => member.engine,
+    shutdownCluster: shutdownAll,
+    shrink,
+    rebalance: () =>
+      rebalanceWith(
+        (moves) =>
+          reconfigurations?.rebalance(o.name, moves) ??
+          Promise.resolve({ ok: false, message: 'the cluster is not running yet' }),
+      ),
+    view: () => {
+      const v = member.view();
+      const running = reconfigurations?.running;
+      return running === undefined ? v : { ...v, reconfiguration: running };
+    },
+    close: async () => {
+      driver?.stop();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * A member's node: connects to the initializer's control channel (retrying
+ * while it is not up, and with resilience reconnecting to a restarted one),
+ * says hello, and hands every control message to its ClusterMember in order.
+ * A joiner may first reach another member, which redirects it. It listens on
+ * --my-control too, so that a worker given this address with --join is told
+ * where the initializer is.
+ */
+import {
+  decodeControlMessage,
+  encodeControlMessage,
+  ErrorCode,
+  formatAddress,
+  type Address,
+  type ControlMessage,
+} from '../../protocols/index.js';
+import {
+  asFatal,
+  type ClusterNode,
+  type ClusterNodeOptions,
+  type NodeShared,
+} from './cluster-node.js';
+import { ControlClient, ControlServer } from './control-transport.js';
+
+/** How long a member keeps trying to reach a lost initializer (it may be restarting). */
+const RECONNECT_FOR_MS = 10 * 60_000;
+
+/** Connects a member to its cluster. */
+export async function startMemberNode(
+  o: ClusterNodeOptions,
+  shared: NodeShared,
+): Promise<ClusterNode> {
+  const { log } = o;
+  const r = o.resilience;
+  const { data, member, rebalanceWith } = shared;
+  const helloOf = (control: Address, rejoin: boolean) => member.helloOf(control, rejoin);
+  // A member: connect to the initializer (retrying while it is not up) and say hello.
+  const connection: { client?: ControlClient; closing?: boolean } = {};
+  // Closing the node also stops a reconnect to a lost initializer.
+  const closing = new AbortController();
+  const signal =
+    o.signal === undefined ? closing.signal : AbortSignal.any([o.signal, closing.signal]);
+  const send = (m: ControlMessage) => connection.client?.send(encodeControlMessage(m));
+  let chain = Promise.resolve();
+  /** The coordinator's control address (a joiner may first reach another member, which redirects it). */
+  let target = o.control;
+  const connect = async (rejoin: boolean, timeoutMs: number): Promise<void> => {
+    const client = await ControlClient.connect(
+      target,
+      {
+        message: (bytes) => {
+          let m: ControlMessage;
+          try {
+            m = decodeControlMessage(bytes);
+          } catch (err) {
+            log.error(`bad control message from the initializer: ${(err as Error).message}`);
+            return;
+          }
+          if (m.type === 'redirect' && member.me < 0) {
+            log.info(
+              `${formatAddress(target)} is a member of the cluster; joining through the initializer at ${formatAddress(m.control)}`,
+            );
+            target = m.control;
+            connection.closing = true;
+            const old = connection.client;
+            connection.client = undefined;
+            void old?.close();
+            connection.closing = false;
+            connect(rejoin, timeoutMs).catch((err: Error) => o.onFatal(asFatal(err)));
+            return;
+          }
+          // One at a time, in order: a phase's work finishes before the next begins.
+          chain = chain
+            .then(() => member.handle(m, send))
+            .catch((err: Error) => o.onFatal(asFatal(err)));
+        },
+        closed: () => {
+          log.warn('the control connection to the initializer closed');
+          // With resilience the initializer may come back: reconnect, and it recovers the cluster.
+          if (r !== undefined && connection.closing !== true && member.me >= 0) {
+            connection.client = undefined;
+            connect(true, RECONNECT_FOR_MS).catch((err: Error) => {
+              if (!closing.signal.aborted) o.onFatal(asFatal(err));
+            });
+          }
+        },
+      },
+      log,
+      timeoutMs,
+      signal,
+    );
+    connection.client = client;
+    send(helloOf(o.myControl ?? o.control, rejoin));
+  };
+  await connect(o.rejoin, 60_000);
+  // Listen on --my-control, so that a worker given this address with --join finds the initializer.
+  const redirector =
+    o.myControl === undefined
+      ? undefined
+      : await ControlServer.listen(
+          o.myControl,
+          {
+            message: (c, bytes) => {
+              const initializer = member.initializerControl();
+              let m: ControlMessage | undefined;
+              try {
+                m = decodeControlMessage(bytes);
+              } catch (err) {
+                log.warn(`bad control message on --my-control: ${(err as Error).message}`);
+              }
+              if (m?.type === 'hello' && initializer !== undefined)
+                redirector?.send(
+                  c,
+                  encodeControlMessage({ type: 'redirect', version: 1, control: initializer }),
+                );
+              else if (m !== undefined)
+                redirector?.send(
+                  c,
+                  encodeControlMessage({
+                    type: 'refuse',
+                    version: 1,
+                    code: ErrorCode.ClusterMismatch,
+                    message:
+                      initializer === undefined
+                        ? 'this worker has not joined its cluster yet; try again'
+                        : `this worker is a member; speak to the initializer at ${formatAddress(initializer)}`,
+                  }),
+                );
+            },
+            closed: () => undefined,
+          },
+          log,
+        ).catch((err: Error) => {
+          log.warn(
+            `cannot listen on --my-control ${formatAddress(o.myControl as Address)}: ${err.message}`,
+          );
+          return undefined;
+        });
+  return {
+    data,
+    control: o.myControl ?? o.control,
+    members: () => member.members(),
+    engine: () => member.engine,
+    shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
+    shrink: (request) => member.relayShrink(request, send),
+    view: () => member.view(),
+    rebalance: () => rebalanceWith((moves) => member.requestRebalance(moves, send)),
+    close: async () => {
+      connection.closing = true;
+      closing.abort();
+      await redirector?.close();
+      await connection.client?.close();
+    },
+  };
+}
