@@ -8,6 +8,7 @@
  * benchmark use them; a receiver counting their outputs is in
  * counting-receiver.ts.
  */
+import { createWriteStream } from 'node:fs';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -53,8 +54,17 @@ export class BenchChild {
       }),
     );
     proc.once('error', (err) => this.keep(err.message));
+    // ROO_BENCH_LOG_DIR: every child's output also goes to a file there, to read afterwards.
+    const dir = process.env['ROO_BENCH_LOG_DIR'];
+    const file =
+      dir === undefined || dir === ''
+        ? undefined
+        : createWriteStream(
+            join(dir, `${name.replace(/[^A-Za-z0-9_.-]+/g, '-')}-${proc.pid ?? 0}.log`),
+          );
     const watch = (line: string): void => {
       this.keep(line);
+      file?.write(line + '\n');
       for (const w of this.watchers) w(line);
     };
     createInterface({ input: proc.stderr!, crlfDelay: Infinity }).on('line', watch);

@@ -269,6 +269,7 @@ export class ClusterMember {
         this.incoming = [];
         const partitions = engine.plan.partitions;
         const moves = this.threadMoves;
+        const t0 = performance.now();
         const directory = await engine.moveIn(
           incoming.map((g) => ({
             partition: partitions.findIndex((p) => p.name === g.partition),
@@ -281,7 +282,7 @@ export class ClusterMember {
         this.threadMoves = new Map();
         if (incoming.length > 0)
           log.info(
-            `reconfiguration ${m.id}: took over ${incoming.length} key groups (${incoming.reduce((a, g) => a + g.entities, 0)} keys)`,
+            `reconfiguration ${m.id}: took over ${incoming.length} key groups (${incoming.reduce((a, g) => a + g.entities, 0)} keys; spawned in ${(performance.now() - t0).toFixed(0)} ms)`,
           );
         reply({ type: 'migrate-spawned', version: 1, name: o.name, id: m.id, directory });
         return;

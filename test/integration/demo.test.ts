@@ -150,7 +150,7 @@ describe('roo demo', () => {
       /^ +\[worker2\] reconfiguration \d+: input paused, every actor aligned \(\d+ ms\); shipping [1-9]\d* key groups/m,
     );
     const tookOver = stdout.match(
-      /^ +\[worker3\] reconfiguration \d+: took over ([1-9]\d*) key groups \((\d+) keys\)$/m,
+      /^ +\[worker3\] reconfiguration \d+: took over ([1-9]\d*) key groups \((\d+) keys; spawned in \d+ ms\)$/m,
     )!;
     expect(tookOver).not.toBeNull();
     at(/^ +\[worker3\] \|~~ INIT PHASE III: Application is ready to work! ~~\|$/m);
