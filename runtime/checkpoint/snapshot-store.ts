@@ -19,7 +19,7 @@ import {
   RooError,
   type Snapshot,
 } from '../../protocols/index.js';
-import { clusterInfoPath, writeDurably } from '../cluster/cluster-info.js';
+import { workerFileStem, writeDurably } from '../connectors/durable-file.js';
 
 /** Committed checkpoints kept on disk: the newest and the one before it. */
 export const KEEP_COMMITTED = 2;
@@ -38,7 +38,7 @@ export class SnapshotStore {
   ) {
     this.dir = resolve(dir);
     // The same sanitised name as the cluster information file.
-    this.prefix = clusterInfoPath(this.dir, application, worker).replace(/\.cluster\.json$/, '');
+    this.prefix = workerFileStem(this.dir, application, worker);
   }
 
   /** A shell pattern of every resilience file of this application's workers in the directory. */

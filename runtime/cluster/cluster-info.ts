@@ -8,18 +8,8 @@
  * that says how to clean up. Written atomically (temp file, fsync, rename);
  * removed on a clean shutdown of the cluster.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { workerFileStem, writeDurably } from '../connectors/durable-file.js';
 import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
 import type { Layout } from './reconfiguration.js';
 
@@ -40,9 +30,7 @@ export interface ClusterInfo {
 
 /** The file of `worker`'s cluster information for `application` in `dir`. */
 export function clusterInfoPath(dir: string, application: string, worker: string): string {
-  const app =
-    application.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') || 'application';
-  return join(dir, `${app}-${worker}.cluster.json`);
+  return `${workerFileStem(dir, application, worker)}.cluster.json`;
 }
 
 /** Writes the cluster information atomically. */
@@ -50,35 +38,6 @@ export function saveClusterInfo(dir: string, info: ClusterInfo): string {
   const path = clusterInfoPath(dir, info.application, info.worker);
   writeDurably(path, JSON.stringify(info, null, 2) + '\n');
   return path;
-}
-
-/**
- * Writes a file so that a crash leaves either the old file or the whole new
- * one: a temp file, fsync, rename, and fsync of the directory.
- */
-export function writeDurably(
-  path: string,
-  data: string | Uint8Array | readonly Uint8Array[],
-): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    const parts =
-      typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
-    for (const bytes of parts)
-      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
 }
 
 /**

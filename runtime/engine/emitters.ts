@@ -10,7 +10,7 @@ import { ErrorCode } from '../../protocols/index.js';
 import type { Computation } from '../api/computations.js';
 import type { Plan, Route, Stage } from '../topology/plan.js';
 import { cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
-import type { ErrorReporter } from './error-reporter.js';
+import type { ErrorReporter } from '../logging/error-reporter.js';
 
 /** Sends one value onwards. */
 export type Emit = (value: unknown) => void;

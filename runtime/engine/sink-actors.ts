@@ -23,7 +23,7 @@ import { ErrorCode } from '../../protocols/index.js';
 import type { Encoder, OutputWriter } from '../api/connectors.js';
 import type { Output } from '../connectors/output.js';
 import { bitOf, cursor, EPOCH_BIT, RT_BARRIER, RT_COMMIT } from './epochs.js';
-import type { ErrorReporter } from './error-reporter.js';
+import type { ErrorReporter } from '../logging/error-reporter.js';
 import { BarrierCount } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
 import { OutputBuffer } from './output-buffer.js';

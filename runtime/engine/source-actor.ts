@@ -24,7 +24,7 @@ import type { Logger } from '../logging/logger.js';
 import type { SourceStage } from '../topology/plan.js';
 import type { Emit } from './emitters.js';
 import { cursor, RT_COMMIT } from './epochs.js';
-import type { ErrorReporter } from './error-reporter.js';
+import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { BarrierFanout } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
 import { RT_CONTINUE, RT_START, TAG_CHUNK, TAG_CLOSED } from './tags.js';

@@ -18,7 +18,7 @@ import type { StateComputation } from '../api/computations.js';
 import type { PlannedPartition } from '../topology/plan.js';
 import { emitOutputs, type Emit } from './emitters.js';
 import { bitOf, cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
-import type { ErrorReporter } from './error-reporter.js';
+import type { ErrorReporter } from '../logging/error-reporter.js';
 import { decodeEntities, encodeEntities, type CheckpointCollector } from './thread-checkpoint.js';
 
 /** Counters every stream actor keeps. */

@@ -6,7 +6,7 @@
 import type { ActorRef, GcStats, SchedulerStats } from '../../actors/index.js';
 import type { Address, WorkerDirectory } from '../../protocols/index.js';
 import type { Placement } from '../topology/placement.js';
-import type { ErrorCounts } from './error-reporter.js';
+import type { ErrorCounts } from '../logging/error-reporter.js';
 import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
 
 /** What every thread needs to route anywhere in the cluster. */

@@ -21,7 +21,7 @@ import { buildPlan, type Plan } from '../topology/plan.js';
 import type { Placement } from '../topology/placement.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import type { Address } from '../../protocols/index.js';
-import { DataLinks, DataListener } from '../cluster/data-channel.js';
+import { DataLinks, DataListener } from '../connectors/data-channel.js';
 import { expectedBarriers, upstreamKinds, type Instances } from './barrier-plan.js';
 import { RT_COMMIT } from './epochs.js';
 import {
@@ -37,7 +37,7 @@ import {
   type Placed,
   type RemoteSend,
 } from './emitters.js';
-import { ErrorReporter } from './error-reporter.js';
+import { ErrorReporter } from '../logging/error-reporter.js';
 import { SinkEncoder, SinkWriterActor, type TxnFramer } from './sink-actors.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';

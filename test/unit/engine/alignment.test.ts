@@ -18,7 +18,7 @@ import {
 } from '../../../runtime/api/index.js';
 import type { Output } from '../../../runtime/connectors/output.js';
 import { cursor, EPOCH_BIT, RT_BARRIER, RT_COMMIT } from '../../../runtime/engine/epochs.js';
-import { ErrorReporter } from '../../../runtime/engine/error-reporter.js';
+import { ErrorReporter } from '../../../runtime/logging/error-reporter.js';
 import { SinkEncoder, SinkWriterActor, TAG_BYTES } from '../../../runtime/engine/sink-actors.js';
 import {
   KeyGroupActor,

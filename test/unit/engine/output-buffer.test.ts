@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allocateKernelMemory, Scheduler, type Behaviour } from '../../../actors/index.js';
 import { encodeInto, type Encoder } from '../../../runtime/api/index.js';
-import { ErrorReporter } from '../../../runtime/engine/error-reporter.js';
+import { ErrorReporter } from '../../../runtime/logging/error-reporter.js';
 import { OutputBuffer } from '../../../runtime/engine/output-buffer.js';
 import { SinkEncoder } from '../../../runtime/engine/sink-actors.js';
 import { createLogger } from '../../../runtime/logging/logger.js';

@@ -6,7 +6,7 @@ import {
   ThreadLoop,
 } from '../../../actors/index.js';
 import { application, generatorSource, nullSink } from '../../../runtime/api/index.js';
-import { ErrorReporter } from '../../../runtime/engine/error-reporter.js';
+import { ErrorReporter } from '../../../runtime/logging/error-reporter.js';
 import { SourceActor } from '../../../runtime/engine/source-actor.js';
 import { createLogger } from '../../../runtime/logging/logger.js';
 import { buildPlan, type SourceStage } from '../../../runtime/topology/plan.js';

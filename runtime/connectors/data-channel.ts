@@ -38,7 +38,7 @@ import {
   formatAddress,
   type Address,
 } from '../../protocols/index.js';
-import type { ErrorReporter } from '../engine/error-reporter.js';
+import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { Logger } from '../logging/logger.js';
 
 const FLUSH_BYTES = 32 * 1024;

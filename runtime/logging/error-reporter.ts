@@ -11,7 +11,7 @@ import {
   type ErrorCodeValue,
   type RooError,
 } from '../../protocols/index.js';
-import type { Logger } from '../logging/logger.js';
+import type { Logger } from './logger.js';
 
 const LOG_EVERY_MS = 5_000;
 
