@@ -14,7 +14,7 @@ const layer = (files, forbidden, message) => ({
 
 /** Each folder of runtime/ imports only the folders below it. */
 const runtimeLayers = (order) =>
-  order.map((name, i) =>
+  order.slice(0, -1).map((name, i) =>
     layer(
       [`runtime/${name}/**`],
       order.slice(i + 1).map((above) => `**/${above}/**`),
