@@ -84,6 +84,9 @@ export class KeyGroupActor implements Behaviour {
   readonly counters: ActorCounters = { received: 0 };
   /** State entities by key. */
   entities = new Map<string, unknown>();
+  /** A moved group's state bytes, not decoded yet (restoreLater). */
+  private pending: Uint8Array | undefined;
+  private pendingCount = 0;
   /** The entities as the last checkpoint encoded them, while no message has changed them since. */
   private encoded: Uint8Array | undefined;
   readonly barriers = new BarrierCount();
@@ -128,11 +131,47 @@ export class KeyGroupActor implements Behaviour {
     if (tag === RT_BARRIER && this.barriers.arrive()) this.checkpoint(a as number);
   }
 
-  /** Every input sent barrier k: snapshot, forward it, then deliver what was held. */
   /** Restores the entities a checkpoint encoded. */
   restore(state: Uint8Array): void {
     this.entities = decodeEntities(state, this.partition.spec.codec, this.partition.name);
     this.encoded = state;
+  }
+
+  /**
+   * Restores the entities a moved key group brought, decoding them only on
+   * the group's first message (or a query): a reconfiguration's pause does
+   * not wait for the decoding, and the groups decode one by one as input
+   * reaches them. Until then a checkpoint hands in these same bytes.
+   */
+  restoreLater(state: Uint8Array, count: number): void {
+    this.pending = state;
+    this.pendingCount = count;
+    this.entities = new Map();
+    this.encoded = state;
+  }
+
+  /** The entities, decoded first if they came with a moved group. */
+  live(): Map<string, unknown> {
+    if (this.pending !== undefined) this.decodePending();
+    return this.entities;
+  }
+
+  /** Entities in the group (decoded or not). */
+  get size(): number {
+    return this.pending === undefined ? this.entities.size : this.pendingCount;
+  }
+
+  /** The group moved away: its entities are forgotten. */
+  forget(): void {
+    this.pending = undefined;
+    this.entities = new Map();
+    this.encoded = undefined;
+  }
+
+  private decodePending(): void {
+    const state = this.pending as Uint8Array;
+    this.pending = undefined;
+    this.entities = decodeEntities(state, this.partition.spec.codec, this.partition.name);
   }
 
   /**
@@ -145,6 +184,7 @@ export class KeyGroupActor implements Behaviour {
     this.bit = 0;
   }
 
+  /** Every input sent barrier k: snapshot, forward it, then deliver what was held. */
   checkpoint(id: number): void {
     if (!this.checkpoints.needs(id, this.partitionIndex, this.keyGroup)) {
       // A reconfiguration's barrier that does not move this group: align, encode nothing.
@@ -153,7 +193,7 @@ export class KeyGroupActor implements Behaviour {
         part: {
           partition: this.partitionIndex,
           keyGroup: this.keyGroup,
-          count: this.entities.size,
+          count: this.size,
           state: new Uint8Array(0),
         },
       });
@@ -169,7 +209,7 @@ export class KeyGroupActor implements Behaviour {
           part: {
             partition: this.partitionIndex,
             keyGroup: this.keyGroup,
-            count: this.entities.size,
+            count: this.size,
             state,
           },
         });
@@ -207,6 +247,7 @@ export class KeyGroupActor implements Behaviour {
     const step = this.steps[stage];
     if (step === undefined) return;
     cursor.bit = this.bit;
+    if (this.pending !== undefined) this.decodePending();
     this.encoded = undefined;
     let state = this.entities.get(k);
     if (state === undefined) {

@@ -125,12 +125,21 @@ const parallelRefs = new Map<number, ActorRef>();
 const stepsOf: (StateStep | undefined)[][] = [];
 
 /** Spawns the actor of one key group, its entities restored from `state` if given. */
-function spawnKeyGroup(pi: number, kg: number, state: Uint8Array | undefined): void {
+function spawnKeyGroup(
+  pi: number,
+  kg: number,
+  state: Uint8Array | undefined,
+  /** Decode `state` on the group's first message (a moved group) rather than now. */
+  later?: { readonly count: number },
+): void {
   const partition = (plan as Plan).partitions[pi] as Plan['partitions'][number];
   const actor = new KeyGroupActor(partition, pi, kg, stepsOf[pi] ?? [], errors, checkpoints, (d) =>
     scheduler.addPressure(d),
   );
-  if (state !== undefined) actor.restore(state);
+  if (state !== undefined) {
+    if (later === undefined) actor.restore(state);
+    else actor.restoreLater(state, later.count);
+  }
   keyGroups.push(actor);
   keyGroupRefs.set(actor, scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH));
 }
@@ -293,7 +302,7 @@ const control: ThreadControl = {
     keyGroups = keyGroups.filter((kg) => {
       if (!leaving.has(`${kg.partitionIndex}/${kg.keyGroup}`)) return true;
       // Nothing routes here any more: the actor stays registered but empty.
-      kg.entities = new Map();
+      kg.forget();
       keyGroupRefs.delete(kg);
       return false;
     });
@@ -306,7 +315,7 @@ const control: ThreadControl = {
     for (const kg of keyGroups) kg.resetEpoch();
     for (const e of encoders.values()) e.resetEpoch();
     for (const w of writers.values()) w.resetEpoch();
-    for (const g of groups) spawnKeyGroup(g.partition, g.keyGroup, g.state);
+    for (const g of groups) spawnKeyGroup(g.partition, g.keyGroup, g.state, { count: g.count });
     countParts();
     return localDirectory();
   },
@@ -422,7 +431,7 @@ const control: ThreadControl = {
   stats(): ThreadStats {
     const entities: Record<string, number> = {};
     for (const kg of keyGroups)
-      entities[kg.partition.name] = (entities[kg.partition.name] ?? 0) + kg.entities.size;
+      entities[kg.partition.name] = (entities[kg.partition.name] ?? 0) + kg.size;
     return {
       thread: scheduler.thread,
       scheduler: { ...scheduler.stats },
@@ -449,12 +458,13 @@ const control: ThreadControl = {
     const max = Math.max(0, Math.floor(limit));
     return keyGroups.map((kg) => {
       const keys: string[] = [];
-      for (const key of kg.entities.keys()) {
+      const live = kg.live();
+      for (const key of live.keys()) {
         if (keys.length >= max) break;
         keys.push(key);
       }
       const partition = p.partitions.indexOf(kg.partition);
-      return { partition, keyGroup: kg.keyGroup, count: kg.entities.size, keys };
+      return { partition, keyGroup: kg.keyGroup, count: live.size, keys };
     });
   },
 

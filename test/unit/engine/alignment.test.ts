@@ -249,6 +249,39 @@ describe('KeyGroupActor alignment', () => {
   });
 });
 
+describe('KeyGroupActor restored later (a moved group)', () => {
+  it('hands in the same bytes until a message arrives, then decodes them and applies on top', async () => {
+    const moved = new Map<string, unknown>([
+      ['a', ['v1', 'v2']],
+      ['b', ['v3']],
+    ]);
+    const bytes = encodeEntities(moved, undefined, 'seen');
+    const { actor, send, barrier, snapshot, checkpoints } = keyGroup(1);
+    actor.restoreLater(bytes, moved.size);
+    expect(actor.size).toBe(2);
+    expect(actor.entities.size).toBe(0); // not decoded yet
+    barrier(1);
+    const first = await checkpoints.wait(1);
+    expect(first.keyGroups[0]!.state).toBe(bytes); // the same bytes, not encoded again
+    expect(first.keyGroups[0]!.count).toBe(2);
+    // The first message decodes the group, then applies on top of it.
+    send(1, 'a', 'v4');
+    expect(plain(actor.live())).toEqual({ a: ['v1', 'v2', 'v4'], b: ['v3'] });
+    barrier(2);
+    expect(plain(await snapshot(2))).toEqual({ a: ['v1', 'v2', 'v4'], b: ['v3'] });
+  });
+
+  it('a query decodes it; forget drops it all', () => {
+    const bytes = encodeEntities(new Map([['k', ['x']]]), undefined, 'seen');
+    const { actor } = keyGroup(1);
+    actor.restoreLater(bytes, 1);
+    expect([...actor.live().keys()]).toEqual(['k']);
+    actor.forget();
+    expect(actor.size).toBe(0);
+    expect(actor.live().size).toBe(0);
+  });
+});
+
 describe('ParallelActor', () => {
   it('passes each message on with its own epoch bit and forwards a barrier once every input sent it', () => {
     const actor = new ParallelActor();
