@@ -20,16 +20,7 @@ import { Engine } from '../engine/engine.js';
 import { checkResilientPlan, runResilientAlone, type Resilience } from '../checkpoint/alone.js';
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
-import {
-  AUTO_REBALANCE_INTERVAL_MS,
-  AUTO_REBALANCE_SAMPLES,
-  autoRebalanceStart,
-  autoRebalanceStep,
-  imbalance,
-  planThreadMoves,
-  threadLoads,
-} from '../topology/rebalance.js';
-import { barrierCycle } from '../engine/barrier-plan.js';
+import { WorkerRebalancer } from './worker-rebalance.js';
 import {
   flagsWithoutEffect,
   parseWorkerArgs,
@@ -224,68 +215,13 @@ export async function run(argv: string[]): Promise<number> {
   const running = engine;
   /** The engine now: a cluster's rollback replaces it. */
   const current = (): Engine => node?.engine() ?? running;
-  /** `--auto-rebalance`: samples the threads' loads and rebalances when one stays much busier. */
-  const startAutoRebalance = (): NodeJS.Timeout => {
-    let auto = autoRebalanceStart(current().threads);
-    const timer = setInterval(() => {
-      void (async () => {
-        if (rebalancing) return;
-        const e = current();
-        const step = autoRebalanceStep(auto, threadLoads(await e.groupLoads(), e.threads));
-        auto = step.state;
-        if (!step.rebalance) return;
-        log.info(
-          `auto-rebalance: the busiest thread carried ${step.imbalance.toFixed(2)}x the mean load for ${AUTO_REBALANCE_SAMPLES} samples in a row`,
-        );
-        const r = await rebalance();
-        if (!r.ok) log.warn(`auto-rebalance: ${r.message}`);
-        auto = autoRebalanceStart(e.threads);
-      })().catch((err: Error) => log.warn(`auto-rebalance: ${err.message}`));
-    }, AUTO_REBALANCE_INTERVAL_MS);
-    timer.unref();
-    return timer;
-  };
-  /** Rebalances this worker's threads: through the cluster, or here for a worker alone. */
-  let rebalancing = false;
-  let barrier = 1 << 30;
-  const rebalance = async (): Promise<{ ok: boolean; message: string }> => {
-    if (node !== undefined) {
-      if (rebalancing) return { ok: false, message: 'a rebalance is under way' };
-      rebalancing = true;
-      return node.rebalance().finally(() => (rebalancing = false));
-    }
-    if (resilience !== undefined)
-      return {
-        ok: false,
-        message:
-          'a worker alone with resilience cannot rebalance its threads; start it as a one-worker cluster (--cluster-initializer --control ADDR)',
-      };
-    if (rebalancing) return { ok: false, message: 'a rebalance is under way' };
-    const loop = barrierCycle(current().plan);
-    if (loop !== undefined)
-      return {
-        ok: false,
-        message: `the application's routes loop through ${loop}, so a rebalance's barrier could never align`,
-      };
-    rebalancing = true;
-    try {
-      const e = current();
-      const groups = await e.groupLoads();
-      const before = imbalance(threadLoads(groups, e.threads));
-      const moves = planThreadMoves(groups, e.threads);
-      if (moves.length === 0)
-        return {
-          ok: true,
-          message: `nothing to move: the busiest thread carries ${before.toFixed(2)}x the mean load`,
-        };
-      const r = await e.rebalanceAlone(++barrier, options.name, moves);
-      const message = `the busiest thread carried ${before.toFixed(2)}x the mean load; moved ${r.groups} key groups (${r.entities} keys, ${r.bytes} bytes) between threads; input paused ${r.pausedMs} ms`;
-      log.info(`rebalance: ${message}`);
-      return { ok: true, message };
-    } finally {
-      rebalancing = false;
-    }
-  };
+  const rebalancer = new WorkerRebalancer({
+    worker: options.name,
+    log,
+    engine: current,
+    node: () => node,
+    resilientAlone: () => resilience !== undefined,
+  });
   const status = {
     get plan() {
       return current().plan;
@@ -340,7 +276,7 @@ export async function run(argv: string[]): Promise<number> {
             log,
             shrink: (r) =>
               node !== undefined ? node.shrink(r) : Promise.resolve(shrinkAlone(options.name)),
-            rebalance: () => rebalance(),
+            rebalance: () => rebalancer.rebalance(),
           }),
         // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
         onShutdown: () => {
@@ -370,7 +306,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   log.info(LogLine.InitPhaseIII);
-  const autoTimer = options.autoRebalance ? startAutoRebalance() : undefined;
+  const autoTimer = options.autoRebalance ? rebalancer.startAuto() : undefined;
 
   return new Promise<number>((resolve) => {
     let stopping = false;

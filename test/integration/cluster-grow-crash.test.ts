@@ -70,16 +70,7 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
         checkpointNs: CHECKPOINT_NS,
         appArgs: ['--exactly-once'],
       });
-      const joinerArgs = [
-        'worker',
-        ...['--application-module', MODULE, '--out', receive.address, '--name', 'worker3'],
-        ...['--ponythreads', '1', '--run-with-resilience', '--resilience-dir', resilienceDir],
-        ...['--time-between-checkpoints', String(CHECKPOINT_NS)],
-        ...['--join', argOf(cluster.commands.worker2, '--my-control')],
-        ...['--my-data', `${LOCAL}:${await restartablePort()}`],
-        ...['--my-control', `${LOCAL}:${await restartablePort()}`],
-        ...['--', '--exactly-once'],
-      ];
+      const joinerArgs = await joiner3(cluster, receive.address, resilienceDir);
       const joiners: RooProcess[] = [];
       onTestFailed(() => {
         process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
@@ -158,16 +149,10 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
       /cluster of 2 workers recovered from checkpoint/,
       60_000,
     );
-    const joiner = RooProcess.spawn('worker3', [
-      'worker',
-      ...['--application-module', MODULE, '--out', receive.address, '--name', 'worker3'],
-      ...['--ponythreads', '1', '--run-with-resilience', '--resilience-dir', resilienceDir],
-      ...['--time-between-checkpoints', String(CHECKPOINT_NS)],
-      ...['--join', argOf(cluster.commands.worker2, '--my-control')],
-      ...['--my-data', `${LOCAL}:${await restartablePort()}`],
-      ...['--my-control', `${LOCAL}:${await restartablePort()}`],
-      ...['--', '--exactly-once'],
-    ]);
+    const joiner = RooProcess.spawn(
+      'worker3',
+      await joiner3(cluster, receive.address, resilienceDir),
+    );
     joiners.push(joiner);
     procs.push(joiner);
     await cluster.initializer.waitForStderr(
@@ -188,4 +173,22 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
 /** The value following `flag` in a command line. */
 function argOf(args: readonly string[], flag: string): string {
   return args[args.indexOf(flag) + 1] as string;
+}
+
+/** `roo worker` arguments of worker3, joining through worker2's control address with resilience. */
+async function joiner3(
+  cluster: RestartableCluster,
+  out: string,
+  resilienceDir: string,
+): Promise<string[]> {
+  return [
+    'worker',
+    ...['--application-module', MODULE, '--out', out, '--name', 'worker3'],
+    ...['--ponythreads', '1', '--run-with-resilience', '--resilience-dir', resilienceDir],
+    ...['--time-between-checkpoints', String(CHECKPOINT_NS)],
+    ...['--join', argOf(cluster.commands.worker2, '--my-control')],
+    ...['--my-data', `${LOCAL}:${await restartablePort()}`],
+    ...['--my-control', `${LOCAL}:${await restartablePort()}`],
+    ...['--', '--exactly-once'],
+  ];
 }
