@@ -9,7 +9,10 @@
  *  - worker2, a giver, restarted with the same command;
  *  - the initializer, restarted with the same command;
  * and in each case the cluster recovers as it was before the grow (two
- * workers, the grow never completed), the send finishes, and every word's outputs
+ * workers, the grow never completed). Also: the leaving worker SIGKILLed in
+ * the middle of a shrink and restarted (the cluster recovers with three
+ * workers, the shrink never completed), and a grow after a recovery. Each
+ * time the send finishes, and every word's outputs
  * are exactly 1..n in order, n counted independently of the application.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -117,6 +120,78 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
     240_000,
   );
 
+  it('a SIGKILL of the leaving worker in the middle of a shrink recovers the cluster before it', async () => {
+    process.env['ROO_RECONFIGURE_DELAY_MS'] = '2000';
+    const receive = await startReceive();
+    procs.push(receive.proc);
+    const resilienceDir = makeResilienceDir();
+    const cluster = await RestartableCluster.create({
+      module: MODULE,
+      out: receive.address,
+      resilienceDir,
+      checkpointNs: CHECKPOINT_NS,
+      appArgs: ['--exactly-once'],
+    });
+    const joiners: RooProcess[] = [];
+    onTestFailed(() => {
+      process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
+    });
+    // The initializer serves the external channel, for roo shrink.
+    await cluster.start();
+    const tally = new OutputTally(receive.proc, input.counts);
+    const send = startSend(cluster.source, input.path, [
+      '--batch-size',
+      '50',
+      '--interval',
+      '5000000',
+    ]);
+    procs.push(send);
+    await receive.proc.waitForStdoutLines(2_000);
+    const args = await joiner3(cluster, receive.address, resilienceDir, [
+      '--external',
+      `${LOCAL}:0`,
+    ]);
+    const first = RooProcess.spawn('worker3', args);
+    joiners.push(first);
+    procs.push(first);
+    await cluster.initializer.waitForStderr(
+      /reconfiguration (\d+) complete: routing table version 2, 3 workers/,
+      60_000,
+    );
+    // Shrink worker3 out through its own external channel; kill it mid-way.
+    const external = (await first.waitForStderr(/external channel listening on (\S+:\d+)$/m))[1]!;
+    const shrink = RooProcess.spawn('shrink', [
+      'shrink',
+      '--external',
+      external,
+      '--workers',
+      'worker3',
+    ]);
+    procs.push(shrink);
+    await cluster.initializer.waitForStderr(
+      /reconfiguration \d+: every worker aligned barrier \d+; handing out \d+ key groups[\s\S]*reconfiguration \d+: every worker aligned barrier \d+; handing out/,
+      60_000,
+    );
+    first.child.kill('SIGKILL');
+    await first.waitForExit();
+    // Restarted with the same command, it rejoins and the cluster rolls back to its last checkpoint.
+    const again = RooProcess.spawn('worker3 (start 2)', args);
+    joiners.push(again);
+    procs.push(again);
+    await cluster.initializer.waitForStderr(
+      /cluster of 3 workers recovered from checkpoint/,
+      60_000,
+    );
+    await sendSucceeded(send, 120_000);
+    await tally.waitForFinalCounts(120_000);
+    await again.stop();
+    await cluster.stop();
+    await receive.proc.stop();
+    expect(wordCountProblems(parseKeyOutputs(receive.proc.stdoutText), input.counts)).toEqual([]);
+    // The shrink never completed.
+    expect(cluster.initializer.stderr).not.toMatch(/complete: routing table version 3/);
+  }, 240_000);
+
   it("grows after a recovery: the joiner gets the cluster's rollback generation", async () => {
     delete process.env['ROO_RECONFIGURE_DELAY_MS'];
     const receive = await startReceive();
@@ -180,6 +255,7 @@ async function joiner3(
   cluster: RestartableCluster,
   out: string,
   resilienceDir: string,
+  extra: readonly string[] = [],
 ): Promise<string[]> {
   return [
     'worker',
@@ -189,6 +265,7 @@ async function joiner3(
     ...['--join', argOf(cluster.commands.worker2, '--my-control')],
     ...['--my-data', `${LOCAL}:${await restartablePort()}`],
     ...['--my-control', `${LOCAL}:${await restartablePort()}`],
+    ...extra,
     ...['--', '--exactly-once'],
   ];
 }
