@@ -71,11 +71,12 @@ export default tseslint.config(
     ],
     'protocols/ is pure: no I/O, no runtime',
   ),
-  // runtime/, bottom up: logging, api, topology, connectors, engine, checkpoint, cluster, cli.
+  // runtime/, bottom up: logging, api, topology, routing, connectors, engine, checkpoint, cluster, cli.
   ...runtimeLayers([
     'logging',
     'api',
     'topology',
+    'routing',
     'connectors',
     'engine',
     'checkpoint',

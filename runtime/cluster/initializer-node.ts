@@ -24,7 +24,7 @@ import {
 import { CheckpointDriver } from '../checkpoint/driver.js';
 import { chooseRollback } from '../checkpoint/recovery.js';
 import { barrierCycle } from '../engine/barrier-plan.js';
-import { assignKeyGroups } from '../topology/placement.js';
+import { assignKeyGroups } from '../routing/index.js';
 import {
   layoutOf,
   loadLayouts,

@@ -8,42 +8,13 @@
 import type { ActorRef, Scheduler } from '../../actors/index.js';
 import { ErrorCode } from '../../protocols/index.js';
 import type { Computation } from '../api/computations.js';
+import type { Directory, Placed, Send } from '../routing/index.js';
 import type { Plan, Route, Stage } from '../topology/plan.js';
 import { cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 
 /** Sends one value onwards. */
 export type Emit = (value: unknown) => void;
-
-/** Where an actor lives in the cluster: a worker index and the actor's address there. */
-export interface Placed {
-  readonly worker: number;
-  readonly ref: ActorRef;
-}
-
-/** The actors of the whole cluster, by role, as one thread routes to them. */
-export interface Directory {
-  /** This worker's index. */
-  readonly me: number;
-  /** Per partition: owner worker and actor of each key group. */
-  readonly keyGroups: readonly {
-    readonly worker: readonly number[];
-    readonly ref: readonly ActorRef[];
-  }[];
-  /** parallel[stageId] = every replica, on every thread of every worker. */
-  readonly parallel: Readonly<Record<number, readonly Placed[]>>;
-  /** sinkWriters[sinkId] = this worker's writer actor (absent for a null sink). */
-  readonly sinkWriters: Readonly<Record<number, ActorRef>>;
-}
-
-/** Sends to an actor of another worker (the thread's data links). */
-export type RemoteSend = (
-  worker: number,
-  ref: ActorRef,
-  tag: number,
-  a: unknown,
-  b: unknown,
-) => void;
 
 /** What a thread's routes are compiled against. */
 export interface RouteContext {
@@ -55,7 +26,8 @@ export interface RouteContext {
   readonly sinks: readonly Emit[];
   /** sinkBarriers[sinkId]: an upstream actor of this thread passes barrier k to the sink's encoder. */
   readonly sinkBarriers: readonly ((checkpointId: number) => void)[];
-  readonly remote: RemoteSend;
+  /** Sends to an actor anywhere in the cluster (routing/directory.ts `sendVia`). */
+  readonly send: Send;
 }
 
 /** Builds the emit function of a stage's outputs. */
@@ -107,8 +79,7 @@ export function emitOutputs(out: unknown, next: Emit): void {
 }
 
 function compileRoute(route: Route, ctx: RouteContext): Emit {
-  const { plan, directory, scheduler, errors, sinks, remote } = ctx;
-  const me = directory.me;
+  const { plan, directory, scheduler, errors, sinks, send } = ctx;
   switch (route.kind) {
     case 'drop':
       return () => undefined;
@@ -127,14 +98,17 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
       const tag = route.stage;
       const workers = replicas.map((r) => r.worker);
       const refs = replicas.map((r) => r.ref);
-      let next = (scheduler.thread + me) % n;
+      let next = (scheduler.thread + directory.me) % n;
       return (value) => {
         const i = next;
         next = next + 1 === n ? 0 : next + 1;
-        const w = workers[i] as number;
-        const t = tag + cursor.bit * EPOCH_BIT;
-        if (w === me) scheduler.send(refs[i] as ActorRef, t, value, undefined);
-        else remote(w, refs[i] as ActorRef, t, value, undefined);
+        send(
+          workers[i] as number,
+          refs[i] as ActorRef,
+          tag + cursor.bit * EPOCH_BIT,
+          value,
+          undefined,
+        );
       };
     }
     case 'state': {
@@ -160,10 +134,13 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
           errors.report(err, ErrorCode.ComputationFailed, where);
           return;
         }
-        const w = ownerWorker[group] as number;
-        const t = tag + cursor.bit * EPOCH_BIT;
-        if (w === me) scheduler.send(ownerRef[group] as ActorRef, t, key, value);
-        else remote(w, ownerRef[group] as ActorRef, t, key, value);
+        send(
+          ownerWorker[group] as number,
+          ownerRef[group] as ActorRef,
+          tag + cursor.bit * EPOCH_BIT,
+          key,
+          value,
+        );
       };
     }
   }
@@ -174,7 +151,7 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
  * send to (each once), or to the sink's encoder on this thread.
  */
 export function compileBarrier(routes: readonly Route[], ctx: RouteContext): (id: number) => void {
-  const { plan, directory, scheduler, remote } = ctx;
+  const { plan, directory, send } = ctx;
   const actors = new Map<string, Placed>();
   const sinks = new Set<number>();
   for (const route of routes) {
@@ -193,10 +170,7 @@ export function compileBarrier(routes: readonly Route[], ctx: RouteContext): (id
   const targets = [...actors.values()];
   const encoders = [...sinks].map((id) => ctx.sinkBarriers[id]).filter((f) => f !== undefined);
   return (id) => {
-    for (const t of targets) {
-      if (t.worker === directory.me) scheduler.send(t.ref, RT_BARRIER, id, undefined);
-      else remote(t.worker, t.ref, RT_BARRIER, id, undefined);
-    }
+    for (const t of targets) send(t.worker, t.ref, RT_BARRIER, id, undefined);
     for (const e of encoders) e(id);
   };
 }

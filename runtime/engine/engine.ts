@@ -17,9 +17,9 @@ import {
 import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
 import type { AppArgsData } from '../api/args.js';
 import type { Logger } from '../logging/logger.js';
+import { assignKeyGroups, mergeDirectories } from '../routing/index.js';
 import { buildPlan, describePlan, type Plan } from '../topology/plan.js';
 import {
-  assignKeyGroups,
   placePlan,
   placeWorkerShare,
   runsSourceOn,
@@ -28,7 +28,6 @@ import {
 import type { GroupLoad, ThreadMove } from '../topology/rebalance.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import {
-  mergeDirectories,
   type KeyGroupKeys,
   type ThreadControl,
   type ThreadStats,

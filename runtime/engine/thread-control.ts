@@ -3,39 +3,14 @@
  * (comlink RPC over each thread's MessagePort). Control only: data travels
  * over the rings.
  */
-import type { ActorRef, GcStats, SchedulerStats } from '../../actors/index.js';
-import type { Address, WorkerDirectory } from '../../protocols/index.js';
+import type { GcStats, SchedulerStats } from '../../actors/index.js';
+import type { Address } from '../../protocols/index.js';
+import type { LocalDirectory, Wiring } from '../routing/index.js';
+
+export type { LocalDirectory, Wiring } from '../routing/index.js';
 import type { Placement } from '../topology/placement.js';
 import type { ErrorCounts } from '../logging/error-reporter.js';
 import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
-
-/** What every thread needs to route anywhere in the cluster. */
-export interface Wiring {
-  /** This worker's index in `members`. */
-  readonly me: number;
-  /** Every worker, by index: its name, data address and thread count. */
-  readonly members: readonly {
-    readonly name: string;
-    readonly data: Address;
-    readonly threads: number;
-  }[];
-  /** owners[partitionIndex][keyGroup] = index of the worker that owns the group. */
-  readonly owners: readonly (readonly number[])[];
-  /** directories[workerIndex] = that worker's actors. */
-  readonly directories: readonly WorkerDirectory[];
-  /** The cluster's rollback generation (0 until the first recovery). */
-  readonly generation?: number;
-}
-
-/** The actors one thread spawned, by role. */
-export interface LocalDirectory {
-  readonly thread: number;
-  /** keyGroups[partitionIndex][keyGroup] for the groups this thread owns. */
-  readonly keyGroups: Record<number, ActorRef>[];
-  readonly parallel: Record<number, ActorRef>;
-  readonly sinkWriters: Record<number, ActorRef>;
-  readonly sources: Record<number, ActorRef>;
-}
 
 /** One thread's counters. */
 export interface ThreadStats {
@@ -135,22 +110,4 @@ export interface ThreadControl {
   stopSources(): Promise<void>;
   /** Flushes and closes sinks, then stops the run loop. */
   stop(): Promise<void>;
-}
-
-/** Merges the threads' local directories into this worker's directory. */
-export function mergeDirectories(locals: readonly LocalDirectory[]): WorkerDirectory {
-  const keyGroups: Record<string, number>[] = [];
-  const parallel: Record<string, number[]> = {};
-  const sinkWriters: Record<string, number> = {};
-  const sources: Record<string, number> = {};
-  for (const l of [...locals].sort((a, b) => a.thread - b.thread)) {
-    l.keyGroups.forEach((owned, pi) => {
-      const into = (keyGroups[pi] ??= {});
-      for (const [kg, ref] of Object.entries(owned)) into[kg] = ref;
-    });
-    for (const [id, ref] of Object.entries(l.parallel)) (parallel[id] ??= []).push(ref);
-    for (const [id, ref] of Object.entries(l.sinkWriters)) sinkWriters[id] = ref;
-    for (const id of Object.keys(l.sources)) sources[id] = (sources[id] ?? 0) + 1;
-  }
-  return { keyGroups, parallel, sinkWriters, sources };
 }

@@ -29,14 +29,8 @@ import {
   type ThreadCheckpoint,
   type ThreadRestore,
 } from './thread-checkpoint.js';
-import {
-  applyComputation,
-  compileBarrier,
-  compileStageEmit,
-  type Directory,
-  type Placed,
-  type RemoteSend,
-} from './emitters.js';
+import { applyComputation, compileBarrier, compileStageEmit } from './emitters.js';
+import { clusterDirectory, sendVia, type RemoteSend } from '../routing/index.js';
 import { ErrorReporter } from '../logging/error-reporter.js';
 import { SinkEncoder, SinkWriterActor, type TxnFramer } from './sink-actors.js';
 import { SourceActor } from './source-actor.js';
@@ -92,31 +86,6 @@ const checkpoints = new CheckpointCollector();
 let links: DataLinks | undefined;
 let dataListener: DataListener | undefined;
 
-/** The routing view of the cluster's directory, for this thread's routes. */
-function clusterDirectory(wiring: Wiring): Directory {
-  const p = plan as Plan;
-  const keyGroups = p.partitions.map((partition, pi) => {
-    const owners = wiring.owners[pi] ?? [];
-    const worker: number[] = [];
-    const ref: number[] = [];
-    for (let kg = 0; kg < partition.grouper.groups; kg++) {
-      const w = owners[kg] ?? 0;
-      worker.push(w);
-      ref.push(wiring.directories[w]?.keyGroups[pi]?.[String(kg)] ?? -1);
-    }
-    return { worker, ref };
-  });
-  const parallel: Record<number, Placed[]> = {};
-  wiring.directories.forEach((d, w) => {
-    for (const [stage, refs] of Object.entries(d.parallel)) {
-      for (const r of refs) (parallel[Number(stage)] ??= []).push({ worker: w, ref: r });
-    }
-  });
-  const mine = wiring.directories[wiring.me];
-  const sinkWriters: Record<number, number> = {};
-  for (const [id, ref] of Object.entries(mine?.sinkWriters ?? {})) sinkWriters[Number(id)] = ref;
-  return { me: wiring.me, keyGroups, parallel, sinkWriters };
-}
 const writers = new Map<number, SinkWriterActor>();
 const gc = new GcWatch();
 /** Each parallel stage's replica on this thread. */
@@ -340,7 +309,7 @@ const control: ThreadControl = {
 
   wire(wiring: Wiring): void {
     const p = plan as Plan;
-    const directory = clusterDirectory(wiring);
+    const directory = clusterDirectory(p, wiring);
     // A reconfiguration rewires: links to workers still there are kept.
     if (links !== undefined) links.reconfigure(wiring.me, wiring.members);
     else if (wiring.members.length > 1)
@@ -350,7 +319,8 @@ const control: ThreadControl = {
     for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];
     const sinks = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).encode);
     const sinkBarriers = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).barrier);
-    const ctx = { plan: p, directory, scheduler, errors, sinks, sinkBarriers, remote };
+    const send = sendVia(wiring.me, scheduler, remote);
+    const ctx = { plan: p, directory, scheduler, errors, sinks, sinkBarriers, send };
     for (const stage of p.stages) {
       const emit = compileStageEmit(stage, ctx);
       if (stage.kind === 'parallel') {

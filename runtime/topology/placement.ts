@@ -35,16 +35,6 @@ export interface ClusterShare {
 }
 
 /**
- * Key groups round robin over workers: group g belongs to worker g mod W.
- * (The routing table is versioned; later issues move groups between workers.)
- */
-export function assignKeyGroups(plan: Plan, workers: number): number[][] {
-  return plan.partitions.map((p) =>
-    Array.from({ length: p.grouper.groups }, (_, g) => g % workers),
-  );
-}
-
-/**
  * This worker's share of a cluster's plan: its key groups spread round robin
  * over its threads (-1 marks a group another worker owns), the sources it
  * runs, and its sink writers.

@@ -10,7 +10,6 @@ import type { Member } from '../../../runtime/cluster/coordinator.js';
 import {
   idleReconfiguration,
   memberNames,
-  rebalanceOwners,
   reconfigure,
   type Layout,
   type ReconfigurationDecision,
@@ -18,6 +17,7 @@ import {
   type ReconfigurationState,
 } from '../../../runtime/cluster/reconfiguration.js';
 import { eligibleToLeave, planShrink } from '../../../runtime/cluster/shrink-plan.js';
+import { rebalanceOwners } from '../../../runtime/routing/index.js';
 
 // ---------------------------------------------------------------------------
 // Shared helpers
