@@ -11,7 +11,8 @@ import {
   stepsOf,
   type ScalingOptions,
 } from './scaling-options.js';
-import type { BaselineRun, MaxRun, StepResult, StepsRun } from './scaling-run.js';
+import type { BaselineRun } from './scaling-baseline.js';
+import type { MaxRun, StepResult, StepsRun } from './scaling-run.js';
 import { PACE_SLACK_MS } from './scaling-run.js';
 import type { CountCheck } from './scaling-receiver.js';
 import { fmtBytes, fmtMs, withSection, type SectionMarkers } from './resilience-report.js';

@@ -48,7 +48,7 @@ const STEP_TIMEOUT_MS = 90_000;
 /** Longest the state may take to fill (every key's first output). */
 const FILL_TIMEOUT_MS = 180_000;
 /** With no output for this long, a wait for outputs fails. */
-const STALL_MS = 20_000;
+export const STALL_MS = 20_000;
 /** Milliseconds of input the outputs may lag and still be "on pace". */
 export const PACE_SLACK_MS = 20;
 /** The sender's batches start this far apart; the batch size sets the rate. */
@@ -74,8 +74,8 @@ const COMPLETE_LINE = new RegExp(
     '(\\d+) bytes; input paused (\\d+) ms',
 );
 const RECONFIGURATION_TROUBLE = /reconfiguration \d+ failed: .*|worker '.*' cannot join now: .*/;
-const COMMITTED_LINE = /checkpoint (\d+) committed/;
-const RESTORING_LINE = /restoring checkpoint (\d+)/;
+export const COMMITTED_LINE = /checkpoint (\d+) committed/;
+export const RESTORING_LINE = /restoring checkpoint (\d+)/;
 const SENT_LINE = /sent (\d+) messages/;
 
 /** The application every run measures. */
@@ -84,7 +84,7 @@ function appPath(): string {
 }
 
 /** A free loopback port (listen on 0, close). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -143,7 +143,7 @@ function parseComplete(m: RegExpExecArray, at: number): Reconfiguration {
 }
 
 /** A worker process of a run. */
-interface Worker {
+export interface Worker {
   readonly name: string;
   readonly args: readonly string[];
   child: BenchChild;
@@ -159,7 +159,7 @@ interface ClusterSetup {
   readonly checkpointMs: number;
 }
 
-function commonArgs(s: ClusterSetup, name: string): string[] {
+export function commonArgs(s: ClusterSetup, name: string): string[] {
   return [
     ...['worker', '--application-module', appPath(), '--name', name, '--out', s.out],
     ...['--ponythreads', '1', '--external', `${LOCAL_HOST}:0`, '--resilience-dir', s.dir],
@@ -174,7 +174,7 @@ function commonArgs(s: ClusterSetup, name: string): string[] {
 }
 
 /** The initializer of a cluster of `workers`, on the given addresses (port 0: any). */
-function initializerArgs(
+export function initializerArgs(
   s: ClusterSetup,
   workers: number,
   ports: { in: number; control: number; data: number },
@@ -188,13 +188,13 @@ function initializerArgs(
 }
 
 /** The worker's process has exited though nothing asked it to. */
-function deadWorker(workers: readonly Worker[]): string | undefined {
+export function deadWorker(workers: readonly Worker[]): string | undefined {
   const dead = workers.find((w) => !w.leaving && w.child.exit !== undefined);
   return dead === undefined ? undefined : `${dead.name}: ${dead.child.describe()}`;
 }
 
 /** Starts a worker; resolves when it logged ready (and with what it logged before). */
-async function startWorker(
+export async function startWorker(
   name: string,
   args: readonly string[],
 ): Promise<{
@@ -218,7 +218,7 @@ async function startWorker(
 }
 
 /** `roo send` of the input file at `rate` words/s (unpaced without), `messages` lines or forever. */
-function startSender(
+export function startSender(
   o: ScalingOptions,
   file: string,
   source: string,
@@ -244,18 +244,18 @@ function startSender(
 }
 
 /** Words per line of the input, on average (the last line of a pass may be shorter). */
-function wordsPerLine(o: ScalingOptions): number {
+export function wordsPerLine(o: ScalingOptions): number {
   return o.keys / inputLines(o.keys, o.wordsPerLine);
 }
 
 /** Lines to send for a run planned to last `seconds` at `rate` words/s, with a margin. */
-function messagesFor(o: ScalingOptions, rate: number, seconds: number): number {
+export function messagesFor(o: ScalingOptions, rate: number, seconds: number): number {
   const lines = (rate / wordsPerLine(o)) * (seconds * MESSAGES_MARGIN + MESSAGES_EXTRA_SECONDS);
   return Math.ceil(lines);
 }
 
 /** Waits for every key's first output; returns seconds from `since`. */
-async function fill(
+export async function fill(
   receiver: ScalingReceiver,
   keys: number,
   since: number,
@@ -275,7 +275,10 @@ async function fill(
 }
 
 /** Waits until `untilMs`, failing as soon as `problem()` names one. */
-async function watchUntil(untilMs: number, problem: () => string | undefined): Promise<void> {
+export async function watchUntil(
+  untilMs: number,
+  problem: () => string | undefined,
+): Promise<void> {
   for (;;) {
     const why = problem();
     if (why !== undefined) throw new BenchFailure(why);
@@ -286,7 +289,10 @@ async function watchUntil(untilMs: number, problem: () => string | undefined): P
 }
 
 /** Waits until `done()` holds, failing as soon as `problem()` names one (checked every 20 ms). */
-async function waitFor(done: () => boolean, problem: () => string | undefined): Promise<void> {
+export async function waitFor(
+  done: () => boolean,
+  problem: () => string | undefined,
+): Promise<void> {
   for (;;) {
     if (done()) return;
     const why = problem();
@@ -296,12 +302,12 @@ async function waitFor(done: () => boolean, problem: () => string | undefined): 
 }
 
 /** A problem() that names the deadline once it has passed. */
-function until(deadline: number, what: string): () => string | undefined {
+export function until(deadline: number, what: string): () => string | undefined {
   return () => (performance.now() > deadline ? what : undefined);
 }
 
 /** Fresh resilience directory of one run. */
-function runDir(): string {
+export function runDir(): string {
   return mkdtempSync(join(tmpdir(), 'roo-bench-scaling-'));
 }
 
@@ -310,7 +316,7 @@ function runDir(): string {
  * come out (the highest count of every key is what was sent), then a
  * moment for stragglers, and checks the outputs.
  */
-async function finalCheck(
+export async function finalCheck(
   o: ScalingOptions,
   receiver: ScalingReceiver,
   sender: { child: BenchChild; sent: () => number | undefined },
@@ -648,7 +654,7 @@ function shrinkFailed(shrink: BenchChild): string | undefined {
 }
 
 /** `at` − `from`, or undefined. */
-function since(from: number, at: number | undefined): number | undefined {
+export function since(from: number, at: number | undefined): number | undefined {
   return at === undefined ? undefined : at - from;
 }
 
@@ -659,170 +665,4 @@ function signed(ms: number): string {
 
 function sum<T>(items: readonly T[], f: (t: T) => number): number {
   return items.reduce((a, t) => a + f(t), 0);
-}
-
-// ---------------------------------------------------------------------------
-// The baseline: checkpoint, kill every worker, restart, resend.
-
-/** One kill and restart of a resilient cluster. */
-export interface BaselineRun {
-  readonly workers: number;
-  readonly rep: number;
-  readonly rate: number;
-  /** The longest gap between two outputs in the settle window (no restart), ms. */
-  readonly steadyGapMs: number;
-  /** The checkpoint committed just before the kill, and the one restored. */
-  readonly committed: number;
-  readonly restored: number | undefined;
-  /** Kill → every worker's process gone, ms. */
-  readonly exitMs: number;
-  /** Kill → every restarted worker logged ready, ms. */
-  readonly readyMs: number;
-  /** The longest gap between two outputs from the kill on, ms. */
-  readonly gapMs: number;
-  /** Kill → the outputs back on the input's pace, ms (undefined: not within the window). */
-  readonly paceMs: number | undefined;
-  /** The window, ms from the kill. */
-  readonly windowMs: number;
-  /** Lines the sender sent (each once; the ones it resent are not counted twice). */
-  readonly messages: number;
-  readonly check: CountCheck;
-  /** Cores others kept busy during the run. */
-  readonly otherLoad: number;
-}
-
-/** The baseline at one cluster size: kill at a committed checkpoint, restart the same commands. */
-export async function runBaseline(
-  o: ScalingOptions,
-  rate: number,
-  file: string,
-  size: number,
-  rep: number,
-  log: (line: string) => void,
-): Promise<BaselineRun> {
-  const probe = new PartProbe('baseline');
-  const receiver = await ScalingReceiver.listen(o.keys);
-  const dir = runDir();
-  const setup = { out: receiver.address, dir, resilient: true, checkpointMs: o.checkpointMs };
-  const ports = { in: await freePort(), control: await freePort(), data: await freePort() };
-  const control = `${LOCAL_HOST}:${ports.control}`;
-  const specs: { name: string; args: string[] }[] = [
-    { name: 'initializer', args: initializerArgs(setup, size, ports) },
-  ];
-  for (let w = 2; w <= size; w++) {
-    const name = `worker${w}`;
-    specs.push({
-      name,
-      args: [...commonArgs(setup, name), ...['--control', control, '--my-data', `${LOCAL_HOST}:0`]],
-    });
-  }
-  let workers: Worker[] = [];
-  const all: BenchChild[] = [];
-  let sender: ReturnType<typeof startSender> | undefined;
-  const name = `baseline ${size} worker${size === 1 ? '' : 's'}, rep ${rep}`;
-  const startAll = async (): Promise<{ ready: Promise<number>[]; init: Worker }> => {
-    const started = [];
-    for (const spec of specs) started.push(await startWorker(spec.name, spec.args));
-    workers = started.map((s) => s.worker);
-    all.push(...workers.map((w) => w.child));
-    return { ready: started.map((s) => s.ready), init: workers[0] as Worker };
-  };
-  try {
-    const first = await startAll();
-    await Promise.all(first.ready);
-    let committed = 0;
-    first.init.child.onLine((line) => {
-      const m = COMMITTED_LINE.exec(line);
-      if (m !== null) committed = Number(m[1]);
-    });
-    const planned = o.keys / rate + o.settleSeconds + o.checkpointMs / 1000 + o.stepSeconds + 3;
-    const messages = messagesFor(o, rate, planned);
-    const s = startSender(o, file, `${LOCAL_HOST}:${ports.in}`, { rate, messages, acks: true });
-    sender = s;
-    const sentAt = performance.now();
-    let killed = false;
-    const problem = (): string | undefined =>
-      (killed ? undefined : deadWorker(workers)) ??
-      (s.child.exit !== undefined && s.child.exit.code !== 0
-        ? `the sender failed: ${s.child.describe()}`
-        : undefined) ??
-      (receiver.badLines > 0 ? `${receiver.badLines} output lines did not decode` : undefined);
-    await fill(receiver, o.keys, sentAt, problem);
-    const settle0 = performance.now();
-    await watchUntil(settle0 + o.settleSeconds * 1000, problem);
-    const steadyGapMs = receiver.longestGap(settle0, performance.now()).ms;
-    // The next checkpoint to commit, then at once the kill.
-    const next = committed + 1;
-    const noCommit = until(performance.now() + 30_000, 'no checkpoint committed within 30 s');
-    await waitFor(
-      () => committed >= next,
-      () => problem() ?? noCommit(),
-    );
-    const kill = performance.now();
-    const atKill = committed;
-    killed = true;
-    const p0 = receiver.progress;
-    for (const w of workers) {
-      w.leaving = true;
-      w.child.proc.kill('SIGKILL');
-    }
-    await Promise.all(workers.map((w) => w.child.exited));
-    const exitMs = performance.now() - kill;
-    let restored: number | undefined;
-    const again = await startAll();
-    again.init.child.onLine((line) => {
-      const m = RESTORING_LINE.exec(line);
-      if (m !== null) restored ??= Number(m[1]);
-    });
-    killed = false;
-    const readyAt = Math.max(...(await Promise.all(again.ready)));
-    const readyMs = readyAt - kill;
-    await watchUntil(Math.max(kill + o.stepSeconds * 1000, readyAt + 1000), problem);
-    // The gap ends with the first output after the restart: wait for it if it has not come.
-    await receiver.waitUntil(
-      () => receiver.lastOutputAt > readyAt,
-      problem,
-      STALL_MS,
-      'an output after the restart',
-    );
-    const end = performance.now();
-    const gap = receiver.longestGap(kill, end, end);
-    log(
-      `  ${name}: checkpoint ${atKill} committed, SIGKILL; every process gone in ${exitMs.toFixed(0)} ms; ` +
-        `restart → every worker ready ${readyMs.toFixed(0)} ms after the kill (restored checkpoint ` +
-        `${restored ?? '?'}); longest output gap ${gap.ms.toFixed(0)} ms`,
-    );
-    const check = await finalCheck(o, receiver, s, messages, problem);
-    // The pace line is the input's only until the sender's last line was due.
-    const inputEnd = sentAt + (messages / (rate / wordsPerLine(o))) * 1000;
-    const paceMs = since(kill, receiver.paceTime(kill, p0, rate, PACE_SLACK_MS, readyAt, inputEnd));
-    log(
-      `  ${name}: back on pace ${paceMs === undefined ? 'not before the input ended' : `${paceMs.toFixed(0)} ms after the kill`}; ` +
-        `${check.expected} words sent, ${check.received} outputs (${check.extra} again after ` +
-        `the restart), ${check.lostUpdates} updates lost, ${check.wrongKeys} keys wrong`,
-    );
-    await stopAll(workers.map((w) => w.child));
-    const otherLoad = probe.stop().otherLoad;
-    return {
-      workers: size,
-      rep,
-      rate,
-      steadyGapMs,
-      committed: atKill,
-      restored,
-      exitMs,
-      readyMs,
-      gapMs: gap.ms,
-      paceMs,
-      windowMs: end - kill,
-      messages,
-      check,
-      otherLoad,
-    };
-  } finally {
-    await sender?.child.stop();
-    await stopAll(all);
-    await receiver.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

@@ -40,14 +40,8 @@ import {
   type ScalingFailure,
   type ScalingResults,
 } from './scaling-report.js';
-import {
-  measureMax,
-  runBaseline,
-  runSteps,
-  type BaselineRun,
-  type MaxRun,
-  type StepsRun,
-} from './scaling-run.js';
+import { runBaseline, type BaselineRun } from './scaling-baseline.js';
+import { measureMax, runSteps, type MaxRun, type StepsRun } from './scaling-run.js';
 import { formatMachine, formatMachineLine, formatRate } from './stats.js';
 
 /** The command line as typed, with the script relative to the package root. */
