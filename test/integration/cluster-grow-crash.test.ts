@@ -63,31 +63,8 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
   it.each(['joiner', 'worker2', 'initializer'] as const)(
     'SIGKILL of the %s',
     async (victim) => {
-      const receive = await startReceive();
-      procs.push(receive.proc);
-      const resilienceDir = makeResilienceDir();
-      const cluster = await RestartableCluster.create({
-        module: MODULE,
-        out: receive.address,
-        resilienceDir,
-        checkpointNs: CHECKPOINT_NS,
-        appArgs: ['--exactly-once'],
-      });
+      const { receive, resilienceDir, cluster, joiners, tally, send } = await streamingCluster();
       const joinerArgs = await joiner3(cluster, receive.address, resilienceDir);
-      const joiners: RooProcess[] = [];
-      onTestFailed(() => {
-        process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
-      });
-      await cluster.start();
-      const tally = new OutputTally(receive.proc, input.counts);
-      const send = startSend(cluster.source, input.path, [
-        '--batch-size',
-        '50',
-        '--interval',
-        '5000000',
-      ]);
-      procs.push(send);
-      await receive.proc.waitForStdoutLines(2_000);
 
       const joiner = RooProcess.spawn('worker3', joinerArgs);
       joiners.push(joiner);
@@ -122,31 +99,7 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
 
   it('a SIGKILL of the leaving worker in the middle of a shrink recovers the cluster before it', async () => {
     process.env['ROO_RECONFIGURE_DELAY_MS'] = '2000';
-    const receive = await startReceive();
-    procs.push(receive.proc);
-    const resilienceDir = makeResilienceDir();
-    const cluster = await RestartableCluster.create({
-      module: MODULE,
-      out: receive.address,
-      resilienceDir,
-      checkpointNs: CHECKPOINT_NS,
-      appArgs: ['--exactly-once'],
-    });
-    const joiners: RooProcess[] = [];
-    onTestFailed(() => {
-      process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
-    });
-    // The initializer serves the external channel, for roo shrink.
-    await cluster.start();
-    const tally = new OutputTally(receive.proc, input.counts);
-    const send = startSend(cluster.source, input.path, [
-      '--batch-size',
-      '50',
-      '--interval',
-      '5000000',
-    ]);
-    procs.push(send);
-    await receive.proc.waitForStdoutLines(2_000);
+    const { receive, resilienceDir, cluster, joiners, tally, send } = await streamingCluster();
     const args = await joiner3(cluster, receive.address, resilienceDir, [
       '--external',
       `${LOCAL}:0`,
@@ -194,30 +147,7 @@ describe('a crash in the middle of a grow recovers with exactly-once output', ()
 
   it("grows after a recovery: the joiner gets the cluster's rollback generation", async () => {
     delete process.env['ROO_RECONFIGURE_DELAY_MS'];
-    const receive = await startReceive();
-    procs.push(receive.proc);
-    const resilienceDir = makeResilienceDir();
-    const cluster = await RestartableCluster.create({
-      module: MODULE,
-      out: receive.address,
-      resilienceDir,
-      checkpointNs: CHECKPOINT_NS,
-      appArgs: ['--exactly-once'],
-    });
-    const joiners: RooProcess[] = [];
-    onTestFailed(() => {
-      process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
-    });
-    await cluster.start();
-    const tally = new OutputTally(receive.proc, input.counts);
-    const send = startSend(cluster.source, input.path, [
-      '--batch-size',
-      '50',
-      '--interval',
-      '5000000',
-    ]);
-    procs.push(send);
-    await receive.proc.waitForStdoutLines(2_000);
+    const { receive, resilienceDir, cluster, joiners, tally, send } = await streamingCluster();
     await cluster.kill('worker2');
     cluster.spawn('worker2');
     await cluster.initializer.waitForStderr(
@@ -268,4 +198,38 @@ async function joiner3(
     ...extra,
     ...['--', '--exactly-once'],
   ];
+}
+
+/**
+ * Two resilient workers with the exactly-once sink, their outputs printed by
+ * `roo receive` and tallied, fed by a paced acknowledging `roo send`;
+ * resolves once outputs flow. Its processes' logs are written out if the
+ * test fails (with those of the joiners the test adds to `joiners`).
+ */
+async function streamingCluster() {
+  const receive = await startReceive();
+  procs.push(receive.proc);
+  const resilienceDir = makeResilienceDir();
+  const cluster = await RestartableCluster.create({
+    module: MODULE,
+    out: receive.address,
+    resilienceDir,
+    checkpointNs: CHECKPOINT_NS,
+    appArgs: ['--exactly-once'],
+  });
+  const joiners: RooProcess[] = [];
+  onTestFailed(() => {
+    process.stderr.write(`logs: ${writeLogs([...cluster.history, ...joiners])}\n`);
+  });
+  await cluster.start();
+  const tally = new OutputTally(receive.proc, input.counts);
+  const send = startSend(cluster.source, input.path, [
+    '--batch-size',
+    '50',
+    '--interval',
+    '5000000',
+  ]);
+  procs.push(send);
+  await receive.proc.waitForStdoutLines(2_000);
+  return { receive, resilienceDir, cluster, joiners, tally, send };
 }
