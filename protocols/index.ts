@@ -12,3 +12,6 @@ export * from './utf8.js';
 export * from './sink-txn.js';
 export * from './sink-txn-parser.js';
 export * from './source-ack.js';
+export * from './histogram.js';
+export * from './metrics-report.js';
+export * from './metrics-limits.js';
