@@ -195,7 +195,7 @@ function renderSteps(r: ScalingResults): string[] {
         'key groups moved',
         'keys moved',
         'bytes moved',
-        'input paused',
+        'groups paused',
         'request → complete',
         'longest output gap',
         `gap ≤ ${fmtMs(GAP_TARGET_MS)}`,

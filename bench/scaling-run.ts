@@ -71,7 +71,7 @@ const CONTROL_LINE = /control channel listening on ([^\s;]+)/;
 const COMPLETE_LINE = new RegExp(
   'reconfiguration (\\d+) complete: routing table version (\\d+), (\\d+) workers \\(([^)]*)\\)' +
     '(?:, joined: ([^;|]*?))?(?:, leaving: ([^;]*?))?; moved (\\d+) key groups, (\\d+) keys, ' +
-    '(\\d+) bytes; input paused (\\d+) ms',
+    '(\\d+) bytes; the moving groups paused (\\d+) ms',
 );
 const RECONFIGURATION_TROUBLE = /reconfiguration \d+ failed: .*|worker '.*' cannot join now: .*/;
 export const COMMITTED_LINE = /checkpoint (\d+) committed/;
@@ -611,7 +611,7 @@ export async function runSteps(
       log(
         `  ${name}: ${step.from} → ${step.to} workers: ${lines.length} reconfiguration(s), moved ` +
           `${sum(lines, (l) => l.groups)} key groups, ${sum(lines, (l) => l.keys)} keys, ` +
-          `${sum(lines, (l) => l.bytes)} bytes; input paused ${lines.map((l) => `${l.pausedMs} ms`).join(' + ')}; ` +
+          `${sum(lines, (l) => l.bytes)} bytes; moving groups paused ${lines.map((l) => `${l.pausedMs} ms`).join(' + ')}; ` +
           `request → complete ${r.durationMs.toFixed(0)} ms; longest output gap ${r.gapMs.toFixed(0)} ms ` +
           `(from ${signed(r.gapAtMs)} ms); back on pace ` +
           `${r.paceMs === undefined ? 'not before the next step' : `${signed(r.paceMs)} ms`}; ` +

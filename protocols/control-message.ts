@@ -401,6 +401,8 @@ export function validateControlMessage(value: unknown): ControlMessage {
       return { type: kind, version, id: c.count(field(record, 'id'), 'id') };
     case 'migrate-out':
     case 'migrate-in':
+    case 'migrate-prepared':
+    case 'migrate-barrier':
     case 'migrate-spawned':
     case 'reconfigured':
     case 'leave':

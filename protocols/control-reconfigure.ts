@@ -26,11 +26,11 @@ export interface WireGroupState {
 }
 
 /**
- * The coordinator starts reconfiguration `id` (a worker joins or leaves):
- * sources inject barrier `id` and pause; once every actor has aligned it,
- * the worker ships the key groups that the new routing table gives to
- * another worker (`migrate-out`). `members` and `routing` are the cluster
- * after the change.
+ * The coordinator starts reconfiguration `id` (a worker joins or leaves, or
+ * key groups change threads): each old member prepares every thread to hold,
+ * after barrier `id`, what is sent to a key group that moves (and to skip
+ * the workers that leave), then answers `migrate-prepared`. `members` and
+ * `routing` are the cluster after the change.
  */
 export interface MigrateControlMessage {
   readonly type: 'migrate';
@@ -40,6 +40,26 @@ export interface MigrateControlMessage {
   readonly routing: WireRoutingTable;
   /** Key groups that stay on their worker but move to another of its threads (a rebalance). */
   readonly moves: readonly WireThreadMove[];
+}
+
+/** A member is ready for reconfiguration `id`'s barrier (its threads hold what moves after it). */
+export interface MigratePreparedControlMessage {
+  readonly type: 'migrate-prepared';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly name: string;
+  readonly id: number;
+}
+
+/**
+ * Every old member is prepared: sources inject barrier `id` (a leaving
+ * worker's then hold their input; the others read on); once every actor of
+ * the worker has aligned it, the worker ships the key groups that leave it
+ * (`migrate-out`).
+ */
+export interface MigrateBarrierControlMessage {
+  readonly type: 'migrate-barrier';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly id: number;
 }
 
 /** A key group moving to another scheduler thread of the worker that owns it. */
@@ -79,6 +99,8 @@ export interface MigrateOutControlMessage {
   readonly id: number;
   readonly groups: readonly WireGroupState[];
   readonly last: boolean;
+  /** The epoch bit its actors stamp after the barrier (0 or 1). */
+  readonly epoch: number;
 }
 
 /** Key groups a worker takes over in reconfiguration `id`, with their state, in chunks (`last`: the last). */
@@ -88,6 +110,8 @@ export interface MigrateInControlMessage {
   readonly id: number;
   readonly groups: readonly WireGroupState[];
   readonly last: boolean;
+  /** The cluster's epoch bit after the barrier: a joiner's actors start with it. */
+  readonly epoch: number;
 }
 
 /** State bytes per migration message: chunks stay far below the control channel's limit. */
@@ -228,6 +252,8 @@ export function groupStates(x: unknown, c: Checker): WireGroupState[] {
 /** The kinds of control message a reconfiguration adds (but resume, which is as commit is). */
 export type ReconfigurationMessage =
   | MigrateControlMessage
+  | MigratePreparedControlMessage
+  | MigrateBarrierControlMessage
   | ReconfigureControlMessage
   | MigrateOutControlMessage
   | MigrateInControlMessage
@@ -246,8 +272,10 @@ const ASSIGN_FIELDS = ['clusterId', 'workerIndex', 'generation', 'members', 'rou
 /** Field names of each reconfiguration message, besides `type` and `version`. */
 export const RECONFIGURATION_FIELDS = {
   migrate: ['id', 'members', 'routing', 'moves'],
-  'migrate-out': ['name', 'id', 'groups', 'last'],
-  'migrate-in': ['id', 'groups', 'last'],
+  'migrate-prepared': ['name', 'id'],
+  'migrate-barrier': ['id'],
+  'migrate-out': ['name', 'id', 'groups', 'last', 'epoch'],
+  'migrate-in': ['id', 'groups', 'last', 'epoch'],
   'migrate-spawned': ['name', 'id', 'directory'],
   reconfigure: ['id', 'assign', 'directory'],
   reconfigured: ['name', 'id'],
@@ -258,6 +286,12 @@ export const RECONFIGURATION_FIELDS = {
   'rebalance-request': ['nonce', 'name', 'moves'],
   'rebalance-reply': ['nonce', 'ok', 'message'],
 } as const;
+
+/** An epoch bit: 0 or 1. */
+function epochBit(x: unknown, c: Checker): number {
+  if (x !== 0 && x !== 1) throw c.fail('epoch', 'must be 0 or 1');
+  return x;
+}
 
 /** Text of at most 4096 characters (a reason, a message). */
 function shortText(x: unknown, path: string, c: Checker): string {
@@ -330,6 +364,7 @@ export function validateReconfigurationMessage(
         id: c.count(field(record, 'id'), 'id'),
         groups: groupStates(field(record, 'groups'), c),
         last: c.boolean(field(record, 'last'), 'last'),
+        epoch: epochBit(field(record, 'epoch'), c),
       };
     case 'migrate-in':
       return {
@@ -338,7 +373,17 @@ export function validateReconfigurationMessage(
         id: c.count(field(record, 'id'), 'id'),
         groups: groupStates(field(record, 'groups'), c),
         last: c.boolean(field(record, 'last'), 'last'),
+        epoch: epochBit(field(record, 'epoch'), c),
       };
+    case 'migrate-prepared':
+      return {
+        type: kind,
+        version,
+        name: c.workerName(field(record, 'name'), 'name'),
+        id: c.count(field(record, 'id'), 'id'),
+      };
+    case 'migrate-barrier':
+      return { type: kind, version, id: c.count(field(record, 'id'), 'id') };
     case 'migrate-spawned':
       return {
         type: kind,

@@ -62,7 +62,7 @@ export function report(ctx: DemoContext): boolean {
     out(
       `${label.padEnd(18)}${resize.worker} ${how} at ${num(resize.atWords)} words ` +
         `(reconfiguration ${resize.id}, ${resize.workers} workers after): moved ${movedWords(resize)}; ` +
-        `input paused ${num(resize.pausedMs ?? 0)} ms`,
+        `moving groups paused ${num(resize.pausedMs ?? 0)} ms`,
     );
   }
   if (shares !== undefined) {

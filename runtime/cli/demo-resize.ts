@@ -26,10 +26,10 @@ import {
 
 /** What the initializer says as it drives a reconfiguration. */
 const initializerNews =
-  /^worker '.+' is joining the running cluster|^reconfiguration \d+: .* pausing input at barrier \d+$|^reconfiguration \d+ complete: /;
-/** What every worker says when its input is paused and what it ships or takes over. */
+  /^worker '.+' is joining the running cluster|^reconfiguration \d+: .* key groups move at barrier \d+, every other key flows on$|^reconfiguration \d+ complete: /;
+/** What every worker says when it aligned the barrier and what it ships or takes over. */
 const workerNews =
-  /^reconfiguration \d+: input paused, every actor aligned \(\d+ ms\); shipping |^reconfiguration \d+: took over /;
+  /^reconfiguration \d+: barrier aligned by every actor \(\d+ ms\); shipping |^reconfiguration \d+: took over /;
 /** What the joiner says when its routes run, and the leaver when it goes. */
 const joinerNews = /^\|~~ INIT PHASE III: Application is ready to work! ~~\||^left the cluster: /;
 
@@ -37,7 +37,7 @@ const joinerNews = /^\|~~ INIT PHASE III: Application is ready to work! ~~\||^le
  * Starts watching the initializer for the end of the reconfiguration in
  * which `name` joined or left (`how`): `reconfiguration N complete: routing
  * table version V, W workers (...), joined: NAME; moved G key groups, K
- * keys, B bytes; input paused P ms`.
+ * keys, B bytes; the moving groups paused P ms`.
  */
 function completion(
   ctx: DemoContext,
@@ -49,7 +49,7 @@ function completion(
     new RegExp(
       `reconfiguration (\\d+) complete: routing table version \\d+, (\\d+) workers \\([^)]*\\)` +
         `[^;]*, ${how}: ${name}; moved (\\d+) key groups, (\\d+) keys, (\\d+) bytes; ` +
-        `input paused (\\d+) ms`,
+        `the moving groups paused (\\d+) ms`,
     ),
     `that reconfiguration ${how === 'joined' ? `adding ${name}` : `removing ${name}`} is complete`,
     ctx.signal,
@@ -140,7 +140,7 @@ export function growCluster(workers: number): DemoStage {
       ctx.say(
         `the cluster grew to ${grow.workers} workers, ready ${(grow.tookMs! / 1000).toFixed(1)} s ` +
           `after ${name} started (reconfiguration ${grow.id}): moved ${movedWords(grow)} to ${name}; ` +
-          `input paused ${num(grow.pausedMs!)} ms; ${name}'s data channel on ` +
+          `moving groups paused ${num(grow.pausedMs!)} ms; ${name}'s data channel on ` +
           `${worker.dataAddress}, external channel on ${worker.externalAddress}`,
       );
     },
@@ -219,7 +219,7 @@ export function shrinkCluster(workers: number): DemoStage {
       ctx.say(
         `the cluster shrank to ${shrink.workers} workers; roo shrink took ` +
           `${(shrink.tookMs! / 1000).toFixed(1)} s (reconfiguration ${shrink.id}): moved ${movedWords(shrink)} back from ` +
-          `${name}; input paused ${num(shrink.pausedMs!)} ms; ${name} ${leaver.child.describeHow()} ` +
+          `${name}; moving groups paused ${num(shrink.pausedMs!)} ms; ${name} ${leaver.child.describeHow()} ` +
           'and removed its resilience files',
       );
     },

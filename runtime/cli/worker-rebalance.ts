@@ -76,7 +76,7 @@ export class WorkerRebalancer {
           message: `nothing to move: the busiest thread carries ${before.toFixed(2)}x the mean load`,
         };
       const r = await e.rebalanceAlone(++this.barrier, o.worker, moves);
-      const message = `the busiest thread carried ${before.toFixed(2)}x the mean load; moved ${r.groups} key groups (${r.entities} keys, ${r.bytes} bytes) between threads; input paused ${r.pausedMs} ms`;
+      const message = `the busiest thread carried ${before.toFixed(2)}x the mean load; moved ${r.groups} key groups (${r.entities} keys, ${r.bytes} bytes) between threads; the moving groups paused ${r.pausedMs} ms`;
       o.log.info(`rebalance: ${message}`);
       return { ok: true, message };
     } finally {

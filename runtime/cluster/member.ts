@@ -101,6 +101,14 @@ export class ClusterMember {
   private threadMoves = new Map<string, number>();
   /** Key groups handed to this worker in the running reconfiguration, until the last chunk. */
   private incoming: WireGroupState[] = [];
+  /** The reconfiguration prepared (`migrate`) and waiting for its barrier: what leaves this worker, and whether it leaves itself. */
+  private migration:
+    | {
+        readonly id: number;
+        readonly leaving: readonly { partition: number; keyGroup: number }[];
+        readonly quitting: boolean;
+      }
+    | undefined;
   /** Rebalance requests sent to the coordinator, by nonce. */
   private readonly rebalances = new Map<number, (o: { ok: boolean; message: string }) => void>();
 
@@ -214,25 +222,50 @@ export class ClusterMember {
         return;
       }
       case 'migrate': {
-        // Barrier m.id through every actor, sources holding their input after it.
+        // Every thread holds, after barrier m.id, what is sent to a group that moves.
         this.reconfiguring = m.id;
+        const before = this.assigned?.members ?? [];
+        const staying = new Set(m.members.map((x) => x.name));
+        const threadMoved = new Set(m.moves.map((x) => `${x.partition}/${x.keyGroup}`));
         this.threadMoves = new Map(
           m.moves
             .filter((x) => x.worker === o.name)
             .map((x) => [`${x.partition}/${x.keyGroup}`, x.thread]),
         );
+        const moving: { partition: number; keyGroup: number }[] = [];
         const leaving: { partition: number; keyGroup: number }[] = [];
         m.routing.partitions.forEach((p, pi) =>
           p.owners.forEach((owner, g) => {
-            if (this.owners[pi]?.[g] !== this.me) return;
-            const moving = this.threadMoves.has(`${p.name}/${g}`);
-            if (m.members[owner]?.name !== o.name || moving)
-              leaving.push({ partition: pi, keyGroup: g });
+            const was = this.owners[pi]?.[g] ?? -1;
+            if (before[was]?.name === m.members[owner]?.name && !threadMoved.has(`${p.name}/${g}`))
+              return;
+            moving.push({ partition: pi, keyGroup: g });
+            if (was === this.me) leaving.push({ partition: pi, keyGroup: g });
           }),
         );
+        const gone = before.flatMap((x, i) => (staying.has(x.name) ? [] : [i]));
+        this.migration = { id: m.id, leaving, quitting: !staying.has(o.name) };
+        await engine.prepareMove(moving, gone);
+        reply({ type: 'migrate-prepared', version: 1, name: o.name, id: m.id });
+        return;
+      }
+      case 'migrate-barrier': {
+        const migration = this.migration;
+        if (migration?.id !== m.id) {
+          log.warn(`reconfiguration ${m.id}: a barrier without its migrate; ignored`);
+          return;
+        }
+        this.migration = undefined;
+        const { leaving, quitting } = migration;
         const t0 = performance.now();
         // With resilience the barrier is a checkpoint of every group; else only the leaving encode.
-        const snapshot = await engine.quiesce(m.id, o.name, r === undefined ? leaving : undefined);
+        // A worker on its way out stops reading at the barrier; every other keeps reading.
+        const snapshot = await engine.quiesce(
+          m.id,
+          o.name,
+          r === undefined ? leaving : undefined,
+          quitting,
+        );
         const alignMs = performance.now() - t0;
         // Its file is written before the groups leave.
         this.checkpoints?.write(snapshot);
@@ -246,8 +279,9 @@ export class ClusterMember {
           };
         });
         await engine.moveOut(leaving);
+        const epoch = await engine.epoch();
         log.info(
-          `reconfiguration ${m.id}: input paused, every actor aligned (${alignMs.toFixed(0)} ms); shipping ${groups.length} key groups (${groups.reduce((a, g) => a + g.entities, 0)} keys, ${groups.reduce((a, g) => a + g.state.byteLength, 0)} bytes)`,
+          `reconfiguration ${m.id}: barrier aligned by every actor (${alignMs.toFixed(0)} ms); shipping ${groups.length} key groups (${groups.reduce((a, g) => a + g.entities, 0)} keys, ${groups.reduce((a, g) => a + g.state.byteLength, 0)} bytes)`,
         );
         const chunks = chunkGroups(groups);
         chunks.forEach((chunk, i) =>
@@ -258,6 +292,7 @@ export class ClusterMember {
             id: m.id,
             groups: chunk,
             last: i === chunks.length - 1,
+            epoch,
           }),
         );
         return;
@@ -278,6 +313,7 @@ export class ClusterMember {
             state: g.state,
           })),
           (pi, g) => moves.get(`${partitions[pi]?.name ?? ''}/${g}`),
+          m.epoch,
         );
         this.threadMoves = new Map();
         if (incoming.length > 0)

@@ -206,8 +206,18 @@ export class ReconfigurationDriver {
           nowMs: Date.now(),
         });
         return true;
+      case 'migrate-prepared':
+        this.apply({ kind: 'prepared', name: m.name, id: m.id, nowMs: Date.now() });
+        return true;
       case 'migrate-out':
-        this.apply({ kind: 'shipped', name: m.name, id: m.id, groups: m.groups, last: m.last });
+        this.apply({
+          kind: 'shipped',
+          name: m.name,
+          id: m.id,
+          groups: m.groups,
+          last: m.last,
+          epoch: m.epoch,
+        });
         return true;
       case 'migrate-spawned':
         this.apply({ kind: 'spawned', name: m.name, id: m.id, directory: m.directory });
@@ -276,7 +286,7 @@ export class ReconfigurationDriver {
       case 'migrate': {
         const a = this.state.after;
         o.log.info(
-          `reconfiguration ${d.id}: ${memberNames(this.state.before).join(', ')} -> ${memberNames(a).join(', ')}; pausing input at barrier ${d.id}`,
+          `reconfiguration ${d.id}: ${memberNames(this.state.before).join(', ')} -> ${memberNames(a).join(', ')}; ${this.running?.moving ?? 0} key groups move at barrier ${d.id}, every other key flows on`,
         );
         const routing = o.assignOf(a, 0).routing;
         for (const name of d.to)
@@ -290,6 +300,9 @@ export class ReconfigurationDriver {
           });
         return;
       }
+      case 'barrier':
+        for (const name of d.to) o.send(name, { type: 'migrate-barrier', version: 1, id: d.id });
+        return;
       case 'migrate-in': {
         const first = d.name === this.state.after.members[0]?.name;
         const go = () => {
@@ -304,6 +317,7 @@ export class ReconfigurationDriver {
               id: d.id,
               groups,
               last: i === chunks.length - 1,
+              epoch: d.epoch,
             }),
           );
         };
@@ -354,7 +368,7 @@ export class ReconfigurationDriver {
     o.installed(d.after, this.directories as WorkerDirectory[]);
     for (const name of d.to) o.send(name, { type: 'resume', version: 1, id: d.id });
     o.log.info(
-      `reconfiguration ${d.id} complete: routing table version ${d.after.version}, ${d.after.members.length} workers (${memberNames(d.after).join(', ')})${d.joined.length > 0 ? `, joined: ${d.joined.join(', ')}` : ''}${d.leaving.length > 0 ? `, leaving: ${d.leaving.join(', ')}` : ''}; moved ${d.moved.groups} key groups, ${d.moved.entities} keys, ${d.moved.bytes} bytes; input paused ${d.pausedMs} ms`,
+      `reconfiguration ${d.id} complete: routing table version ${d.after.version}, ${d.after.members.length} workers (${memberNames(d.after).join(', ')})${d.joined.length > 0 ? `, joined: ${d.joined.join(', ')}` : ''}${d.leaving.length > 0 ? `, leaving: ${d.leaving.join(', ')}` : ''}; moved ${d.moved.groups} key groups, ${d.moved.entities} keys, ${d.moved.bytes} bytes; the moving groups paused ${d.pausedMs} ms`,
     );
     const leave = () => {
       for (const name of d.leaving) {

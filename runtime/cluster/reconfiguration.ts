@@ -4,11 +4,18 @@
  * was requested, a worker reported its part of a step, a worker was lost).
  * It returns decisions; cluster-node.ts sends them. No sockets, no timers.
  *
- *   idle --grow--> joining --(joiner spawned)--> pausing
- *   idle --shrink-----------------------------> pausing
+ *   idle --grow--> joining --(joiner spawned)--> preparing
+ *   idle --shrink or rebalance-----------------> preparing
+ *   preparing --(every old member holds what moves after the barrier)--> pausing
  *   pausing --(every old member aligned the barrier, shipped its leaving groups)--> shipping
  *   shipping --(every new member spawned what it takes over)--> rewiring
  *   rewiring --(every new member rewired)--> idle (resume; leavers leave)
+ *
+ * Only the key groups that move pause: from the barrier on, what is sent to
+ * them waits on the sending thread until the new table is installed
+ * (engine/move-hold.ts); every other key goes on. The barrier is injected
+ * only once every old member is prepared to hold, so that no message sent
+ * after it can reach a group's old owner.
  *
  * One reconfiguration at a time: a request while one runs is refused. A
  * member lost on the way fails the reconfiguration (`failed`): the cluster
@@ -29,7 +36,8 @@ export interface Layout {
 }
 
 /** Phases of a reconfiguration. */
-export type ReconfigurationPhase = 'idle' | 'joining' | 'pausing' | 'shipping' | 'rewiring';
+export type ReconfigurationPhase =
+  'idle' | 'joining' | 'preparing' | 'pausing' | 'shipping' | 'rewiring';
 
 /** The reconfiguration coordinator's state. */
 export interface ReconfigurationState {
@@ -45,8 +53,10 @@ export interface ReconfigurationState {
   readonly shipped: readonly WireGroupState[];
   /** Directories of the new members, by index in `after.members`. */
   readonly directories: readonly (WorkerDirectory | undefined)[];
-  /** When the running reconfiguration paused the sources (ms), for its report. */
+  /** When the running reconfiguration's barrier went out (ms): the moving groups paused then. */
   readonly pausedAtMs: number;
+  /** The epoch bit the old members' actors stamp after the barrier (from their `shipped`). */
+  readonly epoch: number;
   /** The plan's state partitions by index (shipped groups name theirs). */
   readonly partitions: readonly string[];
   /** Key groups moving between the threads of their worker (a rebalance). */
@@ -82,12 +92,20 @@ export type ReconfigurationEvent =
       readonly nowMs: number;
     }
   | {
+      readonly kind: 'prepared';
+      readonly name: string;
+      readonly id: number;
+      readonly nowMs: number;
+    }
+  | {
       readonly kind: 'shipped';
       readonly name: string;
       readonly id: number;
       readonly groups: readonly WireGroupState[];
       /** The worker's last chunk. */
       readonly last: boolean;
+      /** Its epoch bit after the barrier. */
+      readonly epoch: number;
     }
   | {
       readonly kind: 'spawned';
@@ -104,7 +122,7 @@ export type ReconfigurationDecision =
   | { readonly kind: 'refuse'; readonly reason: string }
   /** Tell the joiner its place (it owns nothing yet) and have it spawn. */
   | { readonly kind: 'assign-joiner'; readonly name: string; readonly layout: Layout }
-  /** Tell each of `to`: barrier `id`, hold input, ship what leaves you under `after` (or moves to another of your threads). */
+  /** Tell each of `to`: prepare to hold, after barrier `id`, what moves under `after` (to another worker or thread). */
   | {
       readonly kind: 'migrate';
       readonly to: readonly string[];
@@ -112,12 +130,16 @@ export type ReconfigurationDecision =
       readonly after: Layout;
       readonly moves: readonly WireThreadMove[];
     }
+  /** Every old member is prepared: each of `to` injects barrier `id` and ships what leaves it. */
+  | { readonly kind: 'barrier'; readonly to: readonly string[]; readonly id: number }
   /** Hand `name` the groups it takes over (possibly none) and have it report its directory. */
   | {
       readonly kind: 'migrate-in';
       readonly name: string;
       readonly id: number;
       readonly groups: readonly WireGroupState[];
+      /** The epoch bit after the barrier (a joiner's actors start with it). */
+      readonly epoch: number;
     }
   /** Every new member installs `after` with these directories. */
   | {
@@ -166,6 +188,7 @@ export function idleReconfiguration(
     shipped: [],
     directories: [],
     pausedAtMs: 0,
+    epoch: 0,
     partitions,
     moves: [],
   };
@@ -221,7 +244,7 @@ export function reconfigure(
           members.map((m) => m.name),
         ),
       };
-      return pause(
+      return prepare(
         { ...state, id: event.id, after, shipped: [], directories: [], moves: [] },
         event.nowMs,
       );
@@ -230,7 +253,7 @@ export function reconfigure(
       if (state.phase !== 'idle') return { state, decisions: [busy(state)] };
       // Same members and owners; the version changes since actors move.
       const after: Layout = { ...state.before, version: state.before.version + 1 };
-      return pause(
+      return prepare(
         { ...state, id: event.id, after, shipped: [], directories: [], moves: event.moves },
         event.nowMs,
       );
@@ -239,13 +262,24 @@ export function reconfigure(
       if (state.phase !== 'joining' || !state.waiting.has(event.name)) return none;
       const directories = [...state.directories];
       directories[state.after.members.findIndex((m) => m.name === event.name)] = event.directory;
-      return pause({ ...state, directories }, event.nowMs);
+      return prepare({ ...state, directories }, event.nowMs);
+    }
+    case 'prepared': {
+      if (state.phase !== 'preparing' || event.id !== state.id || !state.waiting.has(event.name))
+        return none;
+      const waiting = without(state.waiting, event.name);
+      if (waiting.size > 0) return { state: { ...state, waiting }, decisions: [] };
+      const to = memberNames(state.before);
+      return {
+        state: { ...state, phase: 'pausing', waiting: new Set(to), pausedAtMs: event.nowMs },
+        decisions: [{ kind: 'barrier', to, id: state.id }],
+      };
     }
     case 'shipped': {
       if (state.phase !== 'pausing' || event.id !== state.id || !state.waiting.has(event.name))
         return none;
       const shipped = [...state.shipped, ...event.groups];
-      if (!event.last) return { state: { ...state, shipped }, decisions: [] };
+      if (!event.last) return { state: { ...state, shipped, epoch: event.epoch }, decisions: [] };
       const waiting = without(state.waiting, event.name);
       if (waiting.size > 0) return { state: { ...state, waiting, shipped }, decisions: [] };
       // Every old owner has aligned the barrier: nothing is in flight. Hand out the groups.
@@ -260,12 +294,19 @@ export function reconfigure(
       }
       const names = memberNames(state.after);
       return {
-        state: { ...state, phase: 'shipping', waiting: new Set(names), shipped },
+        state: {
+          ...state,
+          phase: 'shipping',
+          waiting: new Set(names),
+          shipped,
+          epoch: event.epoch,
+        },
         decisions: names.map((name) => ({
           kind: 'migrate-in' as const,
           name,
           id: state.id,
           groups: byOwner.get(name) ?? [],
+          epoch: event.epoch,
         })),
       };
     }
@@ -341,8 +382,8 @@ export function reconfigure(
   }
 }
 
-/** Every old member aligns the barrier and ships what leaves it. */
-function pause(
+/** Every old member prepares to hold what moves after the barrier. */
+function prepare(
   state: ReconfigurationState,
   nowMs: number,
 ): {
@@ -351,7 +392,7 @@ function pause(
 } {
   const to = memberNames(state.before);
   return {
-    state: { ...state, phase: 'pausing', waiting: new Set(to), pausedAtMs: nowMs },
+    state: { ...state, phase: 'preparing', waiting: new Set(to), pausedAtMs: nowMs },
     decisions: [{ kind: 'migrate', to, id: state.id, after: state.after, moves: state.moves }],
   };
 }

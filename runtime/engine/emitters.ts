@@ -12,6 +12,7 @@ import type { Directory, Placed, Send } from '../routing/index.js';
 import type { Plan, Route, Stage } from '../topology/plan.js';
 import { cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
+import type { MoveHold } from './move-hold.js';
 
 /** Sends one value onwards. */
 export type Emit = (value: unknown) => void;
@@ -28,6 +29,8 @@ export interface RouteContext {
   readonly sinkBarriers: readonly ((checkpointId: number) => void)[];
   /** Sends to an actor anywhere in the cluster (routing/directory.ts `sendVia`). */
   readonly send: Send;
+  /** While key groups move: what waits, and which workers parallel output skips (move-hold.ts). */
+  readonly hold: MoveHold;
 }
 
 /** Builds the emit function of a stage's outputs. */
@@ -79,7 +82,7 @@ export function emitOutputs(out: unknown, next: Emit): void {
 }
 
 function compileRoute(route: Route, ctx: RouteContext): Emit {
-  const { plan, directory, scheduler, errors, sinks, send } = ctx;
+  const { plan, directory, scheduler, errors, sinks, send, hold } = ctx;
   switch (route.kind) {
     case 'drop':
       return () => undefined;
@@ -100,8 +103,14 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
       const refs = replicas.map((r) => r.ref);
       let next = (scheduler.thread + directory.me) % n;
       return (value) => {
-        const i = next;
+        let i = next;
         next = next + 1 === n ? 0 : next + 1;
+        // After a reconfiguration's barrier, nothing more goes to a worker that leaves.
+        if (hold.active)
+          for (let tries = 1; tries < n && hold.skips(workers[i] as number); tries++) {
+            i = next;
+            next = next + 1 === n ? 0 : next + 1;
+          }
         send(
           workers[i] as number,
           refs[i] as ActorRef,
@@ -132,6 +141,10 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
           group = grouper.groupOf(key);
         } catch (err) {
           errors.report(err, ErrorCode.ComputationFailed, where);
+          return;
+        }
+        if (hold.active && hold.holds(pIndex, group)) {
+          hold.hold(pIndex, group, tag + cursor.bit * EPOCH_BIT, key, value);
           return;
         }
         send(

@@ -282,23 +282,43 @@ export class Engine {
   }
 
   /**
-   * The first step of a reconfiguration: sources inject barrier `id` and
-   * then hold their input; resolves, like `checkpoint`, once every actor of
-   * this worker has aligned it, with every key group's state. Once every
-   * worker has resolved, nothing is in flight anywhere in the cluster.
+   * Prepares a reconfiguration on every thread: after its barrier, what is
+   * sent to one of `moving` waits on the sending thread until `wire`
+   * installs the new table, and parallel output skips the workers of
+   * `leaving` (indices in the table now). Every worker prepares before any
+   * injects the barrier (engine/move-hold.ts).
+   */
+  async prepareMove(
+    moving: readonly { partition: number; keyGroup: number }[],
+    leaving: readonly number[],
+  ): Promise<void> {
+    await Promise.all(this.pool.remotes.map((r) => r.prepareMove(moving, leaving)));
+  }
+
+  /**
+   * A reconfiguration's barrier: sources inject barrier `id`; resolves,
+   * like `checkpoint`, once every actor of this worker has aligned it, with
+   * every key group's state (or only `only`'s). With `holdSources` (this
+   * worker leaves) sources then take no more input; else they read on.
    */
   async quiesce(
     id: number,
     worker: string,
     /** Only these key groups need their state in the snapshot (all when undefined). */
     only?: readonly { partition: number; keyGroup: number }[],
+    holdSources = false,
   ): Promise<Snapshot> {
     const keys = only?.map((g) => `${g.partition}/${g.keyGroup}`);
     return this.snapshotOf(
       id,
       worker,
-      await Promise.all(this.pool.remotes.map((r) => r.checkpoint(id, true, keys))),
+      await Promise.all(this.pool.remotes.map((r) => r.checkpoint(id, holdSources, keys))),
     );
+  }
+
+  /** The epoch bit this worker's actors stamp now (the same on every thread between barriers). */
+  async epoch(): Promise<number> {
+    return (await this.pool.remotes[0]?.epoch()) ?? 0;
   }
 
   /** Key groups that moved away: their actors here get no more messages and forget their state. */
@@ -318,6 +338,8 @@ export class Engine {
   async moveIn(
     groups: ThreadRestore['keyGroups'],
     threadOf: (partition: number, keyGroup: number) => number | undefined = () => undefined,
+    /** The cluster's epoch bit after the barrier (a joiner's actors take it; the others have it). */
+    epoch?: number,
   ): Promise<WorkerDirectory> {
     const owners = this.placement.keyGroupOwner.map((o) => [...o]);
     const perThread: ThreadRestore['keyGroups'][number][][] = Array.from(
@@ -338,7 +360,7 @@ export class Engine {
     }
     this.placement = { ...this.placement, keyGroupOwner: owners };
     return mergeDirectories(
-      await Promise.all(this.pool.remotes.map((r, t) => r.adopt(perThread[t] ?? []))),
+      await Promise.all(this.pool.remotes.map((r, t) => r.adopt(perThread[t] ?? [], epoch))),
     );
   }
 
@@ -367,10 +389,11 @@ export class Engine {
   }
 
   /**
-   * Rebalances the threads of a worker that runs alone (no cluster): at
-   * barrier `id` every source holds its input; the groups of `moves` are
-   * re-spawned on their new threads with their state; routes are rewired;
-   * input resumes. Resolves with what moved.
+   * Rebalances the threads of a worker that runs alone (no cluster): the
+   * groups of `moves` pause at barrier `id` (every other key reads on), are
+   * re-spawned on their new threads with their state, and what was sent to
+   * them meanwhile follows once the routes are rewired. Resolves with what
+   * moved.
    */
   async rebalanceAlone(
     id: number,
@@ -379,6 +402,7 @@ export class Engine {
   ): Promise<{ groups: number; entities: number; bytes: number; pausedMs: number }> {
     const wiring = this.wiring;
     if (wiring === undefined) throw new Error('the engine is not wired yet');
+    await this.prepareMove(moves, []);
     const t0 = performance.now();
     const snapshot = await this.quiesce(id, worker, moves);
     const groups = moves.map((m) => {
@@ -396,7 +420,6 @@ export class Engine {
     const to = new Map(moves.map((m) => [`${m.partition}/${m.keyGroup}`, m.to]));
     const directory = await this.moveIn(groups, (p, g) => to.get(`${p}/${g}`));
     await this.wire({ ...wiring, directories: [directory] });
-    await this.resumeSources();
     await this.resetLoads();
     return {
       groups: groups.length,
@@ -406,7 +429,7 @@ export class Engine {
     };
   }
 
-  /** Ends a reconfiguration: sources read again. */
+  /** Ends a reconfiguration: sources that held their input read again. */
   async resumeSources(): Promise<void> {
     await Promise.all(this.pool.remotes.map((r) => r.resumeSources()));
   }

@@ -69,9 +69,9 @@ export class SinkEncoder {
   /** The encoder as one that writes into the buffer (encodeInto), or undefined. */
   private readonly into: ((output: unknown, out: OutputWriter) => void) | undefined;
 
-  /** Starts the epoch bit over at 0 (see KeyGroupActor.resetEpoch). */
-  resetEpoch(): void {
-    this.bit = 0;
+  /** Takes the epoch bit of the thread's other actors (see KeyGroupActor.setEpoch). */
+  setEpoch(bit: number): void {
+    this.bit = bit;
   }
 
   constructor(
@@ -189,9 +189,9 @@ export class SinkWriterActor implements Behaviour {
    */
   private written: Uint8Array[] = [];
 
-  /** Starts the epoch bit over at 0 (see KeyGroupActor.resetEpoch). */
-  resetEpoch(): void {
-    this.bit = 0;
+  /** Takes the epoch bit of the thread's other actors (see KeyGroupActor.setEpoch). */
+  setEpoch(bit: number): void {
+    this.bit = bit;
   }
 
   constructor(

@@ -174,9 +174,9 @@ export class SourceActor implements Behaviour {
     this.reader?.pause();
   }
 
-  /** Starts the epoch bit over at 0 (see KeyGroupActor.resetEpoch). */
-  resetEpoch(): void {
-    this.bit = 0;
+  /** Takes the epoch bit of the thread's other actors (see KeyGroupActor.setEpoch). */
+  setEpoch(bit: number): void {
+    this.bit = bit;
   }
 
   /** Ends `holdInput`: turns and reading resume. */

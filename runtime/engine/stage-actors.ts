@@ -174,14 +174,9 @@ export class KeyGroupActor implements Behaviour {
     this.entities = decodeEntities(state, this.partition.spec.codec, this.partition.name);
   }
 
-  /**
-   * Starts the epoch bits over at 0: only between the barrier of a
-   * reconfiguration and the resumption of input, when no message is in
-   * flight anywhere, so that actors spawned since (moved key groups, a
-   * joining worker) agree with the rest.
-   */
-  resetEpoch(): void {
-    this.bit = 0;
+  /** Takes the epoch bit of the thread's other actors (when spawned, or when a joiner joins). */
+  setEpoch(bit: number): void {
+    this.bit = bit;
   }
 
   /** Every input sent barrier k: snapshot, forward it, then deliver what was held. */

@@ -70,16 +70,18 @@ export interface ThreadControl {
   ): Promise<LocalDirectory>;
   /** Listens for other workers' data channels (one thread per worker does). */
   listenData(address: Address): Promise<Address>;
-  /** Compiles every route once the whole cluster's directory is known. */
+  /**
+   * Compiles every route once the whole cluster's directory is known; in a
+   * reconfiguration, then sends on what was held for the moving groups.
+   */
   wire(wiring: Wiring): void;
   /** Starts this thread's sources; returns TCP sources' bound addresses by name. */
   start(): Promise<Record<string, string>>;
   /**
    * Takes this thread's part of checkpoint `id`: sources inject the barrier;
    * resolves once every actor here that records something has recorded it.
-   * With `holdInput` (a reconfiguration) sources then take no more input
-   * until `resumeSources`, so once every thread of every worker has its part,
-   * no message is in flight anywhere.
+   * With `holdInput` (a worker leaving the cluster) sources then take no
+   * more input until `resumeSources`.
    */
   checkpoint(
     id: number,
@@ -87,15 +89,26 @@ export interface ThreadControl {
     /** Only these key groups ('partition/group') encode their state; the others align only. */
     only?: readonly string[],
   ): Promise<ThreadCheckpoint>;
+  /**
+   * Prepares a reconfiguration: after the next barrier, what this thread
+   * sends to one of `moving` waits here until `wire` installs the new
+   * table, and parallel output skips the workers of `leaving`.
+   */
+  prepareMove(
+    moving: readonly { partition: number; keyGroup: number }[],
+    leaving: readonly number[],
+  ): void;
+  /** The epoch bit this thread's actors stamp now. */
+  epoch(): number;
   /** Drops key groups that moved to another thread or worker (their actors get no more messages). */
   drop(groups: readonly { partition: number; keyGroup: number }[]): void;
   /**
    * Spawns key groups moved here, their entities restored; returns this
-   * thread's actors now. Called on every thread of every member while a
-   * reconfiguration holds all input, it also starts every actor's epoch bit
-   * over at 0, so that new actors agree with the old.
+   * thread's actors now. With `epoch` (a joiner, whose actors took no
+   * barrier yet) every actor here first takes that epoch bit, so that its
+   * actors agree with the cluster's.
    */
-  adopt(groups: ThreadRestore['keyGroups']): LocalDirectory;
+  adopt(groups: ThreadRestore['keyGroups'], epoch?: number): LocalDirectory;
   /** Every key group hosted here with the messages it took so far (its load). */
   groupLoads(): { partition: number; keyGroup: number; received: number }[];
   /** Sources read again after a reconfiguration (`checkpoint` with `holdInput`). */

@@ -30,6 +30,7 @@ import {
   type ThreadRestore,
 } from './thread-checkpoint.js';
 import { applyComputation, compileBarrier, compileStageEmit } from './emitters.js';
+import { MoveHold } from './move-hold.js';
 import { clusterDirectory, sendVia, type RemoteSend } from '../routing/index.js';
 import { ErrorReporter } from '../logging/error-reporter.js';
 import { SinkEncoder, SinkWriterActor, type TxnFramer } from './sink-actors.js';
@@ -88,6 +89,10 @@ let dataListener: DataListener | undefined;
 
 const writers = new Map<number, SinkWriterActor>();
 const gc = new GcWatch();
+/** What waits while key groups move (a reconfiguration between its barrier and its new table). */
+const hold = new MoveHold((d) => scheduler.addPressure(d));
+/** The epoch bit this thread's actors stamp now: barriers passed since they were spawned, mod 2. */
+let epochBit = 0;
 /** Each parallel stage's replica on this thread. */
 const parallelRefs = new Map<number, ActorRef>();
 /** stepsOf[partitionIndex][stageId]: the state stages a key group of the partition runs. */
@@ -109,6 +114,7 @@ function spawnKeyGroup(
     if (later === undefined) actor.restore(state);
     else actor.restoreLater(state, later.count);
   }
+  actor.setEpoch(epochBit);
   keyGroups.push(actor);
   keyGroupRefs.set(actor, scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH));
 }
@@ -176,6 +182,9 @@ const control: ThreadControl = {
   ): Promise<LocalDirectory> {
     await ready;
     if (dataListener !== undefined) dataListener.generation = generation;
+    // New actors (at start, or all of them again on a rollback) start at epoch 0, nothing held.
+    epochBit = 0;
+    hold.release(() => undefined);
     const p = plan as Plan;
     const me = scheduler.thread;
     for (const stage of p.stages) {
@@ -278,15 +287,30 @@ const control: ThreadControl = {
     countParts();
   },
 
-  adopt(groups: ThreadRestore['keyGroups']): LocalDirectory {
-    // Nothing is in flight anywhere: every actor starts its epoch bits over, as new ones do.
-    for (const s of sources) s.resetEpoch();
-    for (const kg of keyGroups) kg.resetEpoch();
-    for (const e of encoders.values()) e.resetEpoch();
-    for (const w of writers.values()) w.resetEpoch();
+  adopt(groups: ThreadRestore['keyGroups'], epoch?: number): LocalDirectory {
+    // A joiner's actors took no barrier yet: they take the cluster's epoch bit.
+    if (epoch !== undefined && epoch !== epochBit) {
+      epochBit = epoch;
+      for (const s of sources) s.setEpoch(epoch);
+      for (const kg of keyGroups) kg.setEpoch(epoch);
+      for (const e of encoders.values()) e.setEpoch(epoch);
+      for (const w of writers.values()) w.setEpoch(epoch);
+    }
     for (const g of groups) spawnKeyGroup(g.partition, g.keyGroup, g.state, { count: g.count });
     countParts();
     return localDirectory();
+  },
+
+  prepareMove(
+    moving: readonly { partition: number; keyGroup: number }[],
+    leaving: readonly number[],
+  ): void {
+    const sizes = (plan as Plan).partitions.map((p) => p.grouper.groups);
+    hold.begin(epochBit ^ 1, moving, sizes, leaving);
+  },
+
+  epoch(): number {
+    return epochBit;
   },
 
   groupLoads(): { partition: number; keyGroup: number; received: number }[] {
@@ -320,7 +344,7 @@ const control: ThreadControl = {
     const sinks = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).encode);
     const sinkBarriers = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).barrier);
     const send = sendVia(wiring.me, scheduler, remote);
-    const ctx = { plan: p, directory, scheduler, errors, sinks, sinkBarriers, send };
+    const ctx = { plan: p, directory, scheduler, errors, sinks, sinkBarriers, send, hold };
     for (const stage of p.stages) {
       const emit = compileStageEmit(stage, ctx);
       if (stage.kind === 'parallel') {
@@ -366,10 +390,20 @@ const control: ThreadControl = {
       encoder.barriers.expected = expectedBarriers(kinds, local, `sink:${id}`);
     const threads = wiring.members[wiring.me]?.threads ?? 1;
     for (const writer of writers.values()) writer.barriers.expected = threads;
+    // A reconfiguration's new table is in: what waited for the moving groups goes to their new owners.
+    if (hold.active) {
+      const released = hold.release((pi, g, tag, key, value) => {
+        const owners = directory.keyGroups[pi];
+        if (owners === undefined) return;
+        send(owners.worker[g] as number, owners.ref[g] as ActorRef, tag, key, value);
+      });
+      if (released > 0) loop.kick();
+    }
   },
 
   checkpoint(id: number, holdInput = false, only?: readonly string[]): Promise<ThreadCheckpoint> {
     checkpoints.encodeOnly(id, only === undefined ? undefined : new Set(only));
+    epochBit ^= 1;
     // Sources inject barrier k in band (now, between turns); actors with no upstream pass it at once.
     for (const s of sources) {
       s.barrier(id);

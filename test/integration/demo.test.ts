@@ -144,10 +144,10 @@ describe('roo demo', () => {
     const receiver = at(/^receiver for worker3 listening on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
     const joins = at(/^worker3 joins through 127\.0\.0\.1:\d+, the initializer's control channel/m);
     const pausing = at(
-      /^ +\[initializer\] reconfiguration (\d+): initializer, worker2 -> initializer, worker2, worker3; pausing input at barrier \1$/m,
+      /^ +\[initializer\] reconfiguration (\d+): initializer, worker2 -> initializer, worker2, worker3; [1-9]\d* key groups move at barrier \1, every other key flows on$/m,
     );
     at(
-      /^ +\[worker2\] reconfiguration \d+: input paused, every actor aligned \(\d+ ms\); shipping [1-9]\d* key groups/m,
+      /^ +\[worker2\] reconfiguration \d+: barrier aligned by every actor \(\d+ ms\); shipping [1-9]\d* key groups/m,
     );
     const tookOver = stdout.match(
       /^ +\[worker3\] reconfiguration \d+: took over ([1-9]\d*) key groups \((\d+) keys; spawned in \d+ ms\)$/m,
@@ -155,7 +155,7 @@ describe('roo demo', () => {
     expect(tookOver).not.toBeNull();
     at(/^ +\[worker3\] \|~~ INIT PHASE III: Application is ready to work! ~~\|$/m);
     const grown = stdout.match(
-      /^ +\[initializer\] reconfiguration (\d+) complete: routing table version (\d+), 3 workers \(initializer, worker2, worker3\), joined: worker3; moved (\d+) key groups, (\d+) keys, (\d+) bytes; input paused (\d+) ms$/m,
+      /^ +\[initializer\] reconfiguration (\d+) complete: routing table version (\d+), 3 workers \(initializer, worker2, worker3\), joined: worker3; moved (\d+) key groups, (\d+) keys, (\d+) bytes; the moving groups paused (\d+) ms$/m,
     )!;
     expect(grown, stdout).not.toBeNull();
     expect(n(grown[3])).toBe(n(tookOver[1]));
@@ -172,10 +172,10 @@ describe('roo demo', () => {
     at(/^ +\[roo shrink\] leaving \(1\): worker3$/m);
     at(/^ +\[roo shrink\] remaining members \(2\): initializer, worker2$/m);
     at(
-      /^ +\[worker3\] reconfiguration \d+: input paused, every actor aligned \(\d+ ms\); shipping [1-9]\d* key groups/m,
+      /^ +\[worker3\] reconfiguration \d+: barrier aligned by every actor \(\d+ ms\); shipping [1-9]\d* key groups/m,
     );
     const shrunk = stdout.match(
-      /^ +\[initializer\] reconfiguration (\d+) complete: routing table version (\d+), 2 workers \(initializer, worker2\), leaving: worker3; moved (\d+) key groups, (\d+) keys, (\d+) bytes; input paused (\d+) ms$/m,
+      /^ +\[initializer\] reconfiguration (\d+) complete: routing table version (\d+), 2 workers \(initializer, worker2\), leaving: worker3; moved (\d+) key groups, (\d+) keys, (\d+) bytes; the moving groups paused (\d+) ms$/m,
     )!;
     expect(shrunk, stdout).not.toBeNull();
     expect(n(shrunk[1])).toBeGreaterThan(n(grown[1]));
@@ -194,7 +194,7 @@ describe('roo demo', () => {
     // The report: the grow and the shrink, from those lines.
     const moved = (line: RegExpMatchArray) =>
       `moved ${n(line[3]).toLocaleString('en-US')} key groups, ${n(line[4]).toLocaleString('en-US')} keys, ` +
-      `${n(line[5]).toLocaleString('en-US')} bytes; input paused ${n(line[6]).toLocaleString('en-US')} ms`;
+      `${n(line[5]).toLocaleString('en-US')} bytes; moving groups paused ${n(line[6]).toLocaleString('en-US')} ms`;
     expect(stdout).toMatch(
       new RegExp(
         `^Grow: +worker3 joined at [\\d,]+ words \\(reconfiguration ${grown[1]}, 3 workers after\\): ${moved(grown)}$`,

@@ -48,6 +48,19 @@ function run(state: ReconfigurationState, events: readonly ReconfigurationEvent[
   return { state, decisions };
 }
 
+/** Every name in `names` reports it is prepared for reconfiguration `id`, at `nowMs`. */
+function prepared(
+  state: ReconfigurationState,
+  names: readonly string[],
+  id: number,
+  nowMs = 0,
+): { state: ReconfigurationState; decisions: ReconfigurationDecision[] } {
+  return run(
+    state,
+    names.map((name): ReconfigurationEvent => ({ kind: 'prepared', name, id, nowMs })),
+  );
+}
+
 /** Per partition and per after-member, how many groups each owns. */
 function countsOf(row: readonly number[], w: number): number[] {
   const counts = new Array<number>(w).fill(0);
@@ -583,6 +596,14 @@ describe('reconfigure: growing', () => {
     expect(r.decisions).toEqual([
       { kind: 'migrate', to: ['initializer', 'w2'], id: 7, after, moves: [] },
     ]);
+    expect(r.state.phase).toBe('preparing');
+    expect([...r.state.waiting].sort()).toEqual(['initializer', 'w2']);
+    // The barrier goes out only once every old member holds what moves after it.
+    r = prepared(r.state, ['w2'], 7, 1400);
+    expect(r.decisions).toEqual([]);
+    expect(r.state.phase).toBe('preparing');
+    r = prepared(r.state, ['initializer'], 7, 1500);
+    expect(r.decisions).toEqual([{ kind: 'barrier', to: ['initializer', 'w2'], id: 7 }]);
     expect(r.state.phase).toBe('pausing');
     expect(r.state.pausedAtMs).toBe(1500);
     expect([...r.state.waiting].sort()).toEqual(['initializer', 'w2']);
@@ -591,7 +612,14 @@ describe('reconfigure: growing', () => {
     const fromInit = shippedBy('initializer', twoWorkers, after);
     const fromW2 = shippedBy('w2', twoWorkers, after);
     expect(fromInit.length + fromW2.length).toBeGreaterThan(0);
-    r = reconfigure(r.state, { kind: 'shipped', name: 'w2', id: 7, groups: fromW2, last: true });
+    r = reconfigure(r.state, {
+      kind: 'shipped',
+      name: 'w2',
+      id: 7,
+      groups: fromW2,
+      last: true,
+      epoch: 1,
+    });
     expect(r.decisions).toEqual([]);
     expect(r.state.phase).toBe('pausing');
     r = reconfigure(r.state, {
@@ -600,6 +628,7 @@ describe('reconfigure: growing', () => {
       id: 7,
       groups: fromInit,
       last: true,
+      epoch: 1,
     });
     expect(r.state.phase).toBe('shipping');
     expect(r.decisions.map((d) => d.kind)).toEqual(['migrate-in', 'migrate-in', 'migrate-in']);
@@ -692,19 +721,23 @@ describe('reconfigure: shrinking', () => {
     expect(r.decisions).toEqual([
       { kind: 'migrate', to: ['initializer', 'w2', 'w3'], id: 12, after, moves: [] },
     ]);
+    expect(r.state.phase).toBe('preparing');
+    r = prepared(r.state, ['w3', 'w2', 'initializer'], 12, 100);
+    expect(r.decisions).toEqual([{ kind: 'barrier', to: ['initializer', 'w2', 'w3'], id: 12 }]);
     expect(r.state.phase).toBe('pausing');
     expect(r.state.pausedAtMs).toBe(100);
 
     const fromW2 = shippedBy('w2', threeWorkers, after);
     expect(fromW2).toHaveLength(4 + 2); // every group w2 owned
     r = run(r.state, [
-      { kind: 'shipped', name: 'w2', id: 12, groups: fromW2, last: true },
+      { kind: 'shipped', name: 'w2', id: 12, groups: fromW2, last: true, epoch: 1 },
       {
         kind: 'shipped',
         name: 'w3',
         id: 12,
         groups: shippedBy('w3', threeWorkers, after),
         last: true,
+        epoch: 1,
       },
       {
         kind: 'shipped',
@@ -712,6 +745,7 @@ describe('reconfigure: shrinking', () => {
         id: 12,
         groups: shippedBy('initializer', threeWorkers, after),
         last: true,
+        epoch: 1,
       },
     ]);
     // Only the members that stay take groups in.
@@ -777,6 +811,7 @@ function complete(
       nowMs: opts.pausedAt ?? 10,
     });
   }
+  r = prepared(r.state, shuffle(memberNames(before)), start.id, opts.pausedAt ?? 10);
   const after = r.state.after;
   const migrateIns: Extract<ReconfigurationDecision, { kind: 'migrate-in' }>[] = [];
   for (const name of shuffle(memberNames(before))) {
@@ -786,6 +821,7 @@ function complete(
       id: start.id,
       groups: shippedBy(name, before, after, s.partitions),
       last: true,
+      epoch: 1,
     });
     r = step;
     for (const d of step.decisions) if (d.kind === 'migrate-in') migrateIns.push(d);
@@ -824,16 +860,19 @@ describe('reconfigure: one at a time', () => {
       directory: directory(3),
       nowMs: 1,
     }).state;
+    out.push(s); // preparing
+    s = prepared(s, ['initializer', 'w2'], 3, 1).state;
     out.push(s); // pausing
     const after = s.after;
     s = run(s, [
-      { kind: 'shipped', name: 'initializer', id: 3, groups: [], last: true },
+      { kind: 'shipped', name: 'initializer', id: 3, groups: [], last: true, epoch: 1 },
       {
         kind: 'shipped',
         name: 'w2',
         id: 3,
         groups: shippedBy('w2', twoWorkers, after),
         last: true,
+        epoch: 1,
       },
     ]).state;
     out.push(s); // shipping
@@ -853,12 +892,15 @@ describe('reconfigure: one at a time', () => {
       id: 9,
       nowMs: 0,
     }).state;
-    out.push(shrinking); // pausing, by a shrink
+    out.push(shrinking); // preparing, by a shrink
+    out.push(prepared(shrinking, ['initializer', 'w2', 'w3'], 9).state); // pausing, by a shrink
     expect(out.map((x) => x.phase)).toEqual([
       'joining',
+      'preparing',
       'pausing',
       'shipping',
       'rewiring',
+      'preparing',
       'pausing',
     ]);
     return out;
@@ -897,25 +939,38 @@ describe('reconfigure: one at a time', () => {
   it('ignores reports with a stale id, from members not awaited, twice, or out of phase', () => {
     for (const s of phases()) {
       const member3 = s.after.members.find((m) => !s.before.members.includes(m));
-      const notAwaited = ['nobody', ...(s.phase === 'pausing' && member3 ? [member3.name] : [])];
+      const notAwaited = [
+        'nobody',
+        ...((s.phase === 'pausing' || s.phase === 'preparing') && member3 ? [member3.name] : []),
+      ];
       const someone = [...s.waiting][0] ?? 'initializer';
       const events: ReconfigurationEvent[] = [
         // Stale (or future) ids from an awaited member.
-        { kind: 'shipped', name: someone, id: s.id - 1, groups: [groupState(0, 0)], last: true },
-        { kind: 'shipped', name: someone, id: s.id + 1, groups: [], last: true },
+        {
+          kind: 'shipped',
+          name: someone,
+          id: s.id - 1,
+          groups: [groupState(0, 0)],
+          last: true,
+          epoch: 1,
+        },
+        { kind: 'shipped', name: someone, id: s.id + 1, groups: [], last: true, epoch: 1 },
         { kind: 'spawned', name: someone, id: s.id + 1, directory: directory(1) },
         { kind: 'rewired', name: someone, id: s.id - 1, nowMs: 9 },
         // Right id, but from a member whose answer is not awaited.
         ...notAwaited.flatMap((name): ReconfigurationEvent[] => [
-          { kind: 'shipped', name, id: s.id, groups: [groupState(0, 1)], last: true },
+          { kind: 'shipped', name, id: s.id, groups: [groupState(0, 1)], last: true, epoch: 1 },
           { kind: 'spawned', name, id: s.id, directory: directory(1) },
           { kind: 'rewired', name, id: s.id, nowMs: 9 },
           { kind: 'joiner-spawned', name, directory: directory(1), nowMs: 9 },
         ]),
       ];
       // Reports of the other phases, right id, from an awaited member.
+      if (s.phase !== 'preparing')
+        events.push({ kind: 'prepared', name: someone, id: s.id, nowMs: 1 });
+      else events.push({ kind: 'prepared', name: someone, id: s.id + 1, nowMs: 1 });
       if (s.phase !== 'pausing')
-        events.push({ kind: 'shipped', name: someone, id: s.id, groups: [], last: true });
+        events.push({ kind: 'shipped', name: someone, id: s.id, groups: [], last: true, epoch: 1 });
       if (s.phase !== 'shipping')
         events.push({ kind: 'spawned', name: someone, id: s.id, directory: directory(1) });
       if (s.phase !== 'rewiring')
@@ -931,22 +986,26 @@ describe('reconfigure: one at a time', () => {
   });
 
   it("counts a member's report once: a repeated shipped report neither finishes nor doubles", () => {
-    const s0 = reconfigure(idleReconfiguration(threeWorkers, PARTITIONS), {
-      kind: 'shrink',
-      leaving: ['w3'],
-      id: 4,
-      nowMs: 0,
-    }).state;
+    const s0 = prepared(
+      reconfigure(idleReconfiguration(threeWorkers, PARTITIONS), {
+        kind: 'shrink',
+        leaving: ['w3'],
+        id: 4,
+        nowMs: 0,
+      }).state,
+      ['initializer', 'w2', 'w3'],
+      4,
+    ).state;
     const after = s0.after;
     const w3 = shippedBy('w3', threeWorkers, after);
     let r = run(s0, [
-      { kind: 'shipped', name: 'w3', id: 4, groups: w3, last: true },
-      { kind: 'shipped', name: 'w3', id: 4, groups: w3, last: true },
-      { kind: 'shipped', name: 'initializer', id: 4, groups: [], last: true },
+      { kind: 'shipped', name: 'w3', id: 4, groups: w3, last: true, epoch: 1 },
+      { kind: 'shipped', name: 'w3', id: 4, groups: w3, last: true, epoch: 1 },
+      { kind: 'shipped', name: 'initializer', id: 4, groups: [], last: true, epoch: 1 },
     ]);
     expect(r.state.phase).toBe('pausing');
     expect(r.state.shipped).toHaveLength(w3.length);
-    r = run(r.state, [{ kind: 'shipped', name: 'w2', id: 4, groups: [], last: true }]);
+    r = run(r.state, [{ kind: 'shipped', name: 'w2', id: 4, groups: [], last: true, epoch: 1 }]);
     expect(r.state.phase).toBe('shipping');
     r = run(r.state, [
       { kind: 'spawned', name: 'w2', id: 4, directory: directory(2) },
@@ -1000,8 +1059,10 @@ describe('reconfigure: a member lost', () => {
     let s = run(s0, [
       { kind: 'grow', joiner: member('w3'), id: 2, nowMs: 0 },
       { kind: 'joiner-spawned', name: 'w3', directory: directory(3), nowMs: 0 },
-      { kind: 'shipped', name: 'initializer', id: 2, groups: [], last: true },
-      { kind: 'shipped', name: 'w2', id: 2, groups: [], last: true },
+      { kind: 'prepared', name: 'initializer', id: 2, nowMs: 0 },
+      { kind: 'prepared', name: 'w2', id: 2, nowMs: 0 },
+      { kind: 'shipped', name: 'initializer', id: 2, groups: [], last: true, epoch: 1 },
+      { kind: 'shipped', name: 'w2', id: 2, groups: [], last: true, epoch: 1 },
     ]).state;
     expect(s.phase).toBe('shipping');
     expect(reconfigure(s, { kind: 'lost', name: 'w3' }).decisions[0]?.kind).toBe('failed');
@@ -1114,6 +1175,7 @@ describe('reconfigure: any sequence of grows and shrinks', () => {
       id: 5,
       nowMs: 0,
     });
+    r = prepared(r.state, ['initializer', 'w2'], 5);
     const state = (g: number) => ({
       partition: 'p',
       keyGroup: g,
@@ -1126,6 +1188,7 @@ describe('reconfigure: any sequence of grows and shrinks', () => {
       id: 5,
       groups: [],
       last: true,
+      epoch: 1,
     });
     r = reconfigure(r.state, {
       kind: 'shipped',
@@ -1133,6 +1196,7 @@ describe('reconfigure: any sequence of grows and shrinks', () => {
       id: 5,
       groups: [state(1), state(3)],
       last: false,
+      epoch: 1,
     });
     expect(r.decisions).toEqual([]);
     expect(r.state.phase).toBe('pausing');
@@ -1142,6 +1206,7 @@ describe('reconfigure: any sequence of grows and shrinks', () => {
       id: 5,
       groups: [state(5), state(7)],
       last: true,
+      epoch: 1,
     });
     expect(r.state.phase).toBe('shipping');
     expect(r.decisions).toMatchObject([

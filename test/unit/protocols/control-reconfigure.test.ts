@@ -103,6 +103,7 @@ const message: fc.Arbitrary<ControlMessage> = fc.oneof(
     id: count,
     groups,
     last: fc.boolean(),
+    epoch: fc.constantFrom(0, 1),
   }),
   fc.record({
     type: fc.constant('migrate-in' as const),
@@ -110,7 +111,15 @@ const message: fc.Arbitrary<ControlMessage> = fc.oneof(
     id: count,
     groups,
     last: fc.boolean(),
+    epoch: fc.constantFrom(0, 1),
   }),
+  fc.record({
+    type: fc.constant('migrate-prepared' as const),
+    version,
+    name: workerName,
+    id: count,
+  }),
+  fc.record({ type: fc.constant('migrate-barrier' as const), version, id: count }),
   fc.record({
     type: fc.constant('migrate-spawned' as const),
     version,
@@ -217,8 +226,18 @@ const samples = {
     id: 7,
     groups: shippedGroups,
     last: true,
+    epoch: 1,
   },
-  'migrate-in': { type: 'migrate-in', version: 1, id: 7, groups: shippedGroups, last: false },
+  'migrate-in': {
+    type: 'migrate-in',
+    version: 1,
+    id: 7,
+    groups: shippedGroups,
+    last: false,
+    epoch: 0,
+  },
+  'migrate-prepared': { type: 'migrate-prepared', version: 1, name: 'w2', id: 7 },
+  'migrate-barrier': { type: 'migrate-barrier', version: 1, id: 7 },
   'migrate-spawned': { type: 'migrate-spawned', version: 1, name: 'w3', id: 7, directory: dir },
   reconfigure: {
     type: 'reconfigure',

@@ -1,0 +1,126 @@
+/**
+ * Only the key groups that move pause. A two-worker word count grows to
+ * three while text streams in; the initializer holds the hand-out of the
+ * moved groups for 3 s (ROO_RECONFIGURE_DELAY_MS), after every worker has
+ * aligned the reconfiguration's barrier. During that hold, counts keep
+ * coming for words whose groups stay where they are, and none for a word
+ * whose group moves to the joiner; afterwards every word's outputs are
+ * exactly 1..n against an independent count.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  freePort,
+  LineReceiver,
+  ownership,
+  partitionQuery,
+  readyWorker,
+  startCluster,
+  stopClusters,
+} from './helpers/cluster.js';
+import {
+  parseKeyOutputs,
+  referenceWordCounts,
+  total,
+  wordCountProblems,
+} from './helpers/key-outputs.js';
+import { LOCAL, ROOT, RooProcess } from './helpers/processes.js';
+
+const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
+const MODULE = 'examples/word_count/app.ts';
+/** Outputs skipped after the hold began (what was on its way before the barrier), then watched. */
+const SKIP = 100;
+const WATCH = 300;
+
+const receivers: LineReceiver[] = [];
+const extra: RooProcess[] = [];
+afterEach(async () => {
+  delete process.env['ROO_RECONFIGURE_DELAY_MS'];
+  await Promise.all(extra.splice(0).map((p) => p.stop()));
+  await stopClusters();
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+
+describe('a growing cluster', () => {
+  it('keeps counting the keys that stay while the moving groups wait for their state', async () => {
+    process.env['ROO_RECONFIGURE_DELAY_MS'] = '3000';
+    const receiver = await LineReceiver.start();
+    receivers.push(receiver);
+    const cluster = await startCluster({ module: MODULE, workers: 2, out: receiver.address });
+    const messages = 9_000;
+    const lines = readFileSync(GPL, 'utf8').split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    const sent = Array.from({ length: messages }, (_, i) =>
+      (lines[i % lines.length] as string).replace(/\r$/, ''),
+    );
+    const reference = referenceWordCounts(sent.join('\n'));
+    const words = total(reference);
+    const send = RooProcess.spawn('send', [
+      'send',
+      '--host',
+      cluster.initializer.source,
+      '--file',
+      GPL,
+      '--repeat',
+      '--messages',
+      String(messages),
+      '--batch-size',
+      '25',
+      '--interval',
+      '20_000_000',
+    ]);
+    extra.push(send);
+    await receiver.waitForLines(Math.floor(words / 6), 60_000);
+
+    const joinerProc = RooProcess.spawn('worker3', [
+      'worker',
+      '--application-module',
+      MODULE,
+      '--out',
+      receiver.address,
+      '--name',
+      'worker3',
+      '--ponythreads',
+      '1',
+      '--external',
+      `${LOCAL}:0`,
+      '--join',
+      cluster.control as string,
+      '--my-data',
+      `${LOCAL}:0`,
+      '--my-control',
+      `${LOCAL}:${await freePort()}`,
+    ]);
+    extra.push(joinerProc);
+    const ready = readyWorker('worker3', joinerProc);
+    const init = cluster.initializer.proc;
+    const held = await init.waitForStderr(
+      /reconfiguration (\d+): every worker aligned barrier \d+; handing out (\d+) key groups/,
+      60_000,
+    );
+    expect(Number(held[2])).toBeGreaterThan(0);
+    const from = receiver.lines.length + SKIP;
+    await receiver.waitForLines(from + WATCH, 20_000);
+    // Counts went on while the moved groups had not been handed out.
+    expect(init.stderr).not.toMatch(new RegExp(`reconfiguration ${held[1]} complete`));
+    const during = receiver.text.split('\n').slice(from, from + WATCH);
+
+    const joiner = await ready;
+    const after = ownership(
+      await Promise.all(
+        [...cluster.workers, joiner].map((w) => partitionQuery(w.external as string)),
+      ),
+      'word totals',
+    );
+    expect(after.problems).toEqual([]);
+    const moved = new Set([...after.keys].filter(([, on]) => on[0] === 'worker3').map(([k]) => k));
+    expect(moved.size).toBeGreaterThan(0);
+    const wordsDuring = during.map((l) => l.slice(0, l.lastIndexOf(' => ')));
+    expect(wordsDuring.filter((w) => moved.has(w))).toEqual([]);
+
+    expect((await send.waitForExit(90_000)).code).toBe(0);
+    await receiver.waitForLines(words, 90_000);
+    expect(wordCountProblems(parseKeyOutputs(receiver.text), reference)).toEqual([]);
+  }, 180_000);
+});
