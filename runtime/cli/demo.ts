@@ -120,7 +120,7 @@ with --run-with-resilience and the exactly-once sink, and 'roo send' (with
 acks, --stream-id ${DEMO_STREAM_ID}) with the first half of the lines, paced to
 last about ${PACED_SECONDS} s. Once the first checkpoint's counts are out, starts one
 more worker (worker3, with its own 'roo receive') with --join, and shows the
-key groups it takes over and how long the input paused; once its sink has
+key groups it takes over and how long the moving groups paused; once its sink has
 written counts, removes it with 'roo shrink --workers worker3' and shows
 what moved back. Then kills worker2 with SIGKILL (the initializer with
 --workers 1, which neither grows nor shrinks), restarts it with the same
