@@ -59,6 +59,8 @@ export interface HelloControlMessage {
   readonly rejoin: boolean;
   /** Started with `--join`: joins a running cluster rather than forming one. */
   readonly joinRunning: boolean;
+  /** With `--join`: how many workers join together (`--worker-count`; 1 alone). */
+  readonly joinCount: number;
   /** Committed checkpoints whose snapshot files this worker found whole (a restarted worker). */
   readonly restorable: readonly number[];
 }
@@ -255,6 +257,7 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
     'data',
     'rejoin',
     'joinRunning',
+    'joinCount',
     'restorable',
   ],
   refuse: ['code', 'message'],
@@ -349,6 +352,7 @@ export function validateControlMessage(value: unknown): ControlMessage {
         data: c.address(field(record, 'data'), 'data'),
         rejoin: c.boolean(field(record, 'rejoin'), 'rejoin'),
         joinRunning: c.boolean(field(record, 'joinRunning'), 'joinRunning'),
+        joinCount: c.count(field(record, 'joinCount'), 'joinCount'),
         restorable: Array.from(c.array(field(record, 'restorable'), 'restorable'), (x, i) =>
           c.count(x, `restorable[${i}]`),
         ),

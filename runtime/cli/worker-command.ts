@@ -344,6 +344,8 @@ interface ClusterRole {
   readonly initializer: { readonly workerCount: number } | undefined;
   /** Started with --join: `control` is any running member's control address. */
   readonly join: boolean;
+  /** With --join: how many workers join together (--worker-count). */
+  readonly joinCount?: number;
 }
 
 /**
@@ -362,6 +364,7 @@ function clusterRole(o: WorkerOptions): ClusterRole | undefined {
       myControl: o.myControl,
       initializer: undefined,
       join: true,
+      joinCount: Math.max(1, o.workerCount),
     };
   }
   if (o.clusterInitializer || o.control === undefined) {
@@ -423,6 +426,7 @@ function formCluster(
       resilienceDir: more.resilienceDir,
       rejoin: more.rejoin,
       join: role.join,
+      joinCount: role.joinCount ?? 1,
       ...(more.clusterId === undefined ? {} : { clusterId: more.clusterId }),
       onShutdown: more.onShutdown,
       signal: more.signal,

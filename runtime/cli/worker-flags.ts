@@ -68,7 +68,8 @@ Runs a worker of a roo application (Wallaroo's machida), alone or in a cluster.
   -x, --my-control ADDR         this worker's control address (non-initializers)
   -y, --my-data ADDR            this worker's data address (non-initializers)
   -e, --external ADDR           admin channel address (status, shutdown, shrink)
-  -w, --worker-count N          workers in the cluster (initializer only; default 1)
+  -w, --worker-count N          workers in the cluster (initializer; default 1);
+                                with --join: N joiners that join together
   -t, --cluster-initializer     this worker coordinates the cluster's start
                                 (alias --topology-initializer)
   -n, --name NAME               worker name (alias --worker-name; default: initializer)

@@ -58,6 +58,8 @@ export interface ClusterNodeOptions {
   readonly clusterId?: string;
   /** Started with --join: asks to join the running cluster at `control` (any member's control address). */
   readonly join?: boolean;
+  /** With `join`: how many workers join together (their `--worker-count`); 1 alone. */
+  readonly joinCount?: number;
   /** Called when the cluster is formed and this worker's sources run. */
   readonly onReady: () => void;
   /** Called when the cluster shuts down cleanly (this worker must stop, exit 0). */

@@ -38,6 +38,8 @@ export interface Hello extends Member {
   readonly restorable?: readonly number[];
   /** Started with `--join`: asks to join a running cluster. */
   readonly joinRunning?: boolean;
+  /** With `--join`: how many workers join together (its `--worker-count`; 1 alone). */
+  readonly joinCount?: number;
 }
 
 /** Phases of start-up. */
@@ -95,7 +97,13 @@ export type Decision =
     }
   | { readonly kind: 'accept'; readonly connection: number; readonly name: string }
   /** A worker started with --join asks to join the running cluster (a reconfiguration adds it). */
-  | { readonly kind: 'join'; readonly connection: number; readonly member: Member }
+  | {
+      readonly kind: 'join';
+      readonly connection: number;
+      readonly member: Member;
+      /** Workers joining together (join-batch.ts). */
+      readonly count: number;
+    }
   | { readonly kind: 'assign'; readonly members: readonly Member[] }
   | { readonly kind: 'assign-one'; readonly name: string; readonly members: readonly Member[] }
   | { readonly kind: 'wire'; readonly directories: readonly unknown[] }
@@ -281,7 +289,9 @@ function onHello(state: CoordinatorState, connection: number, hello: Hello): Res
     }
     return {
       state: { ...state, restorable },
-      decisions: [{ kind: 'join', connection, member: memberOf(hello) }],
+      decisions: [
+        { kind: 'join', connection, member: memberOf(hello), count: hello.joinCount ?? 1 },
+      ],
     };
   }
   if (state.phase !== 'gathering') {

@@ -48,6 +48,7 @@ import {
   type Hello,
   type Member,
 } from './coordinator.js';
+import { addJoiner, dropJoiner, NO_BATCH } from './join-batch.js';
 import { ReconfigurationDriver } from './reconfiguration-driver.js';
 import { rollbackLayout, whyBlocked, type Layout } from './reconfiguration.js';
 
@@ -124,6 +125,8 @@ export async function startInitializerNode(
   const names = new Map<string, number>(); // name -> connection
   /** Grows and shrinks the running cluster (created once it runs). */
   let reconfigurations: ReconfigurationDriver | undefined;
+  /** Joiners waiting for the rest of their --worker-count batch. */
+  let joining = NO_BATCH;
   const startReconfigurations = () => {
     if (reconfigurations !== undefined) {
       reconfigurations.setDirectories(state.directories as WorkerDirectory[]);
@@ -142,8 +145,8 @@ export async function startInitializerNode(
         installed: (layout, directories) =>
           apply({ kind: 'members', members: layout.members, directories }),
         left: (name) => names.delete(name),
-        failed: (reason, joiner, paused) => {
-          if (joiner !== undefined) {
+        failed: (reason, joiners, paused) => {
+          for (const joiner of joiners) {
             toName(joiner, { type: 'leave', version: 1, reason });
             names.delete(joiner);
           }
@@ -180,9 +183,17 @@ export async function startInitializerNode(
   };
   const execute = (d: Decision) => {
     switch (d.kind) {
-      case 'join':
+      case 'join': {
+        // Joiners started with --worker-count K wait until all K have asked.
+        const r = addJoiner(joining, d.member, d.count);
+        if (r.decision.kind === 'refuse') {
+          const { code, reason: message } = r.decision;
+          return execute({ kind: 'refuse', connection: d.connection, code, message });
+        }
+        joining = r.batch;
         names.set(d.member.name, d.connection);
         if (reconfigurations === undefined) {
+          joining = dropJoiner(joining, d.member.name);
           toName(d.member.name, {
             type: 'leave',
             version: 1,
@@ -191,8 +202,13 @@ export async function startInitializerNode(
           names.delete(d.member.name);
           return;
         }
-        reconfigurations.grow(d.member);
+        if (r.decision.kind === 'grow') reconfigurations.grow(r.decision.joiners);
+        else
+          log.info(
+            `worker '${d.member.name}' is waiting to join: ${r.decision.have} of ${r.decision.count} workers joining together (--worker-count ${r.decision.count})`,
+          );
         return;
+      }
       case 'accept':
         names.set(d.name, d.connection);
         log.info(`worker '${d.name}' joined (${state.members.length} of ${state.expected})`);
@@ -385,6 +401,7 @@ export async function startInitializerNode(
         if (m.rejoin && r !== undefined) reported.set(m.name, m.restorable);
         const hello: Hello = {
           joinRunning: m.joinRunning,
+          joinCount: m.joinCount,
           name: m.name,
           threads: m.threads,
           control: m.control,
@@ -458,6 +475,7 @@ export async function startInitializerNode(
         for (const [name, c] of names) {
           if (c === connection) {
             names.delete(name);
+            joining = dropJoiner(joining, name);
             log.warn(`worker '${name}' disconnected from the control channel`);
             driver?.pause(`worker '${name}' was lost`);
             reconfigurations?.lost(name);

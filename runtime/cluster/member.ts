@@ -168,6 +168,7 @@ export class ClusterMember {
       rejoin,
       // Only a worker new to the cluster asks to join; once placed (or restarted from its files) it rejoins.
       joinRunning: this.o.join === true && !rejoin && this.me < 0,
+      joinCount: Math.max(1, this.o.joinCount ?? 1),
       restorable:
         // Every whole snapshot file: this worker acked each only once it was
         // durable, and the coordinator (whose record of commits is the one that

@@ -58,7 +58,7 @@ export interface ReconfigurationDriverOptions {
   /** A worker left: forget its connection (its close is not a loss). */
   readonly left: (name: string) => void;
   /** A reconfiguration could not finish (a member was lost); `paused`: input was held already. */
-  readonly failed: (reason: string, joiner: string | undefined, paused: boolean) => void;
+  readonly failed: (reason: string, joiners: readonly string[], paused: boolean) => void;
   readonly checkpoints?: CheckpointTurns;
   /**
    * A pause before the key groups are handed out, in ms (0 by default; set
@@ -91,8 +91,8 @@ export class ReconfigurationDriver {
   /** A request accepted but not yet started (waiting for its checkpoint boundary). */
   private starting = false;
   private waiter: Waiter | undefined;
-  /** The joiner of the running reconfiguration. */
-  private joiner: string | undefined;
+  /** The joiners of the running reconfiguration. */
+  private joiners: string[] = [];
 
   constructor(
     private readonly o: ReconfigurationDriverOptions,
@@ -126,7 +126,7 @@ export class ReconfigurationDriver {
   /** After a rollback: the layout in force is `layout` again, and nothing runs. */
   reset(layout: Layout): void {
     this.state = idleReconfiguration(layout, this.o.partitions);
-    this.joiner = undefined;
+    this.joiners = [];
     this.starting = false;
   }
 
@@ -135,14 +135,16 @@ export class ReconfigurationDriver {
     this.directories = directories;
   }
 
-  /** A worker started with --join asked to join: grow the cluster by it. */
-  grow(member: Member): void {
+  /** Workers started with --join asked to join (together, with --worker-count): grow the cluster by them. */
+  grow(members: readonly Member[]): void {
     void this.begin(
-      (id) => ({ kind: 'grow', joiner: member, id, nowMs: Date.now() }),
+      (id) => ({ kind: 'grow', joiners: members, id, nowMs: Date.now() }),
       (reason) => {
-        this.o.log.warn(`worker '${member.name}' cannot join now: ${reason}`);
-        this.o.send(member.name, { type: 'leave', version: 1, reason });
-        this.o.left(member.name);
+        for (const member of members) {
+          this.o.log.warn(`worker '${member.name}' cannot join now: ${reason}`);
+          this.o.send(member.name, { type: 'leave', version: 1, reason });
+          this.o.left(member.name);
+        }
       },
     );
   }
@@ -278,9 +280,15 @@ export class ReconfigurationDriver {
         o.log.warn(`reconfiguration request refused: ${d.reason}`);
         return;
       case 'assign-joiner': {
-        this.joiner = d.name;
+        this.joiners.push(d.name);
         o.log.info(`worker '${d.name}' is joining the running cluster`);
-        o.send(d.name, o.assignOf(d.layout, d.layout.members.length - 1));
+        o.send(
+          d.name,
+          o.assignOf(
+            d.layout,
+            d.layout.members.findIndex((m) => m.name === d.name),
+          ),
+        );
         return;
       }
       case 'migrate': {
@@ -345,8 +353,8 @@ export class ReconfigurationDriver {
         this.finish(d);
         return;
       case 'failed': {
-        const joiner = this.joiner;
-        this.joiner = undefined;
+        const joiners = this.joiners;
+        this.joiners = [];
         o.log.error(`reconfiguration ${d.id} failed: ${d.reason}`);
         this.waiter?.resolve({
           ok: false,
@@ -356,7 +364,7 @@ export class ReconfigurationDriver {
           members: memberNames(this.layout),
         });
         this.waiter = undefined;
-        o.failed(d.reason, joiner, d.paused);
+        o.failed(d.reason, joiners, d.paused);
         return;
       }
     }
@@ -364,7 +372,7 @@ export class ReconfigurationDriver {
 
   private finish(d: Extract<ReconfigurationDecision, { kind: 'done' }>): void {
     const { o } = this;
-    this.joiner = undefined;
+    this.joiners = [];
     o.installed(d.after, this.directories as WorkerDirectory[]);
     for (const name of d.to) o.send(name, { type: 'resume', version: 1, id: d.id });
     o.log.info(

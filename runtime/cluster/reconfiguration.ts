@@ -67,7 +67,8 @@ export interface ReconfigurationState {
 export type ReconfigurationEvent =
   | {
       readonly kind: 'grow';
-      readonly joiner: Member;
+      /** The workers joining, together (one, or a batch started with --worker-count K). */
+      readonly joiners: readonly Member[];
       readonly id: number;
       readonly nowMs: number;
     }
@@ -120,7 +121,7 @@ export type ReconfigurationEvent =
 export type ReconfigurationDecision =
   /** Refuse a request: one is running. */
   | { readonly kind: 'refuse'; readonly reason: string }
-  /** Tell the joiner its place (it owns nothing yet) and have it spawn. */
+  /** Tell a joiner its place in `layout` (it owns nothing yet) and have it spawn. */
   | { readonly kind: 'assign-joiner'; readonly name: string; readonly layout: Layout }
   /** Tell each of `to`: prepare to hold, after barrier `id`, what moves under `after` (to another worker or thread). */
   | {
@@ -208,8 +209,21 @@ export function reconfigure(
   switch (event.kind) {
     case 'grow': {
       if (state.phase !== 'idle') return { state, decisions: [busy(state)] };
-      const members = [...state.before.members, event.joiner];
-      // The joiner spawns with the table as it is (it owns nothing) before anything pauses.
+      const taken = new Set(memberNames(state.before));
+      const names = event.joiners.map((j) => j.name);
+      if (
+        names.length === 0 ||
+        names.some((n) => taken.has(n)) ||
+        new Set(names).size !== names.length
+      )
+        return {
+          state,
+          decisions: [
+            { kind: 'refuse', reason: `no new, distinct workers to add (${names.join(', ')})` },
+          ],
+        };
+      const members = [...state.before.members, ...event.joiners];
+      // The joiners spawn with the table as it is (they own nothing) before anything pauses.
       const joining: Layout = { ...state.before, members };
       return {
         state: {
@@ -225,11 +239,11 @@ export function reconfigure(
               members.map((m) => m.name),
             ),
           },
-          waiting: new Set([event.joiner.name]),
+          waiting: new Set(names),
           shipped: [],
           directories: [],
         },
-        decisions: [{ kind: 'assign-joiner', name: event.joiner.name, layout: joining }],
+        decisions: names.map((name) => ({ kind: 'assign-joiner' as const, name, layout: joining })),
       };
     }
     case 'shrink': {
@@ -262,6 +276,9 @@ export function reconfigure(
       if (state.phase !== 'joining' || !state.waiting.has(event.name)) return none;
       const directories = [...state.directories];
       directories[state.after.members.findIndex((m) => m.name === event.name)] = event.directory;
+      const waiting = without(state.waiting, event.name);
+      // Joiners that join together: the barrier waits for the last of them.
+      if (waiting.size > 0) return { state: { ...state, waiting, directories }, decisions: [] };
       return prepare({ ...state, directories }, event.nowMs);
     }
     case 'prepared': {

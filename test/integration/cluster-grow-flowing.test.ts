@@ -83,6 +83,8 @@ describe('a growing cluster', () => {
       'worker3',
       '--ponythreads',
       '1',
+      '--resilience-dir',
+      cluster.resilienceDir,
       '--external',
       `${LOCAL}:0`,
       '--join',

@@ -567,7 +567,7 @@ describe('reconfigure: growing', () => {
     const joiner = member('w3', 7004);
 
     // grow: the joiner is told the cluster as it is (owning nothing); nothing pauses yet.
-    let r = reconfigure(s0, { kind: 'grow', joiner, id: 7, nowMs: 1000 });
+    let r = reconfigure(s0, { kind: 'grow', joiners: [joiner], id: 7, nowMs: 1000 });
     expect(r.decisions).toEqual([
       {
         kind: 'assign-joiner',
@@ -692,12 +692,70 @@ describe('reconfigure: growing', () => {
     expect(r.state).toEqual(idleReconfiguration(after, PARTITIONS));
   });
 
+  it('grows by joiners that join together in one reconfiguration, waiting for the last to spawn', () => {
+    const s0 = idleReconfiguration(twoWorkers, PARTITIONS);
+    let r = reconfigure(s0, {
+      kind: 'grow',
+      joiners: [member('w3'), member('w4')],
+      id: 4,
+      nowMs: 0,
+    });
+    const joining = { ...twoWorkers, members: [...twoWorkers.members, member('w3'), member('w4')] };
+    expect(r.decisions).toEqual([
+      { kind: 'assign-joiner', name: 'w3', layout: joining },
+      { kind: 'assign-joiner', name: 'w4', layout: joining },
+    ]);
+    expect(memberNames(r.state.after)).toEqual(['initializer', 'w2', 'w3', 'w4']);
+    r = reconfigure(r.state, {
+      kind: 'joiner-spawned',
+      name: 'w4',
+      directory: directory(4),
+      nowMs: 1,
+    });
+    expect(r.decisions).toEqual([]);
+    expect(r.state.phase).toBe('joining');
+    r = reconfigure(r.state, {
+      kind: 'joiner-spawned',
+      name: 'w3',
+      directory: directory(3),
+      nowMs: 2,
+    });
+    expect(r.state.phase).toBe('preparing');
+    const done = complete(s0, {
+      kind: 'grow',
+      joiners: [member('w3'), member('w4')],
+      id: 4,
+      nowMs: 0,
+    });
+    expect(done.done.joined).toEqual(['w3', 'w4']);
+    // Per partition, the four workers' shares differ by at most one, and both joiners own some.
+    for (const row of done.after.owners) {
+      const counts = countsOf(row, 4);
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+      expect(counts[2]).toBeGreaterThan(0);
+      expect(counts[3]).toBeGreaterThan(0);
+    }
+    // Each group moved at most once: the joiners' groups came from the old members.
+    for (const m of done.migrateIns)
+      if (m.name === 'w3' || m.name === 'w4') expect(m.groups.length).toBeGreaterThan(0);
+      else expect(m.groups).toEqual([]);
+  });
+
+  it('refuses a grow by a worker already in the cluster, or the same joiner twice', () => {
+    const s0 = idleReconfiguration(twoWorkers, PARTITIONS);
+    for (const joiners of [[member('w2')], [member('w3'), member('w3')], []]) {
+      const r = reconfigure(s0, { kind: 'grow', joiners, id: 4, nowMs: 0 });
+      expect(r.state).toBe(s0);
+      expect(r.decisions.map((d) => d.kind)).toEqual(['refuse']);
+    }
+  });
+
   it('reports a pause of 0 ms if the clock went back', () => {
     const r = complete(
       idleReconfiguration(twoWorkers, PARTITIONS),
       {
         kind: 'grow',
-        joiner: member('w3'),
+        joiners: [member('w3')],
         id: 1,
         nowMs: 0,
       },
@@ -804,12 +862,13 @@ function complete(
   const before = s.before;
   let r = reconfigure(s, start);
   if (start.kind === 'grow') {
-    r = reconfigure(r.state, {
-      kind: 'joiner-spawned',
-      name: start.joiner.name,
-      directory: directory(0),
-      nowMs: opts.pausedAt ?? 10,
-    });
+    for (const joiner of start.joiners)
+      r = reconfigure(r.state, {
+        kind: 'joiner-spawned',
+        name: joiner.name,
+        directory: directory(0),
+        nowMs: opts.pausedAt ?? 10,
+      });
   }
   r = prepared(r.state, shuffle(memberNames(before)), start.id, opts.pausedAt ?? 10);
   const after = r.state.after;
@@ -849,7 +908,7 @@ describe('reconfigure: one at a time', () => {
     const out: ReconfigurationState[] = [];
     let s = reconfigure(idleReconfiguration(twoWorkers, PARTITIONS), {
       kind: 'grow',
-      joiner: member('w3'),
+      joiners: [member('w3')],
       id: 3,
       nowMs: 0,
     }).state;
@@ -909,7 +968,7 @@ describe('reconfigure: one at a time', () => {
   it('refuses a second grow or shrink while one runs, leaving the state as it was', () => {
     for (const s of phases()) {
       for (const e of [
-        { kind: 'grow', joiner: member('w9'), id: 50, nowMs: 5 },
+        { kind: 'grow', joiners: [member('w9')], id: 50, nowMs: 5 },
         { kind: 'shrink', leaving: ['w2'], id: 51, nowMs: 5 },
       ] as const) {
         const r = reconfigure(s, e);
@@ -926,7 +985,7 @@ describe('reconfigure: one at a time', () => {
   it('accepts the next reconfiguration once one is done', () => {
     const first = complete(idleReconfiguration(twoWorkers, PARTITIONS), {
       kind: 'grow',
-      joiner: member('w3'),
+      joiners: [member('w3')],
       id: 1,
       nowMs: 0,
     });
@@ -1019,11 +1078,11 @@ describe('reconfigure: a member lost', () => {
   it('fails a running reconfiguration when an involved member is lost, back to idle over the old layout', () => {
     const cases: [Layout, ReconfigurationEvent[], string[]][] = [
       // Grow: the joiner, or an old member, in each phase.
-      [twoWorkers, [{ kind: 'grow', joiner: member('w3'), id: 6, nowMs: 0 }], ['w3', 'w2']],
+      [twoWorkers, [{ kind: 'grow', joiners: [member('w3')], id: 6, nowMs: 0 }], ['w3', 'w2']],
       [
         twoWorkers,
         [
-          { kind: 'grow', joiner: member('w3'), id: 6, nowMs: 0 },
+          { kind: 'grow', joiners: [member('w3')], id: 6, nowMs: 0 },
           { kind: 'joiner-spawned', name: 'w3', directory: directory(3), nowMs: 0 },
         ],
         ['w3', 'initializer', 'w2'],
@@ -1048,7 +1107,12 @@ describe('reconfigure: a member lost', () => {
         expect(r.state).toEqual(idleReconfiguration(layout, PARTITIONS));
         expect(r.state.before).toBe(layout);
         // And a new reconfiguration may start.
-        const again = reconfigure(r.state, { kind: 'grow', joiner: member('w7'), id: 8, nowMs: 0 });
+        const again = reconfigure(r.state, {
+          kind: 'grow',
+          joiners: [member('w7')],
+          id: 8,
+          nowMs: 0,
+        });
         expect(again.decisions.map((d) => d.kind)).toEqual(['assign-joiner']);
       }
     }
@@ -1057,7 +1121,7 @@ describe('reconfigure: a member lost', () => {
   it('fails in the later phases too', () => {
     const s0 = idleReconfiguration(twoWorkers, PARTITIONS);
     let s = run(s0, [
-      { kind: 'grow', joiner: member('w3'), id: 2, nowMs: 0 },
+      { kind: 'grow', joiners: [member('w3')], id: 2, nowMs: 0 },
       { kind: 'joiner-spawned', name: 'w3', directory: directory(3), nowMs: 0 },
       { kind: 'prepared', name: 'initializer', id: 2, nowMs: 0 },
       { kind: 'prepared', name: 'w2', id: 2, nowMs: 0 },
@@ -1090,7 +1154,7 @@ describe('reconfigure: a member lost', () => {
     }
     const running = reconfigure(idle, {
       kind: 'grow',
-      joiner: member('w3'),
+      joiners: [member('w3')],
       id: 1,
       nowMs: 0,
     }).state;
@@ -1128,7 +1192,7 @@ describe('reconfigure: any sequence of grows and shrinks', () => {
             let expected: string[];
             if (o.grow) {
               const name = `w${++joined}`;
-              start = { kind: 'grow', joiner: member(name), id: k + 1, nowMs: 0 };
+              start = { kind: 'grow', joiners: [member(name)], id: k + 1, nowMs: 0 };
               expected = [...names, name];
             } else {
               const others = names.slice(1);

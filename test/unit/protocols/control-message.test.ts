@@ -45,6 +45,7 @@ const hello = fc.record({
   data: address,
   rejoin: fc.boolean(),
   joinRunning: fc.boolean(),
+  joinCount: fc.nat(),
   restorable: fc.array(count, { maxLength: 3 }),
 });
 const refuse = fc.record({
@@ -158,6 +159,7 @@ const samples = {
     data: { host: 'localhost', port: 7001 },
     rejoin: false,
     joinRunning: false,
+    joinCount: 1,
     restorable: [3, 4],
   },
   refuse: { type: 'refuse', version: 1, code: 'ROO_ERR_DUPLICATE_WORKER', message: 'taken' },
