@@ -71,7 +71,7 @@ export default tseslint.config(
     ],
     'protocols/ is pure: no I/O, no runtime',
   ),
-  // runtime/, bottom up: logging, api, topology, routing, connectors, engine, checkpoint, cluster, cli.
+  // runtime/, bottom up: logging, api, topology, routing, connectors, engine, checkpoint, cluster, metrics, cli.
   ...runtimeLayers([
     'logging',
     'api',
@@ -81,6 +81,7 @@ export default tseslint.config(
     'engine',
     'checkpoint',
     'cluster',
+    'metrics',
     'cli',
   ]),
   layer(

@@ -36,6 +36,11 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "spread a worker's key groups over its threads by load",
     load: async () => (await import('./rebalance.js')).run,
   },
+  metrics: {
+    summary:
+      "receive workers' metrics; live web UI and Prometheus page (Wallaroo: metrics_reporter_ui)",
+    load: async () => (await import('./metrics.js')).run,
+  },
   bench: {
     summary: 'benchmark word count throughput by thread count',
     load: async () => (await import('./bench-command.js')).run,
