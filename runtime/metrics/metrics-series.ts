@@ -8,7 +8,10 @@
  * histogram to be merged until {@link OPEN_SLOTS} newer slots exist; then it
  * is closed: summarized to its percentiles, and its histogram dropped. A
  * report for a slot already closed (a worker that fell far behind) counts
- * in the oldest open slot instead of being lost.
+ * in the oldest open slot instead of being lost. Slots are by the workers'
+ * clocks (a report's `at`), closed by the receiver's: a worker whose clock
+ * runs ahead shows its newest points late, one behind has them counted
+ * late.
  */
 import { HistBuilder, percentile, type Hist } from '../../protocols/index.js';
 
@@ -107,6 +110,8 @@ export class Series {
   private readonly closed: Ring<SeriesPoint>;
   /** Open slots, oldest first. */
   private readonly open: OpenSlot[] = [];
+  /** The newest slot closed: points ascend, so nothing is counted at or before it again. */
+  private lastClosed = Number.NEGATIVE_INFINITY;
 
   /**
    * @param pointMs a slot's length, ms
@@ -124,20 +129,19 @@ export class Series {
     return Math.floor(at / this.pointMs);
   }
 
-  /** Counts `messages` and the latencies of `hist` at time `at`. */
+  /**
+   * Counts `messages` and the latencies of `hist` at time `at`. A time in a
+   * slot already closed counts in the oldest slot still open, or the one
+   * after the newest closed: points stay unique and ascending.
+   */
   add(at: number, messages: number, hist: Hist): void {
-    const slot = this.slotOf(at);
+    const slot = Math.max(this.slotOf(at), this.open[0]?.slot ?? this.lastClosed + 1);
     this.advance(slot);
     let target = this.open.find((o) => o.slot === slot);
     if (target === undefined) {
-      const oldest = this.open[0];
-      if (oldest !== undefined && slot < oldest.slot) {
-        target = oldest;
-      } else {
-        target = { slot, messages: 0, hist: new HistBuilder() };
-        this.open.push(target);
-        this.open.sort((a, b) => a.slot - b.slot);
-      }
+      target = { slot, messages: 0, hist: new HistBuilder() };
+      this.open.push(target);
+      this.open.sort((a, b) => a.slot - b.slot);
     }
     target.messages += messages;
     target.hist.add(hist);
@@ -168,6 +172,7 @@ export class Series {
   private closeOldest(): void {
     const o = this.open.shift();
     if (o === undefined) return;
+    this.lastClosed = o.slot;
     // A gap of slots with no report is left as a gap: the chart shows no data there.
     this.closed.push(summarize(o.slot * this.pointMs, o.messages, o.hist.toHist()));
   }

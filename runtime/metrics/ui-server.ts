@@ -80,7 +80,7 @@ function uiFolder(): string {
   return fileURLToPath(new URL('../../../runtime/metrics/ui/', import.meta.url));
 }
 
-/** The page, its script and style, and uPlot, read once at start. */
+/** The page, its scripts and style, and uPlot, read once at start. */
 export function loadAssets(): Map<string, Asset> {
   const dir = uiFolder();
   const require = createRequire(import.meta.url);
@@ -88,6 +88,8 @@ export function loadAssets(): Map<string, Asset> {
   return new Map([
     ['/', file(`${dir}index.html`, 'text/html; charset=utf-8')],
     ['/app.js', file(`${dir}app.js`, 'text/javascript; charset=utf-8')],
+    ['/charts.js', file(`${dir}charts.js`, 'text/javascript; charset=utf-8')],
+    ['/dom.js', file(`${dir}dom.js`, 'text/javascript; charset=utf-8')],
     ['/style.css', file(`${dir}style.css`, 'text/css; charset=utf-8')],
     [
       '/vendor/uPlot.iife.min.js',
@@ -144,6 +146,11 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (path === '/api/state') {
       const body = JSON.stringify(uiMessage(store, now(), true));
       res.writeHead(200, { 'content-type': 'application/json', ...SECURITY_HEADERS }).end(body);
+      return;
+    }
+    if (path === '/favicon.ico') {
+      // Browsers ask for one; there is none, and no error is worth logging.
+      res.writeHead(204, SECURITY_HEADERS).end();
       return;
     }
     const asset = assets.get(path === '/index.html' ? '/' : path);

@@ -3,562 +3,412 @@
 // Memory stays bounded over a day: each series keeps at most the window's points,
 // every other list is replaced whole by each message, and charts of series that
 // are gone are destroyed.
-'use strict';
-(() => {
-  /** Hard cap on a series' points, whatever the server sends (the window is 150). */
-  const MAX_POINTS = 200;
-  /** Rows of the busiest-mailbox table. */
-  const BUSIEST = 10;
-  const COLORS = ['#2f6fde', '#238551', '#d9822b', '#c23030', '#7a4fd6'];
+import { $, el, fmtBytes, fmtCount, fmtNs, fmtTime } from './dom.js';
+import { chart, clock, detailsCharts, pruneCharts, pruneDetails, rate } from './charts.js';
 
-  const state = {
-    apps: new Map(),
-    selected: null,
-    now: 0,
-    pointMs: 2000,
-    windowMs: 300000,
-  };
-  /** uPlot charts by key; those not drawn in a render are destroyed. */
-  const charts = new Map();
-  /** Step and worker charts the user opened, by key. */
-  const opened = new Set();
-  let lastMap = '';
+/** Hard cap on a series' points, whatever the server sends (the window is 150). */
+const MAX_POINTS = 200;
+/** Rows of the busiest-mailbox table. */
+const BUSIEST = 10;
 
-  const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const state = {
+  apps: new Map(),
+  selected: null,
+  now: 0,
+  pointMs: 2000,
+  windowMs: 300000,
+};
+let lastMap = '';
 
-  /** An element with attributes and children (strings become text: nothing is parsed as HTML). */
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === 'class') e.className = v;
-      else e.setAttribute(k, String(v));
-    }
-    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    return e;
-  }
+// ---------------------------------------------------------------------------
+// Data.
 
-  function fmtCount(n) {
-    if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
-    if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-    if (n >= 1e4) return `${(n / 1e3).toFixed(1)} k`;
-    return String(Math.round(n));
-  }
+/** `old` points updated by `fresh` (same `t` replaced), within the window, at most MAX_POINTS. */
+function mergePoints(old, fresh) {
+  const byT = new Map();
+  for (const p of old) byT.set(p.t, p);
+  for (const p of fresh) byT.set(p.t, p);
+  const since = state.now - state.windowMs;
+  return [...byT.values()]
+    .filter((p) => p.t >= since)
+    .sort((a, b) => a.t - b.t)
+    .slice(-MAX_POINTS);
+}
 
-  /** A latency in ns, in the unit that reads best. */
-  function fmtNs(ns) {
-    if (!(ns > 0)) return '–';
-    if (ns < 1e3) return `${Math.round(ns)} ns`;
-    if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} µs`;
-    if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
-    return `${(ns / 1e9).toFixed(2)} s`;
-  }
+/** Merges the points of `items` (an update's) into `previous` (the last view's), by key. */
+function mergeList(previous, items, key) {
+  const before = new Map(previous.map((x) => [key(x), x]));
+  for (const x of items) x.points = mergePoints(before.get(key(x))?.points || [], x.points);
+}
 
-  function fmtBytes(b) {
-    if (b >= 1 << 30) return `${(b / (1 << 30)).toFixed(2)} GiB`;
-    if (b >= 1 << 20) return `${(b / (1 << 20)).toFixed(2)} MiB`;
-    if (b >= 1 << 10) return `${(b / (1 << 10)).toFixed(1)} KiB`;
-    return `${b} B`;
-  }
-
-  function fmtTime(ms) {
-    return new Date(ms).toLocaleTimeString([], { hour12: false });
-  }
-
-  // ---------------------------------------------------------------------------
-  // Data.
-
-  /** `old` points updated by `fresh` (same `t` replaced), within the window, at most MAX_POINTS. */
-  function mergePoints(old, fresh) {
-    const byT = new Map();
-    for (const p of old) byT.set(p.t, p);
-    for (const p of fresh) byT.set(p.t, p);
-    const since = state.now - state.windowMs;
-    return [...byT.values()]
-      .filter((p) => p.t >= since)
-      .sort((a, b) => a.t - b.t)
-      .slice(-MAX_POINTS);
-  }
-
-  /** Merges the points of `items` (an update's) into `previous` (the last view's), by key. */
-  function mergeList(previous, items, key) {
-    const before = new Map(previous.map((x) => [key(x), x]));
-    for (const x of items) x.points = mergePoints(before.get(key(x))?.points || [], x.points);
-  }
-
-  function apply(msg) {
-    state.now = msg.now;
-    state.pointMs = msg.pointMs;
-    state.windowMs = msg.windowMs;
-    const next = new Map();
-    for (const app of msg.apps) {
-      const prev = msg.type === 'update' ? state.apps.get(app.name) : undefined;
-      if (prev) {
-        app.points = mergePoints(prev.points, app.points);
-        mergeList(prev.workers, app.workers, (w) => w.name);
-        mergeList(prev.pipelines, app.pipelines, (p) => p.name);
-        mergeList(prev.steps, app.steps, (s) => `${s.pipeline}\u0000${s.step}`);
-      } else {
-        app.points = mergePoints([], app.points);
-        for (const list of [app.workers, app.pipelines, app.steps]) {
-          for (const x of list) x.points = mergePoints([], x.points);
-        }
-      }
-      next.set(app.name, app);
-    }
-    state.apps = next;
-    if (!state.apps.has(state.selected)) state.selected = state.apps.keys().next().value ?? null;
-    render();
-  }
-
-  /** Points whose slot is over (the newest may still be filling). */
-  function complete(points) {
-    return points.filter((p) => p.t + state.pointMs <= state.now);
-  }
-
-  /** Messages per second of the newest complete point. */
-  function rate(points) {
-    const done = complete(points);
-    const p = done[done.length - 1];
-    return p ? p.messages / (state.pointMs / 1000) : 0;
-  }
-
-  // ---------------------------------------------------------------------------
-  // Charts.
-
-  function chart(key, parent, title, points, kind) {
-    let c = charts.get(key);
-    const done = complete(points);
-    const xs = done.map((p) => p.t / 1000);
-    const data =
-      kind === 'rate'
-        ? [xs, done.map((p) => p.messages / (state.pointMs / 1000))]
-        : [
-            xs,
-            done.map((p) => (p.count > 0 ? p.p50 / 1e6 : null)),
-            done.map((p) => (p.count > 0 ? p.p95 / 1e6 : null)),
-            done.map((p) => (p.count > 0 ? p.p99 / 1e6 : null)),
-            done.map((p) => (p.count > 0 ? p.p999 / 1e6 : null)),
-          ];
-    if (c === undefined) {
-      const box = el('div', { class: 'chart', 'data-testid': 'chart', 'data-chart': key });
-      box.append(el('p', { class: 'title' }, title));
-      const width = Math.max(240, (parent.clientWidth || 320) - 12);
-      const series =
-        kind === 'rate'
-          ? [{}, { label: 'msg/s', stroke: COLORS[0], width: 1.5, fill: 'rgba(47,111,222,0.08)' }]
-          : [
-              {},
-              ...['p50', 'p95', 'p99', 'p99.9'].map((label, i) => ({
-                label: `${label} ms`,
-                stroke: COLORS[i + 1],
-                width: 1.3,
-              })),
-            ];
-      const plot = new uPlot(
-        { width, height: 150, series, axes: [{}, { size: 56 }], scales: { x: { time: true } } },
-        data,
-        box,
-      );
-      c = { plot, box };
-      charts.set(key, c);
+function apply(msg) {
+  state.now = msg.now;
+  state.pointMs = msg.pointMs;
+  state.windowMs = msg.windowMs;
+  clock.now = msg.now;
+  clock.pointMs = msg.pointMs;
+  const next = new Map();
+  for (const app of msg.apps) {
+    const prev = msg.type === 'update' ? state.apps.get(app.name) : undefined;
+    if (prev) {
+      app.points = mergePoints(prev.points, app.points);
+      mergeList(prev.workers, app.workers, (w) => w.name);
+      mergeList(prev.pipelines, app.pipelines, (p) => p.name);
+      mergeList(prev.steps, app.steps, (s) => `${s.pipeline}\u0000${s.step}`);
     } else {
-      c.plot.setData(data);
-    }
-    if (c.box.parentElement !== parent) parent.append(c.box);
-    c.used = true;
-    return c.box;
-  }
-
-  function pruneCharts() {
-    for (const [key, c] of charts) {
-      if (c.used) {
-        c.used = false;
-        continue;
+      app.points = mergePoints([], app.points);
+      for (const list of [app.workers, app.pipelines, app.steps]) {
+        for (const x of list) x.points = mergePoints([], x.points);
       }
-      c.plot.destroy();
-      c.box.remove();
-      charts.delete(key);
     }
+    next.set(app.name, app);
   }
+  state.apps = next;
+  if (!state.apps.has(state.selected)) state.selected = state.apps.keys().next().value ?? null;
+  render();
+}
 
-  window.addEventListener('resize', () => {
-    for (const c of charts.values()) {
-      const width = Math.max(240, (c.box.parentElement?.clientWidth || 320) - 12);
-      c.plot.setSize({ width, height: 150 });
-    }
-  });
+// ---------------------------------------------------------------------------
+// Rendering.
 
-  /** A <details> holding the rate and latency charts of one series, drawn while open. */
-  function detailsCharts(parent, key, label, points, testid) {
-    let d = parent.querySelector(`details[data-key="${CSS.escape(key)}"]`);
-    if (!d) {
-      d = el('details', { 'data-key': key, 'data-testid': testid });
-      d.append(el('summary', {}, label), el('div', { class: 'charts' }));
-      d.addEventListener('toggle', () => {
-        if (d.open) opened.add(key);
-        else opened.delete(key);
+function tableRows(testid, rows) {
+  const body = $(testid).querySelector('tbody');
+  body.replaceChildren(...rows);
+}
+
+function num(v, testid) {
+  return el('td', { class: 'num', 'data-testid': testid }, v);
+}
+
+function renderTabs() {
+  const nav = $('app-tabs');
+  nav.replaceChildren(
+    ...[...state.apps.keys()].map((name) => {
+      const b = el(
+        'button',
+        {
+          'data-testid': 'app-tab',
+          'data-app': name,
+          'aria-selected': String(name === state.selected),
+        },
+        name,
+      );
+      b.addEventListener('click', () => {
+        state.selected = name;
         render();
       });
-      parent.append(d);
-    }
-    d.open = opened.has(key);
-    d.dataset.seen = '1';
-    if (d.open) {
-      const box = d.querySelector('.charts');
-      chart(`${key}:rate`, box, `${label}: msg/s`, points, 'rate');
-      chart(`${key}:latency`, box, `${label}: latency`, points, 'latency');
-    }
+      return b;
+    }),
+  );
+}
+
+function renderSummary(app) {
+  $('app-total-messages').textContent = fmtCount(app.messages);
+  $('app-total-messages').dataset.value = String(app.messages);
+  $('app-throughput').textContent = fmtCount(rate(app.points));
+  for (const p of ['p50', 'p95', 'p99', 'p999']) {
+    $(`app-latency-${p}`).textContent = fmtNs(app.latest[p]);
+    $(`app-latency-${p}`).dataset.value = String(app.latest[p]);
   }
+  const box = $('app-charts');
+  chart('app:rate', box, 'completed messages per second', app.points, 'rate');
+  chart(
+    'app:latency',
+    box,
+    'start to end latency (ms): p50, p95, p99, p99.9',
+    app.points,
+    'latency',
+  );
+}
 
-  function pruneDetails(parent) {
-    for (const d of parent.querySelectorAll('details')) {
-      if (d.dataset.seen === '1') d.dataset.seen = '';
-      else d.remove();
-    }
-  }
-
-  // ---------------------------------------------------------------------------
-  // Rendering.
-
-  function tableRows(testid, rows) {
-    const body = $(testid).querySelector('tbody');
-    body.replaceChildren(...rows);
-  }
-
-  function num(v, testid) {
-    return el('td', { class: 'num', 'data-testid': testid }, v);
-  }
-
-  function renderTabs() {
-    const nav = $('app-tabs');
-    nav.replaceChildren(
-      ...[...state.apps.keys()].map((name) => {
-        const b = el(
-          'button',
-          {
-            'data-testid': 'app-tab',
-            'data-app': name,
-            'aria-selected': String(name === state.selected),
-          },
-          name,
-        );
-        b.addEventListener('click', () => {
-          state.selected = name;
-          render();
-        });
-        return b;
-      }),
-    );
-  }
-
-  function renderSummary(app) {
-    $('app-total-messages').textContent = fmtCount(app.messages);
-    $('app-total-messages').dataset.value = String(app.messages);
-    $('app-throughput').textContent = fmtCount(rate(app.points));
-    for (const p of ['p50', 'p95', 'p99', 'p999']) {
-      $(`app-latency-${p}`).textContent = fmtNs(app.latest[p]);
-      $(`app-latency-${p}`).dataset.value = String(app.latest[p]);
-    }
-    const box = $('app-charts');
-    chart('app:rate', box, 'completed messages per second', app.points, 'rate');
-    chart(
-      'app:latency',
-      box,
-      'start to end latency (ms): p50, p95, p99, p99.9',
-      app.points,
-      'latency',
-    );
-  }
-
-  function renderWorkers(app) {
-    tableRows(
-      'workers',
-      app.workers.map((w) =>
-        el(
-          'tr',
-          { 'data-testid': 'worker-row', 'data-worker': w.name, 'data-status': w.status },
-          el('td', {}, w.name),
-          el('td', { class: w.status, 'data-testid': 'worker-status' }, w.status),
-          el('td', {}, w.pid),
-          el('td', {}, w.threads),
-          num(fmtCount(w.messages), 'worker-messages'),
-          num(fmtCount(rate(w.points)), 'worker-rate'),
-          num(fmtNs(w.latest.p50), 'worker-p50'),
-          num(fmtNs(w.latest.p99), 'worker-p99'),
-        ),
+function renderWorkers(app) {
+  tableRows(
+    'workers',
+    app.workers.map((w) =>
+      el(
+        'tr',
+        { 'data-testid': 'worker-row', 'data-worker': w.name, 'data-status': w.status },
+        el('td', {}, w.name),
+        el('td', { class: w.status, 'data-testid': 'worker-status' }, w.status),
+        el('td', {}, w.pid),
+        el('td', {}, w.threads),
+        num(fmtCount(w.messages), 'worker-messages'),
+        num(fmtCount(rate(w.points)), 'worker-rate'),
+        num(fmtNs(w.latest.p50), 'worker-p50'),
+        num(fmtNs(w.latest.p99), 'worker-p99'),
       ),
+    ),
+  );
+  const box = $('worker-charts');
+  for (const w of app.workers) {
+    detailsCharts(
+      box,
+      `worker:${w.name}`,
+      `${w.name}: ingress to egress`,
+      w.points,
+      'worker-details',
     );
-    const box = $('worker-charts');
-    for (const w of app.workers) {
-      detailsCharts(
-        box,
-        `worker:${w.name}`,
-        `${w.name}: ingress to egress`,
-        w.points,
-        'worker-details',
+  }
+  pruneDetails(box);
+}
+
+function renderPipelines(app) {
+  const box = $('pipelines');
+  const seen = new Set();
+  for (const p of app.pipelines) {
+    seen.add(p.name);
+    let card = box.querySelector(`[data-pipeline="${CSS.escape(p.name)}"]`);
+    if (!card) {
+      card = el(
+        'div',
+        { 'data-testid': 'pipeline', 'data-pipeline': p.name },
+        el('h3', {}, p.name),
+        el('p', { class: 'hint', 'data-testid': 'pipeline-summary' }),
+        el('div', { class: 'charts' }),
       );
+      box.append(card);
     }
-    pruneDetails(box);
+    card.querySelector('[data-testid="pipeline-summary"]').textContent =
+      `${fmtCount(p.messages)} messages · ${fmtCount(rate(p.points))} msg/s · ` +
+      `p50 ${fmtNs(p.latest.p50)} · p99 ${fmtNs(p.latest.p99)} · p99.9 ${fmtNs(p.latest.p999)}`;
+    const charts = card.querySelector('.charts');
+    chart(`pipeline:${p.name}:rate`, charts, 'msg/s', p.points, 'rate');
+    chart(`pipeline:${p.name}:latency`, charts, 'start to end latency (ms)', p.points, 'latency');
   }
+  for (const card of [...box.children]) if (!seen.has(card.dataset.pipeline)) card.remove();
+}
 
-  function renderPipelines(app) {
-    const box = $('pipelines');
-    const seen = new Set();
-    for (const p of app.pipelines) {
-      seen.add(p.name);
-      let card = box.querySelector(`[data-pipeline="${CSS.escape(p.name)}"]`);
-      if (!card) {
-        card = el(
-          'div',
-          { 'data-testid': 'pipeline', 'data-pipeline': p.name },
-          el('h3', {}, p.name),
-          el('p', { class: 'hint', 'data-testid': 'pipeline-summary' }),
-          el('div', { class: 'charts' }),
-        );
-        box.append(card);
-      }
-      card.querySelector('[data-testid="pipeline-summary"]').textContent =
-        `${fmtCount(p.messages)} messages · ${fmtCount(rate(p.points))} msg/s · ` +
-        `p50 ${fmtNs(p.latest.p50)} · p99 ${fmtNs(p.latest.p99)} · p99.9 ${fmtNs(p.latest.p999)}`;
-      const charts = card.querySelector('.charts');
-      chart(`pipeline:${p.name}:rate`, charts, 'msg/s', p.points, 'rate');
-      chart(`pipeline:${p.name}:latency`, charts, 'start to end latency (ms)', p.points, 'latency');
-    }
-    for (const card of [...box.children]) if (!seen.has(card.dataset.pipeline)) card.remove();
-  }
-
-  function renderSteps(app) {
-    tableRows(
-      'steps',
-      app.steps.map((s) =>
+function renderSteps(app) {
+  tableRows(
+    'steps',
+    app.steps.map((s) =>
+      el(
+        'tr',
+        {
+          'data-testid': 'step-row',
+          'data-pipeline': s.pipeline,
+          'data-step': s.step,
+          'data-kind': s.kind,
+        },
+        el('td', {}, s.pipeline),
+        el('td', {}, s.step),
+        el('td', {}, s.kind),
         el(
-          'tr',
-          {
-            'data-testid': 'step-row',
-            'data-pipeline': s.pipeline,
-            'data-step': s.step,
-            'data-kind': s.kind,
-          },
-          el('td', {}, s.pipeline),
-          el('td', {}, s.step),
-          el('td', {}, s.kind),
+          'td',
+          { class: 'num', 'data-testid': 'step-messages', 'data-value': s.messages },
+          fmtCount(s.messages),
+        ),
+        num(fmtCount(rate(s.points)), 'step-rate'),
+        ...['p50', 'p95', 'p99', 'p999'].map((q) =>
           el(
             'td',
-            { class: 'num', 'data-testid': 'step-messages', 'data-value': s.messages },
-            fmtCount(s.messages),
-          ),
-          num(fmtCount(rate(s.points)), 'step-rate'),
-          ...['p50', 'p95', 'p99', 'p999'].map((q) =>
-            el(
-              'td',
-              { class: 'num', 'data-testid': `step-${q}`, 'data-value': s.latest[q] },
-              fmtNs(s.latest[q]),
-            ),
+            { class: 'num', 'data-testid': `step-${q}`, 'data-value': s.latest[q] },
+            fmtNs(s.latest[q]),
           ),
         ),
       ),
+    ),
+  );
+  const box = $('step-charts');
+  for (const s of app.steps) {
+    detailsCharts(
+      box,
+      `step:${s.pipeline}\u0000${s.step}`,
+      `${s.pipeline} / ${s.step}`,
+      s.points,
+      'step-details',
     );
-    const box = $('step-charts');
-    for (const s of app.steps) {
-      detailsCharts(
-        box,
-        `step:${s.pipeline}\u0000${s.step}`,
-        `${s.pipeline} / ${s.step}`,
-        s.points,
-        'step-details',
-      );
-    }
-    pruneDetails(box);
   }
+  pruneDetails(box);
+}
 
-  function renderMap(app) {
-    const text = `${app.name}\n${JSON.stringify(app.cluster)}`;
-    if (text === lastMap) return;
-    lastMap = text;
-    const box = $('cluster-map');
-    const map = app.cluster;
-    if (!map) {
-      box.replaceChildren(el('p', { class: 'hint' }, 'no routing table reported yet'));
-      return;
-    }
-    const members = map.members.map((m, index) => {
-      const threads = Math.max(m.threads, 1);
-      const rows = [];
-      for (let t = -1; t < threads; t++) {
-        const cells = [];
-        for (const part of map.partitions) {
-          part.owner.forEach((o, g) => {
-            if (o !== index || part.thread[g] !== t) return;
-            const moving = part.moving.includes(g);
-            cells.push(
-              el('span', {
-                class: moving ? 'kg moving' : 'kg',
-                'data-testid': 'key-group',
-                'data-partition': part.name,
-                'data-group': g,
-                'data-moving': moving ? 'true' : undefined,
-                title: `${part.name} #${g} on ${m.name} thread ${t < 0 ? '?' : t}${moving ? ' (moving)' : ''}`,
-              }),
-            );
-          });
-        }
-        if (t < 0 && cells.length === 0) continue;
-        rows.push(
-          el(
-            'div',
-            { class: 'map-thread', 'data-testid': 'map-thread', 'data-thread': t },
-            el('span', {}, t < 0 ? 'thread ?' : `thread ${t}`),
-            el('div', { class: 'groups' }, ...cells),
-          ),
-        );
+function renderMap(app) {
+  const text = `${app.name}\n${JSON.stringify(app.cluster)}`;
+  if (text === lastMap) return;
+  lastMap = text;
+  const box = $('cluster-map');
+  const map = app.cluster;
+  if (!map) {
+    box.replaceChildren(el('p', { class: 'hint' }, 'no routing table reported yet'));
+    return;
+  }
+  const members = map.members.map((m, index) => {
+    const threads = Math.max(m.threads, 1);
+    const rows = [];
+    for (let t = -1; t < threads; t++) {
+      const cells = [];
+      for (const part of map.partitions) {
+        part.owner.forEach((o, g) => {
+          if (o !== index || part.thread[g] !== t) return;
+          const moving = part.moving.includes(g);
+          cells.push(
+            el('span', {
+              class: moving ? 'kg moving' : 'kg',
+              'data-testid': 'key-group',
+              'data-partition': part.name,
+              'data-group': g,
+              'data-moving': moving ? 'true' : undefined,
+              title: `${part.name} #${g} on ${m.name} thread ${t < 0 ? '?' : t}${moving ? ' (moving)' : ''}`,
+            }),
+          );
+        });
       }
-      return el(
-        'div',
-        {
-          class: m.live ? 'map-worker' : 'map-worker down',
-          'data-testid': 'map-worker',
-          'data-worker': m.name,
-        },
-        el('b', {}, m.name),
-        ` · ${map.partitions.reduce((n, p) => n + p.owner.filter((o) => o === index).length, 0)} key groups`,
-        ...rows,
+      if (t < 0 && cells.length === 0) continue;
+      rows.push(
+        el(
+          'div',
+          { class: 'map-thread', 'data-testid': 'map-thread', 'data-thread': t },
+          el('span', {}, t < 0 ? 'thread ?' : `thread ${t}`),
+          el('div', { class: 'groups' }, ...cells),
+        ),
       );
-    });
-    box.replaceChildren(
+    }
+    return el(
+      'div',
+      {
+        class: m.live ? 'map-worker' : 'map-worker down',
+        'data-testid': 'map-worker',
+        'data-worker': m.name,
+      },
+      el('b', {}, m.name),
+      ` · ${map.partitions.reduce((n, p) => n + p.owner.filter((o) => o === index).length, 0)} key groups`,
+      ...rows,
+    );
+  });
+  box.replaceChildren(
+    el(
+      'p',
+      { class: 'hint', 'data-testid': 'routing-version' },
+      `routing table version ${map.version}`,
+    ),
+    ...members,
+  );
+}
+
+function renderCheckpoints(app) {
+  const box = $('checkpoints');
+  const list = app.checkpoints;
+  const longest = Math.max(1, ...list.map((c) => c.durationMs));
+  box.replaceChildren(
+    ...list.map((c) =>
+      el('div', {
+        class: c.outcome === 'aborted' ? 'checkpoint aborted' : 'checkpoint',
+        'data-testid': 'checkpoint',
+        'data-id': c.id,
+        'data-outcome': c.outcome,
+        style: `height: ${Math.max(3, (c.durationMs / longest) * 100)}%`,
+        title: `checkpoint ${c.id}: ${c.durationMs.toFixed(1)} ms, ${fmtBytes(c.bytes)}, ${c.outcome} (${c.workers} workers) at ${fmtTime(c.startedAt)}`,
+      }),
+    ),
+  );
+  const last = list[list.length - 1];
+  let caption = box.nextElementSibling;
+  if (!caption || !caption.classList.contains('checkpoint-last')) {
+    caption = el('p', { class: 'checkpoint-last', 'data-testid': 'checkpoint-last' });
+    box.after(caption);
+  }
+  caption.textContent = last
+    ? `last: checkpoint ${last.id}, ${last.durationMs.toFixed(1)} ms, ${fmtBytes(last.bytes)}, ${last.outcome}; ${list.length} shown`
+    : 'no checkpoint yet (workers run with --run-with-resilience take them)';
+}
+
+function renderEvents(app) {
+  $('events').replaceChildren(
+    ...[...app.events]
+      .reverse()
+      .map((e) =>
+        el(
+          'li',
+          { 'data-testid': 'event', 'data-kind': e.kind },
+          el('time', {}, fmtTime(e.at)),
+          el('span', { class: `kind ${e.kind}` }, e.kind),
+          `${e.worker}: ${e.text}`,
+        ),
+      ),
+  );
+}
+
+function renderBackpressure(app) {
+  tableRows(
+    'sources',
+    app.sources.map((s) =>
       el(
-        'p',
-        { class: 'hint', 'data-testid': 'routing-version' },
-        `routing table version ${map.version}`,
+        'tr',
+        {
+          'data-testid': s.muted ? 'muted-source' : 'source',
+          'data-source': s.name,
+          'data-worker': s.worker,
+        },
+        el('td', {}, s.worker),
+        el('td', {}, s.name),
+        num(fmtCount(s.received), 'source-messages'),
+        num(fmtBytes(s.bytes), 'source-bytes'),
+        el('td', { class: s.muted ? 'muted-source' : 'live' }, s.muted ? 'muted' : 'reading'),
       ),
-      ...members,
-    );
-  }
-
-  function renderCheckpoints(app) {
-    const box = $('checkpoints');
-    const list = app.checkpoints;
-    const longest = Math.max(1, ...list.map((c) => c.durationMs));
-    box.replaceChildren(
-      ...list.map((c) =>
-        el('div', {
-          class: c.outcome === 'aborted' ? 'checkpoint aborted' : 'checkpoint',
-          'data-testid': 'checkpoint',
-          'data-id': c.id,
-          'data-outcome': c.outcome,
-          style: `height: ${Math.max(3, (c.durationMs / longest) * 100)}%`,
-          title: `checkpoint ${c.id}: ${c.durationMs.toFixed(1)} ms, ${fmtBytes(c.bytes)}, ${c.outcome} (${c.workers} workers) at ${fmtTime(c.startedAt)}`,
-        }),
+    ),
+  );
+  const busiest = [...app.threads]
+    .sort((a, b) => b.deepestMailbox - a.deepestMailbox || b.queued - a.queued)
+    .slice(0, BUSIEST);
+  tableRows(
+    'threads',
+    busiest.map((t) =>
+      el(
+        'tr',
+        { 'data-testid': 'thread-row', 'data-worker': t.worker, 'data-thread': t.thread },
+        el('td', {}, t.worker),
+        el('td', {}, t.thread),
+        num(`${Math.round(t.utilization * 100)} %`),
+        num(fmtCount(t.queued)),
+        num(fmtCount(t.deepestMailbox)),
+        el('td', {}, t.deepestActor || '–'),
+        num(fmtCount(t.entities)),
+        num(t.gcMs.toFixed(1)),
       ),
-    );
-    const last = list[list.length - 1];
-    let caption = box.nextElementSibling;
-    if (!caption || !caption.classList.contains('checkpoint-last')) {
-      caption = el('p', { class: 'checkpoint-last', 'data-testid': 'checkpoint-last' });
-      box.after(caption);
-    }
-    caption.textContent = last
-      ? `last: checkpoint ${last.id}, ${last.durationMs.toFixed(1)} ms, ${fmtBytes(last.bytes)}, ${last.outcome}; ${list.length} shown`
-      : 'no checkpoint yet (workers run with --run-with-resilience take them)';
-  }
+    ),
+  );
+}
 
-  function renderEvents(app) {
-    $('events').replaceChildren(
-      ...[...app.events]
-        .reverse()
-        .map((e) =>
-          el(
-            'li',
-            { 'data-testid': 'event', 'data-kind': e.kind },
-            el('time', {}, fmtTime(e.at)),
-            el('span', { class: `kind ${e.kind}` }, e.kind),
-            `${e.worker}: ${e.text}`,
-          ),
-        ),
-    );
+function render() {
+  renderTabs();
+  const app = state.apps.get(state.selected);
+  $('no-apps').hidden = app !== undefined;
+  $('app').hidden = app === undefined;
+  if (app !== undefined) {
+    $('app').dataset.app = app.name;
+    renderSummary(app);
+    renderWorkers(app);
+    renderPipelines(app);
+    renderSteps(app);
+    renderMap(app);
+    renderCheckpoints(app);
+    renderEvents(app);
+    renderBackpressure(app);
   }
+  pruneCharts();
+}
 
-  function renderBackpressure(app) {
-    tableRows(
-      'sources',
-      app.sources.map((s) =>
-        el(
-          'tr',
-          {
-            'data-testid': s.muted ? 'muted-source' : 'source',
-            'data-source': s.name,
-            'data-worker': s.worker,
-          },
-          el('td', {}, s.worker),
-          el('td', {}, s.name),
-          num(fmtCount(s.received), 'source-messages'),
-          num(fmtBytes(s.bytes), 'source-bytes'),
-          el('td', { class: s.muted ? 'muted-source' : 'live' }, s.muted ? 'muted' : 'reading'),
-        ),
-      ),
-    );
-    const busiest = [...app.threads]
-      .sort((a, b) => b.deepestMailbox - a.deepestMailbox || b.queued - a.queued)
-      .slice(0, BUSIEST);
-    tableRows(
-      'threads',
-      busiest.map((t) =>
-        el(
-          'tr',
-          { 'data-testid': 'thread-row', 'data-worker': t.worker, 'data-thread': t.thread },
-          el('td', {}, t.worker),
-          el('td', {}, t.thread),
-          num(`${Math.round(t.utilization * 100)} %`),
-          num(fmtCount(t.queued)),
-          num(fmtCount(t.deepestMailbox)),
-          el('td', {}, t.deepestActor || '–'),
-          num(fmtCount(t.entities)),
-          num(t.gcMs.toFixed(1)),
-        ),
-      ),
-    );
-  }
+// ---------------------------------------------------------------------------
+// The live feed: reconnects with a growing delay, up to 10 s.
 
-  function render() {
-    renderTabs();
-    const app = state.apps.get(state.selected);
-    $('no-apps').hidden = app !== undefined;
-    $('app').hidden = app === undefined;
-    if (app !== undefined) {
-      $('app').dataset.app = app.name;
-      renderSummary(app);
-      renderWorkers(app);
-      renderPipelines(app);
-      renderSteps(app);
-      renderMap(app);
-      renderCheckpoints(app);
-      renderEvents(app);
-      renderBackpressure(app);
-    }
-    pruneCharts();
-  }
-
-  // ---------------------------------------------------------------------------
-  // The live feed: reconnects with a growing delay, up to 10 s.
-
-  let delay = 500;
-  function connect() {
-    const status = $('connection-status');
-    const ws = new WebSocket(
-      `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/live`,
-    );
-    ws.onopen = () => {
-      delay = 500;
-      status.textContent = 'live';
-      status.dataset.state = 'live';
-    };
-    ws.onmessage = (event) => apply(JSON.parse(event.data));
-    ws.onclose = () => {
-      status.textContent = 'reconnecting';
-      status.dataset.state = 'reconnecting';
-      setTimeout(connect, delay);
-      delay = Math.min(10000, delay * 2);
-    };
-  }
-  connect();
-})();
+let delay = 500;
+function connect() {
+  const status = $('connection-status');
+  const ws = new WebSocket(
+    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/live`,
+  );
+  ws.onopen = () => {
+    delay = 500;
+    status.textContent = 'live';
+    status.dataset.state = 'live';
+  };
+  ws.onmessage = (event) => apply(JSON.parse(event.data));
+  ws.onclose = () => {
+    status.textContent = 'reconnecting';
+    status.dataset.state = 'reconnecting';
+    setTimeout(connect, delay);
+    delay = Math.min(10000, delay * 2);
+  };
+}
+clock.rerender = render;
+connect();

@@ -79,3 +79,27 @@ describe('series', () => {
     expect(s.toPoints()).toHaveLength(1);
   });
 });
+
+describe('series points', () => {
+  it('stay unique and ascending, and count every message, whatever the order reports come in', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: 40 }), fc.integer({ min: 1, max: 9 }), fc.boolean()), {
+          maxLength: 80,
+        }),
+        (adds) => {
+          const s = new Series(1000, 1000);
+          let total = 0;
+          for (const [slot, n, sweep] of adds) {
+            s.add(slot * 1000 + 10, n, lat(100, n));
+            total += n;
+            if (sweep) s.advance(slot + OPEN_SLOTS + 1);
+          }
+          const ts = s.toPoints().map((p) => p.t);
+          expect(ts).toEqual([...new Set(ts)].sort((a, b) => a - b));
+          expect(s.toPoints().reduce((n, p) => n + p.messages, 0)).toBe(total);
+        },
+      ),
+    );
+  });
+});
