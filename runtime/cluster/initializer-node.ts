@@ -49,7 +49,7 @@ import {
   type Member,
 } from './coordinator.js';
 import { addJoiner, dropJoiner, NO_BATCH } from './join-batch.js';
-import { ReconfigurationDriver } from './reconfiguration-driver.js';
+import { delayPointOf, ReconfigurationDriver } from './reconfiguration-driver.js';
 import { rollbackLayout, whyBlocked, type Layout } from './reconfiguration.js';
 
 /** The initializer's own "connection": its messages are handled in process. */
@@ -141,6 +141,7 @@ export async function startInitializerNode(
         assignOf: (layout, index) => assignOf(layout.members, index, layout),
         send: toName,
         delayMs: Number(process.env['ROO_RECONFIGURE_DELAY_MS'] ?? 0) || 0,
+        delayAt: delayPointOf(process.env['ROO_RECONFIGURE_DELAY_AT']),
         blocked: () => whyBlocked(state, barrierCycle(engine.plan)),
         installed: (layout, directories) =>
           apply({ kind: 'members', members: layout.members, directories }),

@@ -61,12 +61,26 @@ export interface ReconfigurationDriverOptions {
   readonly failed: (reason: string, joiners: readonly string[], paused: boolean) => void;
   readonly checkpoints?: CheckpointTurns;
   /**
-   * A pause before the key groups are handed out, in ms (0 by default; set
+   * A pause of every reconfiguration at `delayAt`, in ms (0 by default; set
    * by ROO_RECONFIGURE_DELAY_MS, for tests that crash a worker mid-way).
    */
   readonly delayMs?: number;
+  /**
+   * Where the pause is (ROO_RECONFIGURE_DELAY_AT): before the barrier goes
+   * out, before the key groups are handed out (the default), or before the
+   * new routing table is installed.
+   */
+  readonly delayAt?: ReconfigurationDelayPoint;
   /** Why no reconfiguration may start now (a worker is lost, a recovery runs), or undefined. */
   readonly blocked: () => string | undefined;
+}
+
+/** Where a test may hold every reconfiguration (ROO_RECONFIGURE_DELAY_AT). */
+export type ReconfigurationDelayPoint = 'barrier' | 'hand-out' | 'rewire';
+
+/** Reads ROO_RECONFIGURE_DELAY_AT: one of the points, else the default ('hand-out'). */
+export function delayPointOf(text: string | undefined): ReconfigurationDelayPoint {
+  return text === 'barrier' || text === 'rewire' ? text : 'hand-out';
 }
 
 /** One request waiting for its reconfiguration to end. */
@@ -309,7 +323,12 @@ export class ReconfigurationDriver {
         return;
       }
       case 'barrier':
-        for (const name of d.to) o.send(name, { type: 'migrate-barrier', version: 1, id: d.id });
+        o.log.info(
+          `reconfiguration ${d.id}: every old member is prepared; barrier ${d.id} goes out`,
+        );
+        this.at('barrier', d.id, 'pausing', () => {
+          for (const name of d.to) o.send(name, { type: 'migrate-barrier', version: 1, id: d.id });
+        });
         return;
       case 'migrate-in': {
         const first = d.name === this.state.after.members[0]?.name;
@@ -333,21 +352,25 @@ export class ReconfigurationDriver {
           o.log.info(
             `reconfiguration ${d.id}: every worker aligned barrier ${d.id}; handing out ${this.state.shipped.length} key groups`,
           );
-        if ((o.delayMs ?? 0) > 0) setTimeout(go, o.delayMs);
-        else go();
+        this.at('hand-out', d.id, 'shipping', go);
         return;
       }
       case 'reconfigure':
-        d.after.members.forEach((m, i) =>
-          o.send(m.name, {
-            type: 'reconfigure',
-            version: 1,
-            id: d.id,
-            assign: o.assignOf(d.after, i),
-            directory: d.directories,
-          }),
+        o.log.info(
+          `reconfiguration ${d.id}: every member holds what it takes over; installing routing table version ${d.after.version}`,
         );
         this.directories = d.directories;
+        this.at('rewire', d.id, 'rewiring', () =>
+          d.after.members.forEach((m, i) =>
+            o.send(m.name, {
+              type: 'reconfigure',
+              version: 1,
+              id: d.id,
+              assign: o.assignOf(d.after, i),
+              directory: d.directories,
+            }),
+          ),
+        );
         return;
       case 'done':
         this.finish(d);
@@ -368,6 +391,24 @@ export class ReconfigurationDriver {
         return;
       }
     }
+  }
+
+  /**
+   * Runs `go` now, or after the test delay if `point` is where it holds;
+   * a failure in the meantime (the reconfiguration no longer in `phase`)
+   * cancels it.
+   */
+  private at(
+    point: ReconfigurationDelayPoint,
+    id: number,
+    phase: ReconfigurationState['phase'],
+    go: () => void,
+  ): void {
+    const ms = this.o.delayMs ?? 0;
+    if (ms <= 0 || (this.o.delayAt ?? 'hand-out') !== point) return go();
+    setTimeout(() => {
+      if (this.state.id === id && this.state.phase === phase) go();
+    }, ms);
   }
 
   private finish(d: Extract<ReconfigurationDecision, { kind: 'done' }>): void {

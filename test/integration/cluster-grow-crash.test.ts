@@ -4,7 +4,11 @@
  * paced `roo send`; a third joins (`--join` through worker2); once every
  * worker has aligned the reconfiguration's barrier and shipped its moving
  * key groups (the initializer then waits ROO_RECONFIGURE_DELAY_MS before
- * handing them out, so the kill lands mid-way), one process is SIGKILLed:
+ * handing them out, so the kill lands mid-way), one process is SIGKILLed
+ * (and, at two other moments, ROO_RECONFIGURE_DELAY_AT: with every member
+ * prepared but before the barrier goes out, and with the groups handed
+ * out but before the new routing table is installed; every victim at every
+ * moment with ROO_SOAK=1):
  *  - the joiner: the cluster rolls back to its last checkpoint, as it was;
  *  - worker2, a giver, restarted with the same command;
  *  - the initializer, restarted with the same command;
@@ -37,6 +41,27 @@ const MODULE = 'examples/word_count/app.ts';
 const CHECKPOINT_NS = 200_000_000n;
 /** The barrier is aligned everywhere and the groups are shipped: the initializer is about to hand them out. */
 const MID_WAY = /reconfiguration (\d+): every worker aligned barrier \d+; handing out/;
+/** What the initializer logs at each moment it can hold a reconfiguration. */
+const MOMENTS = {
+  barrier: /reconfiguration \d+: every old member is prepared; barrier \d+ goes out/,
+  'hand-out': MID_WAY,
+  rewire: /reconfiguration \d+: every member holds what it takes over; installing routing table/,
+} as const;
+type Moment = keyof typeof MOMENTS;
+type Victim = 'joiner' | 'worker2' | 'initializer';
+/** Victim and moment of each crash: the whole matrix in the soak, a spread of it by default. */
+const CRASHES: readonly [Victim, Moment][] =
+  process.env['ROO_SOAK'] === '1'
+    ? (['joiner', 'worker2', 'initializer'] as const).flatMap((v) =>
+        (Object.keys(MOMENTS) as Moment[]).map((m): [Victim, Moment] => [v, m]),
+      )
+    : [
+        ['joiner', 'hand-out'],
+        ['worker2', 'hand-out'],
+        ['initializer', 'hand-out'],
+        ['worker2', 'barrier'],
+        ['joiner', 'rewire'],
+      ];
 
 let inputDir: string;
 let input: WordInput;
@@ -60,16 +85,18 @@ afterEach(async () => {
 });
 
 describe('a crash in the middle of a grow recovers with exactly-once output', () => {
-  it.each(['joiner', 'worker2', 'initializer'] as const)(
-    'SIGKILL of the %s',
-    async (victim) => {
+  it.each(CRASHES)(
+    'SIGKILL of the %s (the initializer holding at %s)',
+    async (victim, moment) => {
+      process.env['ROO_RECONFIGURE_DELAY_AT'] = moment;
       const { receive, resilienceDir, cluster, joiners, tally, send } = await streamingCluster();
+      delete process.env['ROO_RECONFIGURE_DELAY_AT'];
       const joinerArgs = await joiner3(cluster, receive.address, resilienceDir);
 
       const joiner = RooProcess.spawn('worker3', joinerArgs);
       joiners.push(joiner);
       procs.push(joiner);
-      await cluster.initializer.waitForStderr(MID_WAY, 60_000);
+      await cluster.initializer.waitForStderr(MOMENTS[moment], 60_000);
       if (victim === 'joiner') {
         joiner.child.kill('SIGKILL');
         await joiner.waitForExit();
