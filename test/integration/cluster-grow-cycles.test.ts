@@ -10,8 +10,6 @@
  *    initializer, is refused whole (exit 1) and changes nothing; --query
  *    lists who may leave; a count above it shrinks by as many as may leave.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerStatus } from '../../runtime/cluster/status.js';
 import {
@@ -24,16 +22,9 @@ import {
   readyWorker,
   type ClusterWorker,
 } from './helpers/cluster.js';
-import {
-  parseKeyOutputs,
-  referenceWordCounts,
-  total,
-  wordCountProblems,
-} from './helpers/key-outputs.js';
-import { LOCAL, ROOT, RooProcess, runRoo } from './helpers/processes.js';
-
-const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
-const MODULE = 'examples/word_count/app.ts';
+import { pacedSend, referenceOf, spawnJoiner, WORD_COUNT } from './helpers/grow.js';
+import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
+import { LOCAL, RooProcess, runRoo } from './helpers/processes.js';
 const CYCLES = 10;
 
 const procs: RooProcess[] = [];
@@ -44,20 +35,10 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
-/** Words of the first `messages` lines of the GPL, sent over and over. */
-function referenceOf(messages: number): Map<string, number> {
-  const lines = readFileSync(GPL, 'utf8').split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  const sent: string[] = [];
-  for (let i = 0; i < messages; i++)
-    sent.push((lines[i % lines.length] as string).replace(/\r$/, ''));
-  return referenceWordCounts(sent.join('\n'));
-}
-
 function common(name: string, out: string, dir: string): string[] {
   return [
     'worker',
-    ...['--application-module', MODULE, '--out', out, '--name', name],
+    ...['--application-module', WORD_COUNT, '--out', out, '--name', name],
     ...['--ponythreads', '1', '--resilience-dir', dir, '--external', `${LOCAL}:0`],
   ];
 }
@@ -87,10 +68,7 @@ async function startTwo(out: string): Promise<{ workers: ClusterWorker[]; dir: s
 
 /** Starts worker3 joining through `via`; resolves once it runs. */
 async function join3(out: string, dir: string, via: string): Promise<ClusterWorker> {
-  const proc = RooProcess.spawn('worker3', [
-    ...common('worker3', out, dir),
-    ...['--join', via, '--my-data', `${LOCAL}:0`, '--my-control', `${LOCAL}:${await freePort()}`],
-  ]);
+  const proc = await spawnJoiner({ name: 'worker3', via, out, resilienceDir: dir });
   procs.push(proc);
   return readyWorker('worker3', proc);
 }
@@ -114,10 +92,7 @@ describe('grow and shrink, again and again', () => {
     const messages = 30_000;
     const reference = referenceOf(messages);
     const words = total(reference);
-    const send = RooProcess.spawn('send', [
-      ...['send', '--host', init.source, '--file', GPL, '--repeat'],
-      ...['--messages', String(messages), '--batch-size', '25', '--interval', '10_000_000'],
-    ]);
+    const send = pacedSend(init.source, messages, '10_000_000');
     procs.push(send);
     await receiver.waitForLines(1_000, 60_000);
     // Joiners go through the initializer's control address, or worker2's, in turn.

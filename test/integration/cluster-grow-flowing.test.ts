@@ -7,11 +7,8 @@
  * whose group moves to the joiner; afterwards every word's outputs are
  * exactly 1..n against an independent count.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  freePort,
   LineReceiver,
   ownership,
   partitionQuery,
@@ -19,16 +16,10 @@ import {
   startCluster,
   stopClusters,
 } from './helpers/cluster.js';
-import {
-  parseKeyOutputs,
-  referenceWordCounts,
-  total,
-  wordCountProblems,
-} from './helpers/key-outputs.js';
-import { LOCAL, ROOT, RooProcess } from './helpers/processes.js';
+import { pacedSend, referenceOf, spawnJoiner, WORD_COUNT } from './helpers/grow.js';
+import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
+import type { RooProcess } from './helpers/processes.js';
 
-const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
-const MODULE = 'examples/word_count/app.ts';
 /** Outputs skipped after the hold began (what was on its way before the barrier), then watched. */
 const SKIP = 100;
 const WATCH = 300;
@@ -47,53 +38,21 @@ describe('a growing cluster', () => {
     process.env['ROO_RECONFIGURE_DELAY_MS'] = '3000';
     const receiver = await LineReceiver.start();
     receivers.push(receiver);
-    const cluster = await startCluster({ module: MODULE, workers: 2, out: receiver.address });
-    const messages = 9_000;
-    const lines = readFileSync(GPL, 'utf8').split('\n');
-    if (lines.at(-1) === '') lines.pop();
-    const sent = Array.from({ length: messages }, (_, i) =>
-      (lines[i % lines.length] as string).replace(/\r$/, ''),
-    );
-    const reference = referenceWordCounts(sent.join('\n'));
+    const cluster = await startCluster({ module: WORD_COUNT, workers: 2, out: receiver.address });
+    // Enough input (about 16 s of it) that it still flows when the hold begins, however slow the joiner's start.
+    const messages = 40_000;
+    const reference = referenceOf(messages);
     const words = total(reference);
-    const send = RooProcess.spawn('send', [
-      'send',
-      '--host',
-      cluster.initializer.source,
-      '--file',
-      GPL,
-      '--repeat',
-      '--messages',
-      String(messages),
-      '--batch-size',
-      '25',
-      '--interval',
-      '20_000_000',
-    ]);
+    const send = pacedSend(cluster.initializer.source, messages, '10_000_000');
     extra.push(send);
     await receiver.waitForLines(Math.floor(words / 6), 60_000);
 
-    const joinerProc = RooProcess.spawn('worker3', [
-      'worker',
-      '--application-module',
-      MODULE,
-      '--out',
-      receiver.address,
-      '--name',
-      'worker3',
-      '--ponythreads',
-      '1',
-      '--resilience-dir',
-      cluster.resilienceDir,
-      '--external',
-      `${LOCAL}:0`,
-      '--join',
-      cluster.control as string,
-      '--my-data',
-      `${LOCAL}:0`,
-      '--my-control',
-      `${LOCAL}:${await freePort()}`,
-    ]);
+    const joinerProc = await spawnJoiner({
+      name: 'worker3',
+      via: cluster.control as string,
+      out: receiver.address,
+      resilienceDir: cluster.resilienceDir,
+    });
     extra.push(joinerProc);
     const ready = readyWorker('worker3', joinerProc);
     const init = cluster.initializer.proc;

@@ -10,12 +10,10 @@
  * and after each, every word's outputs are exactly 1..n in order against an
  * independent count of what was sent.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import {
   errorCodes,
-  freePort,
   LineReceiver,
   ownership,
   partitionQuery,
@@ -25,18 +23,12 @@ import {
   type Cluster,
   type ClusterWorker,
 } from './helpers/cluster.js';
-import {
-  parseKeyOutputs,
-  referenceWordCounts,
-  total,
-  wordCountProblems,
-} from './helpers/key-outputs.js';
+import { pacedSend, referenceOf, spawnJoiner, WORD_COUNT } from './helpers/grow.js';
+import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
 import type { WorkerStatus } from '../../runtime/cluster/status.js';
-import { LOCAL, ROOT, RooProcess, runRoo, startReceive } from './helpers/processes.js';
+import { runRoo, startReceive, type RooProcess } from './helpers/processes.js';
 
-const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
 const PARTITION = 'word totals';
-const MODULE = 'examples/word_count/app.ts';
 
 const receivers: LineReceiver[] = [];
 const extra: RooProcess[] = [];
@@ -48,36 +40,6 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
-/** The words of the first `messages` lines of the GPL sent over and over, as `roo send --repeat` sends them. */
-function referenceOf(messages: number): Map<string, number> {
-  const lines = readFileSync(GPL, 'utf8').split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  const sent: string[] = [];
-  for (let i = 0; i < messages; i++)
-    sent.push((lines[i % lines.length] as string).replace(/\r$/, ''));
-  return referenceWordCounts(sent.join('\n'));
-}
-
-/** Starts a paced send of `messages` lines into `host` (about 1,250 lines/s). */
-function pacedSend(host: string, messages: number): RooProcess {
-  const proc = RooProcess.spawn('send', [
-    'send',
-    '--host',
-    host,
-    '--file',
-    GPL,
-    '--repeat',
-    '--messages',
-    String(messages),
-    '--batch-size',
-    '25',
-    '--interval',
-    '20_000_000',
-  ]);
-  extra.push(proc);
-  return proc;
-}
-
 /** Starts a worker that joins the running cluster through `via` (any member's control address). */
 async function join3(
   cluster: Cluster,
@@ -87,29 +49,14 @@ async function join3(
   appArgs: readonly string[],
   name = 'worker3',
 ): Promise<ClusterWorker> {
-  const proc = RooProcess.spawn(name, [
-    'worker',
-    '--application-module',
-    MODULE,
-    '--out',
-    out,
-    '--name',
+  const proc = await spawnJoiner({
     name,
-    '--ponythreads',
-    '1',
-    '--resilience-dir',
-    cluster.resilienceDir,
-    '--external',
-    `${LOCAL}:0`,
-    '--join',
     via,
-    '--my-data',
-    `${LOCAL}:0`,
-    '--my-control',
-    `${LOCAL}:${await freePort()}`,
-    ...flags,
-    ...(appArgs.length > 0 ? ['--', ...appArgs] : []),
-  ]);
+    out,
+    resilienceDir: cluster.resilienceDir,
+    flags,
+    appArgs,
+  });
   extra.push(proc);
   joined.push(proc);
   return readyWorker(name, proc);
@@ -183,7 +130,7 @@ describe('a running cluster grows and shrinks', () => {
       const flags = resilient ? RESILIENT : [];
       const appArgs = exactlyOnce ? ['--exactly-once'] : [];
       const cluster = await startCluster({
-        module: MODULE,
+        module: WORD_COUNT,
         workers: 2,
         out: out.address,
         extra: flags,
@@ -193,6 +140,7 @@ describe('a running cluster grows and shrinks', () => {
       const reference = referenceOf(messages);
       const words = total(reference);
       const send = pacedSend(cluster.initializer.source, messages);
+      extra.push(send);
       await out.waitFor(Math.floor(words / 6));
 
       // Grow, asking the member (not the initializer).

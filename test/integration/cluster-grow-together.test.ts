@@ -5,11 +5,8 @@
  * for the second, both then own key groups, and every word's outputs are
  * exactly 1..n against an independent count.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
-  freePort,
   LineReceiver,
   ownership,
   partitionQuery,
@@ -17,16 +14,9 @@ import {
   startCluster,
   stopClusters,
 } from './helpers/cluster.js';
-import {
-  parseKeyOutputs,
-  referenceWordCounts,
-  total,
-  wordCountProblems,
-} from './helpers/key-outputs.js';
-import { LOCAL, ROOT, RooProcess, runRoo } from './helpers/processes.js';
-
-const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
-const MODULE = 'examples/word_count/app.ts';
+import { pacedSend, referenceOf, spawnJoiner, WORD_COUNT } from './helpers/grow.js';
+import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
+import { runRoo, type RooProcess } from './helpers/processes.js';
 
 const receivers: LineReceiver[] = [];
 const extra: RooProcess[] = [];
@@ -36,76 +26,31 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
-/** A worker joining through `via`, one of `count` joining together. */
-async function joiner(
-  name: string,
-  via: string,
-  out: string,
-  count: number,
-  dir: string,
-): Promise<RooProcess> {
-  const proc = RooProcess.spawn(name, [
-    'worker',
-    '--application-module',
-    MODULE,
-    '--out',
-    out,
-    '--name',
-    name,
-    '--ponythreads',
-    '1',
-    '--resilience-dir',
-    dir,
-    '--external',
-    `${LOCAL}:0`,
-    '--join',
-    via,
-    '--worker-count',
-    String(count),
-    '--my-data',
-    `${LOCAL}:0`,
-    '--my-control',
-    `${LOCAL}:${await freePort()}`,
-  ]);
-  extra.push(proc);
-  return proc;
-}
-
 describe('workers that join together', () => {
   it('grow 2 -> 4 in one reconfiguration with --worker-count 2, counts exact', async () => {
-    onTestFailed(() => {
-      for (const p of extra) process.stderr.write(`--- ${p.label}\n${p.stderr.slice(-3000)}\n`);
-    });
     const receiver = await LineReceiver.start();
     receivers.push(receiver);
-    const cluster = await startCluster({ module: MODULE, workers: 2, out: receiver.address });
+    const cluster = await startCluster({ module: WORD_COUNT, workers: 2, out: receiver.address });
     const messages = 6_000;
-    const lines = readFileSync(GPL, 'utf8').split('\n');
-    if (lines.at(-1) === '') lines.pop();
-    const sent = Array.from({ length: messages }, (_, i) =>
-      (lines[i % lines.length] as string).replace(/\r$/, ''),
-    );
-    const reference = referenceWordCounts(sent.join('\n'));
+    const reference = referenceOf(messages);
     const words = total(reference);
-    const send = RooProcess.spawn('send', [
-      'send',
-      '--host',
-      cluster.initializer.source,
-      '--file',
-      GPL,
-      '--repeat',
-      '--messages',
-      String(messages),
-      '--batch-size',
-      '25',
-      '--interval',
-      '20_000_000',
-    ]);
+    const send = pacedSend(cluster.initializer.source, messages);
     extra.push(send);
     await receiver.waitForLines(Math.floor(words / 6), 60_000);
 
-    const via = cluster.control as string;
-    const first = await joiner('worker3', via, receiver.address, 2, cluster.resilienceDir);
+    /** A worker joining with --worker-count `count`. */
+    const joiner = async (name: string, count: number) => {
+      const proc = await spawnJoiner({
+        name,
+        via: cluster.control as string,
+        out: receiver.address,
+        resilienceDir: cluster.resilienceDir,
+        flags: ['--worker-count', String(count)],
+      });
+      extra.push(proc);
+      return proc;
+    };
+    const first = await joiner('worker3', 2);
     const init = cluster.initializer.proc;
     // The first waits for the second: nothing is reconfigured meanwhile.
     await init.waitForStderr(
@@ -113,10 +58,10 @@ describe('workers that join together', () => {
     );
     expect(init.stderr).not.toMatch(/reconfiguration \d+:/);
     // A joiner naming another count is refused, and the batch still waits.
-    const odd = await joiner('worker9', via, receiver.address, 3, cluster.resilienceDir);
+    const odd = await joiner('worker9', 3);
     expect((await odd.waitForExit(30_000)).code).not.toBe(0);
     expect(odd.stderr).toMatch(/--worker-count 2/);
-    const second = await joiner('worker4', via, receiver.address, 2, cluster.resilienceDir);
+    const second = await joiner('worker4', 2);
     const [w3, w4] = await Promise.all([
       readyWorker('worker3', first),
       readyWorker('worker4', second),
