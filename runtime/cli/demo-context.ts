@@ -39,6 +39,8 @@ export interface DemoOptions {
   readonly file: string | undefined;
   /** Pass the children's logs through to stderr. */
   readonly verbose: boolean;
+  /** Keep the cluster and the metrics UI running at the end until Ctrl-C. */
+  readonly ui: boolean;
 }
 
 /** Progress: one line rewritten in place on a terminal, plain lines otherwise. */
@@ -169,6 +171,12 @@ export interface DemoContext {
   readonly workers: DemoWorker[];
   /** The initializer's control address, once it listens (a cluster of two or more). */
   controlAddress?: string;
+  /** Where `roo metrics` takes the workers' reports (their `--metrics`), once it listens. */
+  metricsAddress?: string;
+  /** The metrics UI's address, once it listens. */
+  metricsUi?: string;
+  /** While the run waits for Ctrl-C with `--ui`: what Ctrl-C does instead of aborting. */
+  release?: () => void;
   /** Where word count's source listens (on the initializer). */
   sourceAddress?: string;
   /** Resolves with the source's address once the cluster is ready. */

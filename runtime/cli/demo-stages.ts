@@ -4,13 +4,14 @@
  * (start, send, kill a worker, restart it, send more) and its autoscale
  * guide (grow the running cluster, shrink it back):
  *
+ *   metrics      roo metrics --listen 127.0.0.1:0 --http 127.0.0.1:0  (its UI's address printed)
  *   receivers    roo receive --listen 127.0.0.1:0       (one per worker)
  *   initializer  roo worker ... --in 127.0.0.1:<free port> --cluster-initializer --worker-count N
  *                  --control 127.0.0.1:0 --data 127.0.0.1:0 --external 127.0.0.1:0
  *   members      roo worker ... --control <initializer> --my-data 127.0.0.1:<free port>
  *                  --external 127.0.0.1:0 --name worker2   (no --in)
  *                every worker with --run-with-resilience --resilience-dir <temp>
- *                --time-between-checkpoints 500000000 -- --exactly-once
+ *                --time-between-checkpoints 500000000 --metrics <roo metrics> -- --exactly-once
  *   sender       roo send --host <source> --file <text> --repeat --messages M/2 --stream-id roo-demo;
  *                in a cluster paced (--batch-size B --interval 50000000) to last about 10 s
  *   counting     progress until the first checkpoint's counts are out
@@ -27,6 +28,7 @@
  *                --stream-id roo-demo, which resumes where the stream stopped
  *   counting     progress until every expected count has arrived
  *   state        roo status <external> --json, for every worker
+ *   (--ui)       the cluster and the metrics UI keep running until Ctrl-C
  *   shutdown     roo shutdown <initializer's external>; every worker exits 0
  *
  * (worker3 is the worker after the last: worker4 with --workers 3.) The grow
@@ -52,11 +54,13 @@
  *   demo-resize.ts    the grow (roo worker --join) and the shrink (roo shrink)
  *   demo-echo.ts      the children's log lines shown in the narrative
  *   demo-inspect.ts   roo status on every worker, as a table
+ *   demo-metrics.ts   roo metrics, and the pause of --ui
  *   demo-shutdown.ts  roo shutdown and the clean-exit check
  */
 import type { DemoStage } from './demo-context.js';
 import { crashWorker, restartWorker } from './demo-crash.js';
 import { inspectState } from './demo-inspect.js';
+import { holdForUi, startMetrics } from './demo-metrics.js';
 import { awaitCounts, countUntilCrash } from './demo-progress.js';
 import { countOnGrown, growCluster, shrinkCluster } from './demo-resize.js';
 import { sendRest, startSender } from './demo-send.js';
@@ -67,11 +71,13 @@ import { startInitializer, startMembers, startReceivers } from './demo-start.js'
  * The stages of the word count demo on a cluster of `workers` workers, in
  * order: in a cluster, one more worker joins while the first half streams
  * in, and leaves again; then a crash of worker2 (of the initializer when it
- * runs alone) and its recovery.
+ * runs alone) and its recovery. With `ui`, the cluster keeps running
+ * before its shutdown until Ctrl-C.
  */
-export function wordCountStages(workers: number): DemoStage[] {
+export function wordCountStages(workers: number, ui = false): DemoStage[] {
   const cluster = workers > 1;
   return [
+    startMetrics,
     startReceivers,
     startInitializer,
     ...(cluster ? [startMembers] : []),
@@ -83,6 +89,7 @@ export function wordCountStages(workers: number): DemoStage[] {
     sendRest,
     awaitCounts,
     inspectState,
+    ...(ui ? [holdForUi] : []),
     shutdownCluster,
   ];
 }

@@ -100,7 +100,8 @@ export const startReceivers: DemoStage = {
 
 /**
  * The command of worker `index` (after `roo`), with the flags of its role:
- * resilience on, exactly-once sinks. A restart runs the same command.
+ * resilience on, exactly-once sinks, reporting to `roo metrics`. A restart
+ * runs the same command.
  */
 export function workerArgs(ctx: DemoContext, index: number, role: readonly string[]): string[] {
   return [
@@ -109,6 +110,7 @@ export function workerArgs(ctx: DemoContext, index: number, role: readonly strin
     ...['--name', workerName(index), '--external', `${LOCAL}:0`],
     ...['--run-with-resilience', '--resilience-dir', ctx.resilienceDir],
     ...['--time-between-checkpoints', `${DEMO_CHECKPOINT_NS}`],
+    ...(ctx.metricsAddress === undefined ? [] : ['--metrics', ctx.metricsAddress]),
     ...role,
     // Word count's application argument: the exactly-once sink.
     ...['--', '--exactly-once'],

@@ -111,7 +111,8 @@ export const BUNDLED_TEXT = 'data/gpl-3.0.txt';
 export const DEMO_USAGE = `usage: roo demo [flags]
 
 Runs word count on a bundled text (${BUNDLED_TEXT}) on a cluster of
-${DEFAULT_DEMO_WORKERS} workers on this machine, with resilience on; grows the cluster by a
+${DEFAULT_DEMO_WORKERS} workers on this machine, with resilience on, every worker reporting to a
+'roo metrics' whose web UI's address it prints; grows the cluster by a
 worker and shrinks it back while it counts (Wallaroo's autoscale guide), then
 crashes a worker (its resilience guide): starts a 'roo receive' for each
 worker's sink, an initializer 'roo worker' running ${WORD_COUNT_APP} with
@@ -137,6 +138,7 @@ front. Ctrl-C stops it and every process it started.
   --workers N       workers in the cluster, 1 to ${MAX_DEMO_WORKERS} (default ${DEFAULT_DEMO_WORKERS})
   --ponythreads N   scheduler threads of each worker (default 1, or 2 with --workers 1)
   --file PATH       count this UTF-8 text instead of the bundled one
+  --ui              at the end, keep the cluster and the metrics UI running until Ctrl-C
   --verbose         show the logs of the workers, sender and receiver on stderr
   -h, --help        this text
 
@@ -159,6 +161,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
         ponythreads: { type: 'string' },
         file: { type: 'string' },
         verbose: { type: 'boolean' },
+        ui: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -183,6 +186,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
     threads,
     file: v.file,
     verbose: v.verbose === true,
+    ui: v.ui === true,
   };
 }
 
@@ -267,6 +271,11 @@ export async function runStages(
     echoes: [],
   };
   const onSignal = (): void => {
+    // With --ui, the Ctrl-C awaited at the end stops the cluster as the demo would.
+    if (ctx.release !== undefined) {
+      ctx.release();
+      return;
+    }
     // A second Ctrl-C does not wait for a graceful stop.
     if (abort.signal.aborted) children.killAllNow();
     abort.abort(new DemoFailure('interrupted'));
@@ -319,7 +328,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stderr.write(`roo demo: ${(err as Error).message} (see 'roo demo --help')\n`);
     return 2;
   }
-  if (options !== 'help') return runStages(options, wordCountStages(options.workers));
+  if (options !== 'help') return runStages(options, wordCountStages(options.workers, options.ui));
   process.stdout.write(DEMO_USAGE);
   return 0;
 }

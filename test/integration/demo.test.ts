@@ -212,6 +212,9 @@ describe('roo demo', () => {
   it('counts the bundled text exactly on two workers, grows and shrinks, spreads the state, and shuts down', async () => {
     const stdout = await expectOk([]);
     expect(stdout).toMatch(/on a cluster of 2 workers$/m);
+    expect(stdout).toMatch(
+      /^metrics UI at http:\/\/127\.0\.0\.1:\d+\/, workers report to 127\.0\.0\.1:\d+ \(pid \d+\)$/m,
+    );
     expectGrowAndShrink(stdout);
     expectRecovery(stdout, 'worker2');
     expect(stdout).toMatch(/^receiver for worker2 listening on 127\.0\.0\.1:\d+ \(pid \d+\)$/m);
@@ -243,6 +246,22 @@ describe('roo demo', () => {
     expect(stdout).not.toMatch(/--join|roo shrink|^Grow:|^Shrink:/m);
   });
 
+  it('keeps the cluster and the metrics UI running with --ui until Ctrl-C, then shuts down cleanly', async () => {
+    const run = demo(['--messages', '3000', '--workers', '1', '--ui']);
+    const [, ui] = await run.waitFor(/^open (http:\/\/\S+\/); press Ctrl-C to stop the cluster$/m);
+    const page = await fetch(ui!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('data-testid="cluster-map"');
+    const state = (await (await fetch(`${ui}api/state`)).json()) as { type: string };
+    expect(state.type).toBe('snapshot');
+    // Still running: the initializer has not been shut down.
+    expect(run.stdout).not.toMatch(/roo shutdown/);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.stdout).toMatch(/^initializer exited with code 0$/m);
+    expect(run.stdout).toMatch(/^Check: +OK\b/m);
+  });
+
   it('refuses a bad command line with exit code 2', async () => {
     for (const [args, message] of [
       [['--messages', '0'], /^roo demo: --messages: /],
@@ -258,10 +277,10 @@ describe('roo demo', () => {
   it('stops every process it started on Ctrl-C (SIGINT)', async () => {
     // Large enough that it is still counting when interrupted.
     const run = demo(['--messages', '50_000_000']);
-    // A receiver per worker, the initializer, worker2, the sender: each says its pid.
+    // roo metrics, a receiver per worker, the initializer, worker2, the sender: each says its pid.
     await run.waitFor(/^sending .* \(pid \d+\)$/m);
     const pids = [...run.stdout.matchAll(/\(pid (\d+)\)$/gm)].map((m) => Number(m[1]));
-    expect(pids).toHaveLength(5);
+    expect(pids).toHaveLength(6);
     await run.waitFor(/^ +\d+ s  words +[\d,]+ of /m);
     expect(pids.every(alive)).toBe(true);
     run.child.kill('SIGINT');
