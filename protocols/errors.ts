@@ -34,6 +34,8 @@ export const ErrorCode = {
   SnapshotCorrupt: 'ROO_ERR_SNAPSHOT_CORRUPT',
   /** A snapshot cannot be written: an invalid field, a value msgpackr cannot carry, or too large. */
   SnapshotEncodeFailed: 'ROO_ERR_SNAPSHOT_ENCODE_FAILED',
+  /** A receiver's ledger (`roo receive --ledger`) is damaged or disagrees with its output file. */
+  LedgerCorrupt: 'ROO_ERR_LEDGER_CORRUPT',
 } as const;
 
 /** One of the stable codes of {@link ErrorCode}. */

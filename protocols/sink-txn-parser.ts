@@ -74,10 +74,11 @@ export function nextTxnConnectionState(
  * transactions. A transaction is reported only once its last byte is in, so
  * one cut short by a closed connection is never reported at all.
  *
- * Errors (garbage messages, a txn before the hello, a second hello, a body
- * over `maxTxnBytes`) throw RooError from `push`; like FrameDecoder the
- * parser is then fail-stop, every later call throwing the same error, and the
- * caller closes the connection. Bounded: at most one control message (1 KiB)
+ * Errors (garbage messages, a txn before the hello, a second hello, an ack
+ * from the sink (acks are the receiver's), a body over `maxTxnBytes`) throw
+ * RooError from `push`; like FrameDecoder the parser is then fail-stop,
+ * every later call throwing the same error, and the caller closes the
+ * connection. Bounded: at most one control message (1 KiB)
  * and one transaction body (`maxTxnBytes`) are held.
  */
 export class TxnConnectionParser {
@@ -273,9 +274,15 @@ export class TxnConnectionParser {
       this.deliver(visit, { kind: 'hello', sink: message.sink });
       return;
     }
-    if (message.type !== 'txn') {
+    if (message.type === 'hello') {
       throw this.fail(
         bad(`a second hello on a connection of sink ${JSON.stringify(this.sinkId ?? '')}`),
+      );
+    }
+    if (message.type === 'ack') {
+      // Acks go from the receiver to the sink, never the other way.
+      throw this.fail(
+        bad(`an 'ack' from the sink on a connection of sink ${JSON.stringify(this.sinkId ?? '')}`),
       );
     }
     if (message.bytes > this.maxTxnBytes) {

@@ -9,11 +9,21 @@
  *
  * A connection, integers big-endian:
  *
- *     "ROOTXN1\n"                 8 bytes of magic
- *     u32 length, hello           msgpack { type: 'hello', version: 1, sink }
- *     then per transaction:
- *     u32 length, txn header      msgpack { type: 'txn', version: 1, epoch, bytes }
- *     `bytes` raw bytes           the sink's output for checkpoint `epoch`
+ *     sink → receiver   "ROOTXN1\n"            8 bytes of magic
+ *                       u32 length, hello      msgpack { type: 'hello', version: 1, sink }
+ *                       then per transaction:
+ *                       u32 length, txn header msgpack { type: 'txn', version: 1, epoch, bytes }
+ *                       `bytes` raw bytes      the sink's output for checkpoint `epoch`
+ *     receiver → sink   u32 length, ack        msgpack { type: 'ack', version: 1, sink, applied }
+ *                       ...                    one at once after the hello, then as
+ *                                              transactions are applied
+ *
+ * The acknowledgement was added without a new version: an older receiver
+ * sends nothing back and an older sink reads nothing, so either side of an
+ * older release still works with this one. A sink tells a receiver that
+ * acknowledges by the ack it sends at once on the hello; one that stays
+ * silent is an older receiver, and the sink falls back to writing its
+ * newest transactions again after a reconnect (docs/resilience.md).
  *
  * Read as a frame length, "ROOT" is 1,380,929,364: far above any frame a roo
  * peer accepts, so a receiver tells this protocol from plain framed output by
@@ -81,8 +91,24 @@ export interface SinkTxnHeader {
   readonly bytes: number;
 }
 
+/**
+ * The receiver's acknowledgement, on the sink's connection: every
+ * transaction of `sink` up to epoch `applied` is applied (with a ledger, on
+ * disk in both the output and the ledger), so the sink may forget them.
+ * Sent once at once after the hello (`applied` null when the receiver has
+ * applied nothing of this sink), then whenever more are applied.
+ */
+export interface SinkTxnAck {
+  readonly type: 'ack';
+  readonly version: typeof SINK_TXN_PROTOCOL_VERSION;
+  /** The sink id of the connection's hello. */
+  readonly sink: string;
+  /** The highest epoch applied for `sink`, or null for none yet. */
+  readonly applied: number | null;
+}
+
 /** Any framed message of the protocol, discriminated by `type`. */
-export type SinkTxnMessage = SinkTxnHello | SinkTxnHeader;
+export type SinkTxnMessage = SinkTxnHello | SinkTxnHeader | SinkTxnAck;
 
 /** The `type` of each kind of {@link SinkTxnMessage}. */
 export type SinkTxnMessageType = SinkTxnMessage['type'];
@@ -91,6 +117,7 @@ export type SinkTxnMessageType = SinkTxnMessage['type'];
 const FIELDS: { readonly [T in SinkTxnMessageType]: readonly string[] } = {
   hello: ['sink'],
   txn: ['epoch', 'bytes'],
+  ack: ['sink', 'applied'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -125,8 +152,9 @@ export function decodeSinkTxnMessage(bytes: Uint8Array): SinkTxnMessage {
 /**
  * Checks that `value` is a message of the current version and returns a fresh
  * object holding only its fields: `sink` 1 to 300 UTF-16 code units of
- * well-formed text, `epoch` and `bytes` non-negative safe integers, no other
- * field. Throws like {@link decodeSinkTxnMessage}.
+ * well-formed text, `epoch` and `bytes` non-negative safe integers,
+ * `applied` one of those or null, no other field. Throws like
+ * {@link decodeSinkTxnMessage}.
  */
 export function validateSinkTxnMessage(value: unknown): SinkTxnMessage {
   const record = asRecord(value, 'sink transaction message');
@@ -147,14 +175,15 @@ export function validateSinkTxnMessage(value: unknown): SinkTxnMessage {
     }
   }
   const what = `a '${kind}' sink transaction message`;
-  if (kind === 'hello') {
-    const sink = field(record, 'sink');
-    if (typeof sink !== 'string' || sink.length === 0 || sink.length > MAX_SINK_ID_LENGTH) {
-      throw bad(
-        `field 'sink' of ${what} must be a string of 1 to ${MAX_SINK_ID_LENGTH} characters, got ${describe(sink)}${typeof sink === 'string' ? ` (${sink.length} characters)` : ''}`,
-      );
-    }
-    return { type: kind, version, sink: wellFormed(sink, 'sink', what) };
+  if (kind === 'hello') return { type: kind, version, sink: sinkId(record, what) };
+  if (kind === 'ack') {
+    const applied = field(record, 'applied');
+    return {
+      type: kind,
+      version,
+      sink: sinkId(record, what),
+      applied: applied === null ? null : count(applied, 'applied', what),
+    };
   }
   return {
     type: kind,
@@ -162,6 +191,17 @@ export function validateSinkTxnMessage(value: unknown): SinkTxnMessage {
     epoch: count(field(record, 'epoch'), 'epoch', what),
     bytes: count(field(record, 'bytes'), 'bytes', what),
   };
+}
+
+/** Field `sink` of the message `what`: 1 to 300 UTF-16 code units of well-formed text. */
+function sinkId(record: Record<string, unknown>, what: string): string {
+  const sink = field(record, 'sink');
+  if (typeof sink !== 'string' || sink.length === 0 || sink.length > MAX_SINK_ID_LENGTH) {
+    throw bad(
+      `field 'sink' of ${what} must be a string of 1 to ${MAX_SINK_ID_LENGTH} characters, got ${describe(sink)}${typeof sink === 'string' ? ` (${sink.length} characters)` : ''}`,
+    );
+  }
+  return wellFormed(sink, 'sink', what);
 }
 
 /** A message with its frame header, in one buffer. */
@@ -180,6 +220,15 @@ export function encodeSinkTxnHello(sink: string): Buffer {
     SINK_TXN_MAGIC,
     framed({ type: 'hello', version: SINK_TXN_PROTOCOL_VERSION, sink }),
   );
+}
+
+/**
+ * Receiver side: a framed ack, every transaction of `sink` up to epoch
+ * `applied` applied (null: none yet). Throws ROO_ERR_BAD_MESSAGE for an
+ * invalid sink id or epoch.
+ */
+export function encodeSinkTxnAck(sink: string, applied: number | null): Buffer {
+  return framed({ type: 'ack', version: SINK_TXN_PROTOCOL_VERSION, sink, applied });
 }
 
 /**

@@ -3,6 +3,7 @@
  * They are descriptions only; the runtime opens sockets and files when the
  * worker starts, on the scheduler thread that hosts the source or sink.
  */
+import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { Address, InputAddress } from './args.js';
 
 /** Turns one framed message (TCP) into a value; throwing drops that message. */
@@ -96,7 +97,16 @@ export interface TcpSinkConfig<O> {
   readonly encoder: Encoder<O>;
   /** With resilience on: `at-least-once` (default) or `exactly-once`; see {@link SinkDelivery}. */
   readonly delivery: SinkDelivery;
+  /**
+   * Exactly once: bytes of committed transactions the sink keeps until its
+   * receiver acknowledges them; at this bound it stops taking output, and
+   * the sources stop reading (default {@link DEFAULT_SINK_MAX_UNACKED_BYTES}).
+   */
+  readonly maxUnackedBytes: number;
 }
+
+/** Default bound on what an exactly-once sink keeps for its receiver: 64 MiB. */
+export const DEFAULT_SINK_MAX_UNACKED_BYTES = 64 * 1024 * 1024;
 
 /**
  * What a TCP sink promises across a recovery (resilience on):
@@ -184,19 +194,33 @@ export function generatorSource<T>(options: {
   };
 }
 
-/** A TCP sink connecting to `address` (usually `--out`). */
+/**
+ * A TCP sink connecting to `address` (usually `--out`). Throws RooError
+ * ROO_ERR_BAD_APPLICATION for a `maxUnackedBytes` that is not a positive
+ * whole number.
+ */
 export function tcpSink<O>(options: {
   readonly address: Address;
   readonly encoder: Encoder<O>;
   readonly name?: string;
   readonly delivery?: SinkDelivery;
+  readonly maxUnackedBytes?: number;
 }): TcpSinkConfig<O> {
+  const name = options.name ?? 'tcp sink';
+  const maxUnackedBytes = options.maxUnackedBytes ?? DEFAULT_SINK_MAX_UNACKED_BYTES;
+  if (!(Number.isSafeInteger(maxUnackedBytes) && maxUnackedBytes >= 1)) {
+    throw new RooError(
+      ErrorCode.BadApplication,
+      `sink '${name}': maxUnackedBytes must be a positive whole number of bytes, got ${String(maxUnackedBytes)}`,
+    );
+  }
   return {
     kind: 'tcp-sink',
-    name: options.name ?? 'tcp sink',
+    name,
     address: options.address,
     encoder: options.encoder,
     delivery: options.delivery ?? 'at-least-once',
+    maxUnackedBytes,
   };
 }
 

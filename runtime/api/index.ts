@@ -27,6 +27,7 @@ export {
   nullSink,
   utf8Decoder,
   encodeInto,
+  DEFAULT_SINK_MAX_UNACKED_BYTES,
 } from './connectors.js';
 export type {
   Decoder,

@@ -3,8 +3,9 @@
  * sink, `roo send`) or, told by its first 8 bytes, an exactly-once sink's
  * (protocols/sink-txn.ts): transactions, one per checkpoint, each printed
  * whole once its last byte is in, through the same output path as plain
- * bytes. A transaction whose epoch the receiver already applied for that
- * sink id, on any connection, is dropped; one cut short by a closed
+ * bytes, and acknowledged to the sink once the output has made it safe
+ * (receive-acks.ts). A transaction whose epoch the receiver already applied
+ * for that sink id, on any connection, is dropped; one cut short by a closed
  * connection is discarded. A bad frame closes this connection alone, with
  * its error code in the log.
  */
@@ -17,7 +18,8 @@ import {
   type TxnConnectionEvent,
 } from '../../protocols/index.js';
 import { formatAddress } from '../../protocols/address.js';
-import { type OutputBuffer, WholeLines } from './receive-output.js';
+import type { SinkAcks } from './receive-acks.js';
+import { type ReceiverOutput, WholeLines } from './receive-output.js';
 import type { DuplicateLogLimiter, TxnLedger } from './txn-ledger.js';
 
 /** The end of one connection. */
@@ -78,10 +80,12 @@ export interface ConnectionContext {
   readonly sockets: Set<Socket>;
   /** Applied epochs per sink id, shared by every connection: a recovered sink resends on a new one. */
   readonly ledger: TxnLedger;
+  /** Acknowledgements to exactly-once sinks, shared by every connection. */
+  readonly acks: SinkAcks;
   /** Limits the lines about dropped duplicates. */
   readonly duplicateLog: DuplicateLogLimiter;
   /** Where every connection's output goes. */
-  readonly output: OutputBuffer;
+  readonly output: ReceiverOutput;
   /** Called when a connection has closed, with its counts and error if any. */
   readonly onConnectionClosed?: (event: ConnectionClosed) => void;
 }
@@ -161,10 +165,13 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
     transactions++;
     stats.transactions++;
     if (frames === undefined) {
-      if (write) lines.append(body);
+      // Whole, not through WholeLines: a transaction's bytes are applied all
+      // together, and its acknowledgement must cover every one of them.
+      if (write && body.length > 0) output.append(body, false);
     } else {
       for (const payload of frames) onFrame(payload);
     }
+    output.applied(txnSink, epoch);
   };
 
   const visit = (event: TxnConnectionEvent): void => {
@@ -175,6 +182,7 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       case 'hello':
         ledger.register(event.sink);
         sink = event.sink;
+        ctx.acks.connected(event.sink, socket);
         stats.sinkConnections++;
         log(
           `roo receive: exactly-once sink ${JSON.stringify(event.sink)} connected from ${remote}`,
@@ -225,6 +233,7 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       );
     }
     lines.flush(write);
+    if (sink !== undefined) ctx.acks.disconnected(sink, socket);
     ctx.sockets.delete(socket);
     stats.open--;
     const counts = { remote, messages, bytes, transactions, duplicates };

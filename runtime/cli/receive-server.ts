@@ -1,11 +1,12 @@
 /**
  * The listening side of `roo receive`: {@link startReceiver} opens the TCP
  * server, hands each connection to receive-connection.ts with the state all
- * connections share (counts, the exactly-once ledger, the output buffer), and
- * closes it all down. Any number of connections are served at once; when
+ * connections share (counts, the exactly-once ledger, the acks, the output),
+ * and closes it all down. Any number of connections are served at once; when
  * stdout pushes back, every connection is paused until it drains, so TCP
  * pushes back on the senders and memory stays bounded.
  */
+import { createWriteStream } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import {
@@ -21,7 +22,9 @@ import {
   type ReceiverStats,
   serveConnection,
 } from './receive-connection.js';
-import { OutputBuffer } from './receive-output.js';
+import { SinkAcks } from './receive-acks.js';
+import { DurableOutput } from './receive-durable.js';
+import { OutputBuffer, type ReceiverOutput } from './receive-output.js';
 import { DuplicateLogLimiter, TxnLedger } from './txn-ledger.js';
 
 /** Where to listen and what to do with the data. */
@@ -32,8 +35,18 @@ export interface ReceiverOptions {
   readonly framed?: boolean;
   /** Print what arrives (default true); false only counts it (`--no-write`). */
   readonly write?: boolean;
-  /** Where output goes (default process.stdout). */
+  /** Where output goes (default process.stdout; ignored with `outputFile`). */
   readonly out?: Writable;
+  /** `--output`: append the output to this file instead. */
+  readonly outputFile?: string;
+  /**
+   * `--ledger` (with `outputFile`): keep the record of applied transactions
+   * in this file, so that a restarted receiver neither repeats nor skips one
+   * (receive-durable.ts).
+   */
+  readonly ledgerFile?: string;
+  /** The output or ledger could not be written: the receiver stops acknowledging and must exit. */
+  readonly onFatal?: (err: Error) => void;
   /** Largest frame accepted (default 16 MiB); a larger one closes its connection. */
   readonly maxFrameBytes?: number;
   /**
@@ -80,7 +93,12 @@ export function nextReceiverState(from: ReceiverState, to: ReceiverState): Recei
 // ---------------------------------------------------------------------------
 // Receiving.
 
-/** Starts a receiver; resolves once it is listening. */
+/**
+ * Starts a receiver; resolves once it is listening. With a ledger, recovers
+ * the output and ledger first: rejects with RooError ROO_ERR_LEDGER_CORRUPT
+ * when they cannot be trusted (receive-recovery.ts), ROO_ERR_BAD_FLAG for a
+ * ledger without an output file.
+ */
 export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
   const log = options.log ?? (() => undefined);
   const stats: ReceiverStats = {
@@ -97,12 +115,53 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   const sockets = new Set<Socket>();
   let state: ReceiverState = 'listening';
 
-  const output = new OutputBuffer(
-    options.out ?? process.stdout,
-    () => sockets.forEach((s) => s.pause()),
-    () => sockets.forEach((s) => s.resume()),
-    log,
-  );
+  const fatal =
+    options.onFatal ??
+    ((err: Error) => {
+      throw err;
+    });
+  let durable: DurableOutput | undefined;
+  if (options.ledgerFile !== undefined) {
+    if (options.outputFile === undefined) {
+      throw new RooError(
+        ErrorCode.BadFlag,
+        '--ledger needs --output FILE: stdout cannot be cut back after a crash',
+      );
+    }
+    const files = { output: options.outputFile, ledger: options.ledgerFile };
+    try {
+      durable = new DurableOutput({
+        ...files,
+        log,
+        onDurable: (applied) => acks.durable(applied),
+        onFatal: (err) => {
+          log(`roo receive: cannot write ${files.output} or its ledger: ${err.message}`);
+          fatal(err);
+        },
+      });
+    } catch (err) {
+      if (err instanceof RooError) throw err;
+      throw new RooError(
+        ErrorCode.BadFlag,
+        `cannot open --output ${files.output} or --ledger ${files.ledger}: ${(err as Error).message}`,
+      );
+    }
+  }
+  const acks = new SinkAcks(durable?.durable);
+  const ledger = new TxnLedger();
+  if (durable !== undefined) ledger.seed(durable.durable);
+  const output: ReceiverOutput =
+    durable ??
+    new OutputBuffer(
+      options.outputFile === undefined
+        ? (options.out ?? process.stdout)
+        : createWriteStream(options.outputFile, { flags: 'a' }),
+      () => sockets.forEach((s) => s.pause()),
+      () => sockets.forEach((s) => s.resume()),
+      log,
+      (applied) => acks.durable(applied),
+      options.outputFile !== undefined,
+    );
   const context: ConnectionContext = {
     framed: options.framed === true,
     write: options.write !== false,
@@ -112,7 +171,8 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     stats,
     sockets,
     // Shared by every connection: a recovered sink resends on a new one.
-    ledger: new TxnLedger(),
+    ledger,
+    acks,
     duplicateLog: new DuplicateLogLimiter(),
     output,
     onConnectionClosed: options.onConnectionClosed,
@@ -145,12 +205,12 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         state = nextReceiverState(state, 'closing');
+        // Once every connection has closed (and handed over its last bytes), the output closes.
         server.close(() => {
           state = nextReceiverState(state, 'closed');
-          resolve();
+          output.close().then(resolve, resolve);
         });
         for (const socket of sockets) socket.destroy();
-        output.flush();
       });
       return closing;
     },

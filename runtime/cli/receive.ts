@@ -56,9 +56,15 @@ Listens for connections and prints what arrives (Wallaroo: data_receiver).
 Prints 'Listening on HOST:PORT' to stderr once listening (port 0: any free
 port, printed), and a summary of what it received on SIGINT or SIGTERM.
 Connections of exactly-once sinks are told apart by their first bytes: each
-transaction is printed whole, once; one already applied is dropped.
+transaction is printed whole, once; one already applied is dropped; each is
+acknowledged to its sink once written (with --ledger: once on disk).
 
   --listen HOST:PORT      where to listen (required)
+  --output FILE           append to FILE instead of printing to stdout
+  --ledger FILE           with --output: keep the record of applied transactions
+                          in FILE, so that a receiver restarted with the same
+                          command (even after SIGKILL) neither repeats nor skips
+                          one; a damaged ledger stops it (exit 2)
   --framed                input is length-prefixed frames; print each payload as a line
   --no-write              print nothing; only count
   --max-frame-bytes N     close a connection that sends a larger frame (default ${DEFAULT_MAX_FRAME_BYTES})
@@ -69,6 +75,8 @@ transaction is printed whole, once; one already applied is dropped.
 
 const RECEIVE_FLAGS = {
   listen: { type: 'string' },
+  output: { type: 'string' },
+  ledger: { type: 'string' },
   framed: { type: 'boolean' },
   'no-write': { type: 'boolean' },
   'max-frame-bytes': { type: 'string' },
@@ -97,6 +105,18 @@ export function parseReceiveArgs(argv: string[]): ReceiverOptions | 'help' {
     throw new RooError(ErrorCode.BadFlag, '--listen HOST:PORT is required');
   }
   const address = parseAddress(v.listen, { allowPortZero: true });
+  if (v.ledger !== undefined && v.output === undefined) {
+    throw new RooError(
+      ErrorCode.BadFlag,
+      '--ledger needs --output FILE: the ledger records how long the output file is, and stdout cannot be cut back after a crash',
+    );
+  }
+  for (const name of ['output', 'ledger'] as const) {
+    if (v[name] === '') throw new RooError(ErrorCode.BadFlag, `--${name} needs a file name`);
+  }
+  if (v.ledger !== undefined && v.ledger === v.output) {
+    throw new RooError(ErrorCode.BadFlag, '--ledger and --output must be two different files');
+  }
   if (v.ponythreads !== undefined) parseCount('ponythreads', v.ponythreads, 1);
   const maxFrameBytes =
     v['max-frame-bytes'] === undefined
@@ -112,6 +132,8 @@ export function parseReceiveArgs(argv: string[]): ReceiverOptions | 'help' {
     write: v['no-write'] !== true,
     maxFrameBytes,
     maxTxnBytes,
+    ...(v.output === undefined ? {} : { outputFile: v.output }),
+    ...(v.ledger === undefined ? {} : { ledgerFile: v.ledger }),
   };
 }
 
@@ -138,9 +160,18 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`${line}\n`);
   };
   let receiver: Receiver;
+  let stop: (code: number) => void = () => undefined;
+  const stopped = new Promise<number>((resolve) => {
+    stop = resolve;
+  });
   try {
-    receiver = await startReceiver({ ...options, log: logLine });
+    receiver = await startReceiver({ ...options, log: logLine, onFatal: () => stop(1) });
   } catch (err) {
+    if (err instanceof RooError && err.code !== ErrorCode.Internal) {
+      // A ledger that cannot be trusted, or a bad combination of flags: nothing was served.
+      logLine(`roo receive: ${err.code} ${err.message}`);
+      return 2;
+    }
     logLine(
       `roo receive: cannot listen on ${formatAddress(options.address)}: ${(err as Error).message}`,
     );
@@ -148,18 +179,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   logLine(`Listening on ${formatAddress(receiver.address)}`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const onSignal = (): void => stop(0);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await stopped;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   await receiver.close();
   logLine(receiveSummary(receiver.stats, options.framed === true));
-  return 0;
+  return code;
 }
 
 /**

@@ -53,6 +53,15 @@ export class TxnLedger {
     this.applied.set(sink, undefined);
   }
 
+  /**
+   * Starts from what a durable receiver recovered (receive-recovery.ts):
+   * those sinks are known and their epochs applied. Sinks beyond the bound
+   * are kept (they were accepted before); new ones are refused until fewer.
+   */
+  seed(applied: ReadonlyMap<string, number>): void {
+    for (const [sink, epoch] of applied) this.applied.set(sink, epoch);
+  }
+
   /** The last epoch applied for `sink`, if any. */
   lastApplied(sink: string): number | undefined {
     return this.applied.get(sink);

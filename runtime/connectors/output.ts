@@ -15,8 +15,6 @@ export interface Output {
   write(bytes: Uint8Array): boolean;
   /** Called whenever the output becomes writable again (drained or reconnected). */
   onWritable: () => void;
-  /** Called when a connection that broke is up again (before `onWritable`); bytes written to the old one may be lost. */
-  onReconnect?: () => void;
   /** True when writes can be accepted now. */
   readonly writable: boolean;
   /** Flushes and closes. */
@@ -35,7 +33,16 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export class TcpOutput implements Output {
   onWritable: () => void = () => undefined;
-  onReconnect: (() => void) | undefined;
+  /**
+   * Called when a connection is up, after the greeting and before
+   * `onWritable`; `again` when an earlier one broke (bytes written to it may
+   * be lost).
+   */
+  onConnect: ((again: boolean) => void) | undefined;
+  /** Called when the connection is down (closed or failed), before a retry is scheduled. */
+  onDisconnect: (() => void) | undefined;
+  /** Called with bytes the peer sends back; without it they are never read. */
+  onData: ((chunk: Buffer) => void) | undefined;
   private everConnected = false;
   private socket: Socket | undefined;
   private connected = false;
@@ -105,7 +112,7 @@ export class TcpOutput implements Output {
       this.connected = true;
       this.congested = false;
       this.delay = RECONNECT_MIN_MS;
-      if (this.everConnected) this.onReconnect?.();
+      this.onConnect?.(this.everConnected);
       this.everConnected = true;
       if (this.warnedDown)
         this.log.info(`sink connection to ${formatAddress(this.address)} is up again`);
@@ -124,8 +131,14 @@ export class TcpOutput implements Output {
         this.warnedDown = true;
       }
     });
+    s.on('data', (chunk: Buffer) => {
+      // Only this connection's: a reply from a broken one must not count.
+      if (this.socket === s) this.onData?.(chunk);
+    });
     s.on('close', () => {
+      const was = this.connected && this.socket === s;
       this.connected = false;
+      if (was) this.onDisconnect?.();
       if (this.closed) return;
       this.timer = setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);

@@ -22,7 +22,7 @@ import {
 import { ErrorCode } from '../../protocols/index.js';
 import type { Encoder, OutputWriter } from '../api/connectors.js';
 import type { Output } from '../connectors/output.js';
-import { bitOf, cursor, EPOCH_BIT, RT_BARRIER, RT_COMMIT } from './epochs.js';
+import { cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import { BarrierCount } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
@@ -30,8 +30,6 @@ import { OutputBuffer } from './output-buffer.js';
 import { TAG_BYTES } from './tags.js';
 
 const SHIP_BYTES = 16 * 1024;
-/** Transactions an exactly-once sink writes again after a reconnect (see `SinkWriterActor.written`). */
-const RESEND_TRANSACTIONS = 3;
 
 /** Counters of a sink encoder. */
 export interface SinkEncoderCounters {
@@ -151,48 +149,41 @@ export interface SinkWriterCounters {
 }
 
 /**
- * An exactly-once sink's framing: the bytes of one committed checkpoint's
- * output as a transaction the receiver applies once (protocols/sink-txn.ts).
+ * What the worker's thread asks of any sink writer, at-least-once
+ * ({@link SinkWriterActor}) or exactly-once (TxnSinkWriterActor,
+ * txn-sink-writer.ts).
  */
-export type TxnFramer = (checkpointId: number, body: Uint8Array) => Uint8Array;
+export interface SinkWriter extends Behaviour {
+  readonly counters: SinkWriterCounters;
+  /** One barrier per checkpoint from the sink's encoder on every thread of this worker. */
+  readonly barriers: BarrierCount;
+  /** Set at wiring: this actor's own address. */
+  self: ActorRef;
+  /** Output restored from a committed checkpoint. */
+  restore(pending: readonly (readonly [number, Uint8Array])[]): void;
+  /** Takes the epoch bit of the thread's other actors (see KeyGroupActor.setEpoch). */
+  setEpoch(bit: number): void;
+  /** Flushes and closes the output. */
+  close(): Promise<void>;
+}
 
 /**
- * Writes a sink's bytes to its output, one connection per worker.
- *
- * At least once (the default): bytes are written as they come; after a
- * recovery, output made after the last checkpoint is made again.
- * Exactly once (`txn` set): output is held per checkpoint, recorded in the
- * checkpoint on the barrier, and written as one transaction when the
- * checkpoint commits (two-phase commit); the receiver drops a transaction it
- * already applied, so a recovered sink may safely write it again.
+ * Writes an at-least-once sink's bytes to its output (TCP, a file, stdout),
+ * one connection per worker: bytes are written as they come; after a
+ * recovery, output made after the last checkpoint is made again. It pauses
+ * while its output is congested or disconnected (rule 6). The exactly-once
+ * TCP sink has its own writer (txn-sink-writer.ts).
  */
-export class SinkWriterActor implements Behaviour {
+export class SinkWriterActor implements SinkWriter {
   readonly counters: SinkWriterCounters = { outputs: 0, bytes: 0 };
-  /** One barrier per checkpoint from the sink's encoder on every thread of this worker. */
   readonly barriers = new BarrierCount();
   /** Bytes waiting for the output to be writable, in order. */
   private queue: Uint8Array[] = [];
   private queuedCount: number[] = [];
-  /** Set at wiring: this actor's own address. */
   self: ActorRef = -1;
-  /** Exactly once: the epoch bit of the checkpoint in progress, and its output per bit. */
-  private bit = 0;
-  private open: Uint8Array[][] = [[], []];
-  private readonly openCount = [0, 0];
-  /** Exactly once: output of checkpoints taken but not yet committed, oldest first. */
-  private pending: [number, Uint8Array, number][] = [];
-  /**
-   * Exactly once: the newest transactions written. The protocol has no
-   * acknowledgement, so after a reconnect they are written again (bytes in
-   * the broken connection's buffers may be lost); the receiver drops the ones
-   * it has.
-   */
-  private written: Uint8Array[] = [];
 
-  /** Takes the epoch bit of the thread's other actors (see KeyGroupActor.setEpoch). */
-  setEpoch(bit: number): void {
-    this.bit = bit;
-  }
+  /** Nothing depends on the epoch bit here: output goes out as it comes. */
+  setEpoch(_bit: number): void {}
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -200,77 +191,30 @@ export class SinkWriterActor implements Behaviour {
     private readonly output: Output,
     readonly sink: number,
     private readonly checkpoints: CheckpointCollector,
-    private readonly txn: TxnFramer | undefined,
   ) {
     output.onWritable = () => this.writable();
-    if (txn !== undefined) {
-      output.onReconnect = () => {
-        this.queue.unshift(...this.written);
-        this.queuedCount.unshift(...this.written.map(() => 0));
-      };
-    }
   }
 
   get paused(): boolean {
     return this.queue.length > 0 || !this.output.writable;
   }
 
-  receive(tag: number, bytes: unknown, count: unknown): void {
-    const chunk = bytes as Uint8Array;
-    if (this.txn !== undefined) {
-      const b = bitOf(tag);
-      (this.open[b] as Uint8Array[]).push(chunk);
-      this.openCount[b] = (this.openCount[b] as number) + (count as number);
-      return;
-    }
-    this.put(chunk, count as number);
+  receive(_tag: number, bytes: unknown, count: unknown): void {
+    this.put(bytes as Uint8Array, count as number);
   }
 
   receiveRuntime(tag: number, a: unknown): void {
-    if (tag === RT_BARRIER && this.barriers.arrive()) this.checkpoint(a as number);
-    else if (tag === RT_COMMIT) this.release(a as number);
+    // It holds nothing: its part of a checkpoint is empty.
+    if (tag === RT_BARRIER && this.barriers.arrive()) {
+      this.checkpoints.add(a as number, { kind: 'sink', part: { sink: this.sink, pending: [] } });
+    }
   }
 
-  /** Output restored from a committed checkpoint: written again at once (the receiver drops repeats). */
-  restore(pending: readonly (readonly [number, Uint8Array])[]): void {
-    for (const [id, body] of pending) this.pending.push([id, body, 0]);
-    this.release(Infinity);
-  }
+  /** An at-least-once sink records nothing to restore. */
+  restore(_pending: readonly (readonly [number, Uint8Array])[]): void {}
 
-  /** Flushes and closes the output. */
   close(): Promise<void> {
     return this.output.close();
-  }
-
-  private checkpoint(id: number): void {
-    if (this.txn !== undefined) {
-      const b = this.bit;
-      this.pending.push([
-        id,
-        Buffer.concat(this.open[b] as Uint8Array[]),
-        this.openCount[b] as number,
-      ]);
-      this.open[b] = [];
-      this.openCount[b] = 0;
-      this.bit ^= 1;
-    }
-    this.checkpoints.add(id, {
-      kind: 'sink',
-      part: { sink: this.sink, pending: this.pending.map(([k, body]) => [k, body] as const) },
-    });
-  }
-
-  /** Checkpoints up to `id` committed: their output goes out, each as one transaction. */
-  private release(id: number): void {
-    const txn = this.txn;
-    if (txn === undefined) return;
-    while (this.pending.length > 0 && (this.pending[0] as [number, Uint8Array, number])[0] <= id) {
-      const [k, body, count] = this.pending.shift() as [number, Uint8Array, number];
-      const bytes = txn(k, body);
-      this.written.push(bytes);
-      if (this.written.length > RESEND_TRANSACTIONS) this.written.shift();
-      this.put(bytes, count);
-    }
   }
 
   private put(chunk: Uint8Array, count: number): void {

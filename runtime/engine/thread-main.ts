@@ -12,10 +12,10 @@ import {
   trace,
   type ActorRef,
 } from '../../actors/index.js';
-import { encodeSinkTxn, encodeSinkTxnHello } from '../../protocols/sink-txn.js';
 import { ErrorCode } from '../../protocols/index.js';
 import type { AppArgsData } from '../api/args.js';
 import { StreamOutput, TcpOutput, type Output } from '../connectors/output.js';
+import { TxnOutput } from '../connectors/txn-output.js';
 import { createLogger } from '../logging/logger.js';
 import { buildPlan, type Plan } from '../topology/plan.js';
 import type { Placement } from '../topology/placement.js';
@@ -33,7 +33,8 @@ import { applyComputation, compileBarrier, compileStageEmit } from './emitters.j
 import { MoveHold } from './move-hold.js';
 import { clusterDirectory, sendVia, type RemoteSend } from '../routing/index.js';
 import { ErrorReporter } from '../logging/error-reporter.js';
-import { SinkEncoder, SinkWriterActor, type TxnFramer } from './sink-actors.js';
+import { SinkEncoder, SinkWriterActor, type SinkWriter } from './sink-actors.js';
+import { TxnSinkWriterActor } from './txn-sink-writer.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
 import type {
@@ -87,7 +88,7 @@ const checkpoints = new CheckpointCollector();
 let links: DataLinks | undefined;
 let dataListener: DataListener | undefined;
 
-const writers = new Map<number, SinkWriterActor>();
+const writers = new Map<number, SinkWriter>();
 const gc = new GcWatch();
 /** What waits while key groups move (a reconfiguration between its barrier and its new table). */
 const hold = new MoveHold((d) => scheduler.addPressure(d));
@@ -148,30 +149,32 @@ const ready = (async () => {
   plan = buildPlan(buildApplication(fn, data.args));
 })();
 
-/** An exactly-once TCP sink's transaction framing and hello, or undefined. */
-function exactlyOnce(
-  config: Plan['sinks'][number]['config'],
-): { txn: TxnFramer; hello: Uint8Array } | undefined {
-  // Without resilience nothing commits: output goes out as it is made.
-  if (!data.resilient || config.kind !== 'tcp-sink' || config.delivery !== 'exactly-once')
-    return undefined;
-  return {
-    txn: (id, body) => Buffer.concat(encodeSinkTxn(id, body)),
-    hello: encodeSinkTxnHello(`${data.workerName}/${config.name}`),
-  };
+/** True for an exactly-once TCP sink (without resilience nothing commits: output goes out as it is made). */
+function exactlyOnce(config: Plan['sinks'][number]['config']): boolean {
+  return data.resilient && config.kind === 'tcp-sink' && config.delivery === 'exactly-once';
 }
 
-function openOutput(config: Plan['sinks'][number]['config']): Output | undefined {
+/** The writer of a sink placed on this thread, or undefined for a null sink. */
+function openWriter(config: Plan['sinks'][number]['config'], sink: number): SinkWriter | undefined {
+  if (config.kind === 'tcp-sink' && exactlyOnce(config)) {
+    const output = new TxnOutput(config.address, `${data.workerName}/${config.name}`, log);
+    return new TxnSinkWriterActor(scheduler, loop, output, config.maxUnackedBytes, sink, checkpoints);
+  }
+  let output: Output;
   switch (config.kind) {
     case 'tcp-sink':
-      return new TcpOutput(config.address, log, exactlyOnce(config)?.hello);
+      output = new TcpOutput(config.address, log);
+      break;
     case 'file-sink':
-      return new StreamOutput({ path: config.path });
+      output = new StreamOutput({ path: config.path });
+      break;
     case 'stdout-sink':
-      return new StreamOutput({ stdout: true });
+      output = new StreamOutput({ stdout: true });
+      break;
     case 'null-sink':
       return undefined;
   }
+  return new SinkWriterActor(scheduler, loop, output, sink, checkpoints);
 }
 
 const control: ThreadControl = {
@@ -249,16 +252,8 @@ const control: ThreadControl = {
       );
       encoders.set(sink.id, encoder);
       if (placement.sinkThread[sink.id] === me) {
-        const output = openOutput(config);
-        if (output !== undefined) {
-          const writer = new SinkWriterActor(
-            scheduler,
-            loop,
-            output,
-            sink.id,
-            checkpoints,
-            exactlyOnce(config)?.txn,
-          );
+        const writer = openWriter(config, sink.id);
+        if (writer !== undefined) {
           // Its messages are encoded chunks of up to ~16 KB: overloaded past
           // SINK_WRITER_HIGH of them (a few MB), not the default count.
           writer.self = scheduler.spawn(writer, `sink writer '${config.name}'`, undefined, {

@@ -21,6 +21,7 @@ import {
   ErrorCode,
   RooError,
   SINK_TXN_MAGIC,
+  SinkAckParser,
 } from '../../protocols/index.js';
 import {
   type ConnectionClosed,
@@ -120,15 +121,34 @@ async function finished(socket: Socket): Promise<void> {
  * whose bodies are records, framed (`--framed`) or newline-terminated.
  */
 class FakeSink {
+  /** The receiver's acks, in order (`applied`: null for none yet). */
+  readonly acks: (number | null)[] = [];
+  private ackWaiters: (() => void)[] = [];
+
   private constructor(
     readonly socket: Socket,
+    sink: string,
     private readonly framed: boolean,
-  ) {}
+  ) {
+    // The receiver's acks, read as a sink reads them (a socket never read would never see the end).
+    const parser = new SinkAckParser(sink);
+    socket.on('data', (chunk: Buffer) => {
+      parser.push(chunk, (ack) => this.acks.push(ack.applied));
+      this.ackWaiters.splice(0).forEach((w) => w());
+    });
+  }
 
   static async open(port: number, sink: string, framed: boolean): Promise<FakeSink> {
     const socket = await connect(port);
     await written(socket, encodeSinkTxnHello(sink));
-    return new FakeSink(socket, framed);
+    return new FakeSink(socket, sink, framed);
+  }
+
+  /** Resolves once the receiver has acknowledged `epoch` (or null, its first ack: none applied). */
+  async acked(epoch: number | null): Promise<void> {
+    const done = (): boolean =>
+      epoch === null ? this.acks.length > 0 : this.acks.some((a) => a !== null && a >= epoch);
+    while (!done()) await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
   }
 
   /** The body the at-least-once sink would have written for `records`. */
@@ -189,6 +209,11 @@ describe('in process', () => {
       await second.txn(3, []);
       await second.txn(4, records('a', 5, 7));
       await second.txn(6, records('a', 8, 9));
+      await second.acked(6);
+      // Its first ack, on the hello, says what was applied before it connected.
+      expect(second.acks[0]).toBe(3);
+      // The first connection's, on its hello: none applied yet.
+      expect(first.acks[0]).toBeNull();
       await finished(second.socket);
       const [, again] = await closedCount(2);
       expect(again).toMatchObject({ transactions: 2, duplicates: 2 });

@@ -438,25 +438,13 @@ class FakeOutput implements Output {
   }
 }
 
-/** A transaction as text: `[checkpoint:body]`. */
-const txn = (k: number, body: Uint8Array): Uint8Array =>
-  Buffer.from(`[${k}:${Buffer.from(body).toString()}]`);
-
-function writer(threads: number, exactlyOnce = true) {
+function writer(threads: number) {
   const scheduler = new FakeScheduler();
   const output = new FakeOutput();
   const checkpoints = new CheckpointCollector();
   checkpoints.expected = 1;
-  let kicks = 0;
-  const loop = { kick: () => kicks++ } as unknown as ThreadLoop;
-  const w = new SinkWriterActor(
-    scheduler as unknown as Scheduler,
-    loop,
-    output,
-    0,
-    checkpoints,
-    exactlyOnce ? txn : undefined,
-  );
+  const loop = { kick: () => undefined } as unknown as ThreadLoop;
+  const w = new SinkWriterActor(scheduler as unknown as Scheduler, loop, output, 0, checkpoints);
   w.self = WRITER;
   w.barriers.expected = threads;
   /** A chunk from an encoder, in epoch parity `bit`, holding `count` outputs. */
@@ -472,112 +460,12 @@ function writer(threads: number, exactlyOnce = true) {
       pending: s.pending.map(([k, body]) => [k, Buffer.from(body).toString()]),
     }));
   };
-  return {
-    w,
-    output,
-    scheduler,
-    chunk,
-    barrier,
-    commit,
-    recorded,
-    part: (id: number) => checkpoints.wait(id),
-    kicks: () => kicks,
-  };
+  return { w, output, chunk, barrier, commit, recorded };
 }
-
-describe('SinkWriterActor, exactly once', () => {
-  it('holds output per checkpoint and releases it only at commit, one transaction per checkpoint, in order', async () => {
-    const { w, output, chunk, barrier, commit, recorded } = writer(2);
-    chunk(0, 'a');
-    chunk(1, 'n'); // thread 1 passed barrier 1
-    barrier(1);
-    chunk(0, 'b', 2); // thread 2 has not
-    barrier(1);
-    expect(await recorded(1)).toEqual([{ sink: 0, pending: [[1, 'ab']] }]);
-    chunk(1, 'c');
-    barrier(2);
-    barrier(2);
-    // Checkpoint 2's record holds 1 as well: it is not committed yet.
-    expect(await recorded(2)).toEqual([
-      {
-        sink: 0,
-        pending: [
-          [1, 'ab'],
-          [2, 'nc'],
-        ],
-      },
-    ]);
-    expect(output.writes).toEqual([]);
-    commit(1);
-    expect(output.writes).toEqual(['[1:ab]']);
-    expect(w.counters.outputs).toBe(3);
-    chunk(0, 'd'); // epoch 3, not yet taken
-    commit(2);
-    expect(output.writes).toEqual(['[1:ab]', '[2:nc]']);
-    // Two checkpoints taken, only the newer commit heard: both go, oldest first, one each.
-    barrier(3);
-    barrier(3);
-    chunk(1, 'e');
-    barrier(4);
-    barrier(4);
-    expect(output.writes).toHaveLength(2);
-    commit(4);
-    expect(output.writes).toEqual(['[1:ab]', '[2:nc]', '[3:d]', '[4:e]']);
-    expect(w.counters.outputs).toBe(7);
-    // A repeated commit writes nothing more.
-    commit(4);
-    expect(output.writes).toHaveLength(4);
-  });
-
-  it('a checkpoint with no output is still one (empty) transaction', async () => {
-    const { output, barrier, commit, recorded } = writer(1);
-    barrier(1);
-    expect(await recorded(1)).toEqual([{ sink: 0, pending: [[1, '']] }]);
-    commit(1);
-    expect(output.writes).toEqual(['[1:]']);
-  });
-
-  it('restore() writes the restored checkpoints again at once, in order, then carries on', async () => {
-    const first = writer(1);
-    first.chunk(0, 'x');
-    first.barrier(1);
-    first.chunk(1, 'y');
-    first.barrier(2);
-    const saved = (await first.part(2)).sinks[0]!.pending;
-    expect(first.output.writes).toEqual([]);
-    // The worker crashed before commit 2 reached it; checkpoint 2 committed.
-    const second = writer(1);
-    second.w.restore(saved);
-    expect(second.output.writes).toEqual(['[1:x]', '[2:y]']);
-    second.chunk(0, 'z');
-    second.barrier(3);
-    expect(await second.recorded(3)).toEqual([{ sink: 0, pending: [[3, 'z']] }]);
-    second.commit(3);
-    expect(second.output.writes).toEqual(['[1:x]', '[2:y]', '[3:z]']);
-  });
-
-  it('a congested output queues released transactions in order and resumes the writer when writable', () => {
-    const { w, output, scheduler, chunk, barrier, commit, kicks } = writer(1);
-    chunk(0, 'a');
-    barrier(1);
-    chunk(1, 'b');
-    barrier(2);
-    output.writable = false;
-    commit(2);
-    expect(output.writes).toEqual([]);
-    expect(w.paused).toBe(true);
-    output.writable = true;
-    output.onWritable();
-    expect(output.writes).toEqual(['[1:a]', '[2:b]']);
-    expect(w.paused).toBe(false);
-    expect(scheduler.resumed).toEqual([WRITER]);
-    expect(kicks()).toBe(1);
-  });
-});
 
 describe('SinkWriterActor, at least once', () => {
   it('writes chunks as they come, whatever their epoch, and records nothing held', async () => {
-    const { output, chunk, barrier, commit, recorded } = writer(2, false);
+    const { output, chunk, barrier, commit, recorded } = writer(2);
     chunk(0, 'a');
     chunk(1, 'b');
     barrier(1);

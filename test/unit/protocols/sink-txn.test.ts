@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_SINK_TXN_BYTES,
   encodeFrame,
   encodeSinkTxn,
+  encodeSinkTxnAck,
   encodeSinkTxnHeader,
   encodeSinkTxnHello,
   encodeSinkTxnMessage,
@@ -14,6 +15,7 @@ import {
   MAX_SINK_TXN_MESSAGE_BYTES,
   nextTxnConnectionState,
   RooError,
+  SinkAckParser,
   SINK_TXN_MAGIC,
   SINK_TXN_PROTOCOL_VERSION,
   type SinkTxnMessage,
@@ -132,6 +134,8 @@ function streamOf(conn: { sink: string; txns: { epoch: number; bytes: Uint8Array
 const samples: readonly SinkTxnMessage[] = [
   { type: 'hello', version: 1, sink: 'worker1/word totals' },
   { type: 'txn', version: 1, epoch: 7, bytes: 12 },
+  { type: 'ack', version: 1, sink: 'worker1/word totals', applied: 7 },
+  { type: 'ack', version: 1, sink: 'worker2/tcp sink', applied: null },
 ];
 
 describe('sink transaction messages', () => {
@@ -149,9 +153,17 @@ describe('sink transaction messages', () => {
       epoch: fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat()),
       bytes: fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat()),
     }),
+    fc.record({
+      type: fc.constant('ack' as const),
+      version: fc.constant(SINK_TXN_PROTOCOL_VERSION),
+      sink: fc
+        .string({ unit: 'grapheme', minLength: 1, maxLength: 100 })
+        .map((s) => s.slice(0, 300)),
+      applied: fc.option(fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat()), { nil: null }),
+    }),
   );
 
-  it('round-trips both kinds', () => {
+  it('round-trips every kind', () => {
     fc.assert(
       fc.property(message, (m) => {
         expect(decodeSinkTxnMessage(encodeSinkTxnMessage(m))).toEqual(m);
@@ -225,6 +237,11 @@ describe('sink transaction messages', () => {
       [{ ...samples[1]!, epoch: '3' }, /'epoch'/],
       [{ type: 'txn', version: 1, epoch: 3 }, /'bytes'.*got nothing/],
       [{ ...samples[1]!, bytes: -5 }, /'bytes'/],
+      [{ ...samples[2]!, applied: -1 }, /'applied'.*non-negative safe integer/],
+      [{ ...samples[2]!, applied: '7' }, /'applied'/],
+      [{ type: 'ack', version: 1, sink: 'x' }, /'applied'.*got nothing/],
+      [{ type: 'ack', version: 1, applied: 1 }, /'sink'.*got nothing/],
+      [{ ...samples[2]!, epoch: 1 }, /unexpected field "epoch" in a 'ack'/],
       [[1, 2], /must be a map/],
       ['hello', /must be a map/],
     ];
@@ -245,6 +262,8 @@ describe('sink transaction messages', () => {
     expectCode(() => encodeSinkTxnHeader(-1, 0), ErrorCode.BadMessage);
     expectCode(() => encodeSinkTxnHeader(1, 0.5), ErrorCode.BadMessage);
     expectCode(() => encodeSinkTxn(Number.NaN, []), ErrorCode.BadMessage);
+    expectCode(() => encodeSinkTxnAck('', 1), ErrorCode.BadMessage);
+    expectCode(() => encodeSinkTxnAck('s', -1), ErrorCode.BadMessage);
   });
 
   it('keeps the longest hello within the message limit', () => {
@@ -480,6 +499,11 @@ describe('TxnConnectionParser', () => {
       ],
       [Buffer.concat([hello, hello.subarray(8)]), ErrorCode.BadMessage, /second hello.*"s"/],
       [
+        Buffer.concat([hello, encodeSinkTxnAck('s', 1)]),
+        ErrorCode.BadMessage,
+        /'ack' from the sink/,
+      ],
+      [
         Buffer.concat([magic, frame({ type: 'hello', version: 2, sink: 's' })]),
         ErrorCode.BadVersion,
         /version 2/,
@@ -586,5 +610,72 @@ describe('TxnConnectionParser', () => {
     expectCode(() => nextTxnConnectionState('plain', 'hello'), ErrorCode.Internal);
     expectCode(() => nextTxnConnectionState('header', 'hello'), ErrorCode.Internal);
     expectCode(() => nextTxnConnectionState('failed', 'plain'), ErrorCode.Internal);
+  });
+});
+
+describe('SinkAckParser (the sink reading its receiver)', () => {
+  const acks = fc.array(
+    fc.option(fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat()), { nil: null }),
+    {
+      maxLength: 10,
+    },
+  );
+
+  it('reports every ack, however the bytes are split', () => {
+    fc.assert(
+      fc.property(sinkId, acks, cuts, (sink, applied, at) => {
+        const bytes = Buffer.concat(applied.map((a) => encodeSinkTxnAck(sink, a)));
+        const parser = new SinkAckParser(sink);
+        const seen: (number | null)[] = [];
+        for (const chunk of split(bytes, at)) parser.push(chunk, (ack) => seen.push(ack.applied));
+        expect(seen).toEqual(applied);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('holds a truncated ack until the rest arrives, reporting nothing before', () => {
+    const bytes = encodeSinkTxnAck('s', 5);
+    for (let n = 0; n < bytes.length; n++) {
+      const parser = new SinkAckParser('s');
+      const seen: unknown[] = [];
+      parser.push(bytes.subarray(0, n), (a) => seen.push(a));
+      expect(seen).toEqual([]);
+      parser.push(bytes.subarray(n), (a) => seen.push(a.applied));
+      expect(seen).toEqual([5]);
+    }
+  });
+
+  it('on garbage throws only RooError, then is fail-stop', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), (bytes) => {
+        const parser = new SinkAckParser('s');
+        let failure: unknown;
+        try {
+          parser.push(Buffer.from(bytes), () => undefined);
+        } catch (e) {
+          failure = e;
+        }
+        if (failure === undefined) return;
+        expect(failure).toBeInstanceOf(RooError);
+        expect(thrown(() => parser.push(encodeSinkTxnAck('s', 1), () => undefined))).toBe(failure);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses an ack of another sink, and the messages that go the other way', () => {
+    const cases: [Buffer, RegExp][] = [
+      [encodeSinkTxnAck('t', 1), /acknowledged sink "t" on the connection of sink "s"/],
+      [encodeSinkTxnHeader(1, 0), /sent a 'txn'/],
+      [encodeSinkTxnHello('s').subarray(SINK_TXN_MAGIC.length), /sent a 'hello'/],
+      [encodeFrame(Buffer.alloc(MAX_SINK_TXN_MESSAGE_BYTES + 1)), /exceeds the maximum/],
+    ];
+    for (const [bytes, pattern] of cases) {
+      const parser = new SinkAckParser('s');
+      const e = thrown(() => parser.push(bytes, () => undefined));
+      expect(e).toBeInstanceOf(RooError);
+      expect((e as RooError).message).toMatch(pattern);
+    }
   });
 });
