@@ -131,13 +131,14 @@ describe('planRecovery', () => {
   });
 
   it('refuses a ledger of another output file', () => {
-    const other = bytesOf([{ ...open(), output: '/elsewhere.txt' }]);
+    const other = bytesOf([{ type: 'open', version: 1, output: '/elsewhere.txt', length: 0 }]);
     expect(refused(facts(other, 0)).message).toMatch(/records output \/elsewhere.txt/);
   });
 
   it('refuses a ledger damaged before its last record, or not a ledger at all', () => {
     const damaged = bytesOf(history);
-    damaged[LEDGER_MAGIC.length + encodeLedgerRecord(history[0]!).length + 20] ^= 0x55;
+    const at = LEDGER_MAGIC.length + encodeLedgerRecord(history[0]!).length + 20;
+    damaged[at] = damaged[at]! ^ 0x55;
     expect(refused(facts(damaged, 40)).message).toMatch(/fails its checksum/);
     expect(refused(facts(Buffer.from('hello world'), 40)).message).toMatch(/bad magic/);
   });

@@ -175,7 +175,7 @@ describe('scanLedger', () => {
     const whole = bytesOf(records);
     const last = encodeLedgerRecord(records[1]!).length;
     const scribbled = Buffer.from(whole);
-    scribbled[scribbled.length - 2] ^= 0xff;
+    scribbled[scribbled.length - 2] = scribbled[scribbled.length - 2]! ^ 0xff;
     for (const damaged of [scribbled, Buffer.concat([whole, Buffer.alloc(40)])]) {
       const scan = scanLedger(damaged);
       expect(scan.kind).toBe('records');
@@ -194,7 +194,8 @@ describe('scanLedger', () => {
     ];
     const whole = bytesOf(records);
     const middle = Buffer.from(whole);
-    middle[LEDGER_MAGIC.length + encodeLedgerRecord(records[0]!).length + 14] ^= 0xff;
+    const at = LEDGER_MAGIC.length + encodeLedgerRecord(records[0]!).length + 14;
+    middle[at] = middle[at]! ^ 0xff;
     const shrinking = bytesOf([
       records[0]!,
       records[2]!,
