@@ -158,7 +158,14 @@ function exactlyOnce(config: Plan['sinks'][number]['config']): boolean {
 function openWriter(config: Plan['sinks'][number]['config'], sink: number): SinkWriter | undefined {
   if (config.kind === 'tcp-sink' && exactlyOnce(config)) {
     const output = new TxnOutput(config.address, `${data.workerName}/${config.name}`, log);
-    return new TxnSinkWriterActor(scheduler, loop, output, config.maxUnackedBytes, sink, checkpoints);
+    return new TxnSinkWriterActor(
+      scheduler,
+      loop,
+      output,
+      config.maxUnackedBytes,
+      sink,
+      checkpoints,
+    );
   }
   let output: Output;
   switch (config.kind) {

@@ -33,7 +33,6 @@ import { DEFAULT_SINK_MAX_UNACKED_BYTES } from '../api/connectors.js';
 /** Without acks, the newest transactions written that are written again after a reconnect. */
 export const RESEND_WITHOUT_ACKS = 3;
 
-
 /** One checkpoint's output. */
 export interface HeldTxn {
   /** The checkpoint id: the transaction's epoch. */
