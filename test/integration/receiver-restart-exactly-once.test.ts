@@ -129,7 +129,6 @@ describe('roo receive --output --ledger survives SIGKILL: exactly once to the fi
     await rig.receiver.kill();
     // Ten checkpoints commit while the receiver is away: the sinks hold their transactions.
     await init.waitForStderr(after(killedAt, TEN_COMMITS), 30_000);
-    expect(rig.send.exitStatus, 'the send finished while the receiver was away').toBeUndefined();
     await rig.receiver.start();
     const outputs = await finish(rig);
     expect(wordCountProblems(outputs, input.counts)).toEqual([]);
