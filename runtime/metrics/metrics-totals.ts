@@ -22,7 +22,7 @@ export interface Flow {
   timeNs: number;
   /** Latencies recorded. */
   recorded: number;
-  /** The latest report's histogram. */
+  /** The histogram of the latest report that recorded any latency (a quiet period keeps the one before). */
   last: Hist;
 }
 
@@ -56,7 +56,7 @@ function addFlow(f: Flow, messages: number, latency: Hist): void {
   f.messages += messages;
   f.timeNs += latency.sum;
   f.recorded += latency.count;
-  f.last = latency;
+  if (latency.count > 0) f.last = latency;
 }
 
 /** The value of `key` in `map`, created if there is room for it; undefined at the bound. */

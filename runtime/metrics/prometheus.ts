@@ -4,8 +4,9 @@
  * read from the store at each scrape (so a worker that ages out of the store
  * leaves the page with it). Counters are the receiver's running totals
  * (metrics-totals.ts: sums of the workers' per-period counts since the
- * receiver first heard each worker); latencies are gauges of the latest
- * period's percentiles, in seconds, with a `quantile` label; the time spent
+ * receiver first heard each worker); latencies are gauges of the
+ * percentiles of the latest period that recorded any (a quiet period keeps
+ * the figures before it), in seconds, with a `quantile` label; the time spent
  * is a counter, so `rate(time) / rate(messages)` is the mean latency.
  * docs/metrics.md lists the names.
  */

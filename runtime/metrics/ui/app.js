@@ -313,19 +313,27 @@ function renderCheckpoints(app) {
 }
 
 function renderEvents(app) {
-  $('events').replaceChildren(
-    ...[...app.events]
-      .reverse()
-      .map((e) =>
-        el(
-          'li',
-          { 'data-testid': 'event', 'data-kind': e.kind },
-          el('time', {}, fmtTime(e.at)),
-          el('span', { class: `kind ${e.kind}` }, e.kind),
-          `${e.worker}: ${e.text}`,
-        ),
+  const items = [...app.events]
+    .reverse()
+    .map((e) =>
+      el(
+        'li',
+        { 'data-testid': 'event', 'data-kind': e.kind },
+        el('time', {}, fmtTime(e.at)),
+        el('span', { class: `kind ${e.kind}` }, e.kind),
+        `${e.worker}: ${e.text}`,
       ),
-  );
+    );
+  if (items.length === 0) {
+    items.push(
+      el(
+        'li',
+        { class: 'hint', 'data-testid': 'no-events' },
+        'no event yet: recoveries, migrations, rebalances, joins and leaves show here',
+      ),
+    );
+  }
+  $('events').replaceChildren(...items);
 }
 
 function renderBackpressure(app) {
