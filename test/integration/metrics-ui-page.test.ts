@@ -11,7 +11,11 @@ import type { Socket } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatAddress } from '../../protocols/address.js';
-import { startMetricsService, type MetricsService } from '../../runtime/metrics/index.js';
+import {
+  startMetricsService,
+  type MetricsService,
+  type MetricsStoreOptions,
+} from '../../runtime/metrics/index.js';
 import {
   closed,
   connect,
@@ -45,12 +49,14 @@ afterEach(async () => {
 /** A metrics service on free ports, and a page open on its UI. */
 async function open(
   viewport = { width: 1200, height: 900 },
+  store: MetricsStoreOptions = {},
 ): Promise<{ page: Page; s: MetricsService }> {
   service = await startMetricsService({
     listen: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     log: () => undefined,
     pushIntervalMs: 50,
+    store,
   });
   const page = await browser!.newPage({ viewport });
   await page.goto(`http://${formatAddress(service.ui.address)}/`);
@@ -170,6 +176,37 @@ describe('the metrics UI page', () => {
       view: window.innerWidth,
     }));
     expect(widths.page).toBeLessThanOrEqual(widths.view);
+    await page.close();
+  });
+
+  it('holds no more than the window of points however long it stays open', async () => {
+    // 100 ms points and a 2 s window: the page sees many windows pass in a few seconds.
+    const { page, s } = await open(undefined, { pointMs: 100, windowMs: 2000 });
+    const a = await worker(s, 'initializer');
+    const chart = '[data-testid="chart"][data-chart="app:rate"]';
+    let seq = 0;
+    /** Resolved once the feed has sent reports up to `at`. */
+    let sent: { at: number; resolve: () => void } | undefined;
+    const feed = setInterval(() => {
+      a.write(frame(report('initializer', seq++, Date.now(), 5)));
+      if (sent !== undefined && seq >= sent.at) sent.resolve();
+    }, 25);
+    try {
+      // The chart fills to about one window of points...
+      await page.waitForFunction(
+        ([selector, n]) =>
+          Number(document.querySelector(selector)?.getAttribute('data-points')) >= n,
+        [chart, 15] as const,
+        { timeout: WAIT_MS },
+      );
+      // ...and after three more windows' worth of reports it holds no more than that.
+      await new Promise<void>((resolve) => (sent = { at: seq + 250, resolve }));
+      const points = Number(await page.getAttribute(chart, 'data-points'));
+      expect(points).toBeGreaterThanOrEqual(15);
+      expect(points).toBeLessThanOrEqual(21);
+    } finally {
+      clearInterval(feed);
+    }
     await page.close();
   });
 });

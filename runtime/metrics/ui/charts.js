@@ -69,6 +69,8 @@ export function chart(key, parent, title, points, kind) {
   }
   if (c.box.parentElement !== parent) parent.append(c.box);
   c.used = true;
+  // How many points the chart holds (for tests: the page's memory stays bounded).
+  c.box.dataset.points = String(xs.length);
   return c.box;
 }
 

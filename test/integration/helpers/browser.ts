@@ -20,6 +20,7 @@ declare global {
   /** The page's document, in the functions run in the browser. */
   const document: {
     readonly documentElement: { readonly scrollWidth: number };
+    querySelector(selector: string): PageElement | null;
     querySelectorAll(selector: string): Iterable<PageElement> & ArrayLike<PageElement>;
   };
   /** The page's window, in the functions run in the browser. */
