@@ -12,6 +12,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /** The largest length a 4-byte header can carry. */
 const MAX_U32 = 0xffffffff;
+/** Bytes first set aside for a frame split across chunks (more as more arrives). */
+export const FIRST_BODY_BYTES = 64 * 1024;
 
 /** Returns header + payload as one buffer. */
 export function encodeFrame(payload: Uint8Array): Buffer {
@@ -51,18 +53,24 @@ export function writeFrameHeader(target: Uint8Array, offset: number, length: num
  * Fail-stop: once `push` has thrown (a frame too large, or `onFrame` threw),
  * the position in the stream is lost, so every later `push` and `end` throws
  * too rather than read payload bytes as headers; the caller closes the
- * connection. A frame split across chunks is copied once into a buffer of its
- * announced size, so a large frame arriving in small chunks costs linear, not
- * quadratic, copying.
+ * connection. A frame split across chunks is gathered into a buffer that
+ * starts at {@link FIRST_BODY_BYTES} (or the announced size, if smaller) and
+ * doubles as bytes arrive, up to the announced size: a large frame arriving
+ * in small chunks costs linear, not quadratic, copying, and a header that
+ * announces 16 MiB and then stalls holds what arrived, not 16 MiB (a peer
+ * opening many such connections would otherwise make the process reserve
+ * 16 MiB each for bytes it never sends).
  */
 export class FrameDecoder {
   private readonly maxFrameBytes: number;
   /** Header bytes of the frame in progress; meaningful while `body` is undefined. */
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFill = 0;
-  /** Payload of the frame in progress, allocated once its header is complete. */
+  /** Payload of the frame in progress so far, allocated once its header is complete. */
   private body: Buffer | undefined;
   private bodyFill = 0;
+  /** The announced length of the frame in progress. */
+  private bodyLength = 0;
   /** Set while `onFrame` runs, to refuse a re-entrant `push`. */
   private delivering = false;
   /** The error that stopped the decoder; rethrown by every later call. */
@@ -86,6 +94,11 @@ export class FrameDecoder {
   /** Bytes held waiting for the rest of a frame. */
   get bufferedBytes(): number {
     return this.body === undefined ? this.headerFill : FRAME_HEADER_BYTES + this.bodyFill;
+  }
+
+  /** Bytes set aside for the frame in progress (at most twice what arrived, or 64 KiB). */
+  get reservedBytes(): number {
+    return this.body === undefined ? 0 : this.body.length;
   }
 
   /**
@@ -119,7 +132,7 @@ export class FrameDecoder {
       }
       pos = this.absorb(chunk, pos);
       const body = this.body;
-      if (body !== undefined && this.bodyFill === body.length) {
+      if (body !== undefined && this.bodyFill === this.bodyLength) {
         this.body = undefined;
         this.bodyFill = 0;
         frames++;
@@ -155,10 +168,19 @@ export class FrameDecoder {
       const len = this.header.readUInt32BE(0);
       this.checkLength(len);
       this.headerFill = 0;
-      this.body = Buffer.allocUnsafe(len);
+      this.body = Buffer.allocUnsafe(Math.min(len, FIRST_BODY_BYTES));
       this.bodyFill = 0;
+      this.bodyLength = len;
     }
-    const take = Math.min(this.body.length - this.bodyFill, end - pos);
+    const take = Math.min(this.bodyLength - this.bodyFill, end - pos);
+    if (this.bodyFill + take > this.body.length) {
+      // Room for what arrived, at least doubling, never past the announced length.
+      const grown = Buffer.allocUnsafe(
+        Math.min(this.bodyLength, Math.max(this.body.length * 2, this.bodyFill + take)),
+      );
+      this.body.copy(grown, 0, 0, this.bodyFill);
+      this.body = grown;
+    }
     chunk.copy(this.body, this.bodyFill, pos, pos + take);
     this.bodyFill += take;
     return pos + take;
@@ -206,5 +228,6 @@ export class FrameDecoder {
     this.headerFill = 0;
     this.body = undefined;
     this.bodyFill = 0;
+    this.bodyLength = 0;
   }
 }

@@ -7,7 +7,8 @@
  * Bytes only: encoding and validation are protocols/control-message.ts's.
  */
 import { WebSocket, WebSocketServer } from 'ws';
-import { formatAddress, type Address } from '../../protocols/index.js';
+import { ErrorCode, formatAddress, RooError, type Address } from '../../protocols/index.js';
+import { ErrorReporter } from '../logging/error-reporter.js';
 import type { Logger } from '../logging/logger.js';
 
 /** Largest control message accepted (a reconfiguration ships key groups in chunks well below it). */
@@ -29,20 +30,33 @@ export class ControlServer {
 
   private constructor(wss: WebSocketServer, events: ControlServerEvents, log: Logger) {
     this.wss = wss;
+    // Anyone can connect: what a connection does wrong is counted and logged at most every few seconds.
+    const errors = new ErrorReporter(log);
     wss.on('connection', (ws, req) => {
       const id = this.next++;
       this.sockets.set(id, ws);
       ws.on('message', (data, isBinary) => {
         if (!isBinary) {
-          log.warn(
-            `control connection #${id} from ${req.socket.remoteAddress} sent text; closing it`,
+          errors.report(
+            new RooError(
+              ErrorCode.BadMessage,
+              `control connection #${id} from ${req.socket.remoteAddress} sent text; closing it`,
+            ),
+            ErrorCode.BadMessage,
+            'control channel (text)',
           );
           ws.close(1003, 'binary control messages only');
           return;
         }
         events.message(id, Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
       });
-      ws.on('error', (err) => log.warn(`control connection #${id}: ${err.message}`));
+      ws.on('error', (err) =>
+        errors.report(
+          new RooError(ErrorCode.BadMessage, `control connection #${id}: ${err.message}`),
+          ErrorCode.BadMessage,
+          'control channel (connection)',
+        ),
+      );
       ws.on('close', () => {
         this.sockets.delete(id);
         events.closed(id);

@@ -39,6 +39,8 @@ import {
   type ClusterResilience,
   type NodeShared,
 } from './cluster-node.js';
+import { ErrorReporter } from '../logging/error-reporter.js';
+import { checkSender } from './control-sender.js';
 import { ControlServer } from './control-transport.js';
 import {
   initialState,
@@ -395,7 +397,20 @@ export async function startInitializerNode(
     state = r.state;
     for (const d of r.decisions) execute(d);
   };
+  /** Bad and refused control messages: counted and logged, at most every few seconds per kind. */
+  const controlErrors = new ErrorReporter(log);
   const observe = (m: ControlMessage, connection: number) => {
+    const verdict = checkSender(m, connection, names);
+    if (verdict.kind === 'refused') {
+      const closing = verdict.stranger ? '; closing it' : '';
+      controlErrors.report(
+        new RooError(ErrorCode.BadMessage, `ignored ${verdict.reason}${closing}`),
+        ErrorCode.BadMessage,
+        'control channel (sender)',
+      );
+      if (verdict.stranger) listener.server?.drop(connection, 'not a member');
+      return;
+    }
     if (reconfigurations?.observe(m) === true) return;
     switch (m.type) {
       case 'hello': {
@@ -464,8 +479,13 @@ export async function startInitializerNode(
         try {
           m = decodeControlMessage(bytes);
         } catch (err) {
-          log.error(
-            `bad control message on connection #${connection}: ${(err as Error).message}; closing it`,
+          controlErrors.report(
+            new RooError(
+              err instanceof RooError ? err.code : ErrorCode.BadMessage,
+              `bad control message on connection #${connection}: ${(err as Error).message}; closing it`,
+            ),
+            ErrorCode.BadMessage,
+            'control channel',
           );
           listener.server?.drop(connection, 'bad control message');
           return;

@@ -19,7 +19,6 @@
  */
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,98 +39,14 @@ import {
   wordCountProblems,
 } from './helpers/key-outputs.js';
 import { ROOT, rooSend, runRoo } from './helpers/processes.js';
+import { frame, raw, wsHeader, wsSend } from './helpers/raw-socket.js';
 
 const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
 const reference = referenceWordCounts(readFileSync(GPL, 'utf8'));
 const words = total(reference);
-/** How long a worker may take to close a bad connection. */
-const CLOSE_WITHIN_MS = 5_000;
 /** The control channel's largest message (runtime/cluster/control-transport.ts). */
 const MAX_CONTROL_BYTES = 16 * 1024 * 1024;
 const plainPackr = new Packr({ useRecords: false });
-
-function split(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
-}
-
-/**
- * Opens a TCP connection, optionally does a WebSocket handshake by hand,
- * writes `bytes` and, if `end`, half-closes. Resolves with whether the
- * worker closed the connection within {@link CLOSE_WITHIN_MS} (false if it
- * was still open, after which it is destroyed) and what it answered.
- */
-async function raw(
-  address: string,
-  bytes: Buffer,
-  options: { handshake?: boolean; end?: boolean } = {},
-): Promise<{ closed: boolean; answer: string }> {
-  const socket = createConnection(split(address));
-  socket.on('error', () => undefined);
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  const closed = once(socket, 'close').then(() => true);
-  await once(socket, 'connect');
-  if (options.handshake === true) {
-    socket.write(
-      'GET / HTTP/1.1\r\nHost: roo\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    );
-    while (!Buffer.concat(chunks).toString('latin1').includes('\r\n\r\n')) {
-      await Promise.race([once(socket, 'data'), closed]);
-      if (socket.destroyed) break;
-    }
-    expect(Buffer.concat(chunks).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
-  }
-  socket.write(bytes);
-  if (options.end === true) socket.end();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), CLOSE_WITHIN_MS);
-  });
-  const result = await Promise.race([closed, timeout]);
-  clearTimeout(timer);
-  socket.destroy();
-  return { closed: result, answer: Buffer.concat(chunks).toString('latin1') };
-}
-
-/** A WebSocket frame header (FIN, binary, masked) announcing `length` bytes, and its mask. */
-function wsHeader(length: number): Buffer {
-  const header = Buffer.alloc(2 + 8 + 4);
-  header[0] = 0x82;
-  header[1] = 0x80 | 127;
-  header.writeBigUInt64BE(BigInt(length), 2);
-  header.writeUInt32BE(0x01020304, 10);
-  return header;
-}
-
-/**
- * Sends `message` over a real WebSocket client and resolves with the close
- * code the worker ended the connection with (or 0 if it left it open for
- * {@link CLOSE_WITHIN_MS}).
- */
-async function wsSend(address: string, message: Buffer | string): Promise<number> {
-  const ws = new WebSocket(`ws://${address}`);
-  ws.on('error', () => undefined);
-  const closed = once(ws, 'close').then(([code]) => code as number);
-  await once(ws, 'open');
-  ws.send(message, { binary: typeof message !== 'string' });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<number>((resolve) => {
-    timer = setTimeout(() => resolve(0), CLOSE_WITHIN_MS);
-  });
-  const code = await Promise.race([closed, timeout]);
-  clearTimeout(timer);
-  ws.terminate();
-  return code;
-}
-
-/** A 4-byte big-endian length header (announcing `announced`) and `body`. */
-function frame(body: Buffer, announced = body.length): Buffer {
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(announced);
-  return Buffer.concat([header, body]);
-}
 
 let out: LineReceiver;
 let cluster: Cluster;

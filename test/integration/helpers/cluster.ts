@@ -458,7 +458,7 @@ export class LineReceiver {
   /** Connections accepted so far. */
   connections = 0;
   private readonly sockets = new Set<Socket>();
-  private waiters: { n: number; resolve: () => void }[] = [];
+  private waiters: { done: (lines: readonly string[]) => boolean; resolve: () => void }[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -483,10 +483,26 @@ export class LineReceiver {
 
   /** Resolves once at least `n` lines have arrived; rejects after `timeoutMs` with `describe()`. */
   waitForLines(n: number, timeoutMs: number, describe: () => string = () => ''): Promise<void> {
-    if (this.lines.length >= n) return Promise.resolve();
+    return this.waitUntil(
+      () => this.lines.length >= n,
+      timeoutMs,
+      () => `waiting for ${n} lines (have ${this.lines.length})\n${describe()}`,
+    );
+  }
+
+  /**
+   * Resolves once `done(lines)` holds, checked now and whenever lines arrive;
+   * rejects after `timeoutMs` with `describe()`.
+   */
+  waitUntil(
+    done: (lines: readonly string[]) => boolean,
+    timeoutMs: number,
+    describe: () => string = () => 'waiting for a condition on the lines',
+  ): Promise<void> {
+    if (done(this.lines)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter = {
-        n,
+        done,
         resolve: () => {
           clearTimeout(timer);
           resolve();
@@ -494,11 +510,7 @@ export class LineReceiver {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${n} lines (have ${this.lines.length})\n${describe()}`,
-          ),
-        );
+        reject(new Error(`timed out after ${timeoutMs} ms ${describe()}`));
       }, timeoutMs);
       this.waiters.push(waiter);
     });
@@ -530,8 +542,8 @@ export class LineReceiver {
   }
 
   private poke(): void {
-    const due = this.waiters.filter((w) => this.lines.length >= w.n);
-    this.waiters = this.waiters.filter((w) => this.lines.length < w.n);
+    const due = this.waiters.filter((w) => w.done(this.lines));
+    this.waiters = this.waiters.filter((w) => !due.includes(w));
     for (const w of due) w.resolve();
   }
 }

@@ -78,3 +78,53 @@ export function wordCountProblems(
   }
   return problems;
 }
+
+/**
+ * Like {@link wordCountProblems}, for a stream that also carried other
+ * input whose counts are known only within bounds (garbage sent to a TCP
+ * source is application input too): for every word the outputs must still
+ * be exactly 1, 2, ..., n in order, where n lies between the reference count
+ * and the reference count plus `extra(word)`, the most times the other
+ * input could have held the word.
+ */
+export function boundedWordCountProblems(
+  outputs: KeyOutputs,
+  reference: ReadonlyMap<string, number>,
+  extra: (word: string) => number,
+  limit = 20,
+): string[] {
+  const problems: string[] = [];
+  for (const [word, seen] of outputs) {
+    if (seen.some((c, i) => c !== i + 1)) {
+      problems.push(
+        `'${word}': outputs are not 1..${seen.length} in order: ${seen.slice(0, 30).join(',')}`,
+      );
+    }
+    if (problems.length >= limit) return problems;
+  }
+  for (const [word, n] of [...reference, ...[...outputs.keys()].map((w) => [w, 0] as const)]) {
+    if (n === 0 && reference.has(word)) continue;
+    const got = outputs.get(word)?.length ?? 0;
+    const most = n + extra(word);
+    if (got < n || got > most) {
+      problems.push(`'${word}': ${got} outputs, expected ${n === most ? n : `${n} to ${most}`}`);
+    }
+    if (problems.length >= limit) return problems;
+  }
+  return problems;
+}
+
+/**
+ * How many times `word` occurs (case-insensitively, overlapping) in any of
+ * `streams`, decoded as UTF-8: a bound on how often a source fed those bytes
+ * could have made the word (a word the source splits out of a frame's text
+ * is, as letters, a run inside the stream; a frame boundary can only cut
+ * words, never join them).
+ */
+export function occurrencesIn(streams: readonly string[], word: string): number {
+  let n = 0;
+  for (const text of streams) {
+    for (let at = text.indexOf(word); at >= 0; at = text.indexOf(word, at + 1)) n++;
+  }
+  return n;
+}

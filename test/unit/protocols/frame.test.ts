@@ -4,6 +4,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   ErrorCode,
+  FIRST_BODY_BYTES,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   RooError,
@@ -267,6 +268,34 @@ describe('FrameDecoder', () => {
     expect(got).toBe(size);
     // Linear copying takes milliseconds; the quadratic version took many seconds.
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  // Regression (found by the port fuzz test's "big length, then quiet" attacks):
+  // a header announcing up to 16 MiB reserved all of it at once, so a peer
+  // opening many connections that announce 16 MiB and stall made the process
+  // reserve 16 MiB for each, for bytes never sent.
+  it('sets aside what arrived (at most twice, or 64 KiB), not what the header announces', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: DEFAULT_MAX_FRAME_BYTES }),
+        fc.uint8Array({ maxLength: 300_000 }),
+        cuts,
+        (announced, body, cs) => {
+          const header = Buffer.alloc(FRAME_HEADER_BYTES);
+          header.writeUInt32BE(announced, 0);
+          const sent = Buffer.from(body.subarray(0, Math.max(0, announced - 1)));
+          const decoder = new FrameDecoder();
+          for (const chunk of split(Buffer.concat([header, sent]), cs)) {
+            decoder.push(chunk, () => expect.fail('an incomplete frame was delivered'));
+          }
+          expect(decoder.bufferedBytes).toBe(FRAME_HEADER_BYTES + sent.length);
+          expect(decoder.reservedBytes).toBeLessThanOrEqual(
+            Math.min(announced, Math.max(FIRST_BODY_BYTES, 2 * sent.length)),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   // Regression: when the callback threw, the rest of the chunk was dropped and
