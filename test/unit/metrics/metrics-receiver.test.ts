@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   MetricsStore,
   nextMetricsReceiverState,
@@ -133,5 +134,34 @@ describe('metrics receiver', () => {
     expect(store.apps.get(APP)!.workers.get('initializer')!.hello.pid).toBe(77);
     second.destroy();
     expect(() => nextMetricsReceiverState('closed', 'listening')).toThrow(/cannot move/);
+  });
+
+  it('survives any bytes, well-framed or not, and keeps serving', async () => {
+    const { store, receiver: r } = await start({ helloTimeoutMs: 200 });
+    const valid = frame(hello('worker2'));
+    // Random bytes; random payloads in frames; a valid hello cut anywhere or followed by garbage.
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+      fc.uint8Array({ maxLength: 64 }).map((b) => {
+        const f = Buffer.alloc(4 + b.length);
+        f.writeUInt32BE(b.length, 0);
+        Buffer.from(b).copy(f, 4);
+        return f;
+      }),
+      fc.nat({ max: valid.length }).map((n) => valid.subarray(0, n)),
+      fc.uint8Array({ maxLength: 32 }).map((b) => Buffer.concat([valid, Buffer.from(b)])),
+    );
+    await fc.assert(
+      fc.asyncProperty(input, async (bytes) => {
+        const s = await connect(r.address);
+        s.end(bytes);
+        await closed(s);
+      }),
+      { numRuns: 60 },
+    );
+    const ok = await connect(r.address);
+    ok.write(Buffer.concat([frame(hello('initializer')), frame(report('initializer', 0, 1, 3))]));
+    await until(() => store.apps.get(APP)?.workers.get('initializer')?.totals.reports === 1);
+    ok.destroy();
   });
 });
