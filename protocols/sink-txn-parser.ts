@@ -6,7 +6,7 @@
  * and the deduplication state live in runtime/ (runtime/cli/receive*.ts).
  */
 import { ErrorCode, RooError } from './errors.js';
-import { FRAME_HEADER_BYTES } from './frame.js';
+import { FIRST_BODY_BYTES, FRAME_HEADER_BYTES } from './frame.js';
 import { magicPrefix, matchMagic } from './magic.js';
 import {
   decodeSinkTxnMessage,
@@ -95,8 +95,15 @@ export class TxnConnectionParser {
   private messageFill = 0;
   /** The transaction whose body is arriving (state `body`). */
   private epoch = 0;
+  /**
+   * The body so far: it starts at FIRST_BODY_BYTES (or the announced size,
+   * if smaller) and doubles as bytes arrive, so a header announcing 256 MiB
+   * and then silence holds what arrived, not 256 MiB.
+   */
   private body: Buffer | undefined;
   private bodyFill = 0;
+  /** The announced size of the body in progress. */
+  private bodyLength = 0;
   private delivering = false;
   private failure: RooError | undefined;
 
@@ -125,6 +132,11 @@ export class TxnConnectionParser {
     return this.sinkId;
   }
 
+  /** Bytes set aside for the body in progress (at most twice what arrived, or 64 KiB). */
+  get reservedBytes(): number {
+    return this.body === undefined ? 0 : this.body.length;
+  }
+
   /** The transaction whose body is arriving, if any: what a close now would discard. */
   get pending(): PendingSinkTxn | undefined {
     if (this.current !== 'body' || this.sinkId === undefined || this.body === undefined) {
@@ -134,7 +146,7 @@ export class TxnConnectionParser {
       sink: this.sinkId,
       epoch: this.epoch,
       received: this.bodyFill,
-      bytes: this.body.length,
+      bytes: this.bodyLength,
     };
   }
 
@@ -300,8 +312,9 @@ export class TxnConnectionParser {
       return;
     }
     this.epoch = message.epoch;
-    this.body = Buffer.allocUnsafe(message.bytes);
+    this.body = Buffer.allocUnsafe(Math.min(message.bytes, FIRST_BODY_BYTES));
     this.bodyFill = 0;
+    this.bodyLength = message.bytes;
     this.move('body');
   }
 
@@ -311,20 +324,31 @@ export class TxnConnectionParser {
     if (body === undefined)
       throw this.fail(new RooError(ErrorCode.Internal, 'no body in state body'));
     let bytes: Buffer;
-    if (this.bodyFill === 0 && chunk.length - pos >= body.length) {
+    const length = this.bodyLength;
+    if (this.bodyFill === 0 && chunk.length - pos >= length) {
       // Fast path: the whole body is in this chunk; deliver a view, uncopied.
-      bytes = chunk.subarray(pos, pos + body.length);
-      pos += body.length;
+      bytes = chunk.subarray(pos, pos + length);
+      pos += length;
     } else {
-      const take = Math.min(body.length - this.bodyFill, chunk.length - pos);
-      chunk.copy(body, this.bodyFill, pos, pos + take);
+      const take = Math.min(length - this.bodyFill, chunk.length - pos);
+      let into = body;
+      if (this.bodyFill + take > into.length) {
+        // Room for what arrived, at least doubling, never past the announced size.
+        into = Buffer.allocUnsafe(
+          Math.min(length, Math.max(into.length * 2, this.bodyFill + take)),
+        );
+        body.copy(into, 0, 0, this.bodyFill);
+        this.body = into;
+      }
+      chunk.copy(into, this.bodyFill, pos, pos + take);
       this.bodyFill += take;
       pos += take;
-      if (this.bodyFill < body.length) return pos;
-      bytes = body;
+      if (this.bodyFill < length) return pos;
+      bytes = into;
     }
     this.body = undefined;
     this.bodyFill = 0;
+    this.bodyLength = 0;
     this.move('header');
     this.deliver(visit, { kind: 'txn', sink: this.sinkId ?? '', epoch: this.epoch, bytes });
     return pos;
@@ -362,6 +386,7 @@ export class TxnConnectionParser {
     this.messageFill = 0;
     this.body = undefined;
     this.bodyFill = 0;
+    this.bodyLength = 0;
     return error;
   }
 }

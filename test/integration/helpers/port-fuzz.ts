@@ -20,6 +20,12 @@ import {
   CONTROL_PROTOCOL_VERSION,
   DATA_PROTOCOL_VERSION,
   decodeControlMessage,
+  DEFAULT_MAX_SINK_TXN_BYTES,
+  encodeSinkTxnHeader,
+  encodeSinkTxnHello,
+  METRICS_PROTOCOL_VERSION,
+  SINK_TXN_MAGIC,
+  SINK_TXN_PROTOCOL_VERSION,
   encodeControlMessage,
   encodeDataMessage,
   EXTERNAL_PROTOCOL_VERSION,
@@ -29,8 +35,13 @@ import {
 import { encodeSourceAckOpening } from '../../../protocols/source-ack.js';
 import { frame, rawSession, WS_HANDSHAKE, wsFrame, wsSend, type RawPlan } from './raw-socket.js';
 
-/** The kinds of port a cluster listens on. */
-export type PortKind = 'source' | 'data' | 'control' | 'external';
+/**
+ * The kinds of port a cluster listens on: a worker's, `roo receive`'s (the
+ * exactly-once sinks' transactions and their acknowledgements) and `roo
+ * metrics`' (workers' reports, and the UI's HTTP and live feed).
+ */
+export type PortKind =
+  'source' | 'data' | 'control' | 'external' | 'receive' | 'metrics' | 'metrics-http';
 
 /** One bad connection: where it goes, and either raw bytes or one WebSocket message. */
 export interface Attack {
@@ -51,6 +62,9 @@ export interface Targets {
   readonly control: string;
   readonly data: readonly string[];
   readonly external: readonly string[];
+  readonly receive: string;
+  readonly metrics: string;
+  readonly metricsHttp: string;
 }
 
 /** What the cluster is called, so that spoofed messages can name its members. */
@@ -279,6 +293,59 @@ function rawAttack(
   );
 }
 
+/**
+ * What a stranger says to `roo receive` as an exactly-once sink: always the
+ * whole magic first (bytes before it would be plain output, copied through),
+ * then garbage, messages of the wrong shape, or a hello of a sink of its own
+ * ("fuzz-...") and a transaction whose body never arrives whole (a whole
+ * one would be applied: output like any sink's).
+ */
+const receivePayload: fc.Arbitrary<Uint8Array> = fc
+  .oneof(
+    smallBytes,
+    framesOf(messageLike(['hello', 'txn', 'ack'], SINK_TXN_PROTOCOL_VERSION)),
+    fc
+      .record({
+        id: fc.string({ minLength: 1, maxLength: 20 }),
+        epoch: fc.nat(),
+        announced: fc.integer({ min: 1, max: DEFAULT_MAX_SINK_TXN_BYTES }),
+        body: smallBytes,
+        header: fc.boolean(),
+      })
+      .map(({ id, epoch, announced, body, header }) => {
+        const hello = encodeSinkTxnHello(`fuzz-${id}`).subarray(SINK_TXN_MAGIC.length);
+        if (!header) return Buffer.concat([hello, body]);
+        const part = body.subarray(0, Math.max(0, announced - 1));
+        return Buffer.concat([hello, encodeSinkTxnHeader(epoch, announced), part]);
+      }),
+    fc.tuple(hugeLength, smallBytes).map(([n, b]) => frame(b, n)),
+  )
+  .chain((rest) => cut(fc.constant(rest)))
+  .map((rest) => Buffer.concat([SINK_TXN_MAGIC, rest]));
+
+/** What a stranger says to `roo metrics`' report port: frames, of garbage or of the wrong shape. */
+const metricsPayload: fc.Arbitrary<Uint8Array> = fc.oneof(
+  smallBytes,
+  cut(framesOf(fc.oneof(smallBytes, messageLike(['hello', 'report'], METRICS_PROTOCOL_VERSION)))),
+  announcing(hugeLength),
+  announcing(bigLegalLength),
+);
+
+/** What a stranger says to `roo metrics`' UI: bytes, requests of any path, a live feed by hand. */
+const metricsHttpPayload: fc.Arbitrary<Uint8Array> = fc.oneof(
+  smallBytes,
+  fc
+    .tuple(fc.constantFrom('GET', 'POST', 'HEAD', 'BREW'), anyText, smallBytes)
+    .map(([method, path, rest]) =>
+      Buffer.concat([Buffer.from(`${method} /${encodeURI(path)} HTTP/1.1\r\nHost: x\r\n`), rest]),
+    ),
+  fc
+    .array(wsFrames(smallBytes), { minLength: 1, maxLength: 3 })
+    .map((frames) =>
+      Buffer.concat([Buffer.from(WS_HANDSHAKE.replace('GET / ', 'GET /live ')), ...frames]),
+    ),
+);
+
 /** Every kind of bad connection, on every port of a cluster of `facts.members`. */
 export function attackArb(facts: ClusterFacts): fc.Arbitrary<Attack> {
   const anyWorker = fc.nat({ max: facts.members.length - 1 });
@@ -370,6 +437,11 @@ export function attackArb(facts: ClusterFacts): fc.Arbitrary<Attack> {
       label: 'external: ws message',
       ws: m,
     })),
+    // roo receive: the exactly-once sinks' port.
+    rawAttack('receive', first, 'receive: a stranger sink', receivePayload),
+    // roo metrics: where workers report, and the UI.
+    rawAttack('metrics', first, 'metrics: bad reports', metricsPayload),
+    rawAttack('metrics-http', first, 'metrics UI: bad requests, cut', cut(metricsHttpPayload)),
   );
 }
 
@@ -384,6 +456,12 @@ export function targetOf(attack: Attack, targets: Targets): string {
       return targets.data[attack.worker] as string;
     case 'external':
       return targets.external[attack.worker] as string;
+    case 'receive':
+      return targets.receive;
+    case 'metrics':
+      return targets.metrics;
+    case 'metrics-http':
+      return targets.metricsHttp;
   }
 }
 

@@ -270,7 +270,7 @@ describe('FrameDecoder', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
-  // Regression (found by the port fuzz test's "big length, then quiet" attacks):
+  // Regression (seen while writing the port fuzz test's "big length, then quiet" attacks):
   // a header announcing up to 16 MiB reserved all of it at once, so a peer
   // opening many connections that announce 16 MiB and stall made the process
   // reserve 16 MiB for each, for bytes never sent.

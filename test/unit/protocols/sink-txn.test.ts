@@ -11,6 +11,7 @@ import {
   encodeSinkTxnHello,
   encodeSinkTxnMessage,
   ErrorCode,
+  FIRST_BODY_BYTES,
   MAX_SINK_ID_LENGTH,
   MAX_SINK_TXN_MESSAGE_BYTES,
   nextTxnConnectionState,
@@ -447,6 +448,42 @@ describe('TxnConnectionParser', () => {
     expect(e.details).toEqual({ sink: 'w/s', epoch: 4, received: 7, bytes: 10 });
     expect(parsed.txns).toEqual([]);
     expect(parser.state).toBe('failed');
+  });
+
+  // Regression (seen while adding roo receive to the port fuzz test): a
+  // transaction header announcing up to 256 MiB reserved all of it at once,
+  // so a stranger announcing big transactions and stalling made the receiver
+  // reserve 256 MiB a connection for bytes never sent.
+  it('sets aside what arrived of a body (at most twice, or 64 KiB), not what the header announces', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: DEFAULT_MAX_SINK_TXN_BYTES }),
+        fc.uint8Array({ maxLength: 300_000 }),
+        cuts,
+        (announced, body, cs) => {
+          const sent = Buffer.from(body.subarray(0, Math.max(0, announced - 1)));
+          const parser = new TxnConnectionParser();
+          const { parsed, visit } = collector();
+          const stream = Buffer.concat([
+            encodeSinkTxnHello('w/s'),
+            encodeSinkTxnHeader(9, announced),
+            sent,
+          ]);
+          for (const chunk of split(stream, cs)) parser.push(chunk, visit);
+          expect(parsed.txns).toEqual([]);
+          expect(parser.pending).toEqual({
+            sink: 'w/s',
+            epoch: 9,
+            received: sent.length,
+            bytes: announced,
+          });
+          expect(parser.reservedBytes).toBeLessThanOrEqual(
+            Math.min(announced, Math.max(FIRST_BODY_BYTES, 2 * sent.length)),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('on garbage after the magic throws only RooError, and stays failed', () => {
