@@ -36,6 +36,13 @@ export const ErrorCode = {
   SnapshotEncodeFailed: 'ROO_ERR_SNAPSHOT_ENCODE_FAILED',
   /** A receiver's ledger (`roo receive --ledger`) is damaged or disagrees with its output file. */
   LedgerCorrupt: 'ROO_ERR_LEDGER_CORRUPT',
+  /**
+   * A connection failed the cluster handshake: no or another cluster secret,
+   * a proof that does not verify, a handshake not finished in time.
+   */
+  AuthFailed: 'ROO_ERR_AUTH_FAILED',
+  /** A worker stopped answering on the control channel and was treated as lost. */
+  WorkerLost: 'ROO_ERR_WORKER_LOST',
 } as const;
 
 /** One of the stable codes of {@link ErrorCode}. */

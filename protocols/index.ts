@@ -17,3 +17,5 @@ export * from './histogram.js';
 export * from './metrics-report.js';
 export * from './metrics-limits.js';
 export * from './receive-ledger.js';
+export * from './cluster-auth.js';
+export * from './cluster-auth-session.js';
