@@ -71,9 +71,10 @@ export default tseslint.config(
     ],
     'protocols/ is pure: no I/O, no runtime',
   ),
-  // runtime/, bottom up: logging, api, topology, routing, connectors, engine, checkpoint, cluster, metrics, cli.
+  // runtime/, bottom up: logging, security, api, topology, routing, connectors, engine, checkpoint, cluster, metrics, cli.
   ...runtimeLayers([
     'logging',
+    'security',
     'api',
     'topology',
     'routing',
