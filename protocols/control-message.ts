@@ -11,7 +11,9 @@
  *   worker → initializer  `wired`    my routes are compiled, my data channels are open
  *   initializer → worker  `start`    sources may start
  *   worker → initializer  `ready`    my sources have started
- * and at any time `shutdown` (either way), `ping` / `pong` (liveness).
+ * and at any time `shutdown` (either way), `heartbeat` (both ways, every
+ * interval) and `dropped` (initializer → a member it treats as lost;
+ * control-liveness.ts). `ping` / `pong` are defined but not sent.
  *
  * With resilience (docs/resilience.md):
  *   initializer → worker  `checkpoint`       take your part of checkpoint k
@@ -28,6 +30,11 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { Address } from './address.js';
 import { ErrorCode, type ErrorCodeValue, RooError } from './errors.js';
 import { Checker } from './control-checker.js';
+import {
+  LIVENESS_FIELDS,
+  validateLivenessMessage,
+  type LivenessMessage,
+} from './control-liveness.js';
 import {
   RECONFIGURATION_FIELDS,
   validateReconfigurationMessage,
@@ -241,7 +248,8 @@ export type ControlMessage =
   | CheckpointDoneControlMessage
   | CommitControlMessage
   | ReconfigurationMessage
-  | ResumeControlMessage;
+  | ResumeControlMessage
+  | LivenessMessage;
 
 /** The `type` of each kind of {@link ControlMessage}. */
 export type ControlMessageType = ControlMessage['type'];
@@ -276,6 +284,7 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
   commit: ['id'],
   resume: ['id'],
   ...RECONFIGURATION_FIELDS,
+  ...LIVENESS_FIELDS,
 };
 
 const packr = new Packr({ useRecords: false });
@@ -418,6 +427,9 @@ export function validateControlMessage(value: unknown): ControlMessage {
     case 'migrate':
     case 'reconfigure':
       return validateReconfigurationMessage(kind, record, version, c, validateAssign);
+    case 'heartbeat':
+    case 'dropped':
+      return validateLivenessMessage(kind, record, version, c);
     case 'checkpoint-done': {
       const error = field(record, 'error');
       if (typeof error !== 'string' || error.length > 4096)

@@ -4,6 +4,7 @@ export * from './frame.js';
 export * from './data-message.js';
 export * from './control-message.js';
 export * from './control-reconfigure.js';
+export * from './control-liveness.js';
 export * from './external-message.js';
 export * from './reconfigure.js';
 export * from './address.js';

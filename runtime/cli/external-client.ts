@@ -6,8 +6,10 @@
  * user can act on (nothing listens there, no answer in time, not a roo
  * external channel, the worker refused the request...).
  */
+import type { createConnection } from 'node:net';
 import { WebSocket } from 'ws';
 import {
+  ErrorCode,
   RooError,
   decodeExternalMessage,
   encodeExternalMessage,
@@ -18,6 +20,7 @@ import {
   type ExternalCommand,
   type ExternalResponse,
 } from '../../protocols/index.js';
+import { channelConnector, isOpen, type ChannelSecurity } from '../security/index.js';
 
 /** How long a request may take, from connecting to the answer, unless `--timeout` says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 5_000;
@@ -31,7 +34,8 @@ export type ExternalClientFailure =
   | 'closed' // the worker closed the connection before answering
   | 'not-external' // something answers there, but not a roo external channel
   | 'bad-answer' // the answer did not decode or did not match the request
-  | 'refused'; // the worker answered with an error
+  | 'refused' // the worker answered with an error
+  | 'unauthorized'; // the cluster handshake or TLS failed (another secret, another CA, none)
 
 /** A request that failed; `reason` says how, `code` is the worker's code for `refused`. */
 export class ExternalClientError extends Error {
@@ -51,6 +55,8 @@ export interface ExternalRequestOptions {
   /** Milliseconds from connecting to the answer (default {@link DEFAULT_TIMEOUT_MS}). */
   readonly timeoutMs?: number;
   readonly args?: ExternalArgs;
+  /** The cluster secret and TLS the worker's external channel asks for (default: none). */
+  readonly security?: ChannelSecurity;
 }
 
 let nextId = 1;
@@ -65,6 +71,18 @@ function connectionError(
   timeoutMs: number,
   err: NodeJS.ErrnoException,
 ): ExternalClientError {
+  if (err instanceof RooError && err.code === ErrorCode.AuthFailed) {
+    return new ExternalClientError('unauthorized', `${where}: ${err.message}`);
+  }
+  if (err.message.startsWith('TLS: ')) {
+    return new ExternalClientError('unauthorized', `${where}: ${err.message}`);
+  }
+  if (err.code?.startsWith('HPE_') === true) {
+    return new ExternalClientError(
+      'not-external',
+      `${where} did not answer in HTTP (${err.code}): is it a roo external channel that wants a cluster secret (--cluster-secret-file) or TLS (--tls-cert, --tls-key, --tls-ca)?`,
+    );
+  }
   switch (err.code) {
     case 'ECONNREFUSED':
       return new ExternalClientError(
@@ -122,10 +140,19 @@ export function requestExternal(
   });
   return new Promise((resolve, reject) => {
     let settled = false;
+    const security = options.security;
     const ws = new WebSocket(`ws://${where}/`, {
       handshakeTimeout: timeoutMs,
       maxPayload: MAX_ANSWER_BYTES,
       perMessageDeflate: false,
+      ...(security === undefined || isOpen(security)
+        ? {}
+        : {
+            // ws's type wants net.createConnection; Node's HTTP client takes a callback form too.
+            createConnection: channelConnector(address, 'external', security, {
+              timeoutMs,
+            }) as unknown as typeof createConnection,
+          }),
     });
     const finish = (error: ExternalClientError | undefined, response?: ExternalResponse) => {
       if (settled) return;

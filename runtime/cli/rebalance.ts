@@ -17,6 +17,13 @@ import {
 } from '../../protocols/index.js';
 import { ExternalClientError, requestExternal } from './external-client.js';
 import { badFlag, flagError, parseCount } from './flags.js';
+import {
+  SECURITY_FLAG_OPTIONS,
+  SECURITY_USAGE,
+  securityField,
+  toolSecurity,
+} from './security-flags.js';
+import type { SecurityFlags } from '../security/index.js';
 
 /** How long `roo rebalance` waits: the moving groups' state is re-spawned. */
 export const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000;
@@ -32,7 +39,7 @@ until the busiest carries at most 1.1x the mean load.
   -e, --external ADDR   the worker's external address host:port (required)
       --json            print the worker's answer as JSON
       --timeout MS      how long to wait for the answer (default ${DEFAULT_REBALANCE_TIMEOUT_MS})
-  -h, --help            this text
+${SECURITY_USAGE}  -h, --help            this text
 
 Exit status: 0 done (or balanced already), 1 refused or no answer, 2 bad flags.
 `;
@@ -42,6 +49,8 @@ export interface RebalanceOptions {
   readonly address: Address;
   readonly json: boolean;
   readonly timeoutMs: number;
+  /** The cluster secret and TLS files, if any were given. */
+  readonly security?: SecurityFlags;
 }
 
 /** Parses `roo rebalance` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
@@ -56,6 +65,7 @@ export function parseRebalanceArgs(argv: readonly string[]): RebalanceOptions | 
         external: { type: 'string', short: 'e' },
         json: { type: 'boolean' },
         timeout: { type: 'string' },
+        ...SECURITY_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -79,6 +89,7 @@ export function parseRebalanceArgs(argv: readonly string[]): RebalanceOptions | 
     json: v.json === true,
     timeoutMs:
       v.timeout === undefined ? DEFAULT_REBALANCE_TIMEOUT_MS : parseCount('timeout', v.timeout, 1),
+    ...securityField(v),
   };
 }
 
@@ -112,10 +123,18 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`roo rebalance: ${(err as Error).message} (see 'roo rebalance --help')\n`);
     return 2;
   }
+  let security;
+  try {
+    security = toolSecurity(options.security);
+  } catch (err) {
+    process.stderr.write(`roo rebalance: ${(err as Error).message}\n`);
+    return 2;
+  }
   let outcome: { ok: boolean; message: string };
   try {
     const answer = await requestExternal(options.address, 'rebalance', {
       timeoutMs: options.timeoutMs,
+      security,
     });
     outcome = rebalanceOutcomeOf(answer.result);
   } catch (err) {

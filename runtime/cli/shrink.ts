@@ -24,6 +24,13 @@ import {
 import { ExternalClientError, requestExternal } from './external-client.js';
 import { badFlag, flagError, parseCount } from './flags.js';
 import { WORKER_NAME_PATTERN } from './worker-flags.js';
+import {
+  SECURITY_FLAG_OPTIONS,
+  SECURITY_USAGE,
+  securityField,
+  toolSecurity,
+} from './security-flags.js';
+import type { SecurityFlags } from '../security/index.js';
 
 /** How long `roo shrink` waits for the outcome: moving state off the leaving workers takes a while. */
 export const DEFAULT_SHRINK_TIMEOUT_MS = 60_000;
@@ -42,7 +49,7 @@ does. The leaving workers hand their state to the others and stop.
   -q, --query           only list the workers that may leave; change nothing
       --json            print the cluster's answer as JSON (for scripts)
       --timeout MS      how long to wait for the answer (default ${DEFAULT_SHRINK_TIMEOUT_MS})
-  -h, --help            this text
+${SECURITY_USAGE}  -h, --help            this text
 
 Give one of --workers, --count and --query.
 Exit status: 0 done (or the query answered), 1 refused or no answer, 2 bad flags.
@@ -54,6 +61,8 @@ export interface ShrinkOptions {
   readonly request: ShrinkRequest;
   readonly json: boolean;
   readonly timeoutMs: number;
+  /** The cluster secret and TLS files, if any were given. */
+  readonly security?: SecurityFlags;
 }
 
 /** Parses `roo shrink` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
@@ -71,6 +80,7 @@ export function parseShrinkArgs(argv: readonly string[]): ShrinkOptions | 'help'
         query: { type: 'boolean', short: 'q' },
         json: { type: 'boolean' },
         timeout: { type: 'string' },
+        ...SECURITY_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -116,6 +126,7 @@ export function parseShrinkArgs(argv: readonly string[]): ShrinkOptions | 'help'
     json: v.json === true,
     timeoutMs:
       v.timeout === undefined ? DEFAULT_SHRINK_TIMEOUT_MS : parseCount('timeout', v.timeout, 1),
+    ...securityField(v),
   };
 }
 
@@ -191,10 +202,18 @@ export async function run(argv: string[], io: ShrinkIo = processIo): Promise<num
     io.err(`roo shrink: ${(err as Error).message} (see 'roo shrink --help')\n`);
     return 2;
   }
+  let security;
+  try {
+    security = toolSecurity(options.security);
+  } catch (err) {
+    io.err(`roo shrink: ${(err as Error).message}\n`);
+    return 2;
+  }
   let outcome: ShrinkOutcome;
   try {
     const answer = await requestExternal(options.address, 'shrink', {
       timeoutMs: options.timeoutMs,
+      security,
       args: shrinkArgs(options.request),
     });
     outcome = shrinkOutcomeOf(answer.result);

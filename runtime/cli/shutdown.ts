@@ -11,6 +11,13 @@ import { RooError, formatAddress, type Address } from '../../protocols/index.js'
 import { DEFAULT_TIMEOUT_MS, ExternalClientError, requestExternal } from './external-client.js';
 import { flagError, parseCount } from './flags.js';
 import { oneAddress } from './status.js';
+import {
+  SECURITY_FLAG_OPTIONS,
+  SECURITY_USAGE,
+  securityField,
+  toolSecurity,
+} from './security-flags.js';
+import type { SecurityFlags } from '../security/index.js';
 
 /** Usage text of `roo shutdown`. */
 export const SHUTDOWN_USAGE = `usage: roo shutdown ADDR [flags]
@@ -20,7 +27,7 @@ at ADDR (its --external host:port), as Wallaroo's cluster_shutdown does.
 Exits 0 once the worker has acknowledged.
 
   --timeout MS      how long to wait for the acknowledgement (default ${DEFAULT_TIMEOUT_MS})
-  -h, --help        this text
+${SECURITY_USAGE}  -h, --help        this text
 
 Exit status: 0 acknowledged, 1 no acknowledgement (nothing listens, timeout, refused), 2 bad flags.
 `;
@@ -29,6 +36,8 @@ Exit status: 0 acknowledged, 1 no acknowledgement (nothing listens, timeout, ref
 export interface ShutdownOptions {
   readonly address: Address;
   readonly timeoutMs: number;
+  /** The cluster secret and TLS files, if any were given. */
+  readonly security?: SecurityFlags;
 }
 
 /** Parses `roo shutdown` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
@@ -41,6 +50,7 @@ export function parseShutdownArgs(argv: string[]): ShutdownOptions | 'help' {
       allowPositionals: true,
       options: {
         timeout: { type: 'string' },
+        ...SECURITY_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -52,6 +62,7 @@ export function parseShutdownArgs(argv: string[]): ShutdownOptions | 'help' {
   return {
     address: oneAddress(positionals),
     timeoutMs: v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseCount('timeout', v.timeout, 1),
+    ...securityField(v),
   };
 }
 
@@ -83,9 +94,17 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`roo shutdown: ${(err as Error).message} (see 'roo shutdown --help')\n`);
     return 2;
   }
+  let security;
+  try {
+    security = toolSecurity(options.security);
+  } catch (err) {
+    process.stderr.write(`roo shutdown: ${(err as Error).message}\n`);
+    return 2;
+  }
   try {
     const answer = await requestExternal(options.address, 'shutdown', {
       timeoutMs: options.timeoutMs,
+      security,
     });
     process.stdout.write(`${describeShutdown(formatAddress(options.address), answer.result)}\n`);
     return 0;

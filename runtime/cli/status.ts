@@ -25,6 +25,13 @@ import {
 import { DEFAULT_KEYS_PER_GROUP, MAX_KEYS_PER_GROUP } from '../cluster/status.js';
 import { DEFAULT_TIMEOUT_MS, ExternalClientError, requestExternal } from './external-client.js';
 import { flagError, parseCount } from './flags.js';
+import {
+  SECURITY_FLAG_OPTIONS,
+  SECURITY_USAGE,
+  securityField,
+  toolSecurity,
+} from './security-flags.js';
+import type { SecurityFlags } from '../security/index.js';
 
 /** Usage text of `roo status`. */
 export const STATUS_USAGE = `usage: roo status ADDR [flags]
@@ -37,7 +44,7 @@ host:port) is doing.
   --entities        state entities per partition and thread
   --json            print the worker's answer as JSON (for scripts)
   --timeout MS      how long to wait for the answer (default ${DEFAULT_TIMEOUT_MS})
-  -h, --help        this text
+${SECURITY_USAGE}  -h, --help        this text
 
 Exit status: 0 answered, 1 no answer (nothing listens, timeout, refused), 2 bad flags.
 `;
@@ -52,6 +59,8 @@ export interface StatusOptions {
   readonly json: boolean;
   readonly timeoutMs: number;
   readonly keysPerGroup: number;
+  /** The cluster secret and TLS files, if any were given. */
+  readonly security?: SecurityFlags;
 }
 
 /** Parses `roo status` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
@@ -68,6 +77,7 @@ export function parseStatusArgs(argv: string[]): StatusOptions | 'help' {
         keys: { type: 'string' },
         json: { type: 'boolean' },
         timeout: { type: 'string' },
+        ...SECURITY_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -94,6 +104,7 @@ export function parseStatusArgs(argv: string[]): StatusOptions | 'help' {
     json: v.json === true,
     timeoutMs: v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseCount('timeout', v.timeout, 1),
     keysPerGroup,
+    ...securityField(v),
   };
 }
 
@@ -131,23 +142,34 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`roo status: ${(err as Error).message} (see 'roo status --help')\n`);
     return 2;
   }
+  let security;
   try {
-    const { timeoutMs } = options;
+    security = toolSecurity(options.security);
+  } catch (err) {
+    process.stderr.write(`roo status: ${(err as Error).message}\n`);
+    return 2;
+  }
+  try {
+    const timeoutMs = options.timeoutMs;
     if (options.view === 'partitions') {
       const answer = await requestExternal(options.address, 'partition-query', {
         timeoutMs,
+        security,
         args: { keysPerGroup: options.keysPerGroup },
       });
       print(options.json, answer.result, () =>
         formatPartitionQuery(parsePartitionQuery(answer.result)),
       );
     } else if (options.view === 'entities') {
-      const answer = await requestExternal(options.address, 'entity-counts', { timeoutMs });
+      const answer = await requestExternal(options.address, 'entity-counts', {
+        timeoutMs,
+        security,
+      });
       print(options.json, answer.result, () =>
         formatEntityCounts(parseEntityCounts(answer.result)),
       );
     } else {
-      const answer = await requestExternal(options.address, 'status', { timeoutMs });
+      const answer = await requestExternal(options.address, 'status', { timeoutMs, security });
       print(options.json, answer.result, () => formatStatus(parseWorkerStatus(answer.result)));
     }
     return 0;

@@ -20,6 +20,12 @@ import { Engine } from '../engine/engine.js';
 import { checkResilientPlan, runResilientAlone, type Resilience } from '../checkpoint/alone.js';
 import { createLogger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
+import {
+  describeSecurity,
+  isOpen,
+  loadChannelSecurity,
+  type ChannelSecurity,
+} from '../security/index.js';
 import { WorkerRebalancer } from './worker-rebalance.js';
 import {
   flagsWithoutEffect,
@@ -41,7 +47,17 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(WORKER_USAGE);
     return 0;
   }
+  let security: ChannelSecurity;
+  try {
+    const loaded = loadChannelSecurity(options.security);
+    security = loaded.security;
+    for (const w of loaded.warnings) process.stderr.write(`roo worker: ${w}\n`);
+  } catch (err) {
+    process.stderr.write(`roo worker: ${(err as Error).message}\n`);
+    return 2;
+  }
   const log = createLogger({ worker: options.name, thread: 'main' });
+  logSecurity(options, security, log);
   const ignored = flagsWithoutEffect(options);
   if (ignored.length > 0) {
     log.debug(`${ignored.join(' / ')}: no effect in roo (accepted for Wallaroo compatibility)`);
@@ -85,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
       },
       workerName: options.name,
       resilient: options.runWithResilience,
+      security,
       ...(options.ponythreads === undefined ? {} : { threads: options.ponythreads }),
       log,
       onFatal: () => {
@@ -183,6 +200,8 @@ export async function run(argv: string[]): Promise<number> {
                 : { clusterId: (options.clusterId ?? info?.clusterId) as string }),
               onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
               signal: joining.signal,
+              security,
+              heartbeatTimeoutMs: options.heartbeatTimeoutMs,
               ...(clusterResilience === undefined ? {} : { resilience: clusterResilience }),
             }),
             aborted,
@@ -259,6 +278,7 @@ export async function run(argv: string[]): Promise<number> {
       external = await ExternalServer.start({
         address: options.external,
         log,
+        security,
         handlers: (bound) =>
           engineHandlers({
             engine: status,
@@ -409,6 +429,8 @@ function formCluster(
     clusterId?: string;
     onShutdown: (reason: string) => void;
     signal: AbortSignal;
+    security: ChannelSecurity;
+    heartbeatTimeoutMs: number;
     resilience?: ClusterResilience;
   },
 ): Promise<ClusterNode> {
@@ -430,6 +452,8 @@ function formCluster(
       ...(more.clusterId === undefined ? {} : { clusterId: more.clusterId }),
       onShutdown: more.onShutdown,
       signal: more.signal,
+      security: more.security,
+      heartbeatTimeoutMs: more.heartbeatTimeoutMs,
       ...(more.resilience === undefined ? {} : { resilience: more.resilience }),
       onReady: () => {
         ready = true;
@@ -449,6 +473,25 @@ function formCluster(
       if (ready) resolve(n);
     }, reject);
   });
+}
+
+/**
+ * Says once, at start-up, how the worker's cluster ports are protected; a
+ * worker with such ports (control, data, external) and neither a cluster
+ * secret nor TLS warns that anyone who can reach them can control it.
+ */
+function logSecurity(o: WorkerOptions, security: ChannelSecurity, log: Logger): void {
+  const ports =
+    o.control !== undefined ||
+    o.join !== undefined ||
+    o.external !== undefined ||
+    o.workerCount > 1;
+  if (!ports) return;
+  if (isOpen(security)) {
+    log.warn(
+      'the control, data and external channels are open to anyone who can reach their ports (anyone can shut the cluster down, join it or inject data): give every worker and tool --cluster-secret-file (or ROO_CLUSTER_SECRET_FILE), and TLS across untrusted networks',
+    );
+  } else log.info(`the cluster channels are protected by ${describeSecurity(security)}`);
 }
 
 /** A stop requested (signal, cluster shutdown) while the cluster was forming. */

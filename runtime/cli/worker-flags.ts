@@ -18,6 +18,13 @@ import {
   type Address,
 } from '../../protocols/index.js';
 import type { InputAddress } from '../api/args.js';
+import {
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  MAX_HEARTBEAT_TIMEOUT_MS,
+  MIN_HEARTBEAT_TIMEOUT_MS,
+} from '../cluster/liveness.js';
+import type { SecurityFlags } from '../security/index.js';
+import { SECURITY_FLAG_OPTIONS, SECURITY_USAGE, securityFlagsOf } from './security-flags.js';
 
 /** Parsed `roo worker` options. */
 export interface WorkerOptions {
@@ -51,6 +58,10 @@ export interface WorkerOptions {
   readonly ponypinasio: boolean;
   /** `--auto-rebalance`: spread key groups over threads when one stays much busier. */
   readonly autoRebalance: boolean;
+  /** `--cluster-secret-file`, `--tls-cert`, `--tls-key`, `--tls-ca`: paths, read at start-up. */
+  readonly security: SecurityFlags;
+  /** `--heartbeat-timeout`: a control connection silent this long (ms) is lost. */
+  readonly heartbeatTimeoutMs: number;
   readonly appArgs: readonly string[];
 }
 
@@ -80,6 +91,9 @@ Runs a worker of a roo application (Wallaroo's machida), alone or in a cluster.
       --auto-rebalance          move key groups between threads when one stays much busier
                                 than the mean (skewed keys); see roo rebalance
       --time-between-checkpoints NS   nanoseconds between checkpoints (default 1000000000)
+      --heartbeat-timeout MS    a worker (or the initializer) silent this long on the control
+                                channel is treated as lost (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})
+${SECURITY_USAGE.trimEnd()}
   -u, --stop-pause NS           pause before state migration, nanoseconds (alias --stop-world);
                                 accepted for Wallaroo compatibility; no effect yet
       --log-rotation            accepted for Wallaroo compatibility; no effect (logs go to stderr)
@@ -164,6 +178,8 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
         ponynoblock: { type: 'boolean' },
         ponypinasio: { type: 'boolean' },
         'auto-rebalance': { type: 'boolean' },
+        'heartbeat-timeout': { type: 'string' },
+        ...SECURITY_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -240,6 +256,17 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
     }
     stopPause = BigInt(digits);
   }
+  const heartbeatText = str('heartbeat-timeout');
+  const heartbeatTimeoutMs =
+    positiveInt('heartbeat-timeout', heartbeatText, undefined) ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  if (
+    heartbeatTimeoutMs < MIN_HEARTBEAT_TIMEOUT_MS ||
+    heartbeatTimeoutMs > MAX_HEARTBEAT_TIMEOUT_MS
+  ) {
+    throw bad(
+      `--heartbeat-timeout ${heartbeatText}: give milliseconds from ${MIN_HEARTBEAT_TIMEOUT_MS} to ${MAX_HEARTBEAT_TIMEOUT_MS}`,
+    );
+  }
   const initializer = flag('cluster-initializer') || flag('topology-initializer');
   const join = optionalAddress('join', str('join'));
   if (join !== undefined && initializer) {
@@ -277,6 +304,8 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
     ponynoblock: flag('ponynoblock'),
     ponypinasio: flag('ponypinasio'),
     autoRebalance: flag('auto-rebalance'),
+    security: securityFlagsOf(values),
+    heartbeatTimeoutMs,
     appArgs,
   };
 }

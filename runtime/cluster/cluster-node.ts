@@ -27,6 +27,7 @@ import {
 import type { SnapshotStore } from '../checkpoint/snapshot-store.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../logging/logger.js';
+import type { ChannelSecurity } from '../security/index.js';
 import { imbalance, planThreadMoves, threadLoads } from '../topology/rebalance.js';
 import { startInitializerNode } from './initializer-node.js';
 import { ClusterMember } from './member.js';
@@ -70,6 +71,10 @@ export interface ClusterNodeOptions {
   readonly onFatal: (error: RooError) => void;
   /** Set with `--run-with-resilience`. */
   readonly resilience?: ClusterResilience;
+  /** The cluster secret and TLS of the control channel (the data channels have theirs from the engine). */
+  readonly security?: ChannelSecurity;
+  /** `--heartbeat-timeout`, ms. */
+  readonly heartbeatTimeoutMs?: number;
 }
 
 /** What a worker needs for checkpoints and rollbacks. */
@@ -161,6 +166,11 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   return o.initializer === undefined
     ? startMemberNode(o, shared)
     : startInitializerNode(o, shared, o.initializer.workerCount);
+}
+
+/** The control channel's heartbeat setting, as the transport takes it. */
+export function heartbeatOf(o: ClusterNodeOptions): { heartbeatTimeoutMs?: number } {
+  return o.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: o.heartbeatTimeoutMs };
 }
 
 /** An error as the RooError a node reports. */

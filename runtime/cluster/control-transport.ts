@@ -5,36 +5,91 @@
  * runs a ControlClient that connects there, retrying with backoff while the
  * initializer is not up yet (a worker may start first) and saying so.
  * Bytes only: encoding and validation are protocols/control-message.ts's.
+ *
+ * Two things happen here below the nodes:
+ *  - with a cluster secret or TLS (runtime/security/), every connection
+ *    passes them before its WebSocket upgrade is read;
+ *  - both ends of every connection beat (heartbeat.ts): a `heartbeat`
+ *    every interval, consumed here, never handed to the node. An end that
+ *    hears nothing for the heartbeat timeout reports the peer: the server
+ *    through `silent` (the node decides, and closes it), the client by
+ *    closing its connection, which the node sees as `closed`.
  */
+import { createServer, type Server } from 'node:http';
+import type { createConnection, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode, formatAddress, RooError, type Address } from '../../protocols/index.js';
 import { ErrorReporter } from '../logging/error-reporter.js';
 import type { Logger } from '../logging/logger.js';
+import {
+  ChannelListener,
+  channelConnector,
+  isOpen,
+  OPEN_CHANNELS,
+  type ChannelSecurity,
+} from '../security/index.js';
+import { Heartbeat, readHeartbeat } from './heartbeat.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from './liveness.js';
 
 /** Largest control message accepted (a reconfiguration ships key groups in chunks well below it). */
 export const MAX_CONTROL_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** How long a WebSocket upgrade may take (a listener that accepts and never answers). */
+const UPGRADE_TIMEOUT_MS = 10_000;
+
+/** How long a connection closed with a last message may take to flush it before it is cut. */
+const EXPEL_GRACE_MS = 1_000;
+
+/** How the control channel's connections are made and watched. */
+export interface ControlChannelOptions {
+  /** The cluster secret and TLS (default: none). */
+  readonly security?: ChannelSecurity;
+  /** `--heartbeat-timeout`, ms (default {@link DEFAULT_HEARTBEAT_TIMEOUT_MS}). */
+  readonly heartbeatTimeoutMs?: number;
+}
 
 /** Handlers of a control server. */
 export interface ControlServerEvents {
   message(connection: number, bytes: Buffer): void;
   closed(connection: number): void;
+  /**
+   * Nothing came on `connection` for `silentMs` (over `timeoutMs`): the peer
+   * is lost. The handler closes it (`drop` or `expel`); without a handler
+   * the connection is cut.
+   */
+  silent?(connection: number, silentMs: number, timeoutMs: number): void;
 }
 
 /** The initializer's side: accepts workers' control connections. */
 export class ControlServer {
-  private readonly wss: WebSocketServer;
   private readonly sockets = new Map<number, WebSocket>();
   private next = 1;
+  private listener: ChannelListener | undefined;
   /** The bound address, once listening. */
   bound: Address | undefined;
 
-  private constructor(wss: WebSocketServer, events: ControlServerEvents, log: Logger) {
-    this.wss = wss;
-    // Anyone can connect: what a connection does wrong is counted and logged at most every few seconds.
+  private constructor(
+    private readonly http: Server,
+    private readonly wss: WebSocketServer,
+    events: ControlServerEvents,
+    log: Logger,
+    timeoutMs: number,
+  ) {
+    // Anyone who passed the channel's listener can connect: what a connection does wrong is
+    // counted and logged at most every few seconds.
     const errors = new ErrorReporter(log);
     wss.on('connection', (ws, req) => {
       const id = this.next++;
       this.sockets.set(id, ws);
+      const beat = new Heartbeat({
+        timeoutMs,
+        send: (bytes) => this.send(id, bytes),
+        lost: (silentMs, limit) => {
+          if (events.silent !== undefined) events.silent(id, silentMs, limit);
+          else ws.terminate();
+        },
+      });
+      req.socket.on('data', () => beat.heard());
       ws.on('message', (data, isBinary) => {
         if (!isBinary) {
           errors.report(
@@ -48,7 +103,10 @@ export class ControlServer {
           ws.close(1003, 'binary control messages only');
           return;
         }
-        events.message(id, Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+        const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
+        const heartbeat = readHeartbeat(bytes);
+        if (heartbeat !== undefined) beat.peerInterval(heartbeat.interval);
+        else events.message(id, bytes);
       });
       ws.on('error', (err) =>
         errors.report(
@@ -58,6 +116,7 @@ export class ControlServer {
         ),
       );
       ws.on('close', () => {
+        beat.stop();
         this.sockets.delete(id);
         events.closed(id);
       });
@@ -65,28 +124,38 @@ export class ControlServer {
   }
 
   /** Listens on `address`. */
-  static listen(
+  static async listen(
     address: Address,
     events: ControlServerEvents,
     log: Logger,
+    options: ControlChannelOptions = {},
   ): Promise<ControlServer> {
-    return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({
-        host: address.host,
-        port: address.port,
-        maxPayload: MAX_CONTROL_MESSAGE_BYTES,
-      });
-      const server = new ControlServer(wss, events, log);
-      wss.once('error', reject);
-      wss.once('listening', () => {
-        wss.off('error', reject);
-        wss.on('error', (err) => log.error(`control listener: ${err.message}`));
-        const a = wss.address();
-        server.bound =
-          typeof a === 'object' && a !== null ? { host: address.host, port: a.port } : address;
-        resolve(server);
-      });
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('roo control channel: speak WebSocket\n');
     });
+    const wss = new WebSocketServer({ server: http, maxPayload: MAX_CONTROL_MESSAGE_BYTES });
+    // ws re-emits the HTTP server's errors; there are none to report on a server that does not listen itself.
+    wss.on('error', () => undefined);
+    const server = new ControlServer(
+      http,
+      wss,
+      events,
+      log,
+      options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+    );
+    const listener = await ChannelListener.listen(address, {
+      channel: 'control',
+      security: options.security ?? OPEN_CHANNELS,
+      errors: new ErrorReporter(log),
+      onSocket: (socket: Socket) => http.emit('connection', socket),
+    });
+    // The HTTP server never listens itself (the channel listener does, and hands it
+    // connections): 'listening' starts its tracking of connections and their timeouts.
+    http.emit('listening');
+    server.listener = listener;
+    server.bound = listener.bound;
+    return server;
   }
 
   /** Sends bytes to one connection (dropped if it is gone). */
@@ -100,10 +169,28 @@ export class ControlServer {
     this.sockets.get(connection)?.close(1008, reason.slice(0, 120));
   }
 
+  /**
+   * Sends `bytes` as the connection's last message, then cuts it: at once
+   * once they are written, and in any case after a short grace (the peer
+   * may not be reading). The node sees `closed` right after.
+   */
+  expel(connection: number, bytes: Uint8Array): void {
+    const ws = this.sockets.get(connection);
+    if (ws === undefined) return;
+    const cut = () => ws.terminate();
+    setTimeout(cut, EXPEL_GRACE_MS).unref();
+    if (ws.readyState === WebSocket.OPEN) ws.send(bytes, { binary: true }, cut);
+    else cut();
+  }
+
   /** Closes everything. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     for (const ws of this.sockets.values()) ws.terminate();
-    return new Promise((resolve) => this.wss.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // Ends the HTTP server's connection tracking; it was never listening, which its callback reports.
+    this.http.close(() => undefined);
+    await this.listener?.close();
   }
 }
 
@@ -113,6 +200,7 @@ const RETRY_MAX_MS = 2_000;
 /** A worker's side: a control connection to the initializer, connecting with retries. */
 export class ControlClient {
   private ws: WebSocket | undefined;
+  private beat: Heartbeat | undefined;
   private closed = false;
 
   private constructor(
@@ -120,11 +208,13 @@ export class ControlClient {
     private readonly onMessage: (bytes: Buffer) => void,
     private readonly onClose: () => void,
     private readonly log: Logger,
+    private readonly options: ControlChannelOptions,
   ) {}
 
   /**
    * Connects to the initializer, retrying with backoff for up to
-   * `giveUpMs`; resolves once connected.
+   * `giveUpMs`; resolves once connected. A connection refused by the
+   * cluster handshake (another secret) is retried too, and said so.
    */
   static async connect(
     address: Address,
@@ -132,8 +222,9 @@ export class ControlClient {
     log: Logger,
     giveUpMs = 60_000,
     signal?: AbortSignal,
+    options: ControlChannelOptions = {},
   ): Promise<ControlClient> {
-    const client = new ControlClient(address, handlers.message, handlers.closed, log);
+    const client = new ControlClient(address, handlers.message, handlers.closed, log, options);
     const until = Date.now() + giveUpMs;
     let delay = RETRY_MIN_MS;
     let attempt = 0;
@@ -179,22 +270,56 @@ export class ControlClient {
   /** Closes the connection. */
   close(): void {
     this.closed = true;
+    this.beat?.stop();
     this.ws?.terminate();
   }
 
   private open(): Promise<void> {
+    const security = this.options.security ?? OPEN_CHANNELS;
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(`ws://${formatAddress(this.address)}`, {
         maxPayload: MAX_CONTROL_MESSAGE_BYTES,
+        handshakeTimeout: UPGRADE_TIMEOUT_MS,
+        ...(isOpen(security)
+          ? {}
+          : {
+              // ws's type wants net.createConnection; Node's HTTP client takes a callback form too.
+              createConnection: channelConnector(
+                this.address,
+                'control',
+                security,
+              ) as unknown as typeof createConnection,
+            }),
+      });
+      let socket: Socket | undefined;
+      ws.once('upgrade', (res) => {
+        socket = res.socket;
       });
       ws.once('open', () => {
         ws.off('error', reject);
         this.ws = ws;
-        ws.on('message', (data) =>
-          this.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])),
-        );
+        const beat = new Heartbeat({
+          timeoutMs: this.options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+          send: (bytes) => this.send(bytes),
+          lost: (silentMs, timeoutMs) => {
+            this.log.warn(
+              { code: ErrorCode.WorkerLost },
+              `nothing came from the initializer for ${silentMs} ms (heartbeat timeout ${timeoutMs} ms): closing the control connection`,
+            );
+            ws.terminate();
+          },
+        });
+        this.beat = beat;
+        socket?.on('data', () => beat.heard());
+        ws.on('message', (data) => {
+          const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
+          const heartbeat = readHeartbeat(bytes);
+          if (heartbeat !== undefined) beat.peerInterval(heartbeat.interval);
+          else this.onMessage(bytes);
+        });
         ws.on('error', (err) => this.log.warn(`control connection: ${err.message}`));
         ws.on('close', () => {
+          beat.stop();
           if (!this.closed) this.onClose();
         });
         resolve();

@@ -44,8 +44,10 @@ import {
   type ShrinkOutcome,
   type ShrinkRequest,
 } from '../../protocols/index.js';
+import { ErrorReporter } from '../logging/error-reporter.js';
 import type { Logger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
+import { ChannelListener, OPEN_CHANNELS, type ChannelSecurity } from '../security/index.js';
 import { keysPerGroupArg } from './status.js';
 
 /** Largest external message accepted (1 MiB); a larger one closes its connection. */
@@ -189,6 +191,8 @@ export interface ExternalServerOptions {
   readonly onShutdown: () => void;
   readonly maxMessageBytes?: number;
   readonly maxConnections?: number;
+  /** The cluster secret and TLS: a connection that fails them never reaches HTTP (default: none). */
+  readonly security?: ChannelSecurity;
 }
 
 /** A listening external channel. */
@@ -200,6 +204,7 @@ export class ExternalServer {
   private windowStart = 0;
   private closed: Promise<void> | undefined;
   private handlers: ExternalHandlers | undefined;
+  private listener: ChannelListener | undefined;
 
   private constructor(
     private readonly options: ExternalServerOptions,
@@ -215,7 +220,6 @@ export class ExternalServer {
       res.end('roo external channel: speak WebSocket (e.g. roo status / roo shutdown)\n');
       req.resume();
     });
-    http.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     http.headersTimeout = 10_000;
     http.requestTimeout = 10_000;
     const wss = new WebSocketServer({
@@ -238,22 +242,24 @@ export class ExternalServer {
     });
     // ws re-emits the HTTP server's errors here; they are handled (and logged) on `http`.
     wss.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => {
-        server.state = nextExternalServerState(server.state, 'closed');
-        reject(
-          new RooError(
-            ErrorCode.BadAddress,
-            `--external ${options.address.host}:${options.address.port}: cannot listen: ${err.message}`,
-          ),
-        );
-      };
-      http.once('error', onError);
-      http.listen(options.address.port, options.address.host, () => {
-        http.off('error', onError);
-        resolve();
+    try {
+      server.listener = await ChannelListener.listen(options.address, {
+        channel: 'external',
+        security: options.security ?? OPEN_CHANNELS,
+        errors: new ErrorReporter(options.log),
+        maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+        onSocket: (socket) => http.emit('connection', socket),
       });
-    });
+    } catch (err) {
+      server.state = nextExternalServerState(server.state, 'closed');
+      throw new RooError(
+        ErrorCode.BadAddress,
+        `--external ${options.address.host}:${options.address.port}: cannot listen: ${(err as Error).message}`,
+      );
+    }
+    // The HTTP server never listens itself (the channel listener hands it each connection
+    // that passed): 'listening' starts its tracking of connections and their timeouts.
+    http.emit('listening');
     http.on('error', (err) => server.warn(`external channel: ${err.message}`));
     server.handlers = options.handlers(server.address);
     server.state = nextExternalServerState(server.state, 'listening');
@@ -263,10 +269,7 @@ export class ExternalServer {
 
   /** The bound address, `host:port`. */
   get address(): string {
-    const bound = this.http.address();
-    if (bound === null || typeof bound === 'string') return String(bound);
-    const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-    return `${host}:${bound.port}`;
+    return this.listener?.local ?? `${this.options.address.host}:${this.options.address.port}`;
   }
 
   /** Stops listening and closes every connection (after a short close handshake). */
@@ -284,7 +287,9 @@ export class ExternalServer {
         this.http.closeAllConnections();
       }, CLOSE_GRACE_MS);
       this.wss.close();
-      this.http.close(() => {
+      // Ends the HTTP server's connection tracking; it was never listening, which its callback reports.
+      this.http.close(() => undefined);
+      void (this.listener as ChannelListener).close().then(() => {
         clearTimeout(force);
         this.state = nextExternalServerState(this.state, 'closed');
         resolve();

@@ -34,6 +34,7 @@ import {
 } from './cluster-info.js';
 import {
   asFatal,
+  heartbeatOf,
   type ClusterNode,
   type ClusterNodeOptions,
   type ClusterResilience,
@@ -492,6 +493,19 @@ export async function startInitializerNode(
         }
         observe(m, connection);
       },
+      silent: (connection, silentMs, timeoutMs) => {
+        // A member that stopped answering (SIGSTOP, a stall, a partition that keeps the socket
+        // open) is lost as if its connection had closed; `dropped` tells it so if it resumes.
+        const name = [...names].find(([, c]) => c === connection)?.[0];
+        log.warn(
+          { code: ErrorCode.WorkerLost },
+          `${name === undefined ? `control connection #${connection}` : `worker '${name}'`} sent nothing for ${silentMs} ms (heartbeat timeout ${timeoutMs} ms): treating it as lost`,
+        );
+        listener.server?.expel(
+          connection,
+          encodeControlMessage({ type: 'dropped', version: 1, silentMs, timeoutMs }),
+        );
+      },
       closed: (connection) => {
         for (const [name, c] of names) {
           if (c === connection) {
@@ -506,6 +520,7 @@ export async function startInitializerNode(
       },
     },
     log,
+    { ...(o.security === undefined ? {} : { security: o.security }), ...heartbeatOf(o) },
   );
   listener.server = server;
   const control = server.bound ?? o.control;

@@ -10,12 +10,14 @@ import {
   decodeControlMessage,
   encodeControlMessage,
   ErrorCode,
+  RooError,
   formatAddress,
   type Address,
   type ControlMessage,
 } from '../../protocols/index.js';
 import {
   asFatal,
+  heartbeatOf,
   type ClusterNode,
   type ClusterNodeOptions,
   type NodeShared,
@@ -33,6 +35,10 @@ export async function startMemberNode(
   const { log } = o;
   const r = o.resilience;
   const { data, member, rebalanceWith } = shared;
+  const channel = {
+    ...(o.security === undefined ? {} : { security: o.security }),
+    ...heartbeatOf(o),
+  };
   const helloOf = (control: Address, rejoin: boolean) => member.helloOf(control, rejoin);
   // A member: connect to the initializer (retrying while it is not up) and say hello.
   const connection: { client?: ControlClient; closing?: boolean } = {};
@@ -54,6 +60,10 @@ export async function startMemberNode(
             m = decodeControlMessage(bytes);
           } catch (err) {
             log.error(`bad control message from the initializer: ${(err as Error).message}`);
+            return;
+          }
+          if (m.type === 'dropped') {
+            dropped(m.silentMs, m.timeoutMs);
             return;
           }
           if (m.type === 'redirect' && member.me < 0) {
@@ -88,9 +98,33 @@ export async function startMemberNode(
       log,
       timeoutMs,
       signal,
+      channel,
     );
     connection.client = client;
     send(helloOf(o.myControl ?? o.control, rejoin));
+  };
+  /**
+   * The initializer treated this worker as lost (it heard nothing from it for
+   * the heartbeat timeout) and closes the connection next. With resilience the
+   * worker reconnects and the cluster rolls back, this worker's engine with it;
+   * without, the state it holds is no longer the cluster's: it exits, and a
+   * restart with the same command takes its place back.
+   */
+  const dropped = (silentMs: number, timeoutMs: number) => {
+    const why = `the initializer treated this worker as lost: nothing came from it for ${silentMs} ms (heartbeat timeout ${timeoutMs} ms: a stop, a long pause or a network partition)`;
+    if (r !== undefined) {
+      log.warn(
+        { code: ErrorCode.WorkerLost },
+        `${why}; rejoining: the cluster rolls back to its last checkpoint`,
+      );
+      return;
+    }
+    o.onFatal(
+      new RooError(
+        ErrorCode.WorkerLost,
+        `${why}. Without --run-with-resilience the state it holds cannot rejoin the cluster: exiting; restart it with the same command to take its place back (its state is lost)`,
+      ),
+    );
   };
   await connect(o.rejoin, 60_000);
   // Listen on --my-control, so that a worker given this address with --join finds the initializer.
@@ -130,6 +164,7 @@ export async function startMemberNode(
             closed: () => undefined,
           },
           log,
+          channel,
         ).catch((err: Error) => {
           log.warn(
             `cannot listen on --my-control ${formatAddress(o.myControl as Address)}: ${err.message}`,

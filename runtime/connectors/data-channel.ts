@@ -25,7 +25,7 @@
  * Socket writes never block, so actors always run and no cycle of full
  * buffers can deadlock the cluster.
  */
-import { createServer, Socket, type Server } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ActorRef, Scheduler } from '../../actors/index.js';
 import { BatchEncoder, decodeBatch } from '../../protocols/batch-codec.js';
 import {
@@ -40,6 +40,7 @@ import {
 } from '../../protocols/index.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { Logger } from '../logging/logger.js';
+import { ChannelListener, connectChannel, type ChannelSecurity } from '../security/index.js';
 
 const FLUSH_BYTES = 32 * 1024;
 /**
@@ -77,6 +78,8 @@ class OutboundLink {
     private readonly pressure: (delta: 1 | -1) => void,
     private readonly log: Logger,
     private readonly generation: number,
+    /** The cluster secret and TLS, if any: each connection passes them before it carries a batch. */
+    private readonly security: ChannelSecurity,
   ) {
     this.connect();
   }
@@ -145,32 +148,50 @@ class OutboundLink {
   }
 
   private connect(): void {
-    const s = new Socket();
+    if (this.closed) return;
+    connectChannel(this.address, 'data', this.security).then(
+      (s) => this.connected_(s),
+      (err: Error) => {
+        this.warn(err);
+        this.retry();
+      },
+    );
+  }
+
+  /** The connection is up (and, with a cluster secret or TLS, authenticated). */
+  private connected_(s: Socket): void {
+    if (this.closed) {
+      s.destroy();
+      return;
+    }
     this.socket = s;
     s.setNoDelay(true);
-    s.on('connect', () => {
-      this.connected = true;
-      this.delay = RECONNECT_MIN_MS;
-      if (this.warned) this.log.info(`data channel to '${this.peer}' is up again`);
-      this.warned = false;
-      this.relieve();
-    });
+    this.connected = true;
+    this.delay = RECONNECT_MIN_MS;
+    if (this.warned) this.log.info(`data channel to '${this.peer}' is up again`);
+    this.warned = false;
     s.on('drain', () => this.relieve());
-    s.on('error', (err) => {
-      if (!this.warned && !this.closed) {
-        this.log.warn(
-          `data channel to '${this.peer}' at ${formatAddress(this.address)} failed (${err.message}); retrying`,
-        );
-        this.warned = true;
-      }
-    });
+    s.on('error', (err) => this.warn(err));
     s.on('close', () => {
       this.connected = false;
-      if (this.closed) return;
-      setTimeout(() => this.connect(), this.delay).unref();
-      this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+      this.retry();
     });
-    s.connect(this.address.port, this.address.host);
+    this.relieve();
+  }
+
+  private warn(err: Error): void {
+    if (!this.warned && !this.closed) {
+      this.log.warn(
+        `data channel to '${this.peer}' at ${formatAddress(this.address)} failed (${err.message}); retrying`,
+      );
+      this.warned = true;
+    }
+  }
+
+  private retry(): void {
+    if (this.closed) return;
+    setTimeout(() => this.connect(), this.delay).unref();
+    this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
   }
 }
 
@@ -186,10 +207,19 @@ export class DataLinks {
     log: Logger,
     /** The cluster's rollback generation: batches carry it, listeners of another drop them. */
     generation: number,
+    security: ChannelSecurity,
   ) {
     const myName = workers[me]?.name ?? `worker ${me}`;
     this.open = (name, data) =>
-      new OutboundLink(myName, name, data, (d) => scheduler.addPressure(d), log, generation);
+      new OutboundLink(
+        myName,
+        name,
+        data,
+        (d) => scheduler.addPressure(d),
+        log,
+        generation,
+        security,
+      );
     this.links = this.linksTo(me, workers, new Map());
     scheduler.onFlush(() => {
       for (const l of this.links) l?.flush();
@@ -244,7 +274,7 @@ export class DataLinks {
  * that connection only, with a logged error.
  */
 export class DataListener {
-  private readonly server: Server;
+  private listener: ChannelListener | undefined;
   private readonly sockets = new Set<Socket>();
   private paused = false;
   /** Messages received, for stats. */
@@ -261,28 +291,25 @@ export class DataListener {
     private readonly kick: () => void,
     private readonly errors: ErrorReporter,
     private readonly log: Logger,
-  ) {
-    this.server = createServer((s) => this.accept(s));
-  }
+    /** The cluster secret and TLS, if any: a connection that fails them is never read. */
+    private readonly security: ChannelSecurity,
+  ) {}
 
   /** Listens on `address`; resolves with the bound address. */
-  listen(address: Address): Promise<Address> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(address.port, address.host, () => {
-        this.server.off('error', reject);
-        const a = this.server.address();
-        resolve(
-          typeof a === 'object' && a !== null ? { host: address.host, port: a.port } : address,
-        );
-      });
+  async listen(address: Address): Promise<Address> {
+    this.listener = await ChannelListener.listen(address, {
+      channel: 'data',
+      security: this.security,
+      errors: this.errors,
+      onSocket: (s) => this.accept(s),
     });
+    return this.listener.bound;
   }
 
   /** Closes the listener and every connection. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    await this.listener?.close();
   }
 
   private accept(socket: Socket): void {

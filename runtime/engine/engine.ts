@@ -34,6 +34,7 @@ import {
   type Wiring,
 } from './thread-control.js';
 import type { ThreadAppData } from './thread-main.js';
+import { OPEN_CHANNELS, type ChannelSecurity } from '../security/index.js';
 
 /** Settings of an engine. */
 export interface EngineOptions {
@@ -51,6 +52,8 @@ export interface EngineOptions {
   readonly onFatal?: (error: Error) => void;
   /** Resilience on: TCP sources acknowledge committed positions to acking senders. */
   readonly resilient?: boolean;
+  /** The cluster secret and TLS of the data channels (default: none). */
+  readonly security?: ChannelSecurity;
 }
 
 /** Totals over every thread. */
@@ -139,6 +142,7 @@ export class Engine {
         args: options.args,
         workerName: options.workerName,
         resilient: options.resilient === true,
+        security: options.security ?? OPEN_CHANNELS,
       },
       ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
       youngGenerationMb: options.youngGenerationMb ?? Number(process.env['ROO_YOUNG_GEN_MB'] ?? 64),

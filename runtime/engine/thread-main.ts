@@ -35,6 +35,7 @@ import { clusterDirectory, sendVia, type RemoteSend } from '../routing/index.js'
 import { ErrorReporter } from '../logging/error-reporter.js';
 import { SinkEncoder, SinkWriterActor, type SinkWriter } from './sink-actors.js';
 import { TxnSinkWriterActor } from './txn-sink-writer.js';
+import type { ChannelSecurity } from '../security/index.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
 import type {
@@ -65,6 +66,8 @@ export interface ThreadAppData {
   readonly workerName: string;
   /** Resilience on (`--run-with-resilience`). */
   readonly resilient: boolean;
+  /** The cluster secret and TLS of the data channels (`{}`: none). */
+  readonly security: ChannelSecurity;
 }
 
 const {
@@ -329,7 +332,7 @@ const control: ThreadControl = {
   },
 
   async listenData(address: Address): Promise<Address> {
-    dataListener = new DataListener(scheduler, () => loop.kick(), errors, log);
+    dataListener = new DataListener(scheduler, () => loop.kick(), errors, log, data.security);
     return dataListener.listen(address);
   },
 
@@ -339,7 +342,14 @@ const control: ThreadControl = {
     // A reconfiguration rewires: links to workers still there are kept.
     if (links !== undefined) links.reconfigure(wiring.me, wiring.members);
     else if (wiring.members.length > 1)
-      links = new DataLinks(scheduler, wiring.me, wiring.members, log, wiring.generation ?? 0);
+      links = new DataLinks(
+        scheduler,
+        wiring.me,
+        wiring.members,
+        log,
+        wiring.generation ?? 0,
+        data.security,
+      );
     const remote: RemoteSend = (worker, ref, tag, a, b) =>
       (links as DataLinks).send(worker, ref, tag, a, b);
     for (const [id, encoder] of encoders) encoder.writer = directory.sinkWriters[id];

@@ -56,6 +56,13 @@ export class ChannelListener {
     readonly bound: Address,
   ) {}
 
+  /** The address the socket is bound to, as the OS reports it (`host:port`, IPv6 in brackets). */
+  get local(): string {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string') return formatAddress(this.bound);
+    return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
   /** Listens on `address`; rejects if it cannot (the address in use, say). */
   static listen(address: Address, o: ChannelListenerOptions): Promise<ChannelListener> {
     const timeoutMs = o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
@@ -230,4 +237,25 @@ export function connectChannel(
       });
     });
   });
+}
+
+/**
+ * A `createConnection` for an HTTP or WebSocket client (ws's option of that
+ * name): the request goes out over a socket {@link connectChannel} made, so
+ * TLS and the handshake are done before the first byte of HTTP. Node calls
+ * it with a callback and takes the socket from there.
+ */
+export function channelConnector(
+  address: Address,
+  channel: AuthChannel,
+  security: ChannelSecurity,
+  o: ConnectOptions = {},
+): (options: unknown, done: (err: Error | null, socket?: Socket) => void) => undefined {
+  return (_options, done) => {
+    connectChannel(address, channel, security, o).then(
+      (socket) => done(null, socket),
+      (err: Error) => done(err),
+    );
+    return undefined;
+  };
 }

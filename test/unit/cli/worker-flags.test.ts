@@ -60,6 +60,13 @@ describe('parseWorkerArgs', () => {
       ponynoblock: false,
       ponypinasio: false,
       autoRebalance: false,
+      security: {
+        clusterSecretFile: undefined,
+        tlsCert: undefined,
+        tlsKey: undefined,
+        tlsCa: undefined,
+      },
+      heartbeatTimeoutMs: 5000,
       appArgs: [],
     });
   });

@@ -105,6 +105,15 @@ const message: fc.Arbitrary<ControlMessage> = fc.oneof(
   probe('ping'),
   probe('pong'),
   fc.record({
+    type: fc.constant('heartbeat' as const),
+    version,
+    interval: fc.oneof(
+      fc.integer({ min: 1, max: 60_000 }),
+      fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    ),
+  }),
+  fc.record({ type: fc.constant('dropped' as const), version, silentMs: count, timeoutMs: count }),
+  fc.record({
     type: fc.constant('rollback' as const),
     version,
     checkpoint: count,
@@ -132,6 +141,8 @@ const KINDS = [
   'shutdown',
   'ping',
   'pong',
+  'heartbeat',
+  'dropped',
   'rollback',
   'checkpoint',
   'checkpoint-done',
@@ -189,6 +200,8 @@ const samples = {
   shutdown: { type: 'shutdown', version: 1, reason: 'roo shutdown' },
   ping: { type: 'ping', version: 1, nonce: 9 },
   pong: { type: 'pong', version: 1, nonce: 9 },
+  heartbeat: { type: 'heartbeat', version: 1, interval: 1000 },
+  dropped: { type: 'dropped', version: 1, silentMs: 5120, timeoutMs: 5000 },
   rollback: { type: 'rollback', version: 1, checkpoint: 4, generation: 77 },
   checkpoint: { type: 'checkpoint', version: 1, id: 5 },
   'checkpoint-done': { type: 'checkpoint-done', version: 1, name: 'worker-1', id: 5, error: '' },
@@ -535,6 +548,9 @@ describe('control message deep validation', () => {
     [samples.shutdown, 'reason', badTexts, "'reason'"],
     [samples.ping, 'nonce', badCounts, "'nonce'"],
     [samples.pong, 'nonce', badCounts, "'nonce'"],
+    [samples.heartbeat, 'interval', [...badCounts, 0], "'interval'"],
+    [samples.dropped, 'silentMs', badCounts, "'silentMs'"],
+    [samples.dropped, 'timeoutMs', badCounts, "'timeoutMs'"],
   ];
 
   it('refuses a bad value anywhere, with a message naming the field', () => {
