@@ -117,9 +117,10 @@ export function authClientStep(s: AuthClientSession, m: AuthMessage): AuthStep<A
   const fail = (
     message: string,
     code: ErrorCodeValue = ErrorCode.AuthFailed,
+    definitive = false,
   ): AuthStep<AuthClientSession> => ({
     session: { ...s, phase: checkedTransition(CLIENT_MOVES, s.phase, 'failed', 'handshake') },
-    outcome: new RooError(code, message),
+    outcome: new RooError(code, message, definitive ? { definitive: true } : undefined),
   });
   if (m.type === 'refused') {
     return {
@@ -142,7 +143,11 @@ export function authClientStep(s: AuthClientSession, m: AuthMessage): AuthStep<A
   if (s.phase === 'proof-sent' && m.type === 'welcome') {
     const serverNonce = s.serverNonce as Uint8Array;
     if (!verifyAuthProof(s.secret, 'server', s.channel, s.clientNonce, serverNonce, m.proof)) {
-      return fail('the worker does not hold this cluster secret (its proof does not verify)');
+      return fail(
+        'the worker does not hold this cluster secret (its proof does not verify)',
+        ErrorCode.AuthFailed,
+        true,
+      );
     }
     return {
       session: { ...s, phase: checkedTransition(CLIENT_MOVES, s.phase, 'accepted', 'handshake') },

@@ -247,7 +247,12 @@ export function authRefusal(code: ErrorCodeValue, message: string): AuthRefused 
   return { type: 'refused', version: AUTH_PROTOCOL_VERSION, code, message: text };
 }
 
-/** The RooError a client reports for a server's refusal. */
+/**
+ * The RooError a client reports for a server's refusal. Its details say
+ * `definitive`: trying again with the same secret cannot succeed.
+ */
 export function refusalError(m: AuthRefused): RooError {
-  return new RooError(m.code, `the worker refused the cluster handshake: ${m.message}`);
+  return new RooError(m.code, `the worker refused the cluster handshake: ${m.message}`, {
+    definitive: true,
+  });
 }

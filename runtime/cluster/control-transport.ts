@@ -236,6 +236,13 @@ export class ControlClient {
         if (attempt > 1) log.info(`connected to the initializer at ${formatAddress(address)}`);
         return client;
       } catch (err) {
+        if (err instanceof RooError && err.details?.['definitive'] === true) {
+          // The other end holds another cluster secret (or refused ours): trying again cannot help.
+          throw new RooError(
+            err.code,
+            `cannot join through ${formatAddress(address)}: ${err.message}; give every worker the same --cluster-secret-file`,
+          );
+        }
         if (Date.now() + delay > until) {
           throw new Error(
             `cannot reach the initializer's control address ${formatAddress(address)} (${(err as Error).message}); is the initializer running?`,

@@ -123,9 +123,11 @@ export function runHandshake(socket: Socket, o: HandshakeOptions): void {
     } catch (err) {
       const e = err as RooError;
       const message =
-        o.side === 'client' && e.code === ErrorCode.FrameTooLarge
-          ? `the worker did not answer with the cluster handshake (${NOT_SPOKEN})`
-          : `cluster handshake: ${e.message}`;
+        e.code !== ErrorCode.FrameTooLarge
+          ? `cluster handshake: ${e.message}`
+          : o.side === 'client'
+            ? `the worker did not answer with the cluster handshake (${NOT_SPOKEN})`
+            : 'it does not speak the cluster handshake (a client without the cluster secret, or no roo process)';
       const error = new RooError(ErrorCode.AuthFailed, message);
       failure = {
         error,

@@ -238,6 +238,8 @@ describe('cluster handshake sessions', () => {
         expectRooError(r.server.outcome, ErrorCode.AuthFailed, /wrong cluster secret/);
         expect(r.server.send?.type).toBe('refused');
         expectRooError(r.client.outcome, ErrorCode.AuthFailed, /refused.*wrong cluster secret/);
+        // Trying again with the same secret cannot help: the client is told so.
+        expect((r.client.outcome as RooError).details).toEqual({ definitive: true });
       }),
     );
   });
@@ -272,6 +274,7 @@ describe('cluster handshake sessions', () => {
         const c1 = authClientStep(c0.session, { type: 'challenge', version: V, nonce: sn });
         const c2 = authClientStep(c1.session, { type: 'welcome', version: V, proof: welcome });
         expectRooError(c2.outcome, ErrorCode.AuthFailed, /does not hold this cluster secret/);
+        expect((c2.outcome as RooError).details).toEqual({ definitive: true });
       }),
     );
   });
