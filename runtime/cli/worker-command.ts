@@ -462,7 +462,7 @@ function formCluster(
       onFatal: (err) => {
         if (node === undefined || !ready) reject(err);
         else {
-          log.fatal(err.message);
+          log.fatal({ code: err.code }, err.message);
           process.exitCode = 1;
           process.kill(process.pid, 'SIGTERM');
         }

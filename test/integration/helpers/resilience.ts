@@ -349,10 +349,14 @@ export interface RestartableSpec {
   readonly checkpointNs: bigint;
   /** Application arguments (after `--`). */
   readonly appArgs?: readonly string[];
+  /** More flags for both workers (e.g. `--heartbeat-timeout`). */
+  readonly extra?: readonly string[];
+  /** `--run-with-resilience` (default true). */
+  readonly resilience?: boolean;
 }
 
 /**
- * Two workers with resilience on (`--ponythreads 1`) whose every address is
+ * Two workers with resilience on (unless told otherwise; `--ponythreads 1`) whose every address is
  * fixed, so that each can be SIGKILLed and restarted with exactly the
  * command it was started with. The initializer runs the TCP source.
  */
@@ -386,8 +390,10 @@ export class RestartableCluster {
     const common = (name: WorkerName) => [
       'worker',
       ...['--application-module', spec.module, '--out', spec.out, '--name', name],
-      ...['--ponythreads', '1', '--run-with-resilience', '--resilience-dir', spec.resilienceDir],
+      ...['--ponythreads', '1', '--resilience-dir', spec.resilienceDir],
+      ...(spec.resilience === false ? [] : ['--run-with-resilience']),
       ...['--time-between-checkpoints', String(spec.checkpointNs)],
+      ...(spec.extra ?? []),
     ];
     const appArgs = spec.appArgs === undefined ? [] : ['--', ...spec.appArgs];
     return new RestartableCluster(
