@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { parseAddress } from '../protocols/index.js';
 import { requestExternal } from '../runtime/cli/external-client.js';
 import { LogLine } from '../runtime/logging/log-lines.js';
+import { OPEN_CHANNELS, type ChannelSecurity } from '../runtime/security/index.js';
 import {
   BenchChild,
   BenchFailure,
@@ -93,21 +94,41 @@ function later<T>(promise: Promise<T>): Promise<T> {
 }
 
 /**
+ * How the cluster's channels are protected (bench/cluster-tls.ts): the
+ * flags every worker gets, and what the bench's own status requests need.
+ */
+export interface ClusterProtection {
+  /** A short name for progress lines and the report. */
+  readonly name: string;
+  readonly workerFlags: readonly string[];
+  readonly security: ChannelSecurity;
+}
+
+/** No protection: the workers as they start without flags. */
+export const UNPROTECTED: ClusterProtection = {
+  name: 'open',
+  workerFlags: [],
+  security: OPEN_CHANNELS,
+};
+
+/**
  * Starts an N-worker cluster of `app` writing to `out`, every worker with
  * one scheduler thread, its own external channel and `dirs[i]` as its
- * resilience directory; resolves once every worker logged that it is ready.
- * On a failure it stops what it started and throws.
+ * resilience directory (and `extra` flags); resolves once every worker
+ * logged that it is ready. On a failure it stops what it started and throws.
  */
 export async function startCluster(
   workers: number,
   out: string,
   app: string,
   dirs: readonly string[],
+  extra: readonly string[] = [],
 ): Promise<Cluster> {
   const children: BenchChild[] = [];
   const common = (w: number): string[] => [
     ...['worker', '--application-module', app, '--out', out, '--ponythreads', '1'],
     ...['--external', `${LOCAL_HOST}:0`, '--resilience-dir', dirs[w] as string],
+    ...extra,
   ];
   // Every wait is set up at spawn: waitForLine sees only lines that come after it.
   const watch = (child: BenchChild): [Promise<RegExpExecArray>, Promise<RegExpExecArray>] => {
@@ -153,12 +174,15 @@ export async function startCluster(
 }
 
 /** Messages every worker has sent to other workers so far, summed (over their external channels). */
-async function crossed(externals: readonly string[]): Promise<number> {
+async function crossed(
+  externals: readonly string[],
+  security: ChannelSecurity = OPEN_CHANNELS,
+): Promise<number> {
   let total = 0;
   for (const address of externals) {
     let answer;
     try {
-      answer = await requestExternal(parseAddress(address), 'status');
+      answer = await requestExternal(parseAddress(address), 'status', { security });
     } catch (err) {
       throw new BenchFailure(
         `status over the external channel ${address}: ${(err as Error).message}`,
@@ -193,21 +217,29 @@ function label(workers: number, rep: number): string {
 }
 
 /** One fresh cluster: start, feed, warm up, measure, stop. */
-async function measureCluster(
+export async function measureCluster(
   o: ClusterOptions,
   corpusPath: string,
   workers: number,
   rep: number,
   log: (line: string) => void,
+  protection: ClusterProtection = UNPROTECTED,
 ): Promise<ClusterRun> {
-  const name = label(workers, rep);
+  const name =
+    protection === UNPROTECTED ? label(workers, rep) : `${label(workers, rep)}, ${protection.name}`;
   const receiver = await CountingReceiver.listen('lines');
   const dirs = resilienceDirs(workers);
   let cluster: Cluster | undefined;
   let sender: BenchChild | undefined;
   try {
     const t0 = performance.now();
-    const c = await startCluster(workers, receiver.address, wordCountAppPath(), dirs);
+    const c = await startCluster(
+      workers,
+      receiver.address,
+      wordCountAppPath(),
+      dirs,
+      protection.workerFlags,
+    );
     cluster = c;
     const startSeconds = (performance.now() - t0) / 1000;
     log(`  ${name}: start-up ${startSeconds.toFixed(2)} s (spawn until every worker logged ready)`);
@@ -226,7 +258,7 @@ async function measureCluster(
     // A worker that dies closes its external channel: name the death, not the refused request.
     const readCrossed = async (): Promise<number> => {
       try {
-        return await crossed(c.externals);
+        return await crossed(c.externals, protection.security);
       } catch (err) {
         await Promise.race([
           Promise.any([...c.children, s].map((p) => p.exited)),
