@@ -497,9 +497,17 @@ export async function startInitializerNode(
         // A member that stopped answering (SIGSTOP, a stall, a partition that keeps the socket
         // open) is lost as if its connection had closed; `dropped` tells it so if it resumes.
         const name = [...names].find(([, c]) => c === connection)?.[0];
+        if (name === undefined) {
+          // No member's: a stranger or a worker that never said hello. Not worth a warning each.
+          log.debug(
+            `control connection #${connection} sent nothing for ${silentMs} ms: closing it`,
+          );
+          listener.server?.drop(connection, 'silent');
+          return;
+        }
         log.warn(
           { code: ErrorCode.WorkerLost },
-          `${name === undefined ? `control connection #${connection}` : `worker '${name}'`} sent nothing for ${silentMs} ms (heartbeat timeout ${timeoutMs} ms): treating it as lost`,
+          `worker '${name}' sent nothing for ${silentMs} ms (heartbeat timeout ${timeoutMs} ms): treating it as lost`,
         );
         listener.server?.expel(
           connection,
