@@ -169,6 +169,11 @@ export class ControlServer {
     this.sockets.get(connection)?.close(1008, reason.slice(0, 120));
   }
 
+  /** Cuts one connection at once (no close handshake: the peer may not be reading). */
+  cut(connection: number): void {
+    this.sockets.get(connection)?.terminate();
+  }
+
   /**
    * Sends `bytes` as the connection's last message, then cuts it: at once
    * once they are written, and in any case after a short grace (the peer

@@ -502,7 +502,7 @@ export async function startInitializerNode(
           log.debug(
             `control connection #${connection} sent nothing for ${silentMs} ms: closing it`,
           );
-          listener.server?.drop(connection, 'silent');
+          listener.server?.cut(connection);
           return;
         }
         log.warn(
