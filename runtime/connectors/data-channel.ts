@@ -41,6 +41,7 @@ import {
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { Logger } from '../logging/logger.js';
 import { ChannelListener, connectChannel, type ChannelSecurity } from '../security/index.js';
+import { isMarkerTag, markerClock } from './latency-marker.js';
 
 const FLUSH_BYTES = 32 * 1024;
 /**
@@ -54,6 +55,17 @@ const FLUSH_BYTES = 32 * 1024;
 const BATCH_AGE_MS = 2;
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2_000;
+/** Senders a listener keeps traffic counts for; further names count under OTHER_SENDERS. */
+const MAX_SENDERS = 256;
+/** Where traffic from senders past MAX_SENDERS is counted. */
+export const OTHER_SENDERS = '(others)';
+
+/** Messages and bytes exchanged with one peer worker, so far. */
+export interface PeerTraffic {
+  readonly peer: string;
+  readonly messages: number;
+  readonly bytes: number;
+}
 
 /** One thread's outbound connection to one remote worker. */
 class OutboundLink {
@@ -68,6 +80,8 @@ class OutboundLink {
   private warned = false;
   /** Messages sent, for stats. */
   sent = 0;
+  /** Bytes of the frames sent (or held for the connection), for metrics. */
+  bytes = 0;
   /** performance.now() of the batch's first message (see BATCH_AGE_MS). */
   private started = 0;
 
@@ -108,6 +122,7 @@ class OutboundLink {
         bytes,
       }),
     );
+    this.bytes += frame.length;
     if (!this.connected || this.waiting.length > 0) {
       this.hold(frame);
       return;
@@ -262,6 +277,14 @@ export class DataLinks {
     return this.links.map((l) => l?.sent ?? 0);
   }
 
+  /** Messages and bytes sent to each other worker so far, by name (links closed by a reconfiguration are forgotten). */
+  traffic(): PeerTraffic[] {
+    const out: PeerTraffic[] = [];
+    for (const l of this.links)
+      if (l !== undefined) out.push({ peer: l.peer, messages: l.sent, bytes: l.bytes });
+    return out;
+  }
+
   /** Closes every link. */
   close(): void {
     for (const l of this.links) l?.close();
@@ -279,6 +302,8 @@ export class DataListener {
   private paused = false;
   /** Messages received, for stats. */
   received = 0;
+  /** Messages and bytes received per sending worker (at most MAX_SENDERS names). */
+  private readonly bySender = new Map<string, { messages: number; bytes: number }>();
   /**
    * The cluster's rollback generation. A batch of another generation comes
    * from an engine a rollback abandoned (its worker has not rolled back yet):
@@ -334,14 +359,18 @@ export class DataListener {
       }
       staged.length = 0;
       decodeBatch(message.bytes, stage);
+      // Bytes as sent: the payload and its 4-byte frame header.
+      this.count(message.sender, staged.length / 4, payload.length + 4);
       for (let i = 0; i < staged.length; i += 4) {
         this.received++;
+        const tag = staged[i + 1] as number;
         try {
           this.scheduler.deliverFromChannel(
             staged[i] as number,
-            staged[i + 1] as number,
+            tag,
             staged[i + 2],
-            staged[i + 3],
+            // A latency marker's ingress into this worker is now (latency-marker.ts).
+            tag < 0 && isMarkerTag(tag) ? markerClock() : staged[i + 3],
           );
         } catch (err) {
           this.errors.report(err, ErrorCode.BadMessage, 'data channel (no such actor)');
@@ -374,6 +403,22 @@ export class DataListener {
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  /** Messages and bytes received from each sending worker so far. */
+  traffic(): PeerTraffic[] {
+    return [...this.bySender].map(([peer, t]) => ({ peer, ...t }));
+  }
+
+  private count(sender: string, messages: number, bytes: number): void {
+    let t = this.bySender.get(sender);
+    if (t === undefined) {
+      const key = this.bySender.size < MAX_SENDERS ? sender : OTHER_SENDERS;
+      t = this.bySender.get(key) ?? { messages: 0, bytes: 0 };
+      this.bySender.set(key, t);
+    }
+    t.messages += messages;
+    t.bytes += bytes;
   }
 
   private pause(): void {

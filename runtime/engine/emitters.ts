@@ -13,6 +13,9 @@ import type { Plan, Route, Stage } from '../topology/plan.js';
 import { cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { MoveHold } from './move-hold.js';
+import { markerTag } from '../connectors/latency-marker.js';
+import type { LatencyMeter } from './step-meter.js';
+import type { ThreadRecorder } from './thread-metrics.js';
 
 /** Sends one value onwards. */
 export type Emit = (value: unknown) => void;
@@ -31,34 +34,66 @@ export interface RouteContext {
   readonly send: Send;
   /** While key groups move: what waits, and which workers parallel output skips (move-hold.ts). */
   readonly hold: MoveHold;
+  /** This thread's metrics recorder; undefined when metrics are off. */
+  readonly recorder?: ThreadRecorder | undefined;
+  /** sinkMarkers[sinkId]: hands a latency marker to the sink's encoder on this thread. */
+  readonly sinkMarkers?: readonly MarkerSend[];
 }
+
+/** Passes a latency marker (origin and ingress times, latency-marker.ts) on. */
+export type MarkerSend = (origin: number, ingress: number) => void;
 
 /** Builds the emit function of a stage's outputs. */
 export function compileStageEmit(stage: Stage, ctx: RouteContext): Emit {
-  return compileChain(stage.chain, compileRoute(stage.route, ctx), ctx.errors);
+  const steps = ctx.recorder?.table.stageSteps[stage.id];
+  const meters = steps?.slice(1).map((i) => (ctx.recorder as ThreadRecorder).step(i));
+  return compileChain(stage.chain, compileRoute(stage.route, ctx), ctx.errors, meters);
 }
 
-/** Wraps `next` with the stateless computations of a chain, last first. */
+/** Wraps `next` with the stateless computations of a chain, last first (each timed by its meter, if given). */
 export function compileChain(
   chain: readonly Computation<unknown, unknown>[],
   next: Emit,
   errors: ErrorReporter,
+  meters?: readonly LatencyMeter[],
 ): Emit {
   let emit = next;
   for (let i = chain.length - 1; i >= 0; i--) {
-    emit = applyComputation(chain[i] as Computation<unknown, unknown>, emit, errors);
+    emit = applyComputation(chain[i] as Computation<unknown, unknown>, emit, errors, meters?.[i]);
   }
   return emit;
 }
 
-/** One stateless computation in front of `next`. */
+/**
+ * One stateless computation in front of `next`. With a meter, it counts
+ * every message and times one in `meter.mask + 1` (step-meter.ts): the
+ * computation alone, not what its outputs cost downstream.
+ */
 export function applyComputation(
   c: Computation<unknown, unknown>,
   next: Emit,
   errors: ErrorReporter,
+  meter?: LatencyMeter,
 ): Emit {
   const compute = c.compute;
   const where = `computation '${c.name}'`;
+  if (meter !== undefined) {
+    return (value) => {
+      let out: unknown;
+      try {
+        if ((++meter.messages & meter.mask) !== 0) out = compute(value);
+        else {
+          const t0 = performance.now();
+          out = compute(value);
+          meter.span(t0, performance.now());
+        }
+      } catch (err) {
+        errors.report(err, ErrorCode.ComputationFailed, where);
+        return;
+      }
+      emitOutputs(out, next);
+    };
+  }
   return (value) => {
     let out: unknown;
     try {
@@ -155,6 +190,50 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
           value,
         );
       };
+    }
+  }
+}
+
+/**
+ * Where a stage's latency markers go (latency-marker.ts): one actor of the
+ * route at a time, in turn (a parallel stage's replicas, a partition's key
+ * groups), so that markers sample every path; into the sink's encoder on
+ * this thread, which ships them behind the outputs before them; or, for a
+ * route to nothing, the marker ends here. A marker handed to another
+ * worker leaves this one (its ingress to egress is recorded).
+ */
+export function compileMarker(route: Route, pipeline: number, ctx: RouteContext): MarkerSend {
+  const { plan, directory, send } = ctx;
+  const recorder = ctx.recorder;
+  if (recorder === undefined) return () => undefined;
+  const to = (targets: readonly Placed[], stage: number): MarkerSend => {
+    const tag = markerTag(stage);
+    let next = 0;
+    return (origin, ingress) => {
+      // While key groups move, markers wait nowhere: a lost sample, not a held message.
+      if (ctx.hold.active) return;
+      const t = targets[next];
+      next = next + 1 >= targets.length ? 0 : next + 1;
+      if (t === undefined) return;
+      if (t.worker !== directory.me) recorder.markerLeft(ingress);
+      send(t.worker, t.ref, tag, origin, ingress);
+    };
+  };
+  switch (route.kind) {
+    case 'drop':
+      return (origin, ingress) => recorder.markerEnded(pipeline, origin, ingress);
+    case 'sink':
+      return ctx.sinkMarkers?.[route.sink] ?? (() => undefined);
+    case 'parallel':
+      return to(directory.parallel[route.stage] ?? [], route.stage);
+    case 'state': {
+      const owners =
+        directory.keyGroups[plan.partitions.findIndex((p) => p.name === route.partition)];
+      const targets: Placed[] = [];
+      owners?.worker.forEach((worker, g) =>
+        targets.push({ worker, ref: owners.ref[g] as ActorRef }),
+      );
+      return to(targets, route.stage);
     }
   }
 }

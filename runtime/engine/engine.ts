@@ -30,6 +30,7 @@ import { buildApplication, loadApplicationModule } from './app-loader.js';
 import {
   type KeyGroupKeys,
   type ThreadControl,
+  type ThreadMetricsTake,
   type ThreadStats,
   type Wiring,
 } from './thread-control.js';
@@ -54,6 +55,16 @@ export interface EngineOptions {
   readonly resilient?: boolean;
   /** The cluster secret and TLS of the data channels (default: none). */
   readonly security?: ChannelSecurity;
+  /**
+   * Record metrics on the data path (step latencies, latency markers);
+   * default: on unless the environment has ROO_METRICS=off.
+   */
+  readonly metrics?: boolean;
+}
+
+/** Whether metrics are recorded unless an engine is told otherwise: on, except with ROO_METRICS=off. */
+export function metricsByDefault(): boolean {
+  return process.env['ROO_METRICS'] !== 'off';
 }
 
 /** Totals over every thread. */
@@ -143,6 +154,7 @@ export class Engine {
         workerName: options.workerName,
         resilient: options.resilient === true,
         security: options.security ?? OPEN_CHANNELS,
+        metrics: options.metrics ?? metricsByDefault(),
       },
       ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
       youngGenerationMb: options.youngGenerationMb ?? Number(process.env['ROO_YOUNG_GEN_MB'] ?? 64),
@@ -495,6 +507,15 @@ export class Engine {
       for (const [k, v] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + v;
     }
     return { threads, received, written, encoded, errors };
+  }
+
+  /**
+   * Every thread's counters, latency histograms and utilisation since the
+   * last call, by thread. One caller only (the worker's metrics collector,
+   * runtime/metrics/): each call starts the threads' next period.
+   */
+  metrics(): Promise<ThreadMetricsTake[]> {
+    return Promise.all(this.pool.remotes.map((r) => r.metrics()));
   }
 
   /** Per thread, every key group it hosts with its entity count and first `limit` keys. */

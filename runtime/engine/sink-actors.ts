@@ -27,9 +27,13 @@ import type { ErrorReporter } from '../logging/error-reporter.js';
 import { BarrierCount } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
 import { OutputBuffer } from './output-buffer.js';
-import { TAG_BYTES } from './tags.js';
+import { RT_MARKER_END, TAG_BYTES } from './tags.js';
+import type { LatencyMeter } from './step-meter.js';
+import type { ThreadRecorder } from './thread-metrics.js';
 
 const SHIP_BYTES = 16 * 1024;
+/** Latency markers an encoder holds behind unshipped outputs; a further one is dropped (a lost sample only). */
+const MARKERS_HELD = 8;
 
 /** Counters of a sink encoder. */
 export interface SinkEncoderCounters {
@@ -66,6 +70,12 @@ export class SinkEncoder {
   private readonly toBytes: ((output: unknown) => string | Uint8Array) | undefined;
   /** The encoder as one that writes into the buffer (encodeInto), or undefined. */
   private readonly into: ((output: unknown, out: OutputWriter) => void) | undefined;
+  /** Times encoding when metrics are on. */
+  private readonly meter: LatencyMeter | undefined;
+  /** Latency markers waiting for the outputs before them to ship: (origin, ingress) pairs. */
+  private readonly markers: number[] = [];
+  /** A latency marker reached this sink on this thread (bound; see `marker`). */
+  readonly marker: (origin: number, ingress: number) => void;
 
   /** Takes the epoch bit of the thread's other actors (see KeyGroupActor.setEpoch). */
   setEpoch(bit: number): void {
@@ -77,9 +87,17 @@ export class SinkEncoder {
     encoder: Encoder<unknown> | undefined,
     private readonly errors: ErrorReporter,
     private readonly where: string,
+    /** With metrics on: this thread's recorder, and the sink's step and pipeline. */
+    private readonly metrics?: {
+      readonly recorder: ThreadRecorder;
+      readonly step: number;
+      readonly pipeline: number;
+    },
   ) {
     this.toBytes = typeof encoder === 'function' ? encoder : undefined;
     this.into = typeof encoder === 'object' ? encoder.into : undefined;
+    this.meter = metrics?.recorder.step(metrics.step);
+    this.marker = (origin, ingress) => this.addMarker(origin, ingress);
     this.encode = (value) => this.add(value);
     this.barrier = (id) => {
       if (this.barriers.arrive()) this.pass(id);
@@ -97,18 +115,20 @@ export class SinkEncoder {
   }
 
   private add(value: unknown): void {
-    this.counters.received++;
-    if (this.writer === undefined) return;
+    const n0 = this.counters.received++;
+    if (this.writer === undefined || (this.into === undefined && this.toBytes === undefined))
+      return;
     const b = cursor.bit;
     const out = this.outs[b] as OutputBuffer;
     const start = out.pos;
+    const meter = this.meter;
     try {
-      if (this.into !== undefined) this.into(value, out);
-      else if (this.toBytes !== undefined) {
-        const bytes = this.toBytes(value);
-        if (typeof bytes === 'string') out.text(bytes);
-        else out.bytes(bytes);
-      } else return;
+      if (meter === undefined || (n0 & meter.mask) !== 0) this.write(value, out);
+      else {
+        const t0 = performance.now();
+        this.write(value, out);
+        meter.span(t0, performance.now());
+      }
     } catch (err) {
       // Nothing of a failed output is sent: what it wrote is discarded.
       out.pos = start;
@@ -128,6 +148,29 @@ export class SinkEncoder {
     }
   }
 
+  /** Encodes one output into `out`. */
+  private write(value: unknown, out: OutputBuffer): void {
+    if (this.into !== undefined) this.into(value, out);
+    else {
+      const bytes = (this.toBytes as (output: unknown) => string | Uint8Array)(value);
+      if (typeof bytes === 'string') out.text(bytes);
+      else out.bytes(bytes);
+    }
+  }
+
+  /**
+   * A latency marker: it goes to the writer behind the outputs encoded
+   * before it (at once if none waits); for a null sink it ends here.
+   */
+  private addMarker(origin: number, ingress: number): void {
+    const m = this.metrics;
+    if (m === undefined) return;
+    if (this.writer === undefined) m.recorder.markerEnded(m.pipeline, origin, ingress);
+    else if (this.pending[0] === 0 && this.pending[1] === 0)
+      this.scheduler.send(this.writer, RT_MARKER_END, origin, ingress);
+    else if (this.markers.length < MARKERS_HELD * 2) this.markers.push(origin, ingress);
+  }
+
   private shipAll(): void {
     if ((this.outs[this.bit] as OutputBuffer).pos !== 0) this.ship(this.bit);
     if ((this.outs[this.bit ^ 1] as OutputBuffer).pos !== 0) this.ship(this.bit ^ 1);
@@ -139,6 +182,12 @@ export class SinkEncoder {
     this.scheduler.send(this.writer as ActorRef, TAG_BYTES + b * EPOCH_BIT, chunk, count);
     this.counters.shipped += count;
     this.pending[b] = 0;
+    const markers = this.markers;
+    if (markers.length > 0 && this.pending[b ^ 1] === 0) {
+      for (let i = 0; i < markers.length; i += 2)
+        this.scheduler.send(this.writer as ActorRef, RT_MARKER_END, markers[i], markers[i + 1]);
+      markers.length = 0;
+    }
   }
 }
 
@@ -165,6 +214,12 @@ export interface SinkWriter extends Behaviour {
   setEpoch(bit: number): void;
   /** Flushes and closes the output. */
   close(): Promise<void>;
+  /**
+   * Set when metrics are on: a latency marker reached the writer, after
+   * every output before it was handed to the output (an exactly-once
+   * writer: to the transaction of the next checkpoint).
+   */
+  markerEnded: ((origin: number, ingress: number) => void) | undefined;
 }
 
 /**
@@ -176,6 +231,7 @@ export interface SinkWriter extends Behaviour {
  */
 export class SinkWriterActor implements SinkWriter {
   readonly counters: SinkWriterCounters = { outputs: 0, bytes: 0 };
+  markerEnded: ((origin: number, ingress: number) => void) | undefined;
   readonly barriers = new BarrierCount();
   /** Bytes waiting for the output to be writable, in order. */
   private queue: Uint8Array[] = [];
@@ -203,11 +259,12 @@ export class SinkWriterActor implements SinkWriter {
     this.put(bytes as Uint8Array, count as number);
   }
 
-  receiveRuntime(tag: number, a: unknown): void {
+  receiveRuntime(tag: number, a: unknown, b?: unknown): void {
     // It holds nothing: its part of a checkpoint is empty.
-    if (tag === RT_BARRIER && this.barriers.arrive()) {
-      this.checkpoints.add(a as number, { kind: 'sink', part: { sink: this.sink, pending: [] } });
-    }
+    if (tag === RT_BARRIER) {
+      if (this.barriers.arrive())
+        this.checkpoints.add(a as number, { kind: 'sink', part: { sink: this.sink, pending: [] } });
+    } else if (tag === RT_MARKER_END) this.markerEnded?.(a as number, b as number);
   }
 
   /** An at-least-once sink records nothing to restore. */

@@ -23,6 +23,9 @@ import { TcpListener } from '../connectors/tcp-listener.js';
 import type { Logger } from '../logging/logger.js';
 import type { SourceStage } from '../topology/plan.js';
 import type { Emit } from './emitters.js';
+import { SourceMarkers } from './source-markers.js';
+import type { LatencyMeter } from './step-meter.js';
+import type { ThreadRecorder } from './thread-metrics.js';
 import { cursor, RT_COMMIT } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { BarrierFanout } from './stage-actors.js';
@@ -60,6 +63,8 @@ export class SourceActor implements Behaviour {
   emit: Emit = () => undefined;
   /** Set at wiring: sends a barrier to every actor this source routes to. */
   forward: BarrierFanout = () => undefined;
+  /** When metrics are on: this source's latency markers (their `send` is set at wiring). */
+  readonly markers: SourceMarkers | undefined;
   /** Where a file source starts reading (restored from a checkpoint). */
   private fileOffset = 0;
   /** The epoch bit stamped on what this source emits: barriers passed, mod 2. */
@@ -85,6 +90,8 @@ export class SourceActor implements Behaviour {
   private nextIndex: number;
   private readonly where: string;
   private readonly onFrame: (payload: Buffer) => void;
+  /** Times decoding (and generating) when metrics are on. */
+  private readonly meter: LatencyMeter | undefined;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -97,15 +104,26 @@ export class SourceActor implements Behaviour {
     private readonly checkpoints: CheckpointCollector,
     /** Resilience on: committed checkpoints acknowledge positions to acking senders. */
     resilient = false,
+    /** This thread's metrics recorder (undefined: metrics off). */
+    recorder?: ThreadRecorder,
   ) {
     this.nextIndex = instance.index;
     this.where = `source '${stage.source.name}'`;
     const source = stage.source;
     const decode = source.kind === 'tcp-source' ? source.decoder : undefined;
+    const meter = recorder?.step(recorder.table.stageSteps[stage.id]?.[0]);
+    this.meter = meter;
+    this.markers = recorder === undefined ? undefined : new SourceMarkers();
     this.onFrame = (payload) => {
       let value: unknown;
       try {
-        value = (decode as (p: Buffer) => unknown)(payload);
+        if (meter === undefined || (this.counters.received & meter.mask) !== 0)
+          value = (decode as (p: Buffer) => unknown)(payload);
+        else {
+          const t0 = performance.now();
+          value = (decode as (p: Buffer) => unknown)(payload);
+          meter.span(t0, performance.now());
+        }
       } catch (err) {
         this.errors.report(err, ErrorCode.DecoderFailed, this.where);
         return;
@@ -127,12 +145,18 @@ export class SourceActor implements Behaviour {
     }
   }
 
+  /** True while backpressure keeps this source from taking input (muted, or its mailbox full of chunks). */
+  get muting(): boolean {
+    return this.muted || this.full;
+  }
+
   /** Opens the source (socket, file) or starts generating. Resolves once listening. */
   async start(): Promise<void> {
     const source = this.stage.source;
     const events = {
       chunk: (connection: number, bytes: Buffer) => {
         if (trace.on) trace.event(TraceKind.SOURCE_READ, bytes.length, connection);
+        this.markers?.chunkRead();
         this.scheduler.send(this.self, TAG_CHUNK, connection, bytes);
         if (++this.queuedChunks > QUEUED_CHUNKS_HIGH && !this.full) {
           this.full = true;
@@ -228,6 +252,7 @@ export class SourceActor implements Behaviour {
       this.counters.bytes += chunk.length;
       if (this.stage.source.kind === 'tcp-source') this.frames(connection as number, chunk);
       else this.lines(chunk);
+      this.markers?.chunkTaken();
       this.checkPressure();
     } else if (tag === TAG_CLOSED) {
       if (this.streams !== undefined) {
@@ -311,8 +336,15 @@ export class SourceActor implements Behaviour {
     const source = this.stage.source;
     if (source.kind !== 'file-source') return;
     let value: unknown;
+    const meter = this.meter;
     try {
-      value = source.decoder(line);
+      if (meter === undefined || (this.counters.received & meter.mask) !== 0)
+        value = source.decoder(line);
+      else {
+        const t0 = performance.now();
+        value = source.decoder(line);
+        meter.span(t0, performance.now());
+      }
     } catch (err) {
       this.errors.report(err, ErrorCode.DecoderFailed, this.where);
       return;
@@ -324,10 +356,18 @@ export class SourceActor implements Behaviour {
   private generate(source: GeneratorSourceConfig<unknown>): void {
     const step = this.instance.of;
     let made = 0;
+    const meter = this.meter;
+    const origin = this.markers?.turnStarted() ?? -1;
     while (made < GENERATE_PER_TURN && this.nextIndex < source.count) {
       let value: unknown;
       try {
-        value = source.generate(this.nextIndex);
+        if (meter === undefined || (this.counters.received & meter.mask) !== 0)
+          value = source.generate(this.nextIndex);
+        else {
+          const t0 = performance.now();
+          value = source.generate(this.nextIndex);
+          meter.span(t0, performance.now());
+        }
       } catch (err) {
         this.errors.report(err, ErrorCode.DecoderFailed, this.where);
         this.nextIndex += step;
@@ -342,6 +382,7 @@ export class SourceActor implements Behaviour {
       made++;
       this.emit(value);
     }
+    if (origin >= 0) this.markers?.send(origin, origin);
     if (this.nextIndex >= source.count) {
       this.counters.finished = true;
       return;
@@ -349,8 +390,14 @@ export class SourceActor implements Behaviour {
     const mute = this.muteReason();
     if (mute !== undefined) {
       this.counters.mutes++;
+      this.muted = true;
       this.scheduler.muteUntilRelieved(
-        { unmute: () => this.scheduler.send(this.self, RT_CONTINUE, undefined, undefined) },
+        {
+          unmute: () => {
+            this.muted = false;
+            this.scheduler.send(this.self, RT_CONTINUE, undefined, undefined);
+          },
+        },
         mute,
       );
     } else {

@@ -16,7 +16,9 @@ import type { Behaviour } from '../../actors/index.js';
 import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { StateComputation } from '../api/computations.js';
 import type { PlannedPartition } from '../topology/plan.js';
-import { emitOutputs, type Emit } from './emitters.js';
+import { emitOutputs, type Emit, type MarkerSend } from './emitters.js';
+import { isMarkerTag, markerStage } from '../connectors/latency-marker.js';
+import type { LatencyMeter } from './step-meter.js';
 import { bitOf, cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import { decodeEntities, encodeEntities, type CheckpointCollector } from './thread-checkpoint.js';
@@ -59,6 +61,8 @@ export class ParallelActor implements Behaviour {
   /** Set when the process's directory is known. */
   emit: Emit = () => undefined;
   forward: BarrierFanout = () => undefined;
+  /** Set at wiring: passes a latency marker on (emitters.ts `compileMarker`). */
+  marker: MarkerSend = () => undefined;
 
   receive(tag: number, value: unknown): void {
     this.counters.received++;
@@ -66,8 +70,10 @@ export class ParallelActor implements Behaviour {
     this.emit(value);
   }
 
-  receiveRuntime(tag: number, a: unknown): void {
-    if (tag === RT_BARRIER && this.barriers.arrive()) this.forward(a as number);
+  receiveRuntime(tag: number, a: unknown, b?: unknown): void {
+    if (tag === RT_BARRIER) {
+      if (this.barriers.arrive()) this.forward(a as number);
+    } else if (isMarkerTag(tag)) this.marker(a as number, b as number);
   }
 }
 
@@ -76,6 +82,10 @@ export interface StateStep {
   readonly computation: StateComputation<unknown, unknown, unknown>;
   readonly where: string;
   emit: Emit;
+  /** Set at wiring when metrics are on: passes a latency marker on. */
+  marker?: MarkerSend;
+  /** When metrics are on: counts the step's messages and times a sample of them. */
+  readonly meter?: LatencyMeter | undefined;
 }
 
 /** The state entities of one key group. */
@@ -127,8 +137,10 @@ export class KeyGroupActor implements Behaviour {
     this.apply(tag - bit * EPOCH_BIT, key as string, value);
   }
 
-  receiveRuntime(tag: number, a: unknown): void {
-    if (tag === RT_BARRIER && this.barriers.arrive()) this.checkpoint(a as number);
+  receiveRuntime(tag: number, a: unknown, b?: unknown): void {
+    if (tag === RT_BARRIER) {
+      if (this.barriers.arrive()) this.checkpoint(a as number);
+    } else if (isMarkerTag(tag)) this.steps[markerStage(tag)]?.marker?.(a as number, b as number);
   }
 
   /** Restores the entities a checkpoint encoded. */
@@ -259,8 +271,15 @@ export class KeyGroupActor implements Behaviour {
       this.entities.set(k, state);
     }
     let out: unknown;
+    const meter = step.meter;
     try {
-      out = step.computation.compute(value, state, k);
+      if (meter === undefined || (++meter.messages & meter.mask) !== 0)
+        out = step.computation.compute(value, state, k);
+      else {
+        const t0 = performance.now();
+        out = step.computation.compute(value, state, k);
+        meter.span(t0, performance.now());
+      }
     } catch (err) {
       this.errors.report(err, ErrorCode.ComputationFailed, step.where);
       return;

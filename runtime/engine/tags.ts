@@ -9,6 +9,12 @@
 export const RT_START = -1;
 /** A source actor: make the next batch of generated values. */
 export const RT_CONTINUE = -2;
+/**
+ * A sink writer: a latency marker reached it behind the outputs before it
+ * (a = origin, b = ingress time; runtime/connectors/latency-marker.ts).
+ * (-3 and -4 are the checkpoint's, epochs.ts.)
+ */
+export const RT_MARKER_END = -5;
 
 /** A source actor: a chunk of bytes (a = connection id, b = Buffer). */
 export const TAG_CHUNK = 0;

@@ -11,6 +11,8 @@ export type { LocalDirectory, Wiring } from '../routing/index.js';
 import type { Placement } from '../topology/placement.js';
 import type { ErrorCounts } from '../logging/error-reporter.js';
 import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
+import type { PeerTraffic } from '../connectors/data-channel.js';
+import type { RecorderTake } from './thread-metrics.js';
 
 /** One thread's counters. */
 export interface ThreadStats {
@@ -33,9 +35,13 @@ export interface ThreadStats {
   };
   readonly sources: readonly {
     name: string;
+    /** The source's stage in the plan. */
+    stage: number;
     received: number;
     bytes: number;
     mutes: number;
+    /** True while backpressure keeps it from taking input. */
+    muted: boolean;
     finished: boolean;
   }[];
   readonly sinks: readonly { id: number; outputs: number; bytes: number }[];
@@ -45,8 +51,25 @@ export interface ThreadStats {
   readonly errors: ErrorCounts;
   /** True if nothing is queued or runnable on this thread right now. */
   readonly idle: boolean;
-  /** Data channels: messages this thread sent to each worker (by index), and received from others. */
-  readonly dataChannel: { readonly sent: readonly number[]; readonly received: number };
+  /**
+   * Data channels: messages this thread sent to each worker (by index), and
+   * received from others; and the same per peer, by name, with bytes.
+   */
+  readonly dataChannel: {
+    readonly sent: readonly number[];
+    readonly received: number;
+    readonly out: readonly PeerTraffic[];
+    readonly in: readonly PeerTraffic[];
+  };
+}
+
+/** What a thread hands the main thread once per metrics period (`ThreadControl.metrics`). */
+export interface ThreadMetricsTake {
+  readonly stats: ThreadStats;
+  /** The recorder's histograms since the last take; undefined when metrics are off. */
+  readonly recorder: RecorderTake | undefined;
+  /** Share of the time since the last take that the thread was busy, 0..1. */
+  readonly utilization: number;
 }
 
 /** The keys of one key group hosted on a thread (for the external channel's partition query). */
@@ -117,6 +140,8 @@ export interface ThreadControl {
   commit(id: number): void;
   /** Counters. */
   stats(): ThreadStats;
+  /** Counters, and the latency histograms and utilisation since the last call (one caller: the worker's metrics). */
+  metrics(): ThreadMetricsTake;
   /** Every key group hosted here with its entity count and first `limit` keys. */
   keys(limit: number): KeyGroupKeys[];
   /** Closes this thread's sources (no new input). */

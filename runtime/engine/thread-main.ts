@@ -14,8 +14,7 @@ import {
 } from '../../actors/index.js';
 import { ErrorCode } from '../../protocols/index.js';
 import type { AppArgsData } from '../api/args.js';
-import { StreamOutput, TcpOutput, type Output } from '../connectors/output.js';
-import { TxnOutput } from '../connectors/txn-output.js';
+import { openWriter } from './sink-outputs.js';
 import { createLogger } from '../logging/logger.js';
 import { buildPlan, type Plan } from '../topology/plan.js';
 import type { Placement } from '../topology/placement.js';
@@ -29,12 +28,15 @@ import {
   type ThreadCheckpoint,
   type ThreadRestore,
 } from './thread-checkpoint.js';
-import { applyComputation, compileBarrier, compileStageEmit } from './emitters.js';
 import { MoveHold } from './move-hold.js';
+import { compileBarrier } from './emitters.js';
+import { wireStages } from './thread-wire.js';
+import { metricSteps } from './metric-steps.js';
+import { ThreadRecorder } from './thread-metrics.js';
+import { groupKeys, threadStats } from './thread-stats.js';
 import { clusterDirectory, sendVia, type RemoteSend } from '../routing/index.js';
 import { ErrorReporter } from '../logging/error-reporter.js';
-import { SinkEncoder, SinkWriterActor, type SinkWriter } from './sink-actors.js';
-import { TxnSinkWriterActor } from './txn-sink-writer.js';
+import { SinkEncoder, type SinkWriter } from './sink-actors.js';
 import type { ChannelSecurity } from '../security/index.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
@@ -42,6 +44,7 @@ import type {
   KeyGroupKeys,
   LocalDirectory,
   ThreadControl,
+  ThreadMetricsTake,
   ThreadStats,
   Wiring,
 } from './thread-control.js';
@@ -68,6 +71,8 @@ export interface ThreadAppData {
   readonly resilient: boolean;
   /** The cluster secret and TLS of the data channels (`{}`: none). */
   readonly security: ChannelSecurity;
+  /** Metrics recorded on the data path (off: `ROO_METRICS=off`). */
+  readonly metrics: boolean;
 }
 
 const {
@@ -147,45 +152,15 @@ function localDirectory(): LocalDirectory {
 }
 
 let plan: Plan | undefined;
+/** This thread's metrics recorder (undefined when metrics are off). */
+let recorder: ThreadRecorder | undefined;
+/** Event-loop utilisation at the last metrics take. */
+let lastElu = performance.eventLoopUtilization();
 const ready = (async () => {
   const fn = await loadApplicationModule(data.modulePath);
   plan = buildPlan(buildApplication(fn, data.args));
+  if (data.metrics) recorder = new ThreadRecorder(metricSteps(plan));
 })();
-
-/** True for an exactly-once TCP sink (without resilience nothing commits: output goes out as it is made). */
-function exactlyOnce(config: Plan['sinks'][number]['config']): boolean {
-  return data.resilient && config.kind === 'tcp-sink' && config.delivery === 'exactly-once';
-}
-
-/** The writer of a sink placed on this thread, or undefined for a null sink. */
-function openWriter(config: Plan['sinks'][number]['config'], sink: number): SinkWriter | undefined {
-  if (config.kind === 'tcp-sink' && exactlyOnce(config)) {
-    const output = new TxnOutput(config.address, `${data.workerName}/${config.name}`, log);
-    return new TxnSinkWriterActor(
-      scheduler,
-      loop,
-      output,
-      config.maxUnackedBytes,
-      sink,
-      checkpoints,
-    );
-  }
-  let output: Output;
-  switch (config.kind) {
-    case 'tcp-sink':
-      output = new TcpOutput(config.address, log);
-      break;
-    case 'file-sink':
-      output = new StreamOutput({ path: config.path });
-      break;
-    case 'stdout-sink':
-      output = new StreamOutput({ stdout: true });
-      break;
-    case 'null-sink':
-      return undefined;
-  }
-  return new SinkWriterActor(scheduler, loop, output, sink, checkpoints);
-}
 
 const control: ThreadControl = {
   async spawn(
@@ -206,6 +181,7 @@ const control: ThreadControl = {
           computation: stage.computation,
           where: `state computation '${stage.computation.name}'`,
           emit: () => undefined,
+          meter: recorder?.step(recorder.table.stageSteps[stage.id]?.[0]),
         });
       }
     }
@@ -243,6 +219,7 @@ const control: ThreadControl = {
           log,
           checkpoints,
           data.resilient,
+          recorder,
         );
         const saved = restore?.sources.find(
           (x) => x.stage === stage.id && x.instance === (placement.instanceOffset ?? 0) + index,
@@ -254,16 +231,32 @@ const control: ThreadControl = {
     }
     for (const sink of p.sinks) {
       const config = sink.config;
+      const step = recorder?.table.sinkStep[sink.id];
+      const pipeline = recorder?.table.sinkPipeline[sink.id];
       const encoder = new SinkEncoder(
         scheduler,
         config.kind === 'null-sink' ? undefined : config.encoder,
         errors,
         `sink '${config.name}'`,
+        recorder === undefined || step === undefined || pipeline === undefined
+          ? undefined
+          : { recorder, step, pipeline },
       );
       encoders.set(sink.id, encoder);
       if (placement.sinkThread[sink.id] === me) {
-        const writer = openWriter(config, sink.id);
+        const writer = openWriter(config, sink.id, {
+          scheduler,
+          loop,
+          log,
+          checkpoints,
+          workerName: data.workerName,
+          resilient: data.resilient,
+        });
         if (writer !== undefined) {
+          if (recorder !== undefined && pipeline !== undefined) {
+            const r = recorder;
+            writer.markerEnded = (origin, ingress) => r.markerEnded(pipeline, origin, ingress);
+          }
           // Its messages are encoded chunks of up to ~16 KB: overloaded past
           // SINK_WRITER_HIGH of them (a few MB), not the default count.
           writer.self = scheduler.spawn(writer, `sink writer '${config.name}'`, undefined, {
@@ -356,26 +349,10 @@ const control: ThreadControl = {
     const sinks = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).encode);
     const sinkBarriers = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).barrier);
     const send = sendVia(wiring.me, scheduler, remote);
+    const sinkMarkers = p.sinks.map((s) => (encoders.get(s.id) as SinkEncoder).marker);
     const ctx = { plan: p, directory, scheduler, errors, sinks, sinkBarriers, send, hold };
-    for (const stage of p.stages) {
-      const emit = compileStageEmit(stage, ctx);
-      if (stage.kind === 'parallel') {
-        const actor = parallels.get(stage.id);
-        if (actor !== undefined) {
-          actor.emit = applyComputation(stage.computation, emit, errors);
-          actor.forward = compileBarrier([stage.route], ctx);
-        }
-      } else if (stage.kind === 'state') {
-        const step = stateSteps.get(stage.id);
-        if (step !== undefined) step.emit = emit;
-      } else {
-        for (const s of sources)
-          if (s.stage.id === stage.id) {
-            s.emit = emit;
-            s.forward = compileBarrier([stage.route], ctx);
-          }
-      }
-    }
+    const marked = { ...ctx, recorder, sinkMarkers };
+    wireStages(marked, { parallels, stateSteps, sources });
     // Barriers: each actor waits for one from every upstream actor that may send to it.
     const kinds = upstreamKinds(p);
     const cluster: Instances = {
@@ -445,43 +422,29 @@ const control: ThreadControl = {
   },
 
   stats(): ThreadStats {
-    const entities: Record<string, number> = {};
-    for (const kg of keyGroups)
-      entities[kg.partition.name] = (entities[kg.partition.name] ?? 0) + kg.size;
-    return {
-      thread: scheduler.thread,
-      scheduler: { ...scheduler.stats },
-      loop: {
-        iterations: loop.iterations,
-        parks: loop.parks,
-        utilization: performance.eventLoopUtilization().utilization,
-      },
-      actors: scheduler.actorCount,
-      mailboxes: scheduler.mailboxDepths(),
-      gc: structuredClone(gc.stats),
-      sources: sources.map((s) => ({ name: s.stage.source.name, ...s.counters })),
-      sinks: [...writers.entries()].map(([id, w]) => ({ id, ...w.counters })),
-      encoded: [...encoders.entries()].map(([id, e]) => ({ id, ...e.counters })),
-      entities,
-      errors: errors.counts(),
-      idle: !scheduler.hasRunnable() && !scheduler.hasInbound() && !scheduler.hasPendingOutbound(),
-      dataChannel: { sent: links?.sentByWorker() ?? [], received: dataListener?.received ?? 0 },
-    };
+    return threadStats({
+      scheduler,
+      loop,
+      gc,
+      sources,
+      keyGroups,
+      writers,
+      encoders,
+      errors,
+      links,
+      dataListener,
+    });
+  },
+
+  metrics(): ThreadMetricsTake {
+    const elu = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(elu, lastElu).utilization;
+    lastElu = elu;
+    return { stats: control.stats(), recorder: recorder?.take(), utilization };
   },
 
   keys(limit: number): KeyGroupKeys[] {
-    const p = plan as Plan;
-    const max = Math.max(0, Math.floor(limit));
-    return keyGroups.map((kg) => {
-      const keys: string[] = [];
-      const live = kg.live();
-      for (const key of live.keys()) {
-        if (keys.length >= max) break;
-        keys.push(key);
-      }
-      const partition = p.partitions.indexOf(kg.partition);
-      return { partition, keyGroup: kg.keyGroup, count: live.size, keys };
-    });
+    return groupKeys(plan as Plan, keyGroups, limit);
   },
 
   async stopSources(): Promise<void> {

@@ -28,6 +28,7 @@ import type { SinkWriterCounters } from './sink-actors.js';
 import { BarrierCount } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
 import { TxnHold } from './txn-hold.js';
+import { RT_MARKER_END } from './tags.js';
 
 /** How long a closing writer waits for its receiver to acknowledge what it holds. */
 export const CLOSE_ACK_WAIT_MS = 5_000;
@@ -39,6 +40,8 @@ export class TxnSinkWriterActor implements Behaviour {
   readonly barriers = new BarrierCount();
   /** Set at wiring: this actor's own address. */
   self: ActorRef = -1;
+  /** With metrics on: a latency marker reached the writer (its output joins the next checkpoint's transaction). */
+  markerEnded: ((origin: number, ingress: number) => void) | undefined;
   /** The epoch bit of the checkpoint in progress, and its output per bit. */
   private bit = 0;
   private open: Uint8Array[][] = [[], []];
@@ -95,9 +98,11 @@ export class TxnSinkWriterActor implements Behaviour {
     this.openCount[b] = (this.openCount[b] as number) + (count as number);
   }
 
-  receiveRuntime(tag: number, a: unknown): void {
-    if (tag === RT_BARRIER && this.barriers.arrive()) this.checkpoint(a as number);
-    else if (tag === RT_COMMIT) {
+  receiveRuntime(tag: number, a: unknown, b?: unknown): void {
+    if (tag === RT_MARKER_END) this.markerEnded?.(a as number, b as number);
+    else if (tag === RT_BARRIER) {
+      if (this.barriers.arrive()) this.checkpoint(a as number);
+    } else if (tag === RT_COMMIT) {
       this.hold.commit(a as number);
       this.pump();
     }
