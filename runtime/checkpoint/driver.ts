@@ -20,6 +20,8 @@ import {
   type CheckpointState,
 } from './coordinator.js';
 import type { SnapshotStore } from './snapshot-store.js';
+import { workerEvents } from '../engine/worker-events.js';
+import { CheckpointSummary } from './checkpoint-summary.js';
 
 /** What the driver sends: start k to every worker, or commit k to every worker. */
 export type CheckpointOrder = { readonly kind: 'start' | 'commit'; readonly checkpointId: number };
@@ -30,6 +32,10 @@ export class CheckpointDriver {
   private timer: NodeJS.Timeout | undefined;
   /** A last checkpoint asked for by a clean shutdown: one started after id `after`. */
   private final: { readonly after: number; readonly settle: (ok: boolean) => void } | undefined;
+  /** The INFO summary of commits (each commit itself is a debug line). */
+  private readonly summary = new CheckpointSummary(Date.now());
+  /** When the checkpoint in flight was ordered (performance.now()), by id. */
+  private readonly startedAt = new Map<number, number>();
 
   constructor(
     private readonly intervalMs: number,
@@ -95,6 +101,8 @@ export class CheckpointDriver {
         ? Math.max(Date.now(), s.lastStartMs + this.intervalMs)
         : Date.now();
     this.apply({ kind: 'tick', nowMs: now });
+    const line = this.summary.due(Date.now());
+    if (line !== undefined) this.log.info(line);
   }
 
   /** Stops starting checkpoints (a worker is gone, or a recovery begins); aborts one in flight. */
@@ -102,7 +110,10 @@ export class CheckpointDriver {
     clearInterval(this.timer);
     this.timer = undefined;
     const f = this.state?.inFlight;
-    if (f !== undefined) this.log.warn(`checkpoint ${f.id} aborted: ${reason}`);
+    if (f !== undefined) {
+      this.log.warn(`checkpoint ${f.id} aborted: ${reason}`);
+      workerEvents.checkpointAborted(f.id, reason);
+    }
     if (this.state !== undefined) this.state = { ...this.state, inFlight: undefined };
   }
 
@@ -169,16 +180,27 @@ export class CheckpointDriver {
     for (const d of r.decisions) this.execute(d);
   }
 
+  /** A commit: a debug line, and the INFO summary when one is due (checkpoint-summary.ts). */
+  private logCommit(id: number): void {
+    this.log.debug(`checkpoint ${id} committed`);
+    const t0 = this.startedAt.get(id);
+    const durationMs = t0 === undefined ? 0 : performance.now() - t0;
+    const line = this.summary.committed(id, durationMs, workerEvents.bytesOf(id), Date.now());
+    if (line !== undefined) this.log.info(line);
+  }
+
   private execute(d: CheckpointDecision): void {
     switch (d.kind) {
       case 'start':
         this.log.debug(`checkpoint ${d.checkpointId}: barriers injected`);
+        this.startedAt.clear();
+        this.startedAt.set(d.checkpointId, performance.now());
         this.send({ kind: 'start', checkpointId: d.checkpointId });
         return;
       case 'commit':
         // Durable here first: once any worker hears of the commit, it survives a crash of this one.
         this.store.recordCommit(d.checkpointId);
-        this.log.info(`checkpoint ${d.checkpointId} committed`);
+        this.logCommit(d.checkpointId);
         this.send({ kind: 'commit', checkpointId: d.checkpointId });
         if (this.final !== undefined && d.checkpointId > this.final.after) this.final.settle(true);
         return;
@@ -186,6 +208,7 @@ export class CheckpointDriver {
         return;
       case 'abort':
         this.log.warn(`checkpoint ${d.checkpointId} aborted: ${d.reason}`);
+        workerEvents.checkpointAborted(d.checkpointId, d.reason);
         if (this.final !== undefined && d.checkpointId > this.final.after) this.final.settle(false);
         return;
     }
@@ -228,6 +251,7 @@ export class CheckpointMember {
       const bytes = this.store.write(snapshot);
       const t2 = performance.now();
       this.last = { id, alignMs: t1 - t0, writeMs: t2 - t1, bytes };
+      workerEvents.checkpointTaken(id, performance.timeOrigin + t0, t2 - t0, bytes);
       this.log.debug(
         `checkpoint ${id}: snapshot of ${bytes} bytes written in ${(t2 - t1).toFixed(1)} ms (barriers took ${(t1 - t0).toFixed(1)} ms)`,
       );
@@ -260,6 +284,7 @@ export class CheckpointMember {
   async commit(id: number): Promise<void> {
     if (this.closed) return;
     const kept = this.coordinator ? this.store.committed() : this.store.recordCommit(id);
+    workerEvents.checkpointCommitted(id);
     await this.engine().commit(id);
     this.store.prune(kept);
   }

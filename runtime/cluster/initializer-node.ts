@@ -6,6 +6,7 @@
  * resilience the checkpoint driver. The initializer is a member too: its own
  * control messages are handled in process, in order.
  */
+import { workerEvents } from '../engine/worker-events.js';
 import { randomBytes } from 'node:crypto';
 import {
   decodeControlMessage,
@@ -519,7 +520,13 @@ export async function startInitializerNode(
           if (c === connection) {
             names.delete(name);
             joining = dropJoiner(joining, name);
+            // A cluster shutdown closes every member's connection: expected, not a loss.
+            if (shuttingDown) {
+              log.info(`worker '${name}' left the control channel (cluster shutdown)`);
+              continue;
+            }
             log.warn(`worker '${name}' disconnected from the control channel`);
+            workerEvents.event('worker-lost', `worker '${name}' disconnected from the control channel`);
             driver?.pause(`worker '${name}' was lost`);
             reconfigurations?.lost(name);
             apply({ kind: 'lost', name });

@@ -79,15 +79,21 @@ export async function startMemberNode(
             connect(rejoin, timeoutMs).catch((err: Error) => o.onFatal(asFatal(err)));
             return;
           }
+          // The initializer closes the connection after a cluster shutdown: expected, not a loss.
+          if (m.type === 'shutdown') connection.closing = true;
           // One at a time, in order: a phase's work finishes before the next begins.
           chain = chain
             .then(() => member.handle(m, send))
             .catch((err: Error) => o.onFatal(asFatal(err)));
         },
         closed: () => {
+          if (connection.closing === true) {
+            log.info('the control connection to the initializer closed (shutting down)');
+            return;
+          }
           log.warn('the control connection to the initializer closed');
           // With resilience the initializer may come back: reconnect, and it recovers the cluster.
-          if (r !== undefined && connection.closing !== true && member.me >= 0) {
+          if (r !== undefined && member.me >= 0) {
             connection.client = undefined;
             connect(true, RECONNECT_FOR_MS).catch((err: Error) => {
               if (!closing.signal.aborted) o.onFatal(asFatal(err));

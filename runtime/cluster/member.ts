@@ -5,6 +5,7 @@
  * commits, and on `rollback` replace its engine with one restored from the
  * chosen checkpoint (under a new data-channel generation).
  */
+import { workerEvents } from '../engine/worker-events.js';
 import {
   chunkGroups,
   ErrorCode,
@@ -398,6 +399,9 @@ export class ClusterMember {
         await engine.startSources();
         this.started = true;
         if (this.rollback !== undefined) {
+          workerEvents.event('recovery', `recovered from checkpoint ${this.rollback.checkpoint}`, {
+            checkpoint: this.rollback.checkpoint,
+          });
           log.info(LogLine.RecoveryComplete);
           log.info(LogLine.ResumingProcessing);
         }

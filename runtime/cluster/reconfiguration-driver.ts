@@ -6,6 +6,7 @@
  * committed first, then checkpoints pause) and has the new membership made
  * durable by a checkpoint before any worker leaves.
  */
+import { workerEvents } from '../engine/worker-events.js';
 import { chunkGroups } from '../../protocols/index.js';
 import type {
   WireThreadMove,
@@ -416,6 +417,7 @@ export class ReconfigurationDriver {
     this.joiners = [];
     o.installed(d.after, this.directories as WorkerDirectory[]);
     for (const name of d.to) o.send(name, { type: 'resume', version: 1, id: d.id });
+    reportReconfiguration(d);
     o.log.info(
       `reconfiguration ${d.id} complete: routing table version ${d.after.version}, ${d.after.members.length} workers (${memberNames(d.after).join(', ')})${d.joined.length > 0 ? `, joined: ${d.joined.join(', ')}` : ''}${d.leaving.length > 0 ? `, leaving: ${d.leaving.join(', ')}` : ''}; moved ${d.moved.groups} key groups, ${d.moved.entities} keys, ${d.moved.bytes} bytes; the moving groups paused ${d.pausedMs} ms`,
     );
@@ -444,4 +446,17 @@ export class ReconfigurationDriver {
       leave();
     });
   }
+}
+
+/** Tells the worker's metrics (engine/worker-events.ts) what a finished reconfiguration did. */
+function reportReconfiguration(d: Extract<ReconfigurationDecision, { kind: 'done' }>): void {
+  const detail = { id: d.id, routingVersion: d.after.version, ...d.moved, pausedMs: d.pausedMs };
+  for (const name of d.joined) workerEvents.event('join', `worker '${name}' joined`, detail);
+  for (const name of d.leaving) workerEvents.event('leave', `worker '${name}' left`, detail);
+  const kind = d.joined.length === 0 && d.leaving.length === 0 ? 'rebalance' : 'migration';
+  workerEvents.event(
+    kind,
+    `reconfiguration ${d.id}: ${d.moved.groups} key groups moved, input paused ${d.pausedMs} ms`,
+    detail,
+  );
 }
