@@ -70,6 +70,12 @@ export interface HelloControlMessage {
   readonly joinCount: number;
   /** Committed checkpoints whose snapshot files this worker found whole (a restarted worker). */
   readonly restorable: readonly number[];
+  /**
+   * Where its external channel listens (`--external`), so that every member
+   * can show every other's (`roo status`). Optional: absent when it has none,
+   * or only a port still to be chosen (port 0).
+   */
+  readonly external?: Address;
 }
 
 /** The initializer refuses a `hello`; the worker logs the reason and exits. */
@@ -88,6 +94,8 @@ export interface WireMember {
   readonly threads: number;
   readonly control: Address;
   readonly data: Address;
+  /** Its external channel's address, as its `hello` gave it (optional, as there). */
+  readonly external?: Address;
 }
 
 /** The owners of one state partition's key groups. */
@@ -267,6 +275,7 @@ const FIELDS: { readonly [T in ControlMessageType]: readonly string[] } = {
     'joinRunning',
     'joinCount',
     'restorable',
+    'external',
   ],
   refuse: ['code', 'message'],
   assign: ['clusterId', 'workerIndex', 'generation', 'members', 'routing'],
@@ -365,6 +374,7 @@ export function validateControlMessage(value: unknown): ControlMessage {
         restorable: Array.from(c.array(field(record, 'restorable'), 'restorable'), (x, i) =>
           c.count(x, `restorable[${i}]`),
         ),
+        ...optionalAddress(c, record, 'external', 'external'),
       };
     case 'refuse':
       return {
@@ -457,7 +467,7 @@ function validateAssign(
   const members = Array.from(memberList, (m, i): WireMember => {
     const path = `members[${i}]`;
     const r = c.record(m, path);
-    c.onlyFields(r, ['name', 'threads', 'control', 'data'], path);
+    c.onlyFields(r, ['name', 'threads', 'control', 'data', 'external'], path);
     const name = c.workerName(field(r, 'name'), `${path}.name`);
     if (names.has(name)) throw c.fail(`${path}.name`, `repeats the worker name '${name}'`);
     names.add(name);
@@ -466,6 +476,7 @@ function validateAssign(
       threads: c.positive(field(r, 'threads'), `${path}.threads`),
       control: c.address(field(r, 'control'), `${path}.control`),
       data: c.address(field(r, 'data'), `${path}.data`),
+      ...optionalAddress(c, r, 'external', `${path}.external`),
     };
   });
   const workerIndex = c.index(field(record, 'workerIndex'), 'workerIndex', members.length);
@@ -496,4 +507,15 @@ function validateAssign(
     members,
     routing: { version: c.count(field(routingRecord, 'version'), 'routing.version'), partitions },
   };
+}
+
+/** `{ [key]: address }` when `record` has the optional address field `key`, else nothing. */
+function optionalAddress(
+  c: Checker,
+  record: Record<string, unknown>,
+  key: 'external',
+  path: string,
+): { external?: Address } {
+  const value = field(record, key);
+  return value === undefined ? {} : { [key]: c.address(value, path) };
 }

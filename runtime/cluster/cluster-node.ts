@@ -45,6 +45,8 @@ export interface ClusterNodeOptions {
   readonly data: Address;
   /** This worker's control address (others' --my-control; informational). */
   readonly myControl: Address | undefined;
+  /** This worker's external address (`--external`, when its port is given), told to every member. */
+  readonly external?: Address;
   /** Set on the initializer: workers to wait for, itself included. */
   readonly initializer: { readonly workerCount: number } | undefined;
   /** Where cluster information is kept (`--resilience-dir`). */
@@ -95,6 +97,10 @@ export interface ClusterView {
   readonly routingVersion: number;
   /** Key groups each member owns, by name. */
   readonly keyGroups: Readonly<Record<string, number>>;
+  /** owners[partition][keyGroup] = index of the owning member (the routing table), for metrics. */
+  readonly owners?: readonly (readonly number[])[];
+  /** The members' external addresses, by name (those that have one). */
+  readonly externals?: Readonly<Record<string, string>>;
   /** The reconfiguration under way, if any (with the key groups that move, on the initializer). */
   readonly reconfiguration: {
     readonly id: number;

@@ -71,6 +71,12 @@ export async function startInitializerNode(
   const r = o.resilience;
   const { data, member, rebalanceWith } = shared;
   const helloOf = (control: Address, rejoin: boolean) => member.helloOf(control, rejoin);
+  /** Each worker's external address, from its hello: every `assign` passes them on. */
+  const externals = new Map<string, Address>();
+  const externalOf = (name: string): { external?: Address } => {
+    const a = externals.get(name);
+    return a === undefined ? {} : { external: a };
+  };
   // Plan facts are the same in every engine a rollback makes.
   const engine = o.engine;
   let state: CoordinatorState = initialState(
@@ -349,6 +355,7 @@ export async function startInitializerNode(
       threads: x.threads,
       control: x.control,
       data: x.data,
+      ...externalOf(x.name),
     })),
     routing: {
       version: layout?.version ?? 1,
@@ -413,6 +420,7 @@ export async function startInitializerNode(
       if (verdict.stranger) listener.server?.drop(connection, 'not a member');
       return;
     }
+    if (m.type === 'hello' && m.external !== undefined) externals.set(m.name, m.external);
     if (reconfigurations?.observe(m) === true) return;
     switch (m.type) {
       case 'hello': {

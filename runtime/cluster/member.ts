@@ -9,6 +9,7 @@ import { workerEvents } from '../engine/worker-events.js';
 import {
   chunkGroups,
   ErrorCode,
+  formatAddress,
   RooError,
   type Address,
   type AssignControlMessage,
@@ -88,6 +89,12 @@ export class ClusterMember {
       clusterId: a?.clusterId ?? '',
       routingVersion: a?.routing.version ?? 1,
       keyGroups: owned,
+      owners: this.owners,
+      externals: Object.fromEntries(
+        (a?.members ?? []).flatMap((m) =>
+          m.external === undefined ? [] : [[m.name, formatAddress(m.external)]],
+        ),
+      ),
       reconfiguration:
         this.reconfiguring === undefined ? null : { id: this.reconfiguring, phase: 'moving' },
     };
@@ -175,6 +182,7 @@ export class ClusterMember {
         // durable, and the coordinator (whose record of commits is the one that
         // counts) may have committed one this worker never heard was committed.
         rejoin && r !== undefined ? restorableIds(r.store, r.store.ids(), this.o.log) : [],
+      ...(this.o.external === undefined ? {} : { external: this.o.external }),
     };
   }
 

@@ -14,9 +14,13 @@
  * Every record names the worker each fact is about, and the status lists the
  * cluster's members, so the same shapes serve a cluster of several workers.
  */
+import { workerEvents } from '../engine/worker-events.js';
 import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { EngineStats } from '../engine/engine.js';
 import type { ClusterView } from './cluster-node.js';
+import type { StatusMetrics } from './status-latency.js';
+
+export type { LatencySummary, StatusMetrics } from './status-latency.js';
 import type { KeyGroupKeys } from '../engine/thread-control.js';
 import type { Placement } from '../topology/placement.js';
 import type { Plan } from '../topology/plan.js';
@@ -140,6 +144,10 @@ export interface WorkerStatus {
   readonly partitions: readonly PartitionSummary[];
   /** Errors by code and place. */
   readonly errors: Readonly<Record<string, number>>;
+  /** The newest checkpoint this worker knows committed (0: none, or no resilience). */
+  readonly lastCheckpoint: number;
+  /** The last metrics period; null before the first (2 s after start) or from a worker without it. */
+  readonly metrics: StatusMetrics | null;
 }
 
 /** One key group in a partition query. */
@@ -210,6 +218,12 @@ export interface StatusFacts {
   readonly members?: readonly string[];
   /** The cluster as this worker knows it, when it is in one. */
   readonly cluster?: ClusterView;
+  /** External addresses of the members, by name, as the control channel told them. */
+  readonly externals?: Readonly<Record<string, string>>;
+  /** The newest committed checkpoint (default 0). */
+  readonly lastCheckpoint?: number;
+  /** The last metrics period, if any. */
+  readonly metrics?: StatusMetrics;
 }
 
 function sinkTarget(config: Plan['sinks'][number]['config']): string | null {
@@ -279,7 +293,7 @@ export function buildStatus(f: StatusFacts): WorkerStatus {
       id: f.cluster?.clusterId ?? '',
       members: (f.members ?? [f.worker]).map((name) => ({
         name,
-        external: name === f.worker ? f.external : null,
+        external: name === f.worker ? f.external : (f.externals?.[name] ?? null),
         self: name === f.worker,
         keyGroups:
           f.cluster === undefined
@@ -319,6 +333,8 @@ export function buildStatus(f: StatusFacts): WorkerStatus {
     sinks,
     partitions,
     errors: { ...f.stats.errors },
+    lastCheckpoint: f.lastCheckpoint ?? 0,
+    metrics: f.metrics ?? null,
   };
 }
 
@@ -443,6 +459,10 @@ export interface WorkerIdentity {
   readonly members?: () => readonly string[];
   /** The cluster as this worker knows it, when it is part of one. */
   readonly cluster?: () => ClusterView;
+  /** The members' external addresses by name, when this worker is part of a cluster. */
+  readonly externals?: () => Readonly<Record<string, string>>;
+  /** The last metrics period (the worker's metrics collector). */
+  readonly metrics?: () => StatusMetrics | undefined;
 }
 
 /** Asks the engine for its counters and builds the status. */
@@ -463,7 +483,15 @@ export async function collectStatus(
     stats,
     ...(me.members === undefined ? {} : { members: me.members() }),
     ...(me.cluster === undefined ? {} : { cluster: me.cluster() }),
+    ...(me.externals === undefined ? {} : { externals: me.externals() }),
+    ...optional('metrics', me.metrics?.()),
+    lastCheckpoint: workerEvents.lastCommitted,
   });
+}
+
+/** `{ [key]: value }`, or nothing for undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]: V });
 }
 
 /** Asks every thread for its key groups and builds the partition query. */

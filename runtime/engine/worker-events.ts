@@ -76,8 +76,12 @@ export class WorkerEvents {
     return this.taken.get(id)?.bytes ?? 0;
   }
 
+  /** The newest checkpoint this worker heard committed (0: none). */
+  lastCommitted = 0;
+
   /** Checkpoint `id` committed; a snapshot this worker took for it is recorded. */
   checkpointCommitted(id: number): void {
+    this.lastCommitted = Math.max(this.lastCommitted, id);
     const t = this.taken.get(id);
     for (const k of this.taken.keys()) if (k <= id) this.taken.delete(k);
     if (t === undefined) return;
