@@ -27,6 +27,7 @@ import {
   type ChannelSecurity,
 } from '../security/index.js';
 import { WorkerRebalancer } from './worker-rebalance.js';
+import { startWorkerMetrics } from './worker-metrics.js';
 import {
   flagsWithoutEffect,
   parseWorkerArgs,
@@ -194,6 +195,10 @@ export async function run(argv: string[]): Promise<number> {
           node = await Promise.race([
             formCluster(prepared, role, options.name, log, holder, {
               resilienceDir: options.resilienceDir,
+              // A port still to be chosen (0) is not known yet: the others show none for it.
+              ...(options.external === undefined || options.external.port === 0
+                ? {}
+                : { external: options.external }),
               rejoin: info !== undefined,
               ...((options.clusterId ?? info?.clusterId) === undefined
                 ? {}
@@ -254,6 +259,13 @@ export async function run(argv: string[]): Promise<number> {
     stats: () => current().stats(),
     keys: (limit: number) => current().keys(limit),
   };
+  const metrics = startWorkerMetrics({
+    worker: options.name,
+    metrics: options.metrics,
+    log,
+    engine: current,
+    node: () => node,
+  });
   log.info(LogLine.InitPhaseII);
   for (const stage of running.plan.stages) {
     if (
@@ -291,7 +303,9 @@ export async function run(argv: string[]): Promise<number> {
                 : {
                     members: () => (node as ClusterNode).members(),
                     cluster: () => (node as ClusterNode).view(),
+                    externals: () => (node as ClusterNode).view().externals ?? {},
                   }),
+              metrics: () => metrics.latest(),
             },
             log,
             shrink: (r) =>
@@ -336,16 +350,21 @@ export async function run(argv: string[]): Promise<number> {
       log.info(`${signal}: shutting down`);
       resilience?.driver.stop();
       if (autoTimer !== undefined) clearInterval(autoTimer);
-      Promise.all([external?.close(), node?.close(), current().stop()]).then(
-        () => {
-          log.info(LogLine.ShutdownComplete);
-          resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);
-        },
-        (err: Error) => {
-          log.error(`shutdown failed: ${err.message}`);
-          resolve(1);
-        },
-      );
+      // The metrics first: a last period is taken while the threads still answer.
+      metrics
+        .stop()
+        .catch(() => undefined)
+        .then(() => Promise.all([external?.close(), node?.close(), current().stop()]))
+        .then(
+          () => {
+            log.info(LogLine.ShutdownComplete);
+            resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);
+          },
+          (err: Error) => {
+            log.error(`shutdown failed: ${err.message}`);
+            resolve(1);
+          },
+        );
     };
     if (stopRequested !== undefined) stopNow(stopRequested);
   });
@@ -432,6 +451,7 @@ function formCluster(
     security: ChannelSecurity;
     heartbeatTimeoutMs: number;
     resilience?: ClusterResilience;
+    external?: Address;
   },
 ): Promise<ClusterNode> {
   return new Promise<ClusterNode>((resolve, reject) => {
@@ -445,6 +465,7 @@ function formCluster(
       data: role.data,
       myControl: role.myControl,
       initializer: role.initializer,
+      ...(more.external === undefined ? {} : { external: more.external }),
       resilienceDir: more.resilienceDir,
       rejoin: more.rejoin,
       join: role.join,

@@ -13,6 +13,9 @@ import { markerClock } from '../connectors/latency-marker.js';
 import type { MarkerSend } from './emitters.js';
 import { MARKER_PERIOD_MS } from './thread-metrics.js';
 
+/** Marked chunks a source keeps at most (a backlog of chunks longer than this many periods skips some). */
+export const MAX_MARKED = 16;
+
 /** The markers of one source actor. */
 export class SourceMarkers {
   /** Set at wiring: passes a marker down one path of the pipeline (emitters.ts `compileMarker`). */
@@ -20,9 +23,8 @@ export class SourceMarkers {
   /** Chunks read and taken so far, in order. */
   private read = 0;
   private taken = 0;
-  /** The read chunk a marker follows (-1: none due), and when it was read. */
-  private after = -1;
-  private origin = 0;
+  /** Marked chunks not yet taken, oldest first: (read sequence number, origin) pairs. */
+  private marked: number[] = [];
   /** When the last marker was due. */
   private last = -Infinity;
   private turns = 0;
@@ -35,21 +37,25 @@ export class SourceMarkers {
   /** A chunk was read (socket or file callback): marks it if a marker is due. */
   chunkRead(): void {
     const seq = this.read++;
-    if (this.after >= 0) return;
+    if (this.marked.length >= MAX_MARKED * 2) return;
     const now = this.clock();
     if (now - this.last < this.periodMs) return;
     this.last = now;
-    this.origin = now;
-    this.after = seq;
+    this.marked.push(seq, now);
   }
 
-  /** The actor took the next chunk and emitted what it held: a marker due after it goes now. */
+  /** The actor took the next chunk and emitted what it held: markers due after it go now. */
   chunkTaken(): void {
     const seq = this.taken++;
-    // `>=`: a marked chunk that never came (a closed connection's) lets the next one carry it.
-    if (this.after < 0 || seq < this.after) return;
-    this.after = -1;
-    this.send(this.origin, this.origin);
+    const marked = this.marked;
+    if (marked.length === 0 || (marked[0] as number) > seq) return;
+    // `<=`: a marked chunk that never came (a closed connection's) lets the next one carry it.
+    let i = 0;
+    while (i < marked.length && (marked[i] as number) <= seq) {
+      this.send(marked[i + 1] as number, marked[i + 1] as number);
+      i += 2;
+    }
+    this.marked = marked.slice(i);
   }
 
   /** A generator turn starts: returns the marker's origin if one is due after it, else -1. */

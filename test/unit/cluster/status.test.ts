@@ -93,7 +93,7 @@ function thread(t: number, over: Partial<ThreadStats> = {}): ThreadStats {
     entities: {},
     errors: {},
     idle: true,
-    dataChannel: { sent: [], received: 0 },
+    dataChannel: { sent: [], received: 0, out: [], in: [] },
     ...over,
   };
 }
@@ -115,11 +115,31 @@ function facts(): StatusFacts {
     listening: { words: '127.0.0.1:40001', letters: '127.0.0.1:40002' },
     stats: engineStats([
       thread(0, {
-        sources: [{ name: 'words', received: 20, bytes: 200, mutes: 1, finished: false }],
+        sources: [
+          {
+            name: 'words',
+            stage: 0,
+            received: 20,
+            bytes: 200,
+            mutes: 1,
+            muted: false,
+            finished: false,
+          },
+        ],
         entities: { totals: 3, letters: 1 },
       }),
       thread(1, {
-        sources: [{ name: 'letters', received: 10, bytes: 10, mutes: 0, finished: true }],
+        sources: [
+          {
+            name: 'letters',
+            stage: 3,
+            received: 10,
+            bytes: 10,
+            mutes: 0,
+            muted: false,
+            finished: true,
+          },
+        ],
         sinks: [{ id: 0, outputs: 20, bytes: 80 }],
         entities: { totals: 2 },
         idle: false,

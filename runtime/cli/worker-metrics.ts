@@ -1,0 +1,44 @@
+/**
+ * A worker's metrics, as `roo worker` runs them: the collector that takes a
+ * period every 2 s (kept for `roo status`), and with `--metrics ADDR` the
+ * reporter that sends each period to the metrics receiver there
+ * (runtime/metrics/, docs/metrics.md).
+ */
+import type { Address } from '../../protocols/index.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../logging/logger.js';
+import { MetricsReporter } from '../metrics/reporter.js';
+import { WorkerCollector } from '../metrics/worker-collector.js';
+
+/** Starts a worker's metrics; `stop` takes a last period and ends the reporter's connection. */
+export function startWorkerMetrics(o: {
+  readonly worker: string;
+  readonly metrics: Address | undefined;
+  readonly log: Logger;
+  readonly engine: () => Engine;
+  readonly node: () => ClusterNode | undefined;
+}): WorkerCollector {
+  const holder: { collector?: WorkerCollector } = {};
+  const reporter =
+    o.metrics === undefined
+      ? undefined
+      : new MetricsReporter({
+          address: o.metrics,
+          log: o.log,
+          hello: () => (holder.collector as WorkerCollector).hello(),
+        });
+  const collector = new WorkerCollector({
+    worker: o.worker,
+    engine: o.engine,
+    cluster: () => {
+      const node = o.node();
+      return node === undefined ? undefined : { view: node.view(), members: node.members() };
+    },
+    log: o.log,
+    ...(reporter === undefined ? {} : { reporter }),
+  });
+  holder.collector = collector;
+  collector.start();
+  return collector;
+}
