@@ -6,7 +6,8 @@
  *    state partitions and errors (`status`);
  *  - `--partitions`: every key group of every state partition, the worker
  *    and thread that hold it, and its keys (`partition-query`);
- *  - `--entities`: state entities per partition and thread (`entity-counts`).
+ *  - `--entities`: state entities per partition and thread (`entity-counts`);
+ *  - `--watch`: the status redrawn every second (status-watch.ts).
  * Exits 0 with an answer, 1 without one (nothing listens, no answer in
  * time, the worker refused), 2 on bad flags.
  */
@@ -32,6 +33,7 @@ import {
   toolSecurity,
 } from './security-flags.js';
 import type { SecurityFlags } from '../security/index.js';
+import { watchStatus } from './status-watch.js';
 
 /** Usage text of `roo status`. */
 export const STATUS_USAGE = `usage: roo status ADDR [flags]
@@ -43,6 +45,7 @@ host:port) is doing.
   --keys N          with --partitions: list up to N keys per key group (at most ${MAX_KEYS_PER_GROUP})
   --entities        state entities per partition and thread
   --json            print the worker's answer as JSON (for scripts)
+  --watch           a live view, redrawn every second: throughput, latency, threads (Ctrl-C quits)
   --timeout MS      how long to wait for the answer (default ${DEFAULT_TIMEOUT_MS})
 ${SECURITY_USAGE}  -h, --help        this text
 
@@ -61,6 +64,8 @@ export interface StatusOptions {
   readonly keysPerGroup: number;
   /** The cluster secret and TLS files, if any were given. */
   readonly security?: SecurityFlags;
+  /** `--watch`: the live view. */
+  readonly watch: boolean;
 }
 
 /** Parses `roo status` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
@@ -76,6 +81,7 @@ export function parseStatusArgs(argv: string[]): StatusOptions | 'help' {
         entities: { type: 'boolean' },
         keys: { type: 'string' },
         json: { type: 'boolean' },
+        watch: { type: 'boolean' },
         timeout: { type: 'string' },
         ...SECURITY_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
@@ -89,6 +95,12 @@ export function parseStatusArgs(argv: string[]): StatusOptions | 'help' {
   const address = oneAddress(positionals);
   if (v.partitions === true && v.entities === true) {
     throw new RooError(ErrorCode.BadFlag, '--partitions and --entities are two views; give one');
+  }
+  if (v.watch === true && (v.json === true || v.partitions === true || v.entities === true)) {
+    throw new RooError(
+      ErrorCode.BadFlag,
+      '--watch is a view of its own: not with --json, --partitions or --entities',
+    );
   }
   if (v.keys !== undefined && v.partitions !== true) {
     throw new RooError(ErrorCode.BadFlag, '--keys is only for --partitions');
@@ -105,6 +117,7 @@ export function parseStatusArgs(argv: string[]): StatusOptions | 'help' {
     timeoutMs: v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseCount('timeout', v.timeout, 1),
     keysPerGroup,
     ...securityField(v),
+    watch: v.watch === true,
   };
 }
 
@@ -149,6 +162,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`roo status: ${(err as Error).message}\n`);
     return 2;
   }
+  if (options.watch) return watchStatus(options.address, options.timeoutMs, security);
   try {
     const timeoutMs = options.timeoutMs;
     if (options.view === 'partitions') {

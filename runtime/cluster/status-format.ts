@@ -3,7 +3,7 @@
  * partition query, entity counts) as plain text for people. Pure: records in,
  * strings out.
  */
-import type { EntityCounts, PartitionQuery, WorkerStatus } from './status.js';
+import type { EntityCounts, PartitionQuery, StatusMetrics, WorkerStatus } from './status.js';
 
 /** `3723004` ms -> `1h 02m 03s`; under a minute -> `4.2s`. */
 export function formatDuration(ms: number): string {
@@ -81,10 +81,24 @@ export function formatStatus(s: WorkerStatus): string {
       ]),
     ),
   );
+  if (s.lastCheckpoint > 0) out.push(`checkpoint   ${s.lastCheckpoint} committed (newest)`);
   out.push('', 'threads');
+  // Messages sent to an actor of the same thread, of another thread of this
+  // worker (a ring), and of another worker (a data channel).
   out.push(
     ...formatTable(
-      ['thread', 'actors', 'busy', 'delivered', 'sent local', 'sent remote', 'entities', 'idle'],
+      [
+        'thread',
+        'actors',
+        'busy',
+        'delivered',
+        'to same thread',
+        'to other threads',
+        'to workers',
+        'from workers',
+        'entities',
+        'idle',
+      ],
       s.threadStats.map((t) => [
         String(t.thread),
         formatCount(t.actors),
@@ -92,11 +106,14 @@ export function formatStatus(s: WorkerStatus): string {
         formatCount(t.delivered),
         formatCount(t.sentLocal),
         formatCount(t.sentRemote),
+        formatCount(t.sentToWorkers ?? 0),
+        formatCount(t.receivedFromWorkers ?? 0),
         formatCount(t.entities),
         t.idle ? 'yes' : 'no',
       ]),
     ),
   );
+  if (s.metrics !== null && s.metrics !== undefined) out.push('', ...formatLatency(s.metrics));
   out.push('', 'sources');
   out.push(
     ...tableOrNone(
@@ -195,4 +212,36 @@ export function formatEntityCounts(c: EntityCounts): string {
     [p.name, 'all', '', formatCount(p.total)],
   ]);
   return formatTable(['partition', 'worker', 'thread', 'entities'], rows).join('\n') + '\n';
+}
+
+/** `0.4321` ms -> `0.432 ms`; from 1 s on, seconds. */
+export function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(3)} ms`;
+}
+
+/** The last metrics period: messages in, start-to-end latency per pipeline, ingress to egress. */
+export function formatLatency(m: StatusMetrics): string[] {
+  const secs = m.periodMs / 1000;
+  const rows = [
+    ...m.pipelines.map((p) => [
+      `pipeline '${p.name}'`,
+      formatCount(p.outputs),
+      formatCount(p.latency.samples),
+      formatMs(p.latency.p50Ms),
+      formatMs(p.latency.p99Ms),
+      formatMs(p.latency.maxMs),
+    ]),
+    [
+      'worker ingress to egress',
+      formatCount(m.messages),
+      formatCount(m.ingressEgress.samples),
+      formatMs(m.ingressEgress.p50Ms),
+      formatMs(m.ingressEgress.p99Ms),
+      formatMs(m.ingressEgress.maxMs),
+    ],
+  ];
+  return [
+    `latency in the last ${secs.toFixed(1)} s (${formatCount(m.messages / secs)} msgs/s in; markers, see docs/metrics.md)`,
+    ...formatTable(['', 'messages', 'markers', 'p50', 'p99', 'max'], rows),
+  ];
 }
