@@ -31,6 +31,13 @@ export function rootDir(): string {
 /** A failure of a benchmark part (a child died, a stall, a wrong count), not a bug in the bench. */
 export class BenchFailure extends Error {}
 
+/**
+ * The environment of a worker whose every `checkpoint N committed` line a
+ * bench waits for: the coordinator logs each commit at debug level (and
+ * only a summary at info).
+ */
+export const EACH_CHECKPOINT: Readonly<Record<string, string>> = { ROO_LOG_LEVEL: 'debug' };
+
 /** One child process of a benchmark part: `node <script> <args>`. */
 export class BenchChild {
   /** Last lines of its stderr. */
@@ -73,7 +80,8 @@ export class BenchChild {
 
   /**
    * Starts `node <nodeArgs> <script> <args>` with info-level logs (the lines
-   * waited for are info lines), whatever this process's ROO_LOG_LEVEL is.
+   * waited for are info lines), whatever this process's ROO_LOG_LEVEL is;
+   * `env` adds to or overrides its environment (EACH_CHECKPOINT: debug logs).
    * `nodeArgs` are Node's own flags, e.g. `--cpu-prof`.
    */
   static start(
@@ -81,17 +89,28 @@ export class BenchChild {
     script: string,
     args: readonly string[],
     nodeArgs: readonly string[] = [],
+    env: Readonly<Record<string, string>> = {},
   ): BenchChild {
     const proc = spawn(process.execPath, [...nodeArgs, script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ROO_LOG_LEVEL: 'info' },
+      env: { ...process.env, ROO_LOG_LEVEL: 'info', ...env },
     });
     return new BenchChild(name, proc);
   }
 
   /** Starts `node <nodeArgs> bin/roo <args>`; the subcommand names it. */
-  static roo(args: readonly string[], nodeArgs: readonly string[] = []): BenchChild {
-    return BenchChild.start(`roo ${args[0] ?? ''}`, join(rootDir(), 'bin', 'roo'), args, nodeArgs);
+  static roo(
+    args: readonly string[],
+    nodeArgs: readonly string[] = [],
+    env: Readonly<Record<string, string>> = {},
+  ): BenchChild {
+    return BenchChild.start(
+      `roo ${args[0] ?? ''}`,
+      join(rootDir(), 'bin', 'roo'),
+      args,
+      nodeArgs,
+      env,
+    );
   }
 
   /** Its process id. */

@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { join } from 'node:path';
 import { decodeSnapshot } from '../protocols/index.js';
 import { LogLine } from '../runtime/logging/log-lines.js';
-import { BenchChild, BenchFailure, stopAll } from './bench-child.js';
+import { BenchChild, BenchFailure, EACH_CHECKPOINT, stopAll } from './bench-child.js';
 import { appPath } from './resilience-engine.js';
 import type { ResilienceOptions } from './resilience-options.js';
 import { fmtBytes, fmtMs, msSpread, type PartReport } from './resilience-report.js';
@@ -126,7 +126,8 @@ async function startTimed(args: readonly string[], lines: readonly string[]): Pr
   const probe = new LoadProbe();
   probe.start();
   const t0 = performance.now();
-  const worker = BenchChild.roo(args);
+  // Each commit's line (debug level): the bench waits for the one whose snapshot holds every key.
+  const worker = BenchChild.roo(args, [], EACH_CHECKPOINT);
   const at = new Map<string, number>();
   let restoring = NaN;
   let restored = NaN;

@@ -37,7 +37,14 @@ import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogLine } from '../runtime/logging/log-lines.js';
-import { BenchChild, BenchFailure, LOCAL_HOST, rootDir, stopAll } from './bench-child.js';
+import {
+  BenchChild,
+  BenchFailure,
+  EACH_CHECKPOINT,
+  LOCAL_HOST,
+  rootDir,
+  stopAll,
+} from './bench-child.js';
 import { PartProbe } from './run-load.js';
 import { stepsOf, type ScalingOptions } from './scaling-options.js';
 import { inputLines, ScalingReceiver, sentCounts, type CountCheck } from './scaling-receiver.js';
@@ -204,7 +211,8 @@ export async function startWorker(
   source: Promise<string>;
   control: Promise<string>;
 }> {
-  const child = BenchChild.roo(args);
+  // Each commit's line (debug level): the baseline kills right after one.
+  const child = BenchChild.roo(args, [], EACH_CHECKPOINT);
   const worker: Worker = { name, args, child, leaving: false };
   const at = <T>(p: Promise<RegExpExecArray>, f: (m: RegExpExecArray) => T): Promise<T> =>
     later(p.then(f));

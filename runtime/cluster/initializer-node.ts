@@ -534,7 +534,10 @@ export async function startInitializerNode(
               continue;
             }
             log.warn(`worker '${name}' disconnected from the control channel`);
-            workerEvents.event('worker-lost', `worker '${name}' disconnected from the control channel`);
+            workerEvents.event(
+              'worker-lost',
+              `worker '${name}' disconnected from the control channel`,
+            );
             driver?.pause(`worker '${name}' was lost`);
             reconfigurations?.lost(name);
             apply({ kind: 'lost', name });

@@ -26,13 +26,7 @@ export interface CheckpointRecord {
 
 /** Kinds of cluster event (the metrics format's). */
 export type WorkerEventKind =
-  | 'recovery'
-  | 'migration'
-  | 'rebalance'
-  | 'join'
-  | 'leave'
-  | 'checkpoint-aborted'
-  | 'worker-lost';
+  'recovery' | 'migration' | 'rebalance' | 'join' | 'leave' | 'checkpoint-aborted' | 'worker-lost';
 
 /** Something that happened to the cluster, as this worker saw it. */
 export interface WorkerEvent {
@@ -62,13 +56,17 @@ export class WorkerEvents {
   private checkpointsDropped = 0;
   private eventsDropped = 0;
   /** Snapshot bytes and start time of checkpoints taken here and not yet committed, by id. */
-  private readonly taken = new Map<number, { startedAt: number; durationMs: number; bytes: number }>();
+  private readonly taken = new Map<
+    number,
+    { startedAt: number; durationMs: number; bytes: number }
+  >();
 
   /** This worker wrote its snapshot of checkpoint `id` (it counts once the checkpoint commits). */
   checkpointTaken(id: number, startedAt: number, durationMs: number, bytes: number): void {
     this.taken.set(id, { startedAt: Math.round(startedAt), durationMs, bytes });
     // Older ones that never committed (aborted) are dropped: at most a few are in flight.
-    for (const k of this.taken.keys()) if (this.taken.size > MAX_HELD && k < id) this.taken.delete(k);
+    for (const k of this.taken.keys())
+      if (this.taken.size > MAX_HELD && k < id) this.taken.delete(k);
   }
 
   /** Bytes of this worker's snapshot of checkpoint `id`, if it took one and it has not committed yet (0 otherwise). */

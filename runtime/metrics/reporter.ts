@@ -156,7 +156,8 @@ export class MetricsReporter {
     };
     s.on('connect', () => {
       if (this.socket !== s) return;
-      if (this.warned) this.o.log.info(`metrics receiver at ${formatAddress(this.o.address)} is up`);
+      if (this.warned)
+        this.o.log.info(`metrics receiver at ${formatAddress(this.o.address)} is up`);
       this.warned = false;
       this.step({ kind: 'connected' });
     });

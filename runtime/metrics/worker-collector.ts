@@ -31,8 +31,7 @@ export interface CollectorOptions {
   readonly engine: () => Pick<Engine, 'plan' | 'placement' | 'threads' | 'metrics'>;
   /** The cluster as this worker knows it, when it is in one (undefined: alone). */
   readonly cluster?: () =>
-    | { readonly view: ClusterView; readonly members: readonly string[] }
-    | undefined;
+    { readonly view: ClusterView; readonly members: readonly string[] } | undefined;
   readonly log: Logger;
   /** Sends the reports (`--metrics`); absent: reports are only kept for `roo status`. */
   readonly reporter?: MetricsReporter;

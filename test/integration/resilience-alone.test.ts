@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LogLine } from '../../runtime/logging/log-lines.js';
-import { RooProcess, stopAll } from './helpers/processes.js';
+import { EACH_CHECKPOINT, RooProcess, stopAll } from './helpers/processes.js';
 
 const MODULE = 'test/fixtures/apps/file-connectors.ts';
 /** The file source whose lines are counted (the app's other source shouts them to stdout). */
@@ -126,7 +126,8 @@ function startWorker(label: string): RooProcess {
       input,
       output,
     ],
-    { prefix: toDevNull },
+    // Each commit's line (debug level): the test kills right after one.
+    { prefix: toDevNull, ...EACH_CHECKPOINT },
   );
 }
 

@@ -33,7 +33,16 @@ export interface SpawnOptions {
    * It must exec the process (not fork it) so that signals reach it.
    */
   readonly prefix?: readonly string[];
+  /** Adds to (or overrides) the environment the process inherits. */
+  readonly env?: Readonly<Record<string, string>>;
 }
+
+/**
+ * The environment of a worker whose every `checkpoint N committed` line a
+ * test waits for: the coordinator logs each commit at debug level (and only
+ * a periodic summary at info).
+ */
+export const EACH_CHECKPOINT: SpawnOptions = { env: { ROO_LOG_LEVEL: 'debug' } };
 
 /** How a process ended. */
 export interface Exit {
@@ -75,11 +84,12 @@ export class RooProcess {
     readonly args: readonly string[],
     /** The command that `args` follow (default `node bin/roo`). */
     command: readonly string[] = [process.execPath, BIN],
+    env: Readonly<Record<string, string>> = {},
   ) {
     this.child = spawn(command[0]!, [...command.slice(1), ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
     });
     this.child.stdout!.on('data', (chunk: Buffer) => {
       this.out.push(chunk);
@@ -110,12 +120,17 @@ export class RooProcess {
   /** Spawns `node bin/roo <args>` (under `options.prefix`, if given). */
   static spawn(label: string, args: readonly string[], options: SpawnOptions = {}): RooProcess {
     assertBuilt();
-    return new RooProcess(label, args, [...(options.prefix ?? []), process.execPath, BIN]);
+    return new RooProcess(
+      label,
+      args,
+      [...(options.prefix ?? []), process.execPath, BIN],
+      options.env,
+    );
   }
 
   /** Spawns `node <args>` (a script, `-e CODE`, ...), tracked like a roo process. */
   static spawnNode(label: string, args: readonly string[], options: SpawnOptions = {}): RooProcess {
-    return new RooProcess(label, args, [...(options.prefix ?? []), process.execPath]);
+    return new RooProcess(label, args, [...(options.prefix ?? []), process.execPath], options.env);
   }
 
   /** Everything written to stdout so far. */

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { splitWords } from '../../../examples/word_count/split.js';
 import { INITIALIZER, READY } from './cluster.js';
-import { DEFAULT_WAIT_MS, LOCAL, RooProcess } from './processes.js';
+import { DEFAULT_WAIT_MS, EACH_CHECKPOINT, LOCAL, RooProcess } from './processes.js';
 
 /** The lowest port {@link restartablePort} hands out. */
 const LOWEST_PORT = 20_000;
@@ -281,7 +281,11 @@ export function after(offset: number, pattern: RegExp): RegExp {
   return new RegExp(`^[\\s\\S]{${offset}}[\\s\\S]*?(?:${pattern.source})`, pattern.flags);
 }
 
-/** The line the coordinator logs when a checkpoint commits (group 1: its id). */
+/**
+ * The line the coordinator logs when a checkpoint commits (group 1: its id):
+ * each commit at debug level (start the process with EACH_CHECKPOINT), the
+ * newest in the INFO summary.
+ */
 export const CHECKPOINT_COMMITTED = /checkpoint (\d+) committed/;
 
 /** Resolves with the id of the first checkpoint `proc` logs as committed after stderr offset `offset`. */
@@ -430,7 +434,8 @@ export class RestartableCluster {
   spawn(name: WorkerName): RooProcess {
     this.starts[name]++;
     const label = this.starts[name] === 1 ? name : `${name} (start ${this.starts[name]})`;
-    const p = RooProcess.spawn(label, this.commands[name]);
+    // Each commit's line (debug level): tests wait for commits and kill right after one.
+    const p = RooProcess.spawn(label, this.commands[name], EACH_CHECKPOINT);
     this.procs.set(name, p);
     this.history.push(p);
     return p;
