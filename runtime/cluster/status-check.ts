@@ -102,7 +102,29 @@ export function parseWorkerStatus(x: unknown): WorkerStatus {
   for (const p of x['partitions'] as unknown[])
     needFields(p, 'partition', { name: 'string', keyGroups: 'number', entities: 'number' });
   for (const v of Object.values(x['errors'] as Json)) need(typeof v === 'number', 'error counts');
-  return x as unknown as WorkerStatus;
+  // Added with metrics: a worker of an older build leaves them out.
+  const lastCheckpoint = x['lastCheckpoint'] ?? 0;
+  need(typeof lastCheckpoint === 'number', 'status.lastCheckpoint should be number');
+  const metrics = x['metrics'] ?? null;
+  if (metrics !== null) {
+    needFields(metrics, 'status.metrics', {
+      at: 'string',
+      periodMs: 'number',
+      messages: 'number',
+      pipelines: 'array',
+      ingressEgress: 'object',
+      utilization: 'array',
+    });
+    const latency = { samples: 'number', p50Ms: 'number', p99Ms: 'number', maxMs: 'number' };
+    needFields(metrics['ingressEgress'], 'status.metrics.ingressEgress', latency);
+    for (const p of metrics['pipelines'] as unknown[]) {
+      needFields(p, 'metrics pipeline', { name: 'string', outputs: 'number', latency: 'object' });
+      needFields(p['latency'], 'metrics pipeline latency', latency);
+    }
+    for (const u of metrics['utilization'] as unknown[])
+      need(typeof u === 'number', 'status.metrics.utilization holds numbers');
+  }
+  return { ...x, lastCheckpoint, metrics } as unknown as WorkerStatus;
 }
 
 /** Checks that `x` is a {@link PartitionQuery}; throws ROO_ERR_BAD_MESSAGE. */

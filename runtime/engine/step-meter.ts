@@ -80,16 +80,23 @@ export class LatencyMeter {
     const n = this.samples;
     if (n < SAMPLE_BUDGET / 2) this.mask >>= 1;
     if (n === 0) return new HistBuilder().toHist();
-    const builder = new HistBuilder();
+    const values: number[] = [];
+    const counts: number[] = [];
     const it = this.hist.recordedValuesIterator;
     it.reset();
     while (it.hasNext()) {
       const step = it.next();
-      builder.record(
-        this.hist.medianEquivalentValue(step.valueIteratedTo),
-        step.countAtValueIteratedTo,
-      );
+      values.push(this.hist.medianEquivalentValue(step.valueIteratedTo));
+      counts.push(step.countAtValueIteratedTo);
     }
+    // The first and last buckets hold the exact min and max: record them there, so that the
+    // wire histogram's first and last buckets are theirs (its validator checks it).
+    values[0] = this.min;
+    values[values.length - 1] = this.max;
+    const builder = new HistBuilder();
+    values.forEach((v, i) =>
+      builder.record(Math.min(this.max, Math.max(this.min, v)), counts[i] as number),
+    );
     const hist: Hist = { ...builder.toHist(), min: this.min, max: this.max, sum: this.sum };
     this.hist.reset();
     this.samples = 0;

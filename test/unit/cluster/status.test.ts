@@ -458,6 +458,66 @@ describe('formatting', () => {
     expect(text.endsWith('\n')).toBe(true);
   });
 
+  it("shows each thread's messages to other threads and to other workers as the record has them", () => {
+    const f = facts();
+    const threads = f.stats.threads.map((t, i) => ({
+      ...t,
+      dataChannel: { ...t.dataChannel, sent: [0, 43_004 + i], received: 17 * i },
+    }));
+    const status = buildStatus({ ...f, stats: { ...f.stats, threads } });
+    expect(
+      status.threadStats.map((t) => [t.sentRemote, t.sentToWorkers, t.receivedFromWorkers]),
+    ).toEqual([
+      [7, 43_004, 0],
+      [7, 43_005, 17],
+    ]);
+    const text = formatStatus(status);
+    expect(text).toMatch(/to same thread +to other threads +to workers +from workers/);
+    expect(text).toMatch(/^ +0 +12 +25\.0% +100 +50 +7 +43,004 +0 +4 +yes$/m);
+    expect(text).toMatch(/^ +1 +12 +25\.0% +101 +50 +7 +43,005 +17 +2 +no$/m);
+  });
+
+  it("shows the other members' external addresses the control channel told this worker", () => {
+    const f = facts();
+    const status = buildStatus({
+      ...f,
+      members: ['w1', 'w2', 'w3'],
+      externals: { w2: '127.0.0.1:6060' },
+    });
+    expect(status.cluster.members.map((m) => m.external)).toEqual([
+      '127.0.0.1:5050',
+      '127.0.0.1:6060',
+      null,
+    ]);
+    const text = formatStatus(status);
+    expect(text).toMatch(/^w2 +127\.0\.0\.1:6060 /m);
+    expect(text).toMatch(/^w3 +- /m);
+  });
+
+  it('shows the newest committed checkpoint and the last metrics period', () => {
+    const f = facts();
+    const latency = { samples: 40, p50Ms: 0.25, p99Ms: 1.5, maxMs: 2 };
+    const status = buildStatus({
+      ...f,
+      lastCheckpoint: 12,
+      metrics: {
+        at: '2026-01-01T00:00:02.000Z',
+        periodMs: 2_000,
+        messages: 3_000,
+        pipelines: [{ name: 'words', outputs: 2_500, latency }],
+        ingressEgress: latency,
+        utilization: [0.5, 0.25],
+      },
+    });
+    expect(parseWorkerStatus(JSON.parse(JSON.stringify(status)))).toEqual(status);
+    const text = formatStatus(status);
+    expect(text).toContain('checkpoint   12 committed (newest)');
+    expect(text).toContain('latency in the last 2.0 s (1,500 msgs/s in;');
+    expect(text).toMatch(/^pipeline 'words' +2,500 +40 +0\.250 ms +1\.500 ms +2\.000 ms$/m);
+    expect(text).toMatch(/^worker ingress to egress +3,000 +40 +0\.250 ms/m);
+    expect(formatStatus(buildStatus(f))).not.toContain('latency in the last');
+  });
+
   it('says "errors: none" when there are none', () => {
     const f = facts();
     const text = formatStatus(buildStatus({ ...f, stats: { ...f.stats, errors: {} } }));

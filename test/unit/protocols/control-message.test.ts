@@ -32,22 +32,45 @@ const directory: fc.Arbitrary<WorkerDirectory> = fc.record({
   sinkWriters: fc.dictionary(indexKey, count, { maxKeys: 3 }),
   sources: fc.dictionary(indexKey, count, { maxKeys: 3 }),
 });
-const member = fc.record({ name: workerName, threads, control: address, data: address });
+// `external` is optional: members and hellos come with and without it.
+const member = fc.record(
+  { name: workerName, threads, control: address, data: address, external: address },
+  { requiredKeys: ['name', 'threads', 'control', 'data'] },
+);
 
-const hello = fc.record({
-  type: fc.constant('hello' as const),
-  version,
-  name: workerName,
-  application: text,
-  applicationHash: fc.stringMatching(/^[0-9a-f]{8,64}$/),
-  threads,
-  control: address,
-  data: address,
-  rejoin: fc.boolean(),
-  joinRunning: fc.boolean(),
-  joinCount: fc.nat(),
-  restorable: fc.array(count, { maxLength: 3 }),
-});
+const hello = fc.record(
+  {
+    type: fc.constant('hello' as const),
+    version,
+    name: workerName,
+    application: text,
+    applicationHash: fc.stringMatching(/^[0-9a-f]{8,64}$/),
+    threads,
+    control: address,
+    data: address,
+    rejoin: fc.boolean(),
+    joinRunning: fc.boolean(),
+    joinCount: fc.nat(),
+    restorable: fc.array(count, { maxLength: 3 }),
+    external: address,
+  },
+  {
+    requiredKeys: [
+      'type',
+      'version',
+      'name',
+      'application',
+      'applicationHash',
+      'threads',
+      'control',
+      'data',
+      'rejoin',
+      'joinRunning',
+      'joinCount',
+      'restorable',
+    ],
+  },
+);
 const refuse = fc.record({
   type: fc.constant('refuse' as const),
   version,
@@ -668,5 +691,36 @@ describe('validateControlMessage', () => {
     expectCode(() => encodeControlMessage(lone), ErrorCode.BadMessage);
     const paired = { ...samples.shutdown, reason: 'a\uD83D\uDE00b' } as ControlMessage;
     expect(decodeControlMessage(encodeControlMessage(paired))).toEqual(paired);
+  });
+});
+
+describe('the optional external address', () => {
+  it('travels in a hello and in assign members, and is absent when not given', () => {
+    const external = { host: '127.0.0.1', port: 7100 };
+    const hello = decodeControlMessage(encodeControlMessage({ ...samples.hello, external }));
+    expect(hello).toEqual({ ...samples.hello, external });
+    const assign = decodeControlMessage(
+      encodeControlMessage({
+        ...samples.assign,
+        members: [{ ...samples.assign.members[0]!, external }, samples.assign.members[1]!],
+      }),
+    );
+    expect(assign.type === 'assign' && assign.members.map((m) => m.external)).toEqual([
+      external,
+      undefined,
+    ]);
+    expect('external' in decodeControlMessage(encodeControlMessage(samples.hello))).toBe(false);
+  });
+
+  it('is refused when it is not an address', () => {
+    for (const bad of [null, 'localhost:1', { host: 'h', port: 0 }]) {
+      expect(() => validateControlMessage({ ...samples.hello, external: bad })).toThrow(/external/);
+      expect(() =>
+        validateControlMessage({
+          ...samples.assign,
+          members: [{ ...samples.assign.members[0]!, external: bad }, samples.assign.members[1]!],
+        }),
+      ).toThrow(/members\[0\]\.external/);
+    }
   });
 });
