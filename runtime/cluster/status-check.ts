@@ -123,6 +123,16 @@ export function parseWorkerStatus(x: unknown): WorkerStatus {
     }
     for (const u of metrics['utilization'] as unknown[])
       need(typeof u === 'number', 'status.metrics.utilization holds numbers');
+    const reporter = metrics['reporter'] ?? null;
+    if (reporter !== null)
+      needFields(reporter, 'status.metrics.reporter', {
+        address: 'string',
+        phase: 'string',
+        sent: 'number',
+        dropped: 'number',
+        skipped: 'number',
+      });
+    metrics['reporter'] = reporter;
   }
   return { ...x, lastCheckpoint, metrics } as unknown as WorkerStatus;
 }

@@ -240,8 +240,15 @@ export function formatLatency(m: StatusMetrics): string[] {
       formatMs(m.ingressEgress.maxMs),
     ],
   ];
+  const r = m.reporter;
   return [
     `latency in the last ${secs.toFixed(1)} s (${formatCount(m.messages / secs)} msgs/s in; markers, see docs/metrics.md)`,
     ...formatTable(['', 'messages', 'markers', 'p50', 'p99', 'max'], rows),
+    ...(r === null
+      ? []
+      : [
+          `metrics reports to ${r.address}: ${r.phase}; ${formatCount(r.sent)} sent, ` +
+            `${formatCount(r.dropped)} dropped (receiver not reading), ${formatCount(r.skipped)} skipped (not connected)`,
+        ]),
   ];
 }

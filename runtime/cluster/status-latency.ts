@@ -30,4 +30,14 @@ export interface StatusMetrics {
   readonly ingressEgress: LatencySummary;
   /** Each thread's busy share of the period, 0..1. */
   readonly utilization: readonly number[];
+  /** With `--metrics`: where reports go and what became of them so far; null without. */
+  readonly reporter: {
+    readonly address: string;
+    /** The connection's phase: idle, connecting, connected, backoff, closed. */
+    readonly phase: string;
+    /** Reports written, dropped (the receiver did not read: send buffer full), skipped (no connection). */
+    readonly sent: number;
+    readonly dropped: number;
+    readonly skipped: number;
+  } | null;
 }

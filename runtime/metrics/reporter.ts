@@ -48,6 +48,11 @@ export class MetricsReporter {
 
   constructor(private readonly o: ReporterOptions) {}
 
+  /** Where reports go. */
+  get address(): Address {
+    return this.o.address;
+  }
+
   /** Counters: reports sent, dropped (buffer full) and skipped (not connected). */
   get counts(): Pick<ReporterState, 'sent' | 'dropped' | 'skipped' | 'phase'> {
     const { sent, dropped, skipped, phase } = this.state;

@@ -18,9 +18,13 @@ export function latencySummary(h: Hist): LatencySummary {
   };
 }
 
-/** The status view of one report. */
-export function statusMetrics(r: MetricsReport): StatusMetrics {
+/** The status view of one report, with the reporter's counts if the worker has `--metrics`. */
+export function statusMetrics(
+  r: MetricsReport,
+  reporter: StatusMetrics['reporter'] = null,
+): StatusMetrics {
   return {
+    reporter,
     at: new Date(r.at).toISOString(),
     periodMs: r.periodMs,
     messages: r.ingressEgress.messages,

@@ -7,7 +7,7 @@
  * touched: threads record into their own meters, and a take is one RPC per
  * thread per period.
  */
-import type { MetricsReport } from '../../protocols/index.js';
+import { formatAddress, type MetricsReport } from '../../protocols/index.js';
 import type { Engine } from '../engine/engine.js';
 import { metricSteps, type MetricSteps } from '../engine/metric-steps.js';
 import { workerEvents } from '../engine/worker-events.js';
@@ -21,6 +21,18 @@ import { statusMetrics } from './status-metrics.js';
 
 /** Wallaroo's reporting period, ms. */
 export const METRICS_PERIOD_MS = 2_000;
+/**
+ * The reporting period: METRICS_PERIOD_MS, or ROO_METRICS_PERIOD_MS when it
+ * holds a whole number from 10 to 60,000 (for tests and tuning; anything
+ * else is ignored).
+ */
+export function metricsPeriodMs(
+  env: string | undefined = process.env['ROO_METRICS_PERIOD_MS'],
+): number {
+  const n = Number(env);
+  return env !== undefined && Number.isInteger(n) && n >= 10 && n <= 60_000 ? n : METRICS_PERIOD_MS;
+}
+
 /** A thread that has not answered a take within this long is given up on for this period. */
 const TAKE_TIMEOUT_MS = 5_000;
 
@@ -72,13 +84,18 @@ export class WorkerCollector {
   start(): void {
     this.o.reporter?.start();
     this.lastAt = Date.now();
-    this.timer = setInterval(() => void this.collect(), this.o.periodMs ?? METRICS_PERIOD_MS);
+    this.timer = setInterval(() => void this.collect(), this.o.periodMs ?? metricsPeriodMs());
     this.timer.unref();
   }
 
   /** The last period, as `roo status` shows it (undefined before the first). */
   latest(): StatusMetrics | undefined {
-    return this.last === undefined ? undefined : statusMetrics(this.last);
+    if (this.last === undefined) return undefined;
+    const r = this.o.reporter;
+    return statusMetrics(
+      this.last,
+      r === undefined ? null : { address: formatAddress(r.address), ...r.counts },
+    );
   }
 
   /**

@@ -95,6 +95,13 @@ describe('the roo status --watch frame', () => {
         pipelines: [{ name: 'Split and Count', outputs: 800, latency }],
         ingressEgress: latency,
         utilization: [0.25, 1],
+        reporter: {
+          address: '127.0.0.1:5001',
+          phase: 'connected',
+          sent: 30,
+          dropped: 2,
+          skipped: 1,
+        },
       },
       cluster: { id: 'c', members: [], reconfiguration: { id: 4, phase: 'moving' } },
     });
@@ -105,6 +112,9 @@ describe('the roo status --watch frame', () => {
     expect(text).toMatch(/^ +1 +100\.0% +#{20} /m);
     expect(text).toMatch(/^pipeline 'Split and Count' +800 +9 +0\.500 ms +2\.000 ms +3\.000 ms$/m);
     expect(text).toContain('errors: 3 (roo status for the list)');
+    expect(text).toContain(
+      'metrics reports to 127.0.0.1:5001: connected; 30 sent, 2 dropped (receiver not reading), 1 skipped (not connected)',
+    );
   });
 
   it('rates and bars are bounded', () => {

@@ -507,6 +507,7 @@ describe('formatting', () => {
         pipelines: [{ name: 'words', outputs: 2_500, latency }],
         ingressEgress: latency,
         utilization: [0.5, 0.25],
+        reporter: null,
       },
     });
     expect(parseWorkerStatus(JSON.parse(JSON.stringify(status)))).toEqual(status);
@@ -516,6 +517,7 @@ describe('formatting', () => {
     expect(text).toMatch(/^pipeline 'words' +2,500 +40 +0\.250 ms +1\.500 ms +2\.000 ms$/m);
     expect(text).toMatch(/^worker ingress to egress +3,000 +40 +0\.250 ms/m);
     expect(formatStatus(buildStatus(f))).not.toContain('latency in the last');
+    expect(text).not.toContain('metrics reports to');
   });
 
   it('says "errors: none" when there are none', () => {
