@@ -23,14 +23,14 @@ import { statusMetrics } from './status-metrics.js';
 export const METRICS_PERIOD_MS = 2_000;
 /**
  * The reporting period: METRICS_PERIOD_MS, or ROO_METRICS_PERIOD_MS when it
- * holds a whole number from 10 to 60,000 (for tests and tuning; anything
- * else is ignored).
+ * holds a whole number from 1 to 60,000 (for tests and tuning; anything
+ * else is ignored). A period shorter than a take lasts skips periods.
  */
 export function metricsPeriodMs(
   env: string | undefined = process.env['ROO_METRICS_PERIOD_MS'],
 ): number {
   const n = Number(env);
-  return env !== undefined && Number.isInteger(n) && n >= 10 && n <= 60_000 ? n : METRICS_PERIOD_MS;
+  return env !== undefined && Number.isInteger(n) && n >= 1 && n <= 60_000 ? n : METRICS_PERIOD_MS;
 }
 
 /** A thread that has not answered a take within this long is given up on for this period. */

@@ -279,6 +279,8 @@ export interface WorkerSpec {
   readonly in?: string;
   /** More flags. */
   readonly extra?: readonly string[];
+  /** More environment (e.g. ROO_LOG_FORMAT). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A running `roo worker`. */
@@ -292,21 +294,25 @@ export interface WorkerProcess {
 
 /** Starts a single-worker cluster and waits until it is ready to work. */
 export async function startWorker(spec: WorkerSpec): Promise<WorkerProcess> {
-  const proc = RooProcess.spawn('worker', [
+  const proc = RooProcess.spawn(
     'worker',
-    '--application-module',
-    spec.module,
-    '--in',
-    spec.in ?? `${LOCAL}:0`,
-    '--out',
-    spec.out,
-    '--cluster-initializer',
-    '--worker-count',
-    '1',
-    '--ponythreads',
-    String(spec.threads),
-    ...(spec.extra ?? []),
-  ]);
+    [
+      'worker',
+      '--application-module',
+      spec.module,
+      '--in',
+      spec.in ?? `${LOCAL}:0`,
+      '--out',
+      spec.out,
+      '--cluster-initializer',
+      '--worker-count',
+      '1',
+      '--ponythreads',
+      String(spec.threads),
+      ...(spec.extra ?? []),
+    ],
+    spec.env === undefined ? {} : { env: spec.env },
+  );
   await proc.waitForStderr(new RegExp(escapeRegExp(WORKER_READY)));
   const sources: Record<string, string> = {};
   for (const m of proc.stderr.matchAll(/source '(.+?)' listening on (\S+:\d+)$/gm)) {
