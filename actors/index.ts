@@ -14,7 +14,14 @@ export { ThreadLoop } from './thread-loop.js';
 export type { MuteReason, Producer } from './backpressure.js';
 export { MAX_BATCH_AGE_MS } from './outbound.js';
 export { ThreadPool, type ThreadPoolOptions, type KernelThreadData } from './thread-pool.js';
-export { attachSchedulerThread, exposeControl, type AttachedThread } from './thread-side.js';
+export {
+  attachSchedulerThread,
+  exposeControl,
+  reportFatal,
+  THREAD_FATAL_MESSAGE,
+  type AttachedThread,
+  type ThreadFatal,
+} from './thread-side.js';
 export { DeterministicSchedulers, seededRandom } from './deterministic.js';
 export { allocateRing, RingReader, RingWriter, type RingMemory } from './ring.js';
 export { allocateKernelMemory, type SharedKernelMemory } from './shared-layout.js';

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { allocateKernelMemory, type SharedKernelMemory } from './shared-layout.js';
+import { THREAD_FATAL_MESSAGE, type ThreadFatal } from './thread-side.js';
 
 /** What each scheduler thread receives as workerData. */
 export interface KernelThreadData<AppData> {
@@ -36,6 +37,12 @@ export interface ThreadPoolOptions<AppData> {
   readonly youngGenerationMb?: number;
   /** Called when a thread fails (uncaught error or unexpected exit). */
   readonly onThreadError?: (thread: number, error: Error) => void;
+  /**
+   * Called when a thread reports an error the process cannot go on with
+   * (thread-side.ts, `reportFatal`); the thread itself still runs. The error
+   * carries the reported `code` and `details` as own fields.
+   */
+  readonly onThreadFatal?: (thread: number, error: Error & { code?: string }) => void;
 }
 
 /** A set of running scheduler threads and their control RPC stubs. */
@@ -76,6 +83,10 @@ export class ThreadPool<Api extends object> {
         }),
       );
       worker.on('error', (err) => options.onThreadError?.(thread, err));
+      worker.on('message', (m: unknown) => {
+        const fatal = threadFatal(m);
+        if (fatal !== undefined) options.onThreadFatal?.(thread, fatal);
+      });
       worker.on('exit', (code) => {
         if (!lifecycle.stopping) {
           options.onThreadError?.(
@@ -101,4 +112,16 @@ export class ThreadPool<Api extends object> {
     this.lifecycle.stopping = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** A thread's fatal report as an Error with its code and details, or undefined for any other message. */
+function threadFatal(m: unknown): (Error & { code?: string }) | undefined {
+  if (typeof m !== 'object' || m === null) return undefined;
+  const { type, error } = m as { type?: unknown; error?: Partial<ThreadFatal> };
+  if (type !== THREAD_FATAL_MESSAGE || typeof error?.message !== 'string') return undefined;
+  const err = new Error(error.message) as Error & { code?: string; details?: unknown };
+  err.name = typeof error.name === 'string' ? error.name : 'Error';
+  if (typeof error.code === 'string') err.code = error.code;
+  if (error.details !== undefined) err.details = error.details;
+  return err;
 }

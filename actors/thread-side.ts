@@ -39,3 +39,32 @@ export function exposeControl(api: object): void {
   if (parentPort === null) throw new Error('exposeControl() must run inside a scheduler thread');
   expose(api, nodeEndpoint(parentPort));
 }
+
+/** The message a thread posts to report a fatal error (ignored by comlink: it has no `id`). */
+export const THREAD_FATAL_MESSAGE = 'roo-thread-fatal';
+
+/** An error as it travels from a thread to the main thread: its name, message and own fields. */
+export interface ThreadFatal {
+  readonly name: string;
+  readonly message: string;
+  /** A stable code, if the error has one (a RooError's). */
+  readonly code?: string;
+  readonly details?: Record<string, unknown>;
+}
+
+/**
+ * Reports an error the process cannot go on with, without failing the
+ * thread: the thread keeps serving control calls, so that the main thread
+ * (ThreadPoolOptions.onThreadFatal) can stop the process cleanly, closing
+ * sockets in order, which a dead thread could not.
+ */
+export function reportFatal(error: ThreadFatal): void {
+  if (parentPort === null) throw new Error('reportFatal() must run inside a scheduler thread');
+  const record: ThreadFatal = {
+    name: error.name,
+    message: error.message,
+    ...(error.code === undefined ? {} : { code: error.code }),
+    ...(error.details === undefined ? {} : { details: error.details }),
+  };
+  parentPort.postMessage({ type: THREAD_FATAL_MESSAGE, error: record });
+}

@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { flagError } from '../runtime/cli/flags.js';
 import { DEFAULT_SEED } from './corpus.js';
 
 /** The parts of a run, in the order they run. */
@@ -154,6 +155,27 @@ export function parseThreads(text: string, flag = 'threads'): number[] {
   return [...new Set(counts)].sort((a, b) => a - b);
 }
 
+/** The flags of `roo bench`, for parsing and for the nearest-name hint. */
+const BENCH_FLAGS = {
+  mb: { type: 'string' },
+  reps: { type: 'string' },
+  only: { type: 'string' },
+  quick: { type: 'boolean' },
+  'write-results': { type: 'boolean' },
+  seed: { type: 'string' },
+  threads: { type: 'string' },
+  'warmup-seconds': { type: 'string' },
+  seconds: { type: 'string' },
+  profile: { type: 'string' },
+  'latency-rate': { type: 'string' },
+  'latency-seconds': { type: 'string' },
+  'latency-threads': { type: 'string' },
+  'latency-reps': { type: 'string' },
+  trace: { type: 'boolean' },
+  'memory-seconds': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /**
  * Parses `roo bench` flags, or 'help'. `cores` gives the default thread
  * counts (a parameter so that tests do not depend on the machine). Throws
@@ -169,28 +191,10 @@ export function parseBenchArgs(
       args: [...argv],
       strict: true,
       allowPositionals: false,
-      options: {
-        mb: { type: 'string' },
-        reps: { type: 'string' },
-        only: { type: 'string' },
-        quick: { type: 'boolean' },
-        'write-results': { type: 'boolean' },
-        seed: { type: 'string' },
-        threads: { type: 'string' },
-        'warmup-seconds': { type: 'string' },
-        seconds: { type: 'string' },
-        profile: { type: 'string' },
-        'latency-rate': { type: 'string' },
-        'latency-seconds': { type: 'string' },
-        'latency-threads': { type: 'string' },
-        'latency-reps': { type: 'string' },
-        trace: { type: 'boolean' },
-        'memory-seconds': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: BENCH_FLAGS,
     }));
   } catch (err) {
-    throw new BenchUsageError((err as Error).message.split(/\.\s/)[0] ?? 'bad flags');
+    throw new BenchUsageError(flagError(err, BENCH_FLAGS).message);
   }
   if (v.help === true) return 'help';
   const quick = v.quick === true;

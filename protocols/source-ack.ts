@@ -15,6 +15,10 @@
  *                       ...                  the `resume` position on
  *     source → sender   u32 length, resume   msgpack { type: 'resume', version: 1, position, acks }
  *                       u32 length, ack      msgpack { type: 'ack', version: 1, position }, ...
+ *                       u32 length, close    msgpack { type: 'close', version: 1, code, reason },
+ *                                            last, when the source stops for good (an
+ *                                            application error): nothing more will be
+ *                                            acknowledged, so the sender stops waiting
  *
  * A plain connection (Wallaroo's framing: frames from the first byte, no
  * acks) is told apart by its first byte. Read as a frame length, the magic's
@@ -105,8 +109,29 @@ export interface SourceAck {
   readonly position: number;
 }
 
+/** Longest `reason` of a {@link SourceClose}, in UTF-16 code units (it must fit the 1 KiB limit). */
+export const MAX_CLOSE_REASON_LENGTH = 250;
+
+/** Longest `code` of a {@link SourceClose} (an error code such as `ROO_ERR_SNAPSHOT_ENCODE_FAILED`). */
+export const MAX_CLOSE_CODE_LENGTH = 64;
+
+/**
+ * The source closes the connection for good: its worker stops because of an
+ * error that a restart would meet again (a state it cannot checkpoint, say),
+ * so no acknowledgement will ever come. The sender stops waiting and fails,
+ * saying why, rather than wait and reconnect.
+ */
+export interface SourceClose {
+  readonly type: 'close';
+  readonly version: typeof SOURCE_ACK_PROTOCOL_VERSION;
+  /** The error code, 1 to 64 characters of `A`-`Z`, `0`-`9` and `_`. */
+  readonly code: string;
+  /** What happened and what to do, 1 to 250 UTF-16 code units of well-formed text. */
+  readonly reason: string;
+}
+
 /** Any message of the protocol, discriminated by `type`. */
-export type SourceAckMessage = SourceHello | SourceResume | SourceAck;
+export type SourceAckMessage = SourceHello | SourceResume | SourceAck | SourceClose;
 
 /** The `type` of each kind of {@link SourceAckMessage}. */
 export type SourceAckMessageType = SourceAckMessage['type'];
@@ -116,6 +141,7 @@ const FIELDS: { readonly [T in SourceAckMessageType]: readonly string[] } = {
   hello: ['stream'],
   resume: ['position', 'acks'],
   ack: ['position'],
+  close: ['code', 'reason'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -215,7 +241,47 @@ export function validateSourceAckMessage(value: unknown): SourceAckMessage {
     }
     case 'ack':
       return { type: kind, version, position: count(field(record, 'position'), 'position', what) };
+    case 'close': {
+      const code = field(record, 'code');
+      if (typeof code !== 'string' || !/^[A-Z0-9_]{1,64}$/.test(code)) {
+        throw bad(
+          `field 'code' of ${what} must be 1 to ${MAX_CLOSE_CODE_LENGTH} of A-Z, 0-9 and _, got ${describe(code)}`,
+        );
+      }
+      const reason = field(record, 'reason');
+      if (
+        typeof reason !== 'string' ||
+        reason.length === 0 ||
+        reason.length > MAX_CLOSE_REASON_LENGTH
+      ) {
+        throw bad(
+          `field 'reason' of ${what} must be a string of 1 to ${MAX_CLOSE_REASON_LENGTH} characters, got ${describe(reason)}`,
+        );
+      }
+      return { type: kind, version, code, reason: wellFormed(reason, 'reason', what) };
+    }
   }
+}
+
+/**
+ * Source side: the framed `close` for `code` and `reason`, the reason cut
+ * to {@link MAX_CLOSE_REASON_LENGTH} (with "..."; never inside a surrogate
+ * pair). Throws ROO_ERR_BAD_MESSAGE for a malformed code or an empty reason.
+ */
+export function encodeSourceClose(code: string, reason: string): Buffer {
+  let text = reason;
+  if (text.length > MAX_CLOSE_REASON_LENGTH) {
+    let cut = MAX_CLOSE_REASON_LENGTH - 3;
+    const last = text.charCodeAt(cut - 1);
+    if (last >= 0xd800 && last <= 0xdbff) cut--;
+    text = `${text.slice(0, cut)}...`;
+  }
+  return encodeSourceAckFrame({
+    type: 'close',
+    version: SOURCE_ACK_PROTOCOL_VERSION,
+    code,
+    reason: text,
+  });
 }
 
 /** Field `stream` of `what`, checked as {@link SourceHello} says. */

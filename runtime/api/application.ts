@@ -154,13 +154,27 @@ export class ApplicationBuilder {
     return new Pipeline<T>(spec, this);
   }
 
-  /** @internal Shares a partition by name between pipelines. */
+  /**
+   * @internal Shares a partition by name between pipelines. A second
+   * partition of the same name must be the same one (the same value, or one
+   * made with the same `initial`, keys, key groups and codec): two
+   * different ones would be merged, the second's state built by the first's
+   * `initial`. Throws RooError ROO_ERR_BAD_APPLICATION naming it.
+   */
   registerPartition(partition: StatePartition<unknown>): StatePartition<unknown> {
     const known = this.partitions.get(partition.name);
     if (known === undefined) {
       validatePartition(partition);
       this.partitions.set(partition.name, partition);
       return partition;
+    }
+    const differs = partitionDifference(known, partition);
+    if (differs !== undefined) {
+      throw new RooError(
+        ErrorCode.BadApplication,
+        `application '${this.name}' has two state partitions named '${partition.name}' with ${differs}: pipelines share a partition by passing the same statePartition(...) value; give a different partition another name`,
+        { partition: partition.name },
+      );
     }
     return known;
   }
@@ -182,6 +196,20 @@ export class ApplicationBuilder {
       partitions: new Map(this.partitions),
     };
   }
+}
+
+/** How two partitions of one name differ (for the refusal), or undefined if they are the same. */
+function partitionDifference(
+  a: StatePartition<unknown>,
+  b: StatePartition<unknown>,
+): string | undefined {
+  if (a === b) return undefined;
+  if (a.initial !== b.initial) return 'different initial functions (different state)';
+  if (a.codec !== b.codec) return 'different codecs';
+  if (a.keyGroups !== b.keyGroups) return `different key groups (${a.keyGroups}, ${b.keyGroups})`;
+  const keys = (p: StatePartition<unknown>): string => JSON.stringify(p.keys ?? null);
+  if (keys(a) !== keys(b)) return 'different keys';
+  return undefined;
 }
 
 function validatePartition(p: StatePartition<unknown>): void {

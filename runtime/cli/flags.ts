@@ -4,6 +4,7 @@
  * and counts are read the way Wallaroo's examples write them.
  */
 import { ErrorCode, RooError } from '../../protocols/index.js';
+import { nearest } from '../api/suggest.js';
 
 /** Thrown for a bad command line: the command exits with code 2. */
 export function badFlag(message: string): RooError {
@@ -13,12 +14,18 @@ export function badFlag(message: string): RooError {
 /**
  * Turns an error from `node:util` parseArgs into a one-line ROO_ERR_BAD_FLAG
  * error. Node's messages run on with advice about '--'; the first sentence
- * says it.
+ * says it. An unknown flag gets the nearest of the command's `known` flags,
+ * if one is near (`Unknown option '--ponythread'; did you mean
+ * '--ponythreads'?`).
  */
-export function flagError(err: unknown): RooError {
+export function flagError(err: unknown, known?: Readonly<Record<string, unknown>>): RooError {
   if (err instanceof RooError) return err;
   const text = err instanceof Error ? err.message : String(err);
-  return badFlag(text.split(/\.\s/)[0]!.replace(/\.$/, ''));
+  const first = text.split(/\n|\.\s/)[0]!.replace(/\.$/, '');
+  const unknown = /^Unknown option '--([^'=]+)'/.exec(first);
+  if (unknown === null || known === undefined) return badFlag(first);
+  const near = nearest(unknown[1] as string, Object.keys(known));
+  return badFlag(near === undefined ? first : `${first}; did you mean '--${near}'?`);
 }
 
 /**

@@ -3,6 +3,7 @@
  * `run(argv): Promise<number>` returning the process exit code; it is
  * imported only when used so that `roo send` does not load the engine.
  */
+import { didYouMean } from '../api/suggest.js';
 
 /** A subcommand: parses its own argv, returns an exit code. */
 export type Command = (argv: string[]) => Promise<number>;
@@ -66,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name];
   if (command === undefined) {
-    process.stderr.write(`roo: unknown command '${name}'\n\n${usage()}`);
+    const near = didYouMean(name, Object.keys(commands));
+    process.stderr.write(`roo: unknown command '${name}'${near}\n\n${usage()}`);
     return 2;
   }
   const run = await command.load();

@@ -62,7 +62,7 @@ export function parseMetricsArgs(argv: string[]): MetricsOptions | 'help' {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw flagError(err);
+    throw flagError(err, METRICS_FLAGS);
   }
   if (v.help === true) return 'help';
   return {

@@ -53,6 +53,15 @@ export interface RebalanceOptions {
   readonly security?: SecurityFlags;
 }
 
+/** The flags of `roo rebalance`, for parsing and for the nearest-name hint. */
+const REBALANCE_FLAGS = {
+  external: { type: 'string', short: 'e' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  ...SECURITY_FLAG_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parses `roo rebalance` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
 export function parseRebalanceArgs(argv: readonly string[]): RebalanceOptions | 'help' {
   let parsed;
@@ -61,16 +70,10 @@ export function parseRebalanceArgs(argv: readonly string[]): RebalanceOptions | 
       args: [...argv],
       strict: true,
       allowPositionals: true,
-      options: {
-        external: { type: 'string', short: 'e' },
-        json: { type: 'boolean' },
-        timeout: { type: 'string' },
-        ...SECURITY_FLAG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: REBALANCE_FLAGS,
     });
   } catch (err) {
-    throw flagError(err);
+    throw flagError(err, REBALANCE_FLAGS);
   }
   const { values: v, positionals } = parsed;
   if (v.help === true) return 'help';

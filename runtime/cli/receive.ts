@@ -98,7 +98,7 @@ export function parseReceiveArgs(argv: string[]): ReceiverOptions | 'help' {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw flagError(err);
+    throw flagError(err, RECEIVE_FLAGS);
   }
   if (v.help === true) return 'help';
   if (v.listen === undefined) {

@@ -29,6 +29,9 @@
  *    receivers close on the magic, which they read as a frame too large):
  *    {@link AckedOutput.open} says 'plain' and the caller sends without acks.
  *    A peer that says nothing for `resumeWaitMs` fails the send instead.
+ * 7. A `close` from the source (its worker stops for an error a restart
+ *    would meet again) fails the send at once with the source's code and
+ *    reason: nothing it keeps will be acknowledged.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +39,7 @@ import {
   decodeSourceAckMessage,
   encodeSourceAckOpening,
   ErrorCode,
+  type ErrorCodeValue,
   FrameDecoder,
   MAX_SOURCE_ACK_MESSAGE_BYTES,
   RooError,
@@ -329,6 +333,15 @@ export class AckedOutput implements FrameOutput {
   }
 
   private message(m: SourceAckMessage): void {
+    if (m.type === 'close') {
+      // The source stops for good: no ack will come, however long the wait (rule 7).
+      const known = (Object.values(ErrorCode) as string[]).includes(m.code);
+      throw new RooError(
+        known ? (m.code as ErrorCodeValue) : ErrorCode.BadMessage,
+        `${this.where} closed the stream for good, with ${this.kept.frames} messages not acknowledged: ${known ? '' : `${m.code} `}${m.reason}`,
+        { code: m.code },
+      );
+    }
     if (this.current === 'handshaking' && m.type === 'resume') {
       this.resume(m.position, m.acks);
       return;

@@ -121,7 +121,7 @@ export function parseSendArgs(argv: string[]): SendOptions | 'help' {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw flagError(err);
+    throw flagError(err, SEND_FLAGS);
   }
   if (v.help === true) return 'help';
   if (v.host === undefined) throw badFlag('--host HOST:PORT is required');

@@ -65,6 +65,18 @@ export interface ShrinkOptions {
   readonly security?: SecurityFlags;
 }
 
+/** The flags of `roo shrink`, for parsing and for the nearest-name hint. */
+const SHRINK_FLAGS = {
+  external: { type: 'string', short: 'e' },
+  workers: { type: 'string', short: 'w' },
+  count: { type: 'string', short: 'c' },
+  query: { type: 'boolean', short: 'q' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  ...SECURITY_FLAG_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parses `roo shrink` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
 export function parseShrinkArgs(argv: readonly string[]): ShrinkOptions | 'help' {
   let parsed;
@@ -73,19 +85,10 @@ export function parseShrinkArgs(argv: readonly string[]): ShrinkOptions | 'help'
       args: [...argv],
       strict: true,
       allowPositionals: true,
-      options: {
-        external: { type: 'string', short: 'e' },
-        workers: { type: 'string', short: 'w' },
-        count: { type: 'string', short: 'c' },
-        query: { type: 'boolean', short: 'q' },
-        json: { type: 'boolean' },
-        timeout: { type: 'string' },
-        ...SECURITY_FLAG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: SHRINK_FLAGS,
     });
   } catch (err) {
-    throw flagError(err);
+    throw flagError(err, SHRINK_FLAGS);
   }
   const { values: v, positionals } = parsed;
   if (v.help === true) return 'help';

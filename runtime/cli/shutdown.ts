@@ -40,6 +40,13 @@ export interface ShutdownOptions {
   readonly security?: SecurityFlags;
 }
 
+/** The flags of `roo shutdown`, for parsing and for the nearest-name hint. */
+const SHUTDOWN_FLAGS = {
+  timeout: { type: 'string' },
+  ...SECURITY_FLAG_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parses `roo shutdown` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
 export function parseShutdownArgs(argv: string[]): ShutdownOptions | 'help' {
   let parsed;
@@ -48,14 +55,10 @@ export function parseShutdownArgs(argv: string[]): ShutdownOptions | 'help' {
       args: argv,
       strict: true,
       allowPositionals: true,
-      options: {
-        timeout: { type: 'string' },
-        ...SECURITY_FLAG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: SHUTDOWN_FLAGS,
     });
   } catch (err) {
-    throw flagError(err);
+    throw flagError(err, SHUTDOWN_FLAGS);
   }
   const { values: v, positionals } = parsed;
   if (v.help === true) return 'help';

@@ -68,6 +68,18 @@ export interface StatusOptions {
   readonly watch: boolean;
 }
 
+/** The flags of `roo status`, for parsing and for the nearest-name hint. */
+const STATUS_FLAGS = {
+  partitions: { type: 'boolean' },
+  entities: { type: 'boolean' },
+  keys: { type: 'string' },
+  json: { type: 'boolean' },
+  watch: { type: 'boolean' },
+  timeout: { type: 'string' },
+  ...SECURITY_FLAG_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parses `roo status` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
 export function parseStatusArgs(argv: string[]): StatusOptions | 'help' {
   let parsed;
@@ -76,19 +88,10 @@ export function parseStatusArgs(argv: string[]): StatusOptions | 'help' {
       args: argv,
       strict: true,
       allowPositionals: true,
-      options: {
-        partitions: { type: 'boolean' },
-        entities: { type: 'boolean' },
-        keys: { type: 'string' },
-        json: { type: 'boolean' },
-        watch: { type: 'boolean' },
-        timeout: { type: 'string' },
-        ...SECURITY_FLAG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: STATUS_FLAGS,
     });
   } catch (err) {
-    throw flagError(err);
+    throw flagError(err, STATUS_FLAGS);
   }
   const { values: v, positionals } = parsed;
   if (v.help === true) return 'help';

@@ -5,7 +5,7 @@
  * --control --data`), or as another member (`--control` of the initializer,
  * `--my-data`, `--my-control`).
  */
-import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
+import { ErrorCode, RooError } from '../../protocols/index.js';
 import { loadClusterInfo } from '../cluster/cluster-info.js';
 import {
   startClusterNode,
@@ -28,6 +28,7 @@ import {
 } from '../security/index.js';
 import { WorkerRebalancer } from './worker-rebalance.js';
 import { startWorkerMetrics } from './worker-metrics.js';
+import { clusterRole, type ClusterRole } from './worker-role.js';
 import {
   flagsWithoutEffect,
   parseWorkerArgs,
@@ -90,6 +91,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   let node: ClusterNode | undefined;
   let resilience: Resilience | undefined;
+  /** Why the worker stops, when it stops for an error a restart would meet again. */
+  let fatalStop: { readonly code: string; readonly message: string } | undefined;
   try {
     const engineOptions = {
       modulePath: options.applicationModule,
@@ -105,8 +108,14 @@ export async function run(argv: string[]): Promise<number> {
       security,
       ...(options.ponythreads === undefined ? {} : { threads: options.ponythreads }),
       log,
-      onFatal: () => {
-        process.exitCode = 1;
+      onFatal: (err: Error & { code?: string }) => {
+        // The application's own mistake (a state no checkpoint can encode)
+        // exits 2, as a bad application at start does; its senders hear why.
+        if (err.code === ErrorCode.SnapshotEncodeFailed) {
+          fatalStop = { code: err.code, message: err.message };
+          log.fatal({ code: err.code }, `${err.message}; the worker stops`);
+          process.exitCode = 2;
+        } else process.exitCode = 1;
         process.kill(process.pid, 'SIGTERM');
       },
     };
@@ -273,10 +282,11 @@ export async function run(argv: string[]): Promise<number> {
       stage.source.kind === 'tcp-source' &&
       stage.source.address.absent === true
     ) {
+      const wanted = stage.source.address.name;
       log.warn(
         `source '${stage.source.name}' has no --in address on this worker, so it does not run here` +
           (node === undefined
-            ? ': pass --in HOST:PORT to feed it'
+            ? `: pass --in ${wanted === undefined ? '' : `${wanted}@`}HOST:PORT to feed it`
             : ' (it runs on workers given one)'),
       );
     }
@@ -354,7 +364,9 @@ export async function run(argv: string[]): Promise<number> {
       metrics
         .stop()
         .catch(() => undefined)
-        .then(() => Promise.all([external?.close(), node?.close(), current().stop()]))
+        .then(() =>
+          Promise.all([external?.close(), node?.close(), current().stop(undefined, fatalStop)]),
+        )
         .then(
           () => {
             log.info(LogLine.ShutdownComplete);
@@ -373,66 +385,6 @@ export async function run(argv: string[]): Promise<number> {
 /** `--time-between-checkpoints` in milliseconds (at least 1). */
 function checkpointIntervalMs(o: WorkerOptions): number {
   return Math.max(1, Number(o.timeBetweenCheckpoints / 1_000_000n));
-}
-
-/** How this worker takes part in a cluster; undefined when it runs alone. */
-interface ClusterRole {
-  readonly control: Address;
-  readonly data: Address;
-  readonly myControl: Address | undefined;
-  readonly initializer: { readonly workerCount: number } | undefined;
-  /** Started with --join: `control` is any running member's control address. */
-  readonly join: boolean;
-  /** With --join: how many workers join together (--worker-count). */
-  readonly joinCount?: number;
-}
-
-/**
- * Works out the role from the flags; throws a clear RooError when flags are
- * missing. A worker alone given --control is the initializer of a
- * one-worker cluster, so that it can grow (--join) later.
- */
-function clusterRole(o: WorkerOptions): ClusterRole | undefined {
-  const missing = (what: string) => new RooError(ErrorCode.BadFlag, what);
-  if (o.join !== undefined) {
-    if (o.myData === undefined)
-      throw missing('a worker joining a running cluster (--join) needs --my-data HOST:PORT');
-    return {
-      control: o.join,
-      data: o.myData,
-      myControl: o.myControl,
-      initializer: undefined,
-      join: true,
-      joinCount: Math.max(1, o.workerCount),
-    };
-  }
-  if (o.clusterInitializer || o.control === undefined) {
-    if (o.workerCount <= 1 && o.control === undefined) return undefined;
-    if (o.control === undefined || (o.data === undefined && o.workerCount > 1)) {
-      throw missing(
-        `--worker-count ${o.workerCount} needs --control and --data (where the initializer listens)`,
-      );
-    }
-    return {
-      control: o.control,
-      data: o.data ?? { host: o.control.host, port: 0 },
-      myControl: undefined,
-      initializer: { workerCount: Math.max(1, o.workerCount) },
-      join: false,
-    };
-  }
-  if (o.myData === undefined) {
-    throw missing(
-      'a worker joining a cluster (--control without --cluster-initializer) needs --my-data HOST:PORT',
-    );
-  }
-  return {
-    control: o.control,
-    data: o.myData,
-    myControl: o.myControl,
-    initializer: undefined,
-    join: false,
-  };
 }
 
 /** Forms or joins the cluster; resolves when this worker's sources run. */

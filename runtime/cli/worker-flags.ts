@@ -25,6 +25,7 @@ import {
 } from '../cluster/liveness.js';
 import type { SecurityFlags } from '../security/index.js';
 import { SECURITY_FLAG_OPTIONS, SECURITY_USAGE, securityFlagsOf } from './security-flags.js';
+import { flagError } from './flags.js';
 
 /** Parsed `roo worker` options. */
 export interface WorkerOptions {
@@ -138,6 +139,41 @@ function positiveInt(
   return Number(text);
 }
 
+/** The flags of `roo worker`, for parsing and for the nearest-name hint. */
+const WORKER_FLAGS = {
+  'application-module': { type: 'string' },
+  in: { type: 'string', short: 'i' },
+  out: { type: 'string', short: 'o' },
+  metrics: { type: 'string', short: 'm' },
+  control: { type: 'string', short: 'c' },
+  'control-channel': { type: 'string' },
+  data: { type: 'string', short: 'd' },
+  'my-control': { type: 'string', short: 'x' },
+  'my-data': { type: 'string', short: 'y' },
+  external: { type: 'string', short: 'e' },
+  'worker-count': { type: 'string', short: 'w' },
+  'cluster-initializer': { type: 'boolean', short: 't' },
+  'topology-initializer': { type: 'boolean' },
+  name: { type: 'string', short: 'n' },
+  'worker-name': { type: 'string' },
+  join: { type: 'string', short: 'j' },
+  'cluster-id': { type: 'string' },
+  'resilience-dir': { type: 'string', short: 'r' },
+  'run-with-resilience': { type: 'boolean' },
+  'time-between-checkpoints': { type: 'string' },
+  'stop-pause': { type: 'string', short: 'u' },
+  'stop-world': { type: 'string' },
+  'log-rotation': { type: 'boolean' },
+  'event-log-file-size': { type: 'string', short: 'l' },
+  ponythreads: { type: 'string' },
+  ponynoblock: { type: 'boolean' },
+  ponypinasio: { type: 'boolean' },
+  'auto-rebalance': { type: 'boolean' },
+  'heartbeat-timeout': { type: 'string' },
+  ...SECURITY_FLAG_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parses `roo worker` arguments; returns 'help' for --help. Throws RooError on bad input. */
 export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help' {
   const dashdash = argv.indexOf('--');
@@ -149,44 +185,11 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerOptions | 'help'
       args: own,
       strict: true,
       allowPositionals: false,
-      options: {
-        'application-module': { type: 'string' },
-        in: { type: 'string', short: 'i' },
-        out: { type: 'string', short: 'o' },
-        metrics: { type: 'string', short: 'm' },
-        control: { type: 'string', short: 'c' },
-        'control-channel': { type: 'string' },
-        data: { type: 'string', short: 'd' },
-        'my-control': { type: 'string', short: 'x' },
-        'my-data': { type: 'string', short: 'y' },
-        external: { type: 'string', short: 'e' },
-        'worker-count': { type: 'string', short: 'w' },
-        'cluster-initializer': { type: 'boolean', short: 't' },
-        'topology-initializer': { type: 'boolean' },
-        name: { type: 'string', short: 'n' },
-        'worker-name': { type: 'string' },
-        join: { type: 'string', short: 'j' },
-        'cluster-id': { type: 'string' },
-        'resilience-dir': { type: 'string', short: 'r' },
-        'run-with-resilience': { type: 'boolean' },
-        'time-between-checkpoints': { type: 'string' },
-        'stop-pause': { type: 'string', short: 'u' },
-        'stop-world': { type: 'string' },
-        'log-rotation': { type: 'boolean' },
-        'event-log-file-size': { type: 'string', short: 'l' },
-        ponythreads: { type: 'string' },
-        ponynoblock: { type: 'boolean' },
-        ponypinasio: { type: 'boolean' },
-        'auto-rebalance': { type: 'boolean' },
-        'heartbeat-timeout': { type: 'string' },
-        ...SECURITY_FLAG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: WORKER_FLAGS,
     }));
   } catch (err) {
     // Node's parseArgs explains at length over several lines; keep the first sentence.
-    const first = (err as Error).message.split(/\n|\. (?=[A-Z])/)[0] ?? 'bad arguments';
-    throw bad(first.replace(/\.$/, ''));
+    throw flagError(err, WORKER_FLAGS);
   }
   if (values['help'] === true) return 'help';
   const str = (k: string): string | undefined => values[k] as string | undefined;

@@ -37,6 +37,7 @@ import {
   AckedConnectionParser,
   encodeSourceAckFrame,
   ErrorCode,
+  encodeSourceClose,
   RooError,
   SOURCE_ACK_PROTOCOL_VERSION,
   type SourceHello,
@@ -224,6 +225,19 @@ export class AckedStreams {
           encodeSourceAckFrame({ type: 'ack', version: SOURCE_ACK_PROTOCOL_VERSION, position: p }),
         );
       }
+    }
+  }
+
+  /**
+   * The source stops for good (an error a restart would meet again): every
+   * acknowledging connection is told, with `code` and `reason`, that nothing
+   * more will be acknowledged. The caller then closes the connections,
+   * letting what was written go out first.
+   */
+  closeForGood(code: string, reason: string): void {
+    const close = encodeSourceClose(code, reason);
+    for (const [id, conn] of this.connections) {
+      if (conn.stream !== undefined && !conn.dropped) this.options.write(id, close);
     }
   }
 

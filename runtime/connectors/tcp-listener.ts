@@ -8,6 +8,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type Address } from '../../protocols/index.js';
 import type { Logger } from '../logging/logger.js';
 
+/** How long a closing listener lets a connection flush what was written to it. */
+const FLUSH_WAIT_MS = 1_000;
+
 /** What the listener tells its owner. */
 export interface ListenerEvents {
   chunk(connection: number, bytes: Buffer): void;
@@ -83,9 +86,21 @@ export class TcpListener {
     return this.sockets.size;
   }
 
-  /** Stops listening and closes every connection. */
-  close(): Promise<void> {
-    for (const s of this.sockets.values()) s.destroy();
+  /**
+   * Stops listening and closes every connection: at once, or with `flush`
+   * after what was written to it has gone out (at most FLUSH_WAIT_MS).
+   */
+  close(flush = false): Promise<void> {
+    for (const s of this.sockets.values()) {
+      if (!flush) {
+        s.destroy();
+        continue;
+      }
+      // What was written (a last message to the sender) goes out before the FIN;
+      // a peer that never reads it does not hold the close up for long.
+      s.end();
+      setTimeout(() => s.destroy(), FLUSH_WAIT_MS).unref();
+    }
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 

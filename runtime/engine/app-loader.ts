@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { Application } from '../api/application.js';
 import { makeAppArgs, type AppArgsData } from '../api/args.js';
+import { checkInputs } from '../api/input-check.js';
 
 /** The function an application module exports. */
 export type ApplicationFunction = (args: ReturnType<typeof makeAppArgs>) => Application;
@@ -52,13 +53,23 @@ export async function loadApplicationModule(path: string): Promise<ApplicationFu
   return fn as ApplicationFunction;
 }
 
-/** Calls the application function and checks what it returned. */
+/**
+ * Calls the application function and checks what it returned, and that
+ * every `--in` address is taken by a TCP source (api/input-check.ts).
+ * Throws RooError ROO_ERR_BAD_APPLICATION or ROO_ERR_BAD_FLAG.
+ */
 export function buildApplication(fn: ApplicationFunction, args: AppArgsData): Application {
   let app: unknown;
   try {
     app = fn(makeAppArgs(args));
   } catch (err) {
     if (err instanceof RooError) throw err;
+    // The application's copy of roo's API (loaded through tsx) has its own
+    // RooError class: the error is one of ours if it looks like one.
+    const e = err as Partial<RooError>;
+    if (e?.name === 'RooError' && typeof e.code === 'string' && typeof e.message === 'string') {
+      throw new RooError(e.code, e.message, e.details);
+    }
     throw new RooError(
       ErrorCode.BadApplication,
       `the application function threw: ${(err as Error).message}`,
@@ -74,5 +85,6 @@ export function buildApplication(fn: ApplicationFunction, args: AppArgsData): Ap
       'the application function must return a built application (application(name)...build())',
     );
   }
+  checkInputs(app as Application, args.in);
   return app as Application;
 }

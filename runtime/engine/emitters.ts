@@ -99,7 +99,7 @@ export function applyComputation(
     try {
       out = compute(value);
     } catch (err) {
-      errors.report(err, ErrorCode.ComputationFailed, where);
+      errors.report(err, ErrorCode.ComputationFailed, where, { input: value });
       return;
     }
     emitOutputs(out, next);
@@ -175,7 +175,7 @@ function compileRoute(route: Route, ctx: RouteContext): Emit {
           if (typeof key !== 'string') key = String(key);
           group = grouper.groupOf(key);
         } catch (err) {
-          errors.report(err, ErrorCode.ComputationFailed, where);
+          errors.report(err, ErrorCode.ComputationFailed, where, { input: value });
           return;
         }
         if (hold.active && hold.holds(pIndex, group)) {

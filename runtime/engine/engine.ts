@@ -49,8 +49,12 @@ export interface EngineOptions {
   readonly ringBytes?: number;
   /** Young-generation heap of each scheduler thread, MB (default 64, or ROO_YOUNG_GEN_MB). */
   readonly youngGenerationMb?: number;
-  /** Called if a scheduler thread dies. */
-  readonly onFatal?: (error: Error) => void;
+  /**
+   * Called if a scheduler thread dies, or reports an error the worker cannot
+   * go on with (a state no checkpoint can encode: RooError
+   * ROO_ERR_SNAPSHOT_ENCODE_FAILED, its code kept), at most once per error.
+   */
+  readonly onFatal?: (error: Error & { code?: string }) => void;
   /** Resilience on: TCP sources acknowledge committed positions to acking senders. */
   readonly resilient?: boolean;
   /** The cluster secret and TLS of the data channels (default: none). */
@@ -111,6 +115,8 @@ export class Engine {
     readonly threads: number,
     /** Set when a scheduler thread died: it answers no more calls. */
     private readonly failed: { readonly thread: boolean },
+    /** The worker's reaction to an error it cannot go on with (EngineOptions.onFatal). */
+    private readonly onFatal: (error: Error & { code?: string }) => void = () => undefined,
   ) {
     this.placement = placePlan(plan, threads);
   }
@@ -144,6 +150,12 @@ export class Engine {
     for (const line of describePlan(plan)) log.debug(line);
     const { entry, argv } = threadEntry();
     const failed = { thread: false };
+    let reported = false;
+    const fatal = (err: Error & { code?: string }): void => {
+      if (reported) return;
+      reported = true;
+      options.onFatal?.(err);
+    };
     const pool = await ThreadPool.start<ThreadControl, ThreadAppData>({
       threads,
       entry,
@@ -163,8 +175,10 @@ export class Engine {
         log.fatal(`scheduler thread ${thread} failed: ${err.message}`);
         options.onFatal?.(err);
       },
+      // The thread still runs: the worker stops cleanly, telling its senders why.
+      onThreadFatal: (_thread, err) => fatal(err),
     });
-    return new Engine(plan, pool, threads, failed);
+    return new Engine(plan, pool, threads, failed, fatal);
   }
 
   /** Runs a whole single-worker engine: prepare, spawn, wire, start. */
@@ -268,7 +282,12 @@ export class Engine {
   /** Assembles the threads' parts of barrier `id` into this worker's snapshot. */
   private snapshotOf(id: number, worker: string, parts: readonly ThreadCheckpoint[]): Snapshot {
     const errors = parts.flatMap((p) => p.errors);
-    if (errors.length > 0) throw new RooError(ErrorCode.SnapshotEncodeFailed, errors[0] as string);
+    if (errors.length > 0) {
+      // No checkpoint can commit while this state is held: the worker stops rather than retry forever.
+      const err = new RooError(ErrorCode.SnapshotEncodeFailed, errors[0] as string);
+      this.onFatal(err);
+      throw err;
+    }
     const sources: Record<string, unknown> = {};
     const sinks: Record<string, unknown> = {};
     const partitions = this.plan.partitions.map((p) => ({
@@ -524,11 +543,19 @@ export class Engine {
     return all.map((groups, thread) => ({ thread, groups }));
   }
 
-  /** Stops sources, lets queued messages drain (up to `drainMs`), closes sinks, stops threads. */
-  async stop(drainMs = 2_000): Promise<void> {
+  /**
+   * Stops sources, lets queued messages drain (up to `drainMs`), closes
+   * sinks, stops threads. With `fatal` (the worker stops for an error a
+   * restart would meet again), acknowledging senders are told why first.
+   */
+  async stop(
+    drainMs = 2_000,
+    fatal?: { readonly code: string; readonly message: string },
+  ): Promise<void> {
     // A dead thread never answers: stop at once rather than wait forever.
     if (this.failed.thread) return this.pool.terminate();
-    await Promise.all(this.pool.remotes.map((r) => r.stopSources()));
+    const reason = fatal === undefined ? undefined : { code: fatal.code, message: fatal.message };
+    await Promise.all(this.pool.remotes.map((r) => r.stopSources(reason)));
     const until = Date.now() + drainMs;
     let last = -1;
     while (Date.now() < until) {

@@ -132,7 +132,7 @@ export class SinkEncoder {
     } catch (err) {
       // Nothing of a failed output is sent: what it wrote is discarded.
       out.pos = start;
-      this.errors.report(err, ErrorCode.EncoderFailed, this.where);
+      this.errors.report(err, ErrorCode.EncoderFailed, this.where, { input: value });
       return;
     }
     const n = (this.pending[b] as number) + 1;

@@ -125,7 +125,7 @@ export class SourceActor implements Behaviour {
           meter.span(t0, performance.now());
         }
       } catch (err) {
-        this.errors.report(err, ErrorCode.DecoderFailed, this.where);
+        this.errors.report(err, ErrorCode.DecoderFailed, this.where, { input: payload });
         return;
       }
       this.counters.received++;
@@ -211,10 +211,16 @@ export class SourceActor implements Behaviour {
     this.resumeReading();
   }
 
-  /** Closes the source's socket or file. */
-  async stop(): Promise<void> {
+  /**
+   * Closes the source's socket or file. With `fatal` (the worker stops for
+   * an error a restart would meet again) acknowledging senders are first
+   * told so, with its code and message, instead of waiting for acks that
+   * will never come.
+   */
+  async stop(fatal?: { readonly code: string; readonly message: string }): Promise<void> {
     this.stopped = true;
-    await this.listener?.close();
+    if (fatal !== undefined) this.streams?.closeForGood(fatal.code, fatal.message);
+    await this.listener?.close(fatal !== undefined);
     await this.reader?.close();
   }
 
@@ -346,7 +352,7 @@ export class SourceActor implements Behaviour {
         meter.span(t0, performance.now());
       }
     } catch (err) {
-      this.errors.report(err, ErrorCode.DecoderFailed, this.where);
+      this.errors.report(err, ErrorCode.DecoderFailed, this.where, { input: line });
       return;
     }
     this.counters.received++;

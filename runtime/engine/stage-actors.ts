@@ -21,6 +21,7 @@ import { isMarkerTag, markerStage } from '../connectors/latency-marker.js';
 import type { LatencyMeter } from './step-meter.js';
 import { bitOf, cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
+import type { StateCheck } from './state-check.js';
 import { decodeEntities, encodeEntities, type CheckpointCollector } from './thread-checkpoint.js';
 
 /** Counters every stream actor keeps. */
@@ -117,6 +118,8 @@ export class KeyGroupActor implements Behaviour {
     private readonly checkpoints: CheckpointCollector,
     /** Adds or removes a unit of process pressure (Scheduler.addPressure). */
     private readonly pressure: (delta: 1 | -1) => void = () => undefined,
+    /** The thread's check of the first state each partition writes (state-check.ts). */
+    private readonly stateCheck?: StateCheck,
   ) {}
 
   /** True while holding past HOLD_HIGH (one unit of pressure added). */
@@ -222,7 +225,12 @@ export class KeyGroupActor implements Behaviour {
         });
       } catch (err) {
         const message = err instanceof RooError ? err.message : String(err);
-        this.errors.report(err, ErrorCode.SnapshotEncodeFailed, `checkpoint ${id}`);
+        // One place per partition, so that the reporter's rate limit holds across checkpoints.
+        this.errors.report(
+          err,
+          ErrorCode.SnapshotEncodeFailed,
+          `checkpoint of partition '${this.partition.name}'`,
+        );
         this.checkpoints.add(id, { kind: 'error', message });
         this.checkpoints.add(id, {
           kind: 'key-group',
@@ -265,6 +273,7 @@ export class KeyGroupActor implements Behaviour {
           err,
           ErrorCode.ComputationFailed,
           `initial state of partition '${this.partition.name}'`,
+          { key: k, input: value },
         );
         return;
       }
@@ -281,9 +290,12 @@ export class KeyGroupActor implements Behaviour {
         meter.span(t0, performance.now());
       }
     } catch (err) {
-      this.errors.report(err, ErrorCode.ComputationFailed, step.where);
+      this.errors.report(err, ErrorCode.ComputationFailed, step.where, { key: k, input: value });
       return;
     }
+    const check = this.stateCheck;
+    if (check !== undefined && check.wanted(this.partitionIndex))
+      check.check(this.partitionIndex, this.partition, k, this.entities.get(k));
     emitOutputs(out, step.emit);
   }
 }

@@ -144,8 +144,11 @@ export interface ThreadControl {
   metrics(): ThreadMetricsTake;
   /** Every key group hosted here with its entity count and first `limit` keys. */
   keys(limit: number): KeyGroupKeys[];
-  /** Closes this thread's sources (no new input). */
-  stopSources(): Promise<void>;
+  /**
+   * Closes this thread's sources (no new input); with `fatal`, acknowledging
+   * senders are told first that nothing more will be acknowledged, and why.
+   */
+  stopSources(fatal?: { readonly code: string; readonly message: string }): Promise<void>;
   /** Flushes and closes sinks, then stops the run loop. */
   stop(): Promise<void>;
 }

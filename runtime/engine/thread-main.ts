@@ -7,6 +7,7 @@
  */
 import {
   attachSchedulerThread,
+  reportFatal,
   exposeControl,
   GcWatch,
   trace,
@@ -40,6 +41,7 @@ import { SinkEncoder, type SinkWriter } from './sink-actors.js';
 import type { ChannelSecurity } from '../security/index.js';
 import { SourceActor } from './source-actor.js';
 import { KeyGroupActor, ParallelActor, type StateStep } from './stage-actors.js';
+import { StateCheck } from './state-check.js';
 import type {
   KeyGroupKeys,
   LocalDirectory,
@@ -84,6 +86,8 @@ const {
 });
 const log = createLogger({ worker: data.workerName, thread: scheduler.thread });
 const errors = new ErrorReporter(log);
+/** With resilience, a state no checkpoint could encode stops the worker at its first update. */
+const stateCheck = new StateCheck(data.resilient, (err) => reportFatal(err));
 
 const sources: SourceActor[] = [];
 const parallels = new Map<number, ParallelActor>();
@@ -116,8 +120,15 @@ function spawnKeyGroup(
   later?: { readonly count: number },
 ): void {
   const partition = (plan as Plan).partitions[pi] as Plan['partitions'][number];
-  const actor = new KeyGroupActor(partition, pi, kg, stepsOf[pi] ?? [], errors, checkpoints, (d) =>
-    scheduler.addPressure(d),
+  const actor = new KeyGroupActor(
+    partition,
+    pi,
+    kg,
+    stepsOf[pi] ?? [],
+    errors,
+    checkpoints,
+    (d) => scheduler.addPressure(d),
+    stateCheck,
   );
   if (state !== undefined) {
     if (later === undefined) actor.restore(state);
@@ -447,8 +458,8 @@ const control: ThreadControl = {
     return groupKeys(plan as Plan, keyGroups, limit);
   },
 
-  async stopSources(): Promise<void> {
-    await Promise.all(sources.map((s) => s.stop()));
+  async stopSources(fatal?: { readonly code: string; readonly message: string }): Promise<void> {
+    await Promise.all(sources.map((s) => s.stop(fatal)));
   },
 
   async stop(): Promise<void> {

@@ -75,6 +75,26 @@ describe('AckedStreams', () => {
     expect(h.streams.positions()).toEqual({ a: 3 });
   });
 
+  it('closeForGood tells every acknowledging sender why, and no plain connection', () => {
+    const h = harness();
+    h.hello(1, 'a');
+    h.hello(2, 'b');
+    h.streams.push(3, Buffer.from([0, 0, 0, 1, 120]));
+    h.streams.closeForGood(
+      'ROO_ERR_SNAPSHOT_ENCODE_FAILED',
+      'state of partition p cannot be encoded',
+    );
+    const close: SourceAckMessage = {
+      type: 'close',
+      version: 1,
+      code: 'ROO_ERR_SNAPSHOT_ENCODE_FAILED',
+      reason: 'state of partition p cannot be encoded',
+    };
+    expect(h.to(1)).toEqual([resume(0), close]);
+    expect(h.to(2)).toEqual([resume(0), close]);
+    expect(h.to(3)).toEqual([]);
+  });
+
   it('passes plain connections straight through, with no position', () => {
     const h = harness();
     h.streams.push(7, Buffer.from([0]));

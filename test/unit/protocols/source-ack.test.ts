@@ -19,6 +19,8 @@ import {
   type SourceAckMessage,
   type SourceHello,
   validateSourceAckMessage,
+  encodeSourceClose,
+  MAX_CLOSE_REASON_LENGTH,
 } from '../../../protocols/index.js';
 
 const V = SOURCE_ACK_PROTOCOL_VERSION;
@@ -91,6 +93,14 @@ const message: fc.Arbitrary<SourceAckMessage> = fc.oneof(
     .record({ position, acks: fc.boolean() })
     .map((r): SourceAckMessage => ({ type: 'resume', version: V, ...r })),
   position.map((p): SourceAckMessage => ({ type: 'ack', version: V, position: p })),
+  fc
+    .record({
+      code: fc.stringMatching(/^[A-Z0-9_]{1,64}$/),
+      reason: fc
+        .string({ unit: 'grapheme', minLength: 1, maxLength: 80 })
+        .filter((r) => r.length <= MAX_CLOSE_REASON_LENGTH),
+    })
+    .map((r): SourceAckMessage => ({ type: 'close', version: V, ...r })),
 );
 const payloads = fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 12 });
 const cuts = fc.array(fc.nat(), { maxLength: 30 });
@@ -202,6 +212,35 @@ describe('messages', () => {
       ErrorCode.BadMessage,
       /exceeds the maximum/,
     );
+  });
+
+  it('a close: code and reason checked; the encoder cuts a long reason to fit 1 KiB', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ type: 'close', version: V, code: 'roo_err', reason: 'x' }, /'code'/],
+      [{ type: 'close', version: V, code: 'X'.repeat(65), reason: 'x' }, /'code'/],
+      [{ type: 'close', version: V, code: 'X', reason: '' }, /'reason'/],
+      [{ type: 'close', version: V, code: 'X', reason: 'r'.repeat(251) }, /'reason'.*250/],
+      [{ type: 'close', version: V, code: 'X' }, /'reason'/],
+    ];
+    for (const [value, re] of cases) {
+      expectRooError(
+        thrown(() => validateSourceAckMessage(value)),
+        ErrorCode.BadMessage,
+        re,
+      );
+    }
+    // The widest text there is, far too long: cut, never inside a surrogate pair, under 1 KiB.
+    const frame = encodeSourceClose(
+      'ROO_ERR_SNAPSHOT_ENCODE_FAILED',
+      '\u{1F600}\uFFFF'.repeat(400),
+    );
+    expect(frame.length - 4).toBeLessThanOrEqual(1024);
+    const m = decodeSourceAckMessage(frame.subarray(4));
+    expect(m).toMatchObject({ type: 'close', code: 'ROO_ERR_SNAPSHOT_ENCODE_FAILED' });
+    const reason = (m as { reason: string }).reason;
+    expect(reason.length).toBeLessThanOrEqual(MAX_CLOSE_REASON_LENGTH);
+    expect(reason.endsWith('...')).toBe(true);
+    expect(reason.isWellFormed()).toBe(true);
   });
 
   it('takes a 200-unit stream id and refuses 201', () => {
