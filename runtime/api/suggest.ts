@@ -39,7 +39,8 @@ export function editDistance(a: string, b: string, limit = Infinity): number {
     before = previous;
     previous = row;
   }
-  return previous[b.length] as number;
+  const d = previous[b.length] as number;
+  return d > limit ? limit + 1 : d;
 }
 
 /**
