@@ -5,7 +5,7 @@
  * --control --data`), or as another member (`--control` of the initializer,
  * `--my-data`, `--my-control`).
  */
-import { ErrorCode, RooError } from '../../protocols/index.js';
+import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
 import { loadClusterInfo } from '../cluster/cluster-info.js';
 import {
   startClusterNode,
