@@ -58,13 +58,16 @@ const REPORT_FIELDS = [
 
 /** The checks of one metrics message: the control checker's, plus limits, numbers and histograms. */
 class MetricsChecker extends Checker {
-  /** A string of `min` to `max` UTF-16 units, well-formed, not `__proto__` (it may become a key). */
+  /**
+   * A string of `min` to `max` UTF-16 units, well-formed. (Names travel as
+   * values, so `__proto__` is a name like any other; only a detail's keys
+   * are object keys, checked apart.)
+   */
   bounded(x: unknown, path: string, max: number, min = 1): string {
     if (typeof x !== 'string' || x.length < min || x.length > max) {
       throw this.fail(path, `must be a string of ${min} to ${max} characters, got ${describe(x)}`);
     }
     if (LONE_SURROGATE.test(x)) throw this.fail(path, 'is not well-formed UTF-16');
-    if (x === '__proto__') throw this.fail(path, 'may not be "__proto__"');
     return x;
   }
 
@@ -409,6 +412,8 @@ function event(c: MetricsChecker, x: unknown, path: string): MetricsEvent {
   for (const key of keys) {
     const p = `${path}.detail.${key}`;
     c.bounded(key, `${path}.detail`, METRICS_LIMITS.detailKey);
+    // An object key: msgpackr renames this one in transit.
+    if (key === '__proto__') throw c.fail(`${path}.detail`, 'may not have the key "__proto__"');
     const v = d[key];
     if (typeof v === 'string') detail[key] = c.bounded(v, p, METRICS_LIMITS.detailValue, 0);
     else if (typeof v === 'number') detail[key] = c.real(v, p, -Number.MAX_VALUE);

@@ -530,4 +530,20 @@ describe('metrics messages', () => {
   it('keeps the base report valid (so the cases above fail for their one change)', () => {
     expect(decodeMetricsMessage(encodeMetricsMessage(base))).toEqual(base);
   });
+
+  it('takes "__proto__" as a name or text, and refuses it only as a detail key', () => {
+    const named = {
+      ...base,
+      app: '__proto__',
+      events: [{ at: 1, kind: 'join' as const, text: '__proto__', detail: { x: '__proto__' } }],
+    };
+    expect(decodeMetricsMessage(encodeMetricsMessage(named))).toEqual(named);
+    const detail: Record<string, string> = {};
+    Object.defineProperty(detail, '__proto__', { value: 'x', enumerable: true });
+    expectRooError(
+      thrown(() => validateMetricsMessage({ ...base, events: [{ ...base.events[0], detail }] })),
+      ErrorCode.BadMessage,
+      /may not have the key "__proto__"/,
+    );
+  });
 });
