@@ -252,8 +252,20 @@ describe('roo demo', () => {
     const page = await fetch(ui!);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('data-testid="cluster-map"');
-    const state = (await (await fetch(`${ui}api/state`)).json()) as { type: string };
+    // The worker reported to the demo's roo metrics: its application, itself, its steps.
+    const state = (await (await fetch(`${ui}api/state`)).json()) as {
+      type: string;
+      apps: {
+        name: string;
+        workers: { name: string }[];
+        steps: { kind: string; messages: number }[];
+      }[];
+    };
     expect(state.type).toBe('snapshot');
+    expect(state.apps.map((a) => a.name)).toEqual(['Word Count']);
+    expect(state.apps[0]!.workers.map((w) => w.name)).toEqual(['initializer']);
+    const source = state.apps[0]!.steps.find((x) => x.kind === 'source');
+    expect(source!.messages).toBeGreaterThan(0);
     // Still running: the initializer has not been shut down.
     expect(run.stdout).not.toMatch(/roo shutdown/);
     run.child.kill('SIGINT');
