@@ -17,8 +17,19 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheus, type PromPage } from '../unit/metrics/prometheus-text.js';
 import { launchChromium } from './helpers/browser.js';
-import { LineReceiver, startCluster, stopClusters, type Cluster } from './helpers/cluster.js';
-import { assertBuilt, RooProcess, ROOT, rooSend } from './helpers/processes.js';
+import {
+  clusterOf,
+  INITIALIZER,
+  LineReceiver,
+  makeResilienceDir,
+  readyWorker,
+  startInitializer,
+  startMember,
+  stopClusters,
+  workerName,
+  type Cluster,
+} from './helpers/cluster.js';
+import { assertBuilt, RooProcess, ROOT } from './helpers/processes.js';
 
 /** Lines sent; every line holds WORDS_PER_LINE words. */
 const LINES = 600;
@@ -69,11 +80,13 @@ async function startAll(): Promise<{ ui: string; cluster: Cluster; metrics: RooP
     '--http',
     '127.0.0.1:0',
   ]);
-  const [, listen] = await metrics.waitForStderr(/^Listening for metrics on (\S+)$/m);
-  const [, ui] = await metrics.waitForStderr(/^Metrics UI at (\S+)$/m);
+  const [, listen] = await metrics.waitForStderr(/^Listening for metrics on (\S+)$/m, WAIT_MS);
+  const [, ui] = await metrics.waitForStderr(/^Metrics UI at (\S+)$/m, WAIT_MS);
   const receiver = await LineReceiver.start();
   receivers.push(receiver);
-  const cluster = await startCluster({
+  // startCluster's steps, with more patience for PHASE III: this test runs beside the
+  // browser and the suite on 2 cores, where a worker's start has taken over 20 s.
+  const spec = {
     module: 'examples/word_count/app.ts',
     workers: 2,
     out: receiver.address,
@@ -84,7 +97,15 @@ async function startAll(): Promise<{ ui: string; cluster: Cluster; metrics: RooP
       '--time-between-checkpoints',
       '300000000',
     ],
-  });
+  };
+  const dir = makeResilienceDir();
+  const init = await startInitializer(spec, dir);
+  const member = await startMember(spec, 1, init.control!, dir);
+  const workers = await Promise.all([
+    readyWorker(INITIALIZER, init.proc, WAIT_MS),
+    readyWorker(workerName(1), member, WAIT_MS),
+  ]);
+  const cluster = clusterOf(workers, init.control, dir);
   return { ui: ui!, cluster, metrics };
 }
 
@@ -119,12 +140,18 @@ describe('the metrics UI of a live two-worker word count', () => {
       { timeout: WAIT_MS },
     );
     // Paced over about 6 s (30 batches of 20 lines, 0.2 s apart), so the charts have points.
-    await rooSend(cluster.initializer.source, file, [
+    const send = RooProcess.spawn('send', [
+      'send',
+      '--host',
+      cluster.initializer.source,
+      '--file',
+      file,
       '--batch-size',
       '20',
       '--interval',
       '200000000',
     ]);
+    expect((await send.waitForExit(WAIT_MS)).code).toBe(0);
 
     // The source step's total reaches the lines sent, the state step's the words.
     await page.waitForFunction(
