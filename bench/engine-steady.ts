@@ -4,6 +4,7 @@
  *
  *   node dist/bench/engine-steady.js --corpus PATH --threads N --warmup-seconds W --seconds S
  *   node dist/bench/engine-steady.js --corpus PATH --loop     --warmup-seconds W --seconds S
+ *   ... --threads N ... --metrics HOST:PORT   (the engine reports its metrics there every 2 s)
  *
  * With `--threads N` it starts an Engine in this process with
  * apps/word-count-looped.ts (the corpus round and round, never ending) at N
@@ -23,6 +24,10 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { parseAddress } from '../protocols/index.js';
+import { MetricsReporter } from '../runtime/metrics/reporter.js';
+import { WorkerCollector } from '../runtime/metrics/worker-collector.js';
 import { countLineRange, LoopCounter } from './baseline-loop.js';
 import { BenchEngine } from './resilience-engine.js';
 import { LoadProbe } from './stats.js';
@@ -83,6 +88,26 @@ async function runUntil(engine: BenchEngine, untilMs: number): Promise<void> {
   }
 }
 
+/** Starts reporting `engine`'s metrics to `address` every period, as a worker with --metrics does. */
+function startMetrics(engine: BenchEngine, address: string): WorkerCollector {
+  const log = pino({ level: 'warn' });
+  const holder: { collector?: WorkerCollector } = {};
+  const reporter = new MetricsReporter({
+    address: parseAddress(address),
+    log,
+    hello: () => (holder.collector as WorkerCollector).hello(),
+  });
+  const collector = new WorkerCollector({
+    worker: 'bench',
+    engine: () => engine.engine,
+    log,
+    reporter,
+  });
+  holder.collector = collector;
+  collector.start();
+  return collector;
+}
+
 /** The engine at `threads` threads: start, warm-up, window. */
 async function measureEngine(a: SteadyChildArgs, threads: number): Promise<void> {
   // Engine info lines would drown the protocol; warnings still show in a failure's tail.
@@ -95,6 +120,8 @@ async function measureEngine(a: SteadyChildArgs, threads: number): Promise<void>
     intervalMs: undefined,
     parent: tmpdir(),
   });
+  // With --metrics: the worker's collector and reporter, as `roo worker --metrics ADDR` runs them.
+  const metrics = a.metrics === undefined ? undefined : startMetrics(engine, a.metrics);
   try {
     const ready = performance.now();
     const startSeconds = (ready - origin) / 1000;
@@ -131,6 +158,7 @@ async function measureEngine(a: SteadyChildArgs, threads: number): Promise<void>
       otherLoad: load.otherLoad,
     });
   } finally {
+    await metrics?.stop().catch(() => undefined);
     // A normal stop: every scheduler thread ends and, under --cpu-prof, writes its profile.
     await Promise.race([engine.stop(), sleep(STOP_TIMEOUT_MS)]);
     engine.remove();

@@ -28,6 +28,11 @@ export interface SteadyChildArgs {
   warmupSeconds: number;
   /** Seconds of the window. */
   seconds: number;
+  /**
+   * The engine reports its metrics to this `host:port` every 2 s, as
+   * `roo worker --metrics` does (the metrics benchmark, metrics-overhead.ts).
+   */
+  metrics?: string;
 }
 
 /** The child's first line: how long it took to be ready. */
@@ -146,6 +151,7 @@ export function steadyChildArgv(a: SteadyChildArgs): string[] {
     ...['--corpus', a.corpusPath],
     ...(a.subject.kind === 'loop' ? ['--loop'] : ['--threads', String(a.subject.threads)]),
     ...['--warmup-seconds', String(a.warmupSeconds), '--seconds', String(a.seconds)],
+    ...(a.metrics === undefined ? [] : ['--metrics', a.metrics]),
   ];
 }
 
@@ -160,7 +166,10 @@ export function parseSteadyChildArgv(argv: readonly string[]): SteadyChildArgs {
       continue;
     }
     const value = argv[i + 1];
-    if (!['--corpus', '--threads', '--warmup-seconds', '--seconds'].includes(flag) || !value) {
+    if (
+      !['--corpus', '--threads', '--warmup-seconds', '--seconds', '--metrics'].includes(flag) ||
+      !value
+    ) {
       throw new Error(`engine-steady: bad argument '${flag}'`);
     }
     flags.set(flag, value);
@@ -179,11 +188,13 @@ export function parseSteadyChildArgv(argv: readonly string[]): SteadyChildArgs {
     if (!Number.isInteger(threads)) throw new Error('engine-steady: --threads must be an integer');
     subject = { kind: 'engine', threads };
   }
+  const metrics = flags.get('--metrics');
   return {
     corpusPath,
     subject,
     warmupSeconds: num('--warmup-seconds'),
     seconds: num('--seconds'),
+    ...(metrics === undefined ? {} : { metrics }),
   };
 }
 
