@@ -14,7 +14,7 @@ import { cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { MoveHold } from './move-hold.js';
 import { markerTag } from '../connectors/latency-marker.js';
-import type { LatencyMeter } from './step-meter.js';
+import { timedCall, type LatencyMeter } from './step-meter.js';
 import type { ThreadRecorder } from './thread-metrics.js';
 
 /** Sends one value onwards. */
@@ -81,12 +81,10 @@ export function applyComputation(
     return (value) => {
       let out: unknown;
       try {
-        if ((++meter.messages & meter.mask) !== 0) out = compute(value);
-        else {
-          const t0 = performance.now();
-          out = compute(value);
-          meter.span(t0, performance.now());
-        }
+        out =
+          (++meter.messages & meter.mask) !== 0
+            ? compute(value)
+            : timedCall(meter, compute, value, undefined, undefined);
       } catch (err) {
         errors.report(err, ErrorCode.ComputationFailed, where);
         return;

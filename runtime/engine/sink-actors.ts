@@ -28,7 +28,7 @@ import { BarrierCount } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
 import { OutputBuffer } from './output-buffer.js';
 import { RT_MARKER_END, TAG_BYTES } from './tags.js';
-import type { LatencyMeter } from './step-meter.js';
+import { timedCall, type LatencyMeter } from './step-meter.js';
 import type { ThreadRecorder } from './thread-metrics.js';
 
 const SHIP_BYTES = 16 * 1024;
@@ -124,11 +124,7 @@ export class SinkEncoder {
     const meter = this.meter;
     try {
       if (meter === undefined || (n0 & meter.mask) !== 0) this.write(value, out);
-      else {
-        const t0 = performance.now();
-        this.write(value, out);
-        meter.span(t0, performance.now());
-      }
+      else timedCall(meter, this.writeOut, value, out, undefined);
     } catch (err) {
       // Nothing of a failed output is sent: what it wrote is discarded.
       out.pos = start;
@@ -147,6 +143,9 @@ export class SinkEncoder {
       this.ship(b);
     }
   }
+
+  /** `write`, bound (for a timed call). */
+  private readonly writeOut = (value: unknown, out: OutputBuffer): void => this.write(value, out);
 
   /** Encodes one output into `out`. */
   private write(value: unknown, out: OutputBuffer): void {

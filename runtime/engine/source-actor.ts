@@ -24,7 +24,7 @@ import type { Logger } from '../logging/logger.js';
 import type { SourceStage } from '../topology/plan.js';
 import type { Emit } from './emitters.js';
 import { SourceMarkers } from './source-markers.js';
-import type { LatencyMeter } from './step-meter.js';
+import { timedCall, type LatencyMeter } from './step-meter.js';
 import type { ThreadRecorder } from './thread-metrics.js';
 import { cursor, RT_COMMIT } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
@@ -117,13 +117,11 @@ export class SourceActor implements Behaviour {
     this.onFrame = (payload) => {
       let value: unknown;
       try {
-        if (meter === undefined || (this.counters.received & meter.mask) !== 0)
-          value = (decode as (p: Buffer) => unknown)(payload);
-        else {
-          const t0 = performance.now();
-          value = (decode as (p: Buffer) => unknown)(payload);
-          meter.span(t0, performance.now());
-        }
+        const d = decode as (p: Buffer) => unknown;
+        value =
+          meter === undefined || (this.counters.received & meter.mask) !== 0
+            ? d(payload)
+            : timedCall(meter, d, payload, undefined, undefined);
       } catch (err) {
         this.errors.report(err, ErrorCode.DecoderFailed, this.where, { input: payload });
         return;
@@ -344,13 +342,12 @@ export class SourceActor implements Behaviour {
     let value: unknown;
     const meter = this.meter;
     try {
-      if (meter === undefined || (this.counters.received & meter.mask) !== 0)
-        value = source.decoder(line);
-      else {
-        const t0 = performance.now();
-        value = source.decoder(line);
-        meter.span(t0, performance.now());
-      }
+      // Called as a plain function, timed or not (as computations are).
+      const decoder = source.decoder;
+      value =
+        meter === undefined || (this.counters.received & meter.mask) !== 0
+          ? decoder(line)
+          : timedCall(meter, decoder, line, undefined, undefined);
     } catch (err) {
       this.errors.report(err, ErrorCode.DecoderFailed, this.where, { input: line });
       return;
@@ -363,17 +360,16 @@ export class SourceActor implements Behaviour {
     const step = this.instance.of;
     let made = 0;
     const meter = this.meter;
+    // Called as a plain function, timed or not (as computations are).
+    const generate = source.generate;
     const origin = this.markers?.turnStarted() ?? -1;
     while (made < GENERATE_PER_TURN && this.nextIndex < source.count) {
       let value: unknown;
       try {
-        if (meter === undefined || (this.counters.received & meter.mask) !== 0)
-          value = source.generate(this.nextIndex);
-        else {
-          const t0 = performance.now();
-          value = source.generate(this.nextIndex);
-          meter.span(t0, performance.now());
-        }
+        value =
+          meter === undefined || (this.counters.received & meter.mask) !== 0
+            ? generate(this.nextIndex)
+            : timedCall(meter, generate, this.nextIndex, undefined, undefined);
       } catch (err) {
         this.errors.report(err, ErrorCode.DecoderFailed, this.where);
         this.nextIndex += step;

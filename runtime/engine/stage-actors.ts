@@ -18,7 +18,7 @@ import type { StateComputation } from '../api/computations.js';
 import type { PlannedPartition } from '../topology/plan.js';
 import { emitOutputs, type Emit, type MarkerSend } from './emitters.js';
 import { isMarkerTag, markerStage } from '../connectors/latency-marker.js';
-import type { LatencyMeter } from './step-meter.js';
+import { timedCall, type LatencyMeter } from './step-meter.js';
 import { bitOf, cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { StateCheck } from './state-check.js';
@@ -282,13 +282,11 @@ export class KeyGroupActor implements Behaviour {
     let out: unknown;
     const meter = step.meter;
     try {
-      if (meter === undefined || (++meter.messages & meter.mask) !== 0)
-        out = step.computation.compute(value, state, k);
-      else {
-        const t0 = performance.now();
-        out = step.computation.compute(value, state, k);
-        meter.span(t0, performance.now());
-      }
+      const compute = step.computation.compute;
+      out =
+        meter === undefined || (++meter.messages & meter.mask) !== 0
+          ? compute(value, state, k)
+          : timedCall(meter, compute, value, state, k);
     } catch (err) {
       this.errors.report(err, ErrorCode.ComputationFailed, step.where, { key: k, input: value });
       return;
