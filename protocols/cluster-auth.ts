@@ -53,8 +53,11 @@ export const MAX_AUTH_MESSAGE_BYTES = 512;
 /** Longest `message` of a `refused`, in UTF-16 code units. */
 export const MAX_AUTH_REFUSAL_LENGTH = 300;
 
-/** The channels a handshake opens; a proof is bound to its channel. */
-export const AUTH_CHANNELS = ['control', 'data', 'external'] as const;
+/**
+ * The channels a handshake opens; a proof is bound to its channel.
+ * `metrics`: a worker's reports to `roo metrics` (`--metrics`).
+ */
+export const AUTH_CHANNELS = ['control', 'data', 'external', 'metrics'] as const;
 
 /** One of {@link AUTH_CHANNELS}. */
 export type AuthChannel = (typeof AUTH_CHANNELS)[number];

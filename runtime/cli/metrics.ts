@@ -14,6 +14,13 @@ import {
   type MetricsService,
 } from '../metrics/index.js';
 import { flagError, parseCount } from './flags.js';
+import {
+  SECURITY_FLAG_OPTIONS,
+  SECURITY_USAGE,
+  securityField,
+  toolSecurity,
+} from './security-flags.js';
+import type { SecurityFlags } from '../security/index.js';
 
 /** Where workers report unless told otherwise (Wallaroo's examples use it). */
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:5001';
@@ -33,6 +40,9 @@ port 0: any free port, printed). Runs until SIGINT or SIGTERM.
   --http HOST:PORT        where the UI and /metrics are served (default ${DEFAULT_METRICS_HTTP})
   --max-clients N         live UI clients at once (default ${DEFAULT_MAX_UI_CLIENTS})
   --max-connections N     worker connections at once (default ${DEFAULT_MAX_METRICS_CONNECTIONS})
+${SECURITY_USAGE}
+The cluster secret and TLS cover the workers' reports (--listen), not the
+UI and /metrics (--http): bind --http to an address only you reach.
 `;
 
 const METRICS_FLAGS = {
@@ -40,6 +50,7 @@ const METRICS_FLAGS = {
   http: { type: 'string' },
   'max-clients': { type: 'string' },
   'max-connections': { type: 'string' },
+  ...SECURITY_FLAG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,6 +60,8 @@ export interface MetricsOptions {
   readonly http: Address;
   readonly maxClients: number;
   readonly maxConnections: number;
+  /** The cluster secret and TLS files, if any were given. */
+  readonly security?: SecurityFlags;
 }
 
 /** Parses `roo metrics` flags, or 'help'. Throws ROO_ERR_BAD_FLAG / ROO_ERR_BAD_ADDRESS. */
@@ -76,6 +89,7 @@ export function parseMetricsArgs(argv: string[]): MetricsOptions | 'help' {
       v['max-connections'] === undefined
         ? DEFAULT_MAX_METRICS_CONNECTIONS
         : parseCount('max-connections', v['max-connections'], 1),
+    ...securityField(v),
   };
 }
 
@@ -104,9 +118,16 @@ export async function run(argv: string[]): Promise<number> {
   const logLine = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
+  let security;
+  try {
+    security = toolSecurity(options.security);
+  } catch (err) {
+    process.stderr.write(`roo metrics: ${(err as Error).message}\n`);
+    return 2;
+  }
   let service: MetricsService;
   try {
-    service = await startMetricsService({ ...options, log: logLine });
+    service = await startMetricsService({ ...options, security, log: logLine });
   } catch (err) {
     logLine(
       `roo metrics: cannot listen on ${formatAddress(options.listen)} and ${formatAddress(options.http)}: ${(err as Error).message}`,

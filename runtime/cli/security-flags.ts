@@ -22,7 +22,7 @@ export const SECURITY_FLAG_OPTIONS = {
 
 /** The flags' lines of a usage text. */
 export const SECURITY_USAGE = `      --cluster-secret-file PATH  the cluster secret (default: the file ${SECRET_FILE_ENV} names);
-                                  every control, data and external connection must prove it
+                                  every control, data, external and metrics connection must prove it
       --tls-cert PATH             TLS on every cluster connection: this side's certificate,
       --tls-key PATH              its private key,
       --tls-ca PATH               and the CA the other side's certificate must be signed by

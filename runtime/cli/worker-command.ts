@@ -271,6 +271,7 @@ export async function run(argv: string[]): Promise<number> {
   const metrics = startWorkerMetrics({
     worker: options.name,
     metrics: options.metrics,
+    security,
     log,
     engine: current,
     node: () => node,

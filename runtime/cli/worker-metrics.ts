@@ -10,11 +10,14 @@ import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../logging/logger.js';
 import { MetricsReporter } from '../metrics/reporter.js';
 import { WorkerCollector } from '../metrics/worker-collector.js';
+import type { ChannelSecurity } from '../security/index.js';
 
 /** Starts a worker's metrics; `stop` takes a last period and ends the reporter's connection. */
 export function startWorkerMetrics(o: {
   readonly worker: string;
   readonly metrics: Address | undefined;
+  /** The cluster secret and TLS: the reporter's connection passes them, as `roo metrics` asks. */
+  readonly security: ChannelSecurity;
   readonly log: Logger;
   readonly engine: () => Engine;
   readonly node: () => ClusterNode | undefined;
@@ -26,6 +29,7 @@ export function startWorkerMetrics(o: {
       : new MetricsReporter({
           address: o.metrics,
           log: o.log,
+          security: o.security,
           hello: () => (holder.collector as WorkerCollector).hello(),
         });
   const collector = new WorkerCollector({

@@ -12,7 +12,7 @@
  * the others carry on. At most `maxConnections` connections are open: one
  * beyond is closed at once, logged the same way.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import {
   asRooError,
   decodeMetricsMessage,
@@ -23,6 +23,7 @@ import {
 } from '../../protocols/index.js';
 import type { Address } from '../../protocols/address.js';
 import { checkedTransition, type TransitionTable } from '../../protocols/transition.js';
+import { ChannelListener, OPEN_CHANNELS, type ChannelSecurity } from '../security/index.js';
 import { LogLimiter } from './log-limiter.js';
 import { MetricsSession } from './metrics-session.js';
 import type { MetricsStore } from './metrics-store.js';
@@ -45,6 +46,11 @@ export interface MetricsReceiverOptions {
   readonly helloTimeoutMs?: number;
   /** The clock (default Date.now). */
   readonly now?: () => number;
+  /**
+   * The cluster secret and TLS (`roo metrics --cluster-secret-file ...`): a
+   * connection that fails them is refused before its first frame (default: none).
+   */
+  readonly security?: ChannelSecurity;
 }
 
 /** A running receiver. */
@@ -176,20 +182,20 @@ export async function startMetricsReceiver(
     });
   };
 
-  const server: Server = createServer(serve);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.address.port, options.address.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = await ChannelListener.listen(options.address, {
+    channel: 'metrics',
+    security: options.security ?? OPEN_CHANNELS,
+    // A connection refused by the cluster handshake or TLS: counted and logged as any refusal.
+    errors: {
+      report: (thrown, code) => {
+        const error = asRooError(thrown, code, 'metrics receiver');
+        refused.set(error.code, (refused.get(error.code) ?? 0) + 1);
+        log(`metrics receiver: ${error.message}`);
+      },
+    },
+    onSocket: serve,
   });
-  server.on('error', (e) => log(`metrics receiver: ${e.message}`));
-  const bound = server.address();
-  const address: Address =
-    typeof bound === 'object' && bound !== null
-      ? { host: options.address.host, port: bound.port }
-      : options.address;
+  const address: Address = server.bound;
 
   return {
     address,
@@ -200,7 +206,7 @@ export async function startMetricsReceiver(
     async close() {
       if (state !== 'listening') return;
       state = nextMetricsReceiverState(state, 'closing');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = server.close();
       for (const s of sockets.values()) s.destroy();
       await closed;
       state = nextMetricsReceiverState(state, 'closed');

@@ -5,6 +5,7 @@
  * through {@link startMetricsService}.
  */
 import type { Address } from '../../protocols/address.js';
+import type { ChannelSecurity } from '../security/index.js';
 import { startMetricsReceiver, type MetricsReceiver } from './metrics-receiver.js';
 import { MetricsStore, type MetricsStoreOptions } from './metrics-store.js';
 import { prometheusRegistry } from './prometheus.js';
@@ -25,6 +26,8 @@ export interface MetricsServiceOptions {
   readonly store?: MetricsStoreOptions;
   /** How often the UI pushes changes, ms (default 500). */
   readonly pushIntervalMs?: number;
+  /** The cluster secret and TLS the workers' reports must pass (the UI is not covered). */
+  readonly security?: ChannelSecurity;
 }
 
 /** A running service. */
@@ -44,6 +47,7 @@ export async function startMetricsService(options: MetricsServiceOptions): Promi
     store,
     log: options.log,
     maxConnections: options.maxConnections,
+    ...(options.security === undefined ? {} : { security: options.security }),
   });
   let ui: UiServer;
   try {

@@ -18,6 +18,7 @@ import {
   type MetricsReport,
 } from '../../protocols/index.js';
 import type { Logger } from '../logging/logger.js';
+import { connectChannel, isOpen, OPEN_CHANNELS, type ChannelSecurity } from '../security/index.js';
 import {
   INITIAL_REPORTER_STATE,
   reporterStep,
@@ -34,6 +35,8 @@ export interface ReporterOptions {
   readonly hello: () => MetricsHello;
   /** Unsent bytes the socket may hold before reports are dropped (default SEND_BUFFER_BYTES). */
   readonly sendBufferBytes?: number;
+  /** The cluster secret and TLS, which the receiver (`roo metrics`) asks for too (default: none). */
+  readonly security?: ChannelSecurity;
 }
 
 /** Sends a worker's metrics to a receiver. */
@@ -45,6 +48,8 @@ export class MetricsReporter {
   private pending: ((seq: number) => Buffer) | undefined;
   /** True once a warning about the receiver was logged; reset when it connects. */
   private warned = false;
+  /** Counts connection attempts: a protected connection that completes late belongs to the last. */
+  private attempt = 0;
 
   constructor(private readonly o: ReporterOptions) {}
 
@@ -143,6 +148,11 @@ export class MetricsReporter {
   }
 
   private connect(): void {
+    const security = this.o.security ?? OPEN_CHANNELS;
+    if (!isOpen(security)) {
+      this.connectProtected(security);
+      return;
+    }
     const s = new Socket();
     this.socket = s;
     s.setNoDelay(true);
@@ -171,6 +181,51 @@ export class MetricsReporter {
     // The receiver never sends; anything it does is read and discarded.
     s.on('data', () => undefined);
     s.connect(this.o.address.port, this.o.address.host);
+  }
+
+  /**
+   * With a cluster secret or TLS: the connection is the machine's once both
+   * have passed (runtime/security/); until then reports are skipped, as
+   * while connecting. A failed handshake is retried like a refused connection.
+   */
+  private connectProtected(security: ChannelSecurity): void {
+    const attempt = ++this.attempt;
+    const where = formatAddress(this.o.address);
+    const fail = (why: string) => {
+      if (!this.warned) {
+        this.warned = true;
+        this.o.log.warn(
+          `metrics receiver at ${where} unreachable (${why}); retrying, reports are skipped meanwhile`,
+        );
+      }
+      this.step({ kind: 'failed' });
+    };
+    connectChannel(this.o.address, 'metrics', security, { unref: true }).then(
+      (s) => {
+        // Closed or given up meanwhile: the machine no longer wants this socket.
+        if (attempt !== this.attempt || this.state.phase !== 'connecting') {
+          s.destroy();
+          return;
+        }
+        this.socket = s;
+        s.setNoDelay(true);
+        let failed = false;
+        const lost = (why: string) => {
+          if (failed || this.socket !== s) return;
+          failed = true;
+          fail(why);
+        };
+        s.on('error', (err) => lost(err.message));
+        s.on('close', () => lost('connection closed'));
+        s.on('data', () => undefined);
+        if (this.warned) this.o.log.info(`metrics receiver at ${where} is up`);
+        this.warned = false;
+        this.step({ kind: 'connected' });
+      },
+      (err: Error) => {
+        if (attempt === this.attempt && this.state.phase === 'connecting') fail(err.message);
+      },
+    );
   }
 
   private write(bytes: Buffer): void {

@@ -25,19 +25,27 @@ import {
   type Address,
   type AuthChannel,
 } from '../../protocols/index.js';
-import type { ErrorReporter } from '../logging/error-reporter.js';
+import type { ErrorCodeValue } from '../../protocols/index.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, runHandshake } from './auth-handshake.js';
 import type { ChannelSecurity } from './channel-security.js';
 
 /** Most connections of one listener in their handshakes at once; more are closed. */
 export const MAX_PENDING_HANDSHAKES = 64;
 
+/**
+ * Where a listener's refusals go, to be counted and logged with a rate
+ * limit: runtime/logging's ErrorReporter is one.
+ */
+export interface RefusalSink {
+  report(thrown: unknown, code: ErrorCodeValue, where: string): unknown;
+}
+
 /** What a listener serves and how. */
 export interface ChannelListenerOptions {
   readonly channel: AuthChannel;
   readonly security: ChannelSecurity;
   /** Where refused connections are counted and logged (rate-limited). */
-  readonly errors: ErrorReporter;
+  readonly errors: RefusalSink;
   /** Takes each connection that passed TLS and the handshake. */
   readonly onSocket: (socket: Socket) => void;
   /** Most connections at once, handshakes included (default: no bound). */
@@ -161,6 +169,8 @@ export class ChannelListener {
 export interface ConnectOptions {
   /** From the call to an authenticated socket (default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}). */
   readonly timeoutMs?: number;
+  /** Unref the socket from the start: connecting never keeps the process alive. */
+  readonly unref?: boolean;
 }
 
 /**
@@ -191,6 +201,7 @@ export function connectChannel(
             // Any certificate the cluster's CA signed is a member: host names are not checked.
             checkServerIdentity: () => undefined,
           });
+    if (o.unref === true) socket.unref();
     let settled = false;
     const timer = setTimeout(() => {
       settle(

@@ -1,6 +1,6 @@
 /**
  * Security of the cluster channels: the cluster secret's handshake and TLS
- * on every control, data and external connection (docs/cluster.md,
+ * on every control, data, external and metrics connection (docs/cluster.md,
  * "Securing a cluster").
  */
 export * from './channel-security.js';

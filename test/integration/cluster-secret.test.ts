@@ -5,9 +5,11 @@
  * status`), shut it down (`roo shutdown`), join it (`roo worker --join`)
  * and inject a batch on a data channel (a raw socket writing a valid data
  * frame whose messages would each count the word 'the'); each is refused,
- * and the worker logs it. Then, with the secret, everything works as
- * without one: the GPL is counted exactly (every word's outputs 1..n),
- * `roo status` answers, `roo shutdown` stops both workers with exit 0.
+ * and the worker logs it. The workers report `--metrics` to a `roo metrics`
+ * with the same secret: their reports arrive, and a stranger's valid hello
+ * is refused there. Then, with the secret, everything works as without one:
+ * the GPL is counted exactly (every word's outputs 1..n), `roo status`
+ * answers, `roo shutdown` stops both workers with exit 0.
  * Also: an unreadable or empty secret file is exit 2 with a clear message.
  */
 import { once } from 'node:events';
@@ -33,6 +35,7 @@ import {
   wordCountProblems,
 } from './helpers/key-outputs.js';
 import { LOCAL, RooProcess, ROOT, rooSend, runRoo } from './helpers/processes.js';
+import { frame, hello } from '../unit/metrics/reports.js';
 
 const MODULE = 'examples/word_count/app.ts';
 const GPL = join(ROOT, 'test', 'data', 'gpl-3.txt');
@@ -44,6 +47,8 @@ let secret: string;
 let wrong: string;
 let out: LineReceiver;
 let cluster: Cluster;
+let metrics: RooProcess;
+let metricsAddress: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'roo-secret-'));
@@ -52,11 +57,16 @@ beforeAll(async () => {
   writeFileSync(secret, 'f3b8c0a1d2e4f6a8b0c2d4e6f8a0b2c4\n');
   writeFileSync(wrong, '00000000000000000000000000000000\n');
   out = await LineReceiver.start();
+  metrics = RooProcess.spawn('metrics', [
+    ...['metrics', '--listen', `${LOCAL}:0`, '--http', `${LOCAL}:0`],
+    ...['--cluster-secret-file', secret],
+  ]);
+  metricsAddress = (await metrics.waitForStderr(/Listening for metrics on (\S+)/))[1]!;
   cluster = await startCluster({
     module: MODULE,
     workers: 2,
     out: out.address,
-    extra: ['--cluster-secret-file', secret],
+    extra: ['--cluster-secret-file', secret, '--metrics', metricsAddress],
   });
 }, 60_000);
 
@@ -199,6 +209,22 @@ describe('a cluster with a secret', () => {
       await w.proc.waitForStderr(/refused a connection from 127\.0\.0\.1:\d+ on the data channel/);
     }
     expectAllRunning();
+  });
+
+  it('reports metrics to a roo metrics with the secret; a stranger cannot report there', async () => {
+    for (const w of ['initializer', 'worker2']) {
+      await metrics.waitForStderr(new RegExp(`metrics: .*/${w} \\(pid \\d+\\) reports from`));
+    }
+    const socket = createConnection({ host: LOCAL, port: Number(metricsAddress.split(':').pop()) });
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    await once(socket, 'connect');
+    socket.write(frame(hello('intruder')));
+    await once(socket, 'close');
+    await metrics.waitForStderr(
+      /metrics receiver: refused a connection from 127\.0\.0\.1:\d+ on the metrics channel/,
+    );
+    expect(metrics.stderr).not.toMatch(/intruder/);
   });
 
   it('with the secret, it counts exactly, answers roo status and stops on roo shutdown', async () => {

@@ -158,7 +158,7 @@ describe('cluster handshake messages', () => {
     );
     expectRooError(
       thrown(() =>
-        decodeAuthMessage(pack({ type: 'hello', version: V, channel: 'metrics', nonce: n })),
+        decodeAuthMessage(pack({ type: 'hello', version: V, channel: 'sinks', nonce: n })),
       ),
       ErrorCode.BadMessage,
       /channel/,
