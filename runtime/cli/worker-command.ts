@@ -49,16 +49,16 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(WORKER_USAGE);
     return 0;
   }
-  let security: ChannelSecurity;
+  let loaded: ReturnType<typeof loadChannelSecurity>;
   try {
-    const loaded = loadChannelSecurity(options.security);
-    security = loaded.security;
-    for (const w of loaded.warnings) process.stderr.write(`roo worker: ${w}\n`);
+    loaded = loadChannelSecurity(options.security);
   } catch (err) {
     process.stderr.write(`roo worker: ${(err as Error).message}\n`);
     return 2;
   }
+  const security: ChannelSecurity = loaded.security;
   const log = createLogger({ worker: options.name, thread: 'main' });
+  for (const w of loaded.warnings) log.warn(w);
   logSecurity(options, security, log);
   const ignored = flagsWithoutEffect(options);
   if (ignored.length > 0) {
