@@ -39,20 +39,38 @@
  *     the busy ones) stops adding work instead of falling further behind, and
  *     the other threads' sources, which keep running, take its share of the
  *     input.
+ *  9. A reader of a data channel hands its sender credit back (the sender
+ *     may send only what it has credit for, per lane: an epoch bit and a
+ *     stage) once it has taken the frames in, except for a lane while actors
+ *     of this process are overloaded (as rule 7), or while holders of its
+ *     epoch bit are past their marks (`Pressure.holding`, HOLDING_0/1: actors
+ *     aligning a barrier hold the next epoch's messages; so does a
+ *     reconfiguration). The other bit's lanes, which carry the barriers being
+ *     waited for and the data before them, are never held back for a hold:
+ *     so alignment always completes and the hold ends (docs/architecture.md
+ *     section 5). A reader waiting to hand credit back is a producer muted
+ *     for its own reason (`'own'`, `Producer.mayResume`).
  */
 import { ControlSlot } from './shared-layout.js';
 
 /**
  * What a muted producer waits for: all pressure gone (`'any'`), only actor
- * overload gone (`'actors'`, rule 7), or all pressure gone and this thread's
- * backlog read (`'backlog'`, rule 8).
+ * overload gone (`'actors'`, rule 7), all pressure gone and this thread's
+ * backlog read (`'backlog'`, rule 8), or its own condition (`'own'`,
+ * {@link Producer.mayResume}: a data channel reader owing credit, rule 9).
  */
-export type MuteReason = 'any' | 'actors' | 'backlog';
+export type MuteReason = 'any' | 'actors' | 'backlog' | 'own';
 
 /** Something that brings new messages in and can be muted (a source). */
 export interface Producer {
   /** Resume producing: pressure is gone. */
   unmute(): void;
+  /**
+   * For reason `'own'`: whether it may resume now. Read atomics only; it is
+   * asked on every loop iteration while muted, and whoever makes it true
+   * must ring the thread's doorbell (Pressure does when a count drops to 0).
+   */
+  mayResume?(): boolean;
 }
 
 /** The process-wide pressure slots of the shared control block. */
@@ -89,6 +107,20 @@ export class Pressure {
     Atomics.add(this.ctrl, ControlSlot.PRESSURE, 1);
   }
 
+  /** True while a holder of epoch bit `bit`'s messages is past its mark (rule 9). */
+  holds(bit: number): boolean {
+    return Atomics.load(this.ctrl, bit === 0 ? ControlSlot.HOLDING_0 : ControlSlot.HOLDING_1) > 0;
+  }
+
+  /**
+   * A holder of bit `bit`'s messages went past its mark (+1) or is done (-1);
+   * the last one done wakes every thread (rule 9's readers hand credit back).
+   */
+  holding(bit: number, delta: 1 | -1): void {
+    const slot = bit === 0 ? ControlSlot.HOLDING_0 : ControlSlot.HOLDING_1;
+    if (Atomics.add(this.ctrl, slot, delta) === 1 && delta < 0) this.wakeAll();
+  }
+
   /** An overloaded actor is down to its low mark. */
   unloaded(): void {
     // Channel readers may resume even if channels are still congested (rule 7).
@@ -121,7 +153,7 @@ export class Mutes {
   canUnmute(): boolean {
     if (this.muted.size === 0) return false;
     const may = this.resumeCheck();
-    for (const reason of this.muted.values()) if (may(reason)) return true;
+    for (const [p, reason] of this.muted) if (may(p, reason)) return true;
     return false;
   }
 
@@ -130,17 +162,18 @@ export class Mutes {
     if (!this.canUnmute()) return;
     const may = this.resumeCheck();
     const producers: Producer[] = [];
-    for (const [p, reason] of this.muted) if (may(reason)) producers.push(p);
+    for (const [p, reason] of this.muted) if (may(p, reason)) producers.push(p);
     for (const p of producers) this.muted.delete(p);
     for (const p of producers) p.unmute();
   }
 
   /** Whether a producer muted for a reason may resume, pressure read once, the backlog at most once. */
-  private resumeCheck(): (reason: MuteReason) => boolean {
+  private resumeCheck(): (producer: Producer, reason: MuteReason) => boolean {
     const pressured = this.pressure.pressured();
     const overloaded = pressured && this.pressure.actorsOverloaded();
     let backlogged: boolean | undefined;
-    return (reason) => {
+    return (producer, reason) => {
+      if (reason === 'own') return producer.mayResume?.() ?? true;
       if (reason === 'actors') return !overloaded;
       if (pressured) return false;
       return reason === 'any' || !(backlogged ??= this.backlogged());

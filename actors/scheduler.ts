@@ -262,10 +262,24 @@ export class Scheduler {
     return this.pressure.actorsOverloaded();
   }
 
+  /** True while a holder of epoch bit `bit`'s messages is past its mark (rule 9). */
+  holds(bit: number): boolean {
+    return this.pressure.holds(bit);
+  }
+
+  /**
+   * A holder of epoch bit `bit`'s messages (an actor aligning a barrier, a
+   * reconfiguration's hold) went past its mark (+1) or is done (-1), rule 9.
+   */
+  holding(bit: number, delta: 1 | -1): void {
+    this.pressure.holding(bit, delta);
+  }
+
   /**
    * Registers a producer that muted itself; it is unmuted when pressure is
    * gone (rule 4), for `'actors'` when no actor is overloaded (rule 7), for
-   * `'backlog'` when pressure is gone and this thread's backlog read (rule 8).
+   * `'backlog'` when pressure is gone and this thread's backlog read (rule 8),
+   * for `'own'` when its own `mayResume` says so (rule 9).
    */
   muteUntilRelieved(producer: Producer, reason: MuteReason = 'any'): void {
     this.mutes.mute(producer, reason);

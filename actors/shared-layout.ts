@@ -19,6 +19,15 @@ export const ControlSlot = {
    * a cycle between two workers that never drains (rule 7, scheduler.ts).
    */
   ACTOR_PRESSURE: 1,
+  /**
+   * Count of holders (actors aligning a barrier, a reconfiguration's hold)
+   * past their mark of messages of epoch bit 0, and of bit 1: a data channel
+   * reader hands back no credit for the lanes of that bit meanwhile (rule 9,
+   * backpressure.ts). Never the other bit's: the barrier a holder waits for
+   * travels there.
+   */
+  HOLDING_0: 2,
+  HOLDING_1: 3,
   /** First per-thread slot; thread t uses THREAD_BASE + t * THREAD_SLOTS + k. */
   THREAD_BASE: 4,
 } as const;

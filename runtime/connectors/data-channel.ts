@@ -1,60 +1,64 @@
 /**
  * Data channels between workers. Each scheduler thread keeps one TCP
- * connection to each other worker (so threads never contend for a socket);
- * messages bound for a remote actor are added to that connection's batch,
- * which ships as one length-prefixed frame holding a versioned `batch` data
- * message when it passes FLUSH_BYTES or at the end of the thread's slice
- * (Scheduler.onFlush). Each worker listens on its data address on one
- * scheduler thread, decodes every frame, and hands each message to its
- * owning actor (on any thread of the worker) through the kernel: at once if
- * that actor is idle and on the listener's thread, else through its mailbox
- * or the ring to its thread.
+ * connection to each other worker (so threads never contend for a socket;
+ * data-link.ts): messages bound for a remote actor are added to that
+ * connection's batch of their lane, which ships as one length-prefixed frame
+ * holding a versioned `batch` data message when it passes FLUSH_BYTES or at
+ * the end of the thread's slice (Scheduler.onFlush). Each worker listens on
+ * its data address on one scheduler thread, decodes every frame, and hands
+ * each message to its owning actor (on any thread of the worker) through the
+ * kernel: at once if that actor is idle and on the listener's thread, else
+ * through its mailbox or the ring to its thread.
  *
- * Order: one connection per (sending thread, receiving worker) is FIFO, and
- * so is the hop from the listener thread to the owner's thread, so what one
- * actor sends another arrives in the order sent.
+ * Order: one connection per (sending thread, receiving worker), FIFO per
+ * lane, and so is the hop from the listener thread to the owner's thread, so
+ * what one actor sends another on a lane arrives in the order sent.
  *
- * Backpressure (the kernel's rules, extended across workers):
- *  - an outbound socket whose buffer is full (write returned false) adds 1
- *    to the process's PRESSURE until it drains, so this worker's sources
- *    mute;
- *  - the listener stops reading while actors of its own process are
- *    overloaded (never merely because its own outbound sockets are full:
- *    two workers would then stop reading each other forever), so TCP pushes
- *    back on the senders, whose sockets fill, whose sources mute.
- * Socket writes never block, so actors always run and no cycle of full
- * buffers can deadlock the cluster.
+ * Backpressure (the kernel's rules, extended across workers; rule 9 of
+ * actors/backpressure.ts and docs/architecture.md section 5):
+ *  - credit: per connection and lane, the sender has at most the window
+ *    (DATA_WINDOW_BYTES) of frames the listener has not handed back. The
+ *    listener hands a frame's bytes back once it has delivered its messages,
+ *    except for a lane while actors of its own process are overloaded, or
+ *    while holders of that lane's epoch bit (actors aligning a barrier, a
+ *    reconfiguration's hold) are past their marks. It never holds back a
+ *    lane because its own outbound links are full: two workers would then
+ *    wait on each other forever. So a slow worker's memory, and the memory
+ *    it makes its peers hold for it, stay bounded;
+ *  - a link with frames waiting (for credit or a connection) or a full
+ *    socket adds 1 to the process's PRESSURE until it drains, so that
+ *    worker's sources mute.
+ * Socket writes never block, the listener always reads, and a lane holding
+ * back its credit never holds back the barrier a holder waits for (it
+ * travels on the other lane): no cycle of waits can deadlock the cluster.
  */
 import type { Socket } from 'node:net';
 import type { ActorRef, Scheduler } from '../../actors/index.js';
-import { BatchEncoder, decodeBatch } from '../../protocols/batch-codec.js';
+import { decodeBatch } from '../../protocols/batch-codec.js';
 import {
+  asRooError,
+  DATA_PROTOCOL_VERSION,
   decodeDataMessage,
   encodeDataMessage,
   encodeFrame,
-  asRooError,
   ErrorCode,
   FrameDecoder,
-  formatAddress,
+  RooError,
   type Address,
 } from '../../protocols/index.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { Logger } from '../logging/logger.js';
-import { ChannelListener, connectChannel, type ChannelSecurity } from '../security/index.js';
+import { ChannelListener, type ChannelSecurity } from '../security/index.js';
+import { ReceiveCredit } from './credit-ledger.js';
+import { OutboundLink, type LaneOf } from './data-link.js';
 import { isMarkerTag, markerClock } from './latency-marker.js';
 
-const FLUSH_BYTES = 32 * 1024;
 /**
- * A batch to another worker is also sent once its first message is this old
- * (ms), checked every 64 messages, so a long turn does not hold it. Longer
- * than between threads (MAX_BATCH_AGE_MS, 0.5 ms): each send here is a
- * socket write and a wake-up of the other worker's event loop, and at
- * 0.5 ms two workers of word count ran 10 % slower (1.93 against 2.14 M
- * words/s).
+ * Frame bytes per lane a sender may have outstanding on one connection (2
+ * MiB): about 40 ms of one link's traffic at word count's fastest, so credit
+ * comes back long before it runs out while the receiver keeps up.
  */
-const BATCH_AGE_MS = 2;
-const RECONNECT_MIN_MS = 50;
-const RECONNECT_MAX_MS = 2_000;
+export const DATA_WINDOW_BYTES = 2 * 1024 * 1024;
 /** Senders a listener keeps traffic counts for; further names count under OTHER_SENDERS. */
 const MAX_SENDERS = 256;
 /** Where traffic from senders past MAX_SENDERS is counted. */
@@ -65,149 +69,6 @@ export interface PeerTraffic {
   readonly peer: string;
   readonly messages: number;
   readonly bytes: number;
-}
-
-/** One thread's outbound connection to one remote worker. */
-class OutboundLink {
-  private socket: Socket | undefined;
-  private connected = false;
-  private congested = false;
-  private closed = false;
-  private delay = RECONNECT_MIN_MS;
-  private readonly encoder = new BatchEncoder(FLUSH_BYTES * 2);
-  /** Frames waiting for the connection (bounded by muting the sources). */
-  private readonly waiting: Buffer[] = [];
-  private warned = false;
-  /** Messages sent, for stats. */
-  sent = 0;
-  /** Bytes of the frames sent (or held for the connection), for metrics. */
-  bytes = 0;
-  /** performance.now() of the batch's first message (see BATCH_AGE_MS). */
-  private started = 0;
-
-  constructor(
-    private readonly me: string,
-    readonly peer: string,
-    private readonly address: Address,
-    private readonly pressure: (delta: 1 | -1) => void,
-    private readonly log: Logger,
-    private readonly generation: number,
-    /** The cluster secret and TLS, if any: each connection passes them before it carries a batch. */
-    private readonly security: ChannelSecurity,
-  ) {
-    this.connect();
-  }
-
-  add(ref: ActorRef, tag: number, a: unknown, b: unknown): void {
-    const enc = this.encoder;
-    if (enc.count === 0) this.started = performance.now();
-    enc.add(ref, tag, a, b);
-    this.sent++;
-    if (
-      enc.byteLength >= FLUSH_BYTES ||
-      ((enc.count & 63) === 0 && performance.now() - this.started >= BATCH_AGE_MS)
-    )
-      this.flush();
-  }
-
-  flush(): void {
-    if (this.encoder.count === 0) return;
-    const bytes = this.encoder.finish();
-    const frame = encodeFrame(
-      encodeDataMessage({
-        type: 'batch',
-        version: 1,
-        epoch: this.generation,
-        sender: this.me,
-        bytes,
-      }),
-    );
-    this.bytes += frame.length;
-    if (!this.connected || this.waiting.length > 0) {
-      this.hold(frame);
-      return;
-    }
-    this.write(frame);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.socket?.destroy();
-  }
-
-  private write(frame: Buffer): void {
-    const ok = (this.socket as Socket).write(frame);
-    if (!ok && !this.congested) {
-      this.congested = true;
-      this.pressure(1);
-    }
-  }
-
-  private hold(frame: Buffer): void {
-    if (this.waiting.length === 0 && !this.congested) {
-      this.congested = true;
-      this.pressure(1);
-    }
-    this.waiting.push(frame);
-  }
-
-  private relieve(): void {
-    while (this.waiting.length > 0 && this.connected) {
-      const ok = (this.socket as Socket).write(this.waiting.shift() as Buffer);
-      if (!ok) return;
-    }
-    if (this.congested && this.waiting.length === 0) {
-      this.congested = false;
-      this.pressure(-1);
-    }
-  }
-
-  private connect(): void {
-    if (this.closed) return;
-    connectChannel(this.address, 'data', this.security).then(
-      (s) => this.connected_(s),
-      (err: Error) => {
-        this.warn(err);
-        this.retry();
-      },
-    );
-  }
-
-  /** The connection is up (and, with a cluster secret or TLS, authenticated). */
-  private connected_(s: Socket): void {
-    if (this.closed) {
-      s.destroy();
-      return;
-    }
-    this.socket = s;
-    s.setNoDelay(true);
-    this.connected = true;
-    this.delay = RECONNECT_MIN_MS;
-    if (this.warned) this.log.info(`data channel to '${this.peer}' is up again`);
-    this.warned = false;
-    s.on('drain', () => this.relieve());
-    s.on('error', (err) => this.warn(err));
-    s.on('close', () => {
-      this.connected = false;
-      this.retry();
-    });
-    this.relieve();
-  }
-
-  private warn(err: Error): void {
-    if (!this.warned && !this.closed) {
-      this.log.warn(
-        `data channel to '${this.peer}' at ${formatAddress(this.address)} failed (${err.message}); retrying`,
-      );
-      this.warned = true;
-    }
-  }
-
-  private retry(): void {
-    if (this.closed) return;
-    setTimeout(() => this.connect(), this.delay).unref();
-    this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
-  }
 }
 
 /** A thread's outbound data links, one per remote worker. */
@@ -223,6 +84,8 @@ export class DataLinks {
     /** The cluster's rollback generation: batches carry it, listeners of another drop them. */
     generation: number,
     security: ChannelSecurity,
+    /** Each message's lane (epochs.ts `laneOf`). */
+    laneOf: LaneOf,
   ) {
     const myName = workers[me]?.name ?? `worker ${me}`;
     this.open = (name, data) =>
@@ -234,6 +97,7 @@ export class DataLinks {
         log,
         generation,
         security,
+        laneOf,
       );
     this.links = this.linksTo(me, workers, new Map());
     scheduler.onFlush(() => {
@@ -291,15 +155,30 @@ export class DataLinks {
   }
 }
 
+/** One accepted connection: its socket and what its sender may still send. */
+interface Inbound {
+  readonly socket: Socket;
+  readonly credit: ReceiveCredit;
+}
+
 /**
- * A worker's data listener: accepts the other workers' connections and
- * delivers each message to its local actor. Broken or garbage input closes
- * that connection only, with a logged error.
+ * A worker's data listener: accepts the other workers' connections, delivers
+ * each message to its local actor, and hands credit back (rule 9). Broken or
+ * garbage input, or a sender that ignores its window, closes that connection
+ * only, with a logged error.
  */
 export class DataListener {
   private listener: ChannelListener | undefined;
-  private readonly sockets = new Set<Socket>();
-  private paused = false;
+  private readonly inbound = new Set<Inbound>();
+  /** Registered with the scheduler to hand back credit once a lane may (rule 9). */
+  private readonly waiter = {
+    unmute: () => {
+      this.waiting = false;
+      this.handBackAll();
+    },
+    mayResume: () => this.mayHandBack(),
+  };
+  private waiting = false;
   /** Messages received, for stats. */
   received = 0;
   /** Messages and bytes received per sending worker (at most MAX_SENDERS names). */
@@ -318,6 +197,8 @@ export class DataListener {
     private readonly log: Logger,
     /** The cluster secret and TLS, if any: a connection that fails them is never read. */
     private readonly security: ChannelSecurity,
+    /** Frame bytes per lane a sender may have outstanding (default {@link DATA_WINDOW_BYTES}). */
+    private readonly window: number = DATA_WINDOW_BYTES,
   ) {}
 
   /** Listens on `address`; resolves with the bound address. */
@@ -333,14 +214,14 @@ export class DataListener {
 
   /** Closes the listener and every connection. */
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    for (const c of this.inbound) c.socket.destroy();
     await this.listener?.close();
   }
 
   private accept(socket: Socket): void {
-    this.sockets.add(socket);
     socket.setNoDelay(true);
-    if (this.paused) socket.pause();
+    const conn: Inbound = { socket, credit: new ReceiveCredit(this.window) };
+    this.inbound.add(conn);
     const framer = new FrameDecoder();
     // A batch is staged whole and delivered only if all of it decodes: a
     // corrupt batch from the network must not deliver its first half.
@@ -350,6 +231,9 @@ export class DataListener {
     };
     const onFrame = (payload: Buffer) => {
       const message = decodeDataMessage(payload);
+      if (message.type !== 'batch') {
+        throw new RooError(ErrorCode.BadMessage, `a '${message.type}' from a sending worker`);
+      }
       if (message.epoch !== this.generation) {
         this.log.debug(
           `data channel: dropped a connection of rollback generation ${message.epoch} (now ${this.generation})`,
@@ -357,6 +241,8 @@ export class DataListener {
         socket.destroy();
         throw new StaleGeneration();
       }
+      // Counted before anything is delivered: a sender past its window is cut off.
+      conn.credit.received(message.lane, payload.length + 4);
       staged.length = 0;
       decodeBatch(message.bytes, stage);
       // Bytes as sent: the payload and its 4-byte frame header.
@@ -397,12 +283,16 @@ export class DataListener {
         return;
       }
       this.kick();
-      // Only local overload pauses reading (kernel rule 7): pausing because our
-      // own outbound channels are full could deadlock two workers.
-      if (this.scheduler.actorsOverloaded() && !this.paused) this.pause();
+      this.handBack(conn);
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => this.inbound.delete(conn));
+    // The sender sends nothing until it knows its window.
+    socket.write(
+      encodeFrame(
+        encodeDataMessage({ type: 'window', version: DATA_PROTOCOL_VERSION, bytes: this.window }),
+      ),
+    );
   }
 
   /** Messages and bytes received from each sending worker so far. */
@@ -421,18 +311,43 @@ export class DataListener {
     t.bytes += bytes;
   }
 
-  private pause(): void {
-    this.paused = true;
-    for (const s of this.sockets) s.pause();
-    this.scheduler.muteUntilRelieved(
-      {
-        unmute: () => {
-          this.paused = false;
-          for (const s of this.sockets) s.resume();
-        },
-      },
-      'actors',
-    );
+  /** Whether lane `lane` may have its credit handed back now (rule 9). */
+  private mayRelease(lane: number): boolean {
+    return !this.scheduler.actorsOverloaded() && !this.scheduler.holds(lane & 1);
+  }
+
+  /** Hands back what `conn` owes on every lane that may; waits (muted) for the others. */
+  private handBack(conn: Inbound): void {
+    let owing = false;
+    for (const lane of [...conn.credit.owing()]) {
+      if (!this.mayRelease(lane)) {
+        owing = true;
+        continue;
+      }
+      const bytes = conn.credit.release(lane);
+      if (bytes > 0 && !conn.socket.destroyed) {
+        conn.socket.write(
+          encodeFrame(
+            encodeDataMessage({ type: 'credit', version: DATA_PROTOCOL_VERSION, lane, bytes }),
+          ),
+        );
+      }
+    }
+    if (owing && !this.waiting) {
+      this.waiting = true;
+      this.scheduler.muteUntilRelieved(this.waiter, 'own');
+    }
+  }
+
+  private handBackAll(): void {
+    for (const c of this.inbound) this.handBack(c);
+  }
+
+  /** True if some connection owes credit on a lane that may have it back now. */
+  private mayHandBack(): boolean {
+    for (const c of this.inbound)
+      for (const lane of c.credit.owing()) if (this.mayRelease(lane)) return true;
+    return false;
   }
 }
 

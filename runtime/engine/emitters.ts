@@ -238,9 +238,14 @@ export function compileMarker(route: Route, pipeline: number, ctx: RouteContext)
 
 /**
  * The barrier fan-out of a set of routes: barrier k to every actor they may
- * send to (each once), or to the sink's encoder on this thread.
+ * send to (each once), or to the sink's encoder on this thread. The barrier
+ * carries the bit of the epoch it closes (`b`): between workers it travels
+ * on that bit's lane, after the messages it closes (epochs.ts).
  */
-export function compileBarrier(routes: readonly Route[], ctx: RouteContext): (id: number) => void {
+export function compileBarrier(
+  routes: readonly Route[],
+  ctx: RouteContext,
+): (id: number, bit: number) => void {
   const { plan, directory, send } = ctx;
   const actors = new Map<string, Placed>();
   const sinks = new Set<number>();
@@ -259,8 +264,8 @@ export function compileBarrier(routes: readonly Route[], ctx: RouteContext): (id
   }
   const targets = [...actors.values()];
   const encoders = [...sinks].map((id) => ctx.sinkBarriers[id]).filter((f) => f !== undefined);
-  return (id) => {
-    for (const t of targets) send(t.worker, t.ref, RT_BARRIER, id, undefined);
+  return (id, bit) => {
+    for (const t of targets) send(t.worker, t.ref, RT_BARRIER, id, bit);
     for (const e of encoders) e(id);
   };
 }

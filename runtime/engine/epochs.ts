@@ -13,6 +13,13 @@
  * input it came from, and forward barrier k once it has come from every input.
  *
  * Without resilience no barrier is ever injected: every bit stays 0.
+ *
+ * Between workers, a data channel keeps the messages of each bit on a lane
+ * of their own (data-channel.ts), and a barrier (RT_BARRIER, `a` the
+ * checkpoint id, `b` the bit of the epoch it closes) on the lane of the
+ * messages it follows: so what comes before a barrier still comes before it,
+ * and the next epoch's messages, which a holder may be waiting to apply, can
+ * be held back without holding the barrier back (backpressure rule 9).
  */
 
 /** Added to a message's tag when it belongs to the odd epoch. */
@@ -30,7 +37,26 @@ export const RT_COMMIT = -4;
  */
 export const cursor = { bit: 0 };
 
+/**
+ * Adds (+1) or removes (-1) a unit of process pressure and counts the caller
+ * as a holder of epoch bit `bit`'s messages past its mark, or no longer
+ * (Scheduler.addPressure and Scheduler.holding; backpressure rule 9): a key
+ * group aligning a barrier, or a reconfiguration's hold.
+ */
+export type HoldPressure = (delta: 1 | -1, bit: number) => void;
+
 /** The epoch bit of a tag. */
 export function bitOf(tag: number): number {
   return tag >= EPOCH_BIT ? 1 : 0;
+}
+
+/**
+ * The data-channel lane of a message to another worker (data-link.ts): an
+ * application message's epoch bit; a barrier's the bit of the epoch it
+ * closes (its `b`); -1 for any other runtime message, which follows the
+ * message before it.
+ */
+export function laneOf(tag: number, b: unknown): number {
+  if (tag >= 0) return tag >= EPOCH_BIT ? 1 : 0;
+  return tag === RT_BARRIER ? (b as number) : -1;
 }

@@ -24,10 +24,12 @@
  * that barrier stays consistent: nothing held belongs before it.
  *
  * The hold is bounded: past HOLD_PRESSURE messages it adds one unit of
- * process pressure (sources mute, docs/architecture.md section 5) until it
- * is released, as a key group aligning a barrier does.
+ * process pressure (sources mute, docs/architecture.md section 5) and counts
+ * as a holder of the bit after the barrier (rule 9: data channels hand back
+ * no credit for that bit's lanes) until it is released, as a key group
+ * aligning a barrier does.
  */
-import { cursor } from './epochs.js';
+import { cursor, type HoldPressure } from './epochs.js';
 
 /** Held messages past which the hold adds a unit of process pressure (sources mute). */
 export const HOLD_PRESSURE = 65_536;
@@ -62,8 +64,8 @@ export class MoveHold {
   private pressing = false;
 
   constructor(
-    /** Adds or removes a unit of process pressure (Scheduler.addPressure). */
-    private readonly pressure: (delta: 1 | -1) => void = () => undefined,
+    /** Adds or removes a unit of process pressure, and counts this hold as a holder. */
+    private readonly pressure: HoldPressure = () => undefined,
   ) {}
 
   /**
@@ -103,7 +105,7 @@ export class MoveHold {
     this.held.push(partition, keyGroup, tag, key, value);
     if (!this.pressing && this.held.length > HOLD_PRESSURE * 5) {
       this.pressing = true;
-      this.pressure(1);
+      this.pressure(1, this.after);
     }
   }
 
@@ -124,7 +126,7 @@ export class MoveHold {
     this.leaving = new Uint8Array(0);
     if (this.pressing) {
       this.pressing = false;
-      this.pressure(-1);
+      this.pressure(-1, this.after);
     }
     for (let i = 0; i < held.length; i += 5)
       send(

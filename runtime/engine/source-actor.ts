@@ -286,7 +286,7 @@ export class SourceActor implements Behaviour {
       kind: 'source',
       part: { stage: this.stage.id, instance: this.instance.index, position },
     });
-    this.forward(id);
+    this.forward(id, this.bit);
     this.bit ^= 1;
   }
 

@@ -19,7 +19,7 @@ import type { PlannedPartition } from '../topology/plan.js';
 import { emitOutputs, type Emit, type MarkerSend } from './emitters.js';
 import { isMarkerTag, markerStage } from '../connectors/latency-marker.js';
 import { timedCall, type LatencyMeter } from './step-meter.js';
-import { bitOf, cursor, EPOCH_BIT, RT_BARRIER } from './epochs.js';
+import { bitOf, cursor, EPOCH_BIT, RT_BARRIER, type HoldPressure } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { StateCheck } from './state-check.js';
 import { decodeEntities, encodeEntities, type CheckpointCollector } from './thread-checkpoint.js';
@@ -32,13 +32,18 @@ export interface ActorCounters {
 /**
  * Next-epoch messages a key group holds while it aligns before it counts as
  * overloaded: it then adds a unit of process pressure (sources mute, kernel
- * rule 3) until the alignment ends. It never pauses a data channel (rule 7):
- * the barrier it waits for may be behind data on one.
+ * rule 3) and counts as a holder of the next epoch's bit (rule 9: data
+ * channels hand back no credit for that bit's lanes) until the alignment
+ * ends. It never holds back the other bit's lanes: the barrier it waits for
+ * may be behind data there.
  */
 export const HOLD_HIGH = 16_384;
 
-/** Sends barrier k to every actor a stage routes to. */
-export type BarrierFanout = (checkpointId: number) => void;
+/**
+ * Sends barrier k to every actor a stage routes to. `bit` is the epoch bit of
+ * the messages the barrier closes: it travels on their lane (rule 9), after them.
+ */
+export type BarrierFanout = (checkpointId: number, bit: number) => void;
 
 /** Counts the barriers of one checkpoint until every input has sent its own. */
 export class BarrierCount {
@@ -73,7 +78,8 @@ export class ParallelActor implements Behaviour {
 
   receiveRuntime(tag: number, a: unknown, b?: unknown): void {
     if (tag === RT_BARRIER) {
-      if (this.barriers.arrive()) this.forward(a as number);
+      // Every input's barrier k closes the same epoch: its bit (b) goes on.
+      if (this.barriers.arrive()) this.forward(a as number, b as number);
     } else if (isMarkerTag(tag)) this.marker(a as number, b as number);
   }
 }
@@ -116,14 +122,15 @@ export class KeyGroupActor implements Behaviour {
     private readonly steps: (StateStep | undefined)[],
     private readonly errors: ErrorReporter,
     private readonly checkpoints: CheckpointCollector,
-    /** Adds or removes a unit of process pressure (Scheduler.addPressure). */
-    private readonly pressure: (delta: 1 | -1) => void = () => undefined,
+    /** Adds or removes a unit of process pressure, and counts this group as a holder. */
+    private readonly pressure: HoldPressure = () => undefined,
     /** The thread's check of the first state each partition writes (state-check.ts). */
     private readonly stateCheck?: StateCheck,
   ) {}
 
-  /** True while holding past HOLD_HIGH (one unit of pressure added). */
+  /** True while holding past HOLD_HIGH (one unit of pressure added, a holder of `pressingBit`). */
   private pressing = false;
+  private pressingBit = 0;
 
   receive(tag: number, key: unknown, value: unknown): void {
     this.counters.received++;
@@ -133,7 +140,8 @@ export class KeyGroupActor implements Behaviour {
       this.held.push(tag, key, value);
       if (!this.pressing && this.held.length > HOLD_HIGH * 3) {
         this.pressing = true;
-        this.pressure(1);
+        this.pressingBit = bit;
+        this.pressure(1, bit);
       }
       return;
     }
@@ -243,12 +251,12 @@ export class KeyGroupActor implements Behaviour {
         });
       }
     }
-    this.forward(id);
+    this.forward(id, this.bit);
     this.bit ^= 1;
     const held = this.held;
     if (this.pressing) {
       this.pressing = false;
-      this.pressure(-1);
+      this.pressure(-1, this.pressingBit);
     }
     if (held.length === 0) return;
     this.held = [];

@@ -23,7 +23,7 @@ import { buildApplication, loadApplicationModule } from './app-loader.js';
 import type { Address } from '../../protocols/index.js';
 import { DataLinks, DataListener } from '../connectors/data-channel.js';
 import { expectedBarriers, upstreamKinds, type Instances } from './barrier-plan.js';
-import { RT_COMMIT } from './epochs.js';
+import { laneOf, RT_COMMIT } from './epochs.js';
 import {
   CheckpointCollector,
   type ThreadCheckpoint,
@@ -102,8 +102,13 @@ let dataListener: DataListener | undefined;
 
 const writers = new Map<number, SinkWriter>();
 const gc = new GcWatch();
+/** A holder past its mark (or no longer): sources mute, and data channels hold back its bit's credit. */
+function holdPressure(delta: 1 | -1, bit: number): void {
+  scheduler.addPressure(delta);
+  scheduler.holding(bit, delta);
+}
 /** What waits while key groups move (a reconfiguration between its barrier and its new table). */
-const hold = new MoveHold((d) => scheduler.addPressure(d));
+const hold = new MoveHold(holdPressure);
 /** The epoch bit this thread's actors stamp now: barriers passed since they were spawned, mod 2. */
 let epochBit = 0;
 /** Each parallel stage's replica on this thread. */
@@ -127,7 +132,7 @@ function spawnKeyGroup(
     stepsOf[pi] ?? [],
     errors,
     checkpoints,
-    (d) => scheduler.addPressure(d),
+    holdPressure,
     stateCheck,
   );
   if (state !== undefined) {
@@ -353,6 +358,7 @@ const control: ThreadControl = {
         log,
         wiring.generation ?? 0,
         data.security,
+        laneOf,
       );
     const remote: RemoteSend = (worker, ref, tag, a, b) =>
       (links as DataLinks).send(worker, ref, tag, a, b);
@@ -410,7 +416,9 @@ const control: ThreadControl = {
       if (holdInput) s.holdInput();
     }
     for (const kg of keyGroups) if (kg.barriers.expected === 0) kg.checkpoint(id);
-    for (const actor of parallels.values()) if (actor.barriers.expected === 0) actor.forward(id);
+    // epochBit has flipped: the epoch the barrier closes is the other one.
+    for (const actor of parallels.values())
+      if (actor.barriers.expected === 0) actor.forward(id, epochBit ^ 1);
     for (const encoder of encoders.values()) if (encoder.barriers.expected === 0) encoder.pass(id);
     loop.kick();
     return checkpoints.wait(id);

@@ -143,6 +143,7 @@ describe('garbage on a running cluster', () => {
             version: DATA_PROTOCOL_VERSION,
             epoch: 0,
             sender: 'initializer',
+            lane: 0,
             bytes: Buffer.from('this is no batch of actor messages'),
           }),
         ),
@@ -156,6 +157,7 @@ describe('garbage on a running cluster', () => {
           version: DATA_PROTOCOL_VERSION,
           epoch: 0,
           sender: 'initializer',
+          lane: 0,
           bytes: Buffer.alloc(9),
         }),
       );
@@ -236,6 +238,7 @@ describe('a corrupt batch on a data port', () => {
           version: DATA_PROTOCOL_VERSION,
           epoch: 0,
           sender: 'initializer',
+          lane: 0,
           bytes: batch,
         }),
       );

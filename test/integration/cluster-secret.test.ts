@@ -117,6 +117,7 @@ function injectedFrame(): Buffer {
       version: DATA_PROTOCOL_VERSION,
       epoch: 0,
       sender: 'initializer',
+      lane: 0,
       bytes: batch,
     }),
   );

@@ -29,6 +29,7 @@ import {
   encodeControlMessage,
   encodeDataMessage,
   EXTERNAL_PROTOCOL_VERSION,
+  MAX_DATA_LANES,
   SOURCE_ACK_MAGIC,
   type ControlMessage,
 } from '../../../protocols/index.js';
@@ -177,7 +178,12 @@ function dataPayload(facts: ClusterFacts): fc.Arbitrary<Uint8Array> {
     smallBytes,
     messageLike(['batch'], DATA_PROTOCOL_VERSION),
     fc
-      .record({ epoch: fc.oneof(fc.constant(0), fc.nat()), sender, bytes: corruptBatch })
+      .record({
+        epoch: fc.oneof(fc.constant(0), fc.nat()),
+        sender,
+        lane: fc.oneof(fc.nat({ max: 1 }), fc.nat({ max: MAX_DATA_LANES - 1 })),
+        bytes: corruptBatch,
+      })
       .map((m) => encodeDataMessage({ type: 'batch', version: DATA_PROTOCOL_VERSION, ...m })),
   );
 }

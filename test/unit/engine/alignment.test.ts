@@ -17,10 +17,17 @@ import {
   type StateCodec,
 } from '../../../runtime/api/index.js';
 import type { Output } from '../../../runtime/connectors/output.js';
-import { cursor, EPOCH_BIT, RT_BARRIER, RT_COMMIT } from '../../../runtime/engine/epochs.js';
+import {
+  cursor,
+  EPOCH_BIT,
+  RT_BARRIER,
+  RT_COMMIT,
+  type HoldPressure,
+} from '../../../runtime/engine/epochs.js';
 import { ErrorReporter } from '../../../runtime/logging/error-reporter.js';
 import { SinkEncoder, SinkWriterActor, TAG_BYTES } from '../../../runtime/engine/sink-actors.js';
 import {
+  HOLD_HIGH,
   KeyGroupActor,
   ParallelActor,
   type StateStep,
@@ -40,7 +47,7 @@ log.level = 'silent';
 /** What an actor did, in order: an output (with the epoch bit it carried) or a forwarded barrier. */
 type Event =
   | { readonly kind: 'emit'; readonly value: unknown; readonly bit: number }
-  | { readonly kind: 'forward'; readonly id: number };
+  | { readonly kind: 'forward'; readonly id: number; readonly bit: number };
 
 /** One input's message to a key group: its key and value. */
 interface Msg {
@@ -55,7 +62,11 @@ type Seen = string[];
  * A key-group actor of partition 'seen' whose one state stage appends each
  * value to its key's list and emits `key:value`; `inputs` upstream actors.
  */
-function keyGroup(inputs: number, errors = new ErrorReporter(log)) {
+function keyGroup(
+  inputs: number,
+  errors = new ErrorReporter(log),
+  pressure: HoldPressure = () => undefined,
+) {
   const seen = statePartition<Seen>('seen', { initial: () => [] });
   const record = stateComputation<string, Seen, string>('record', (value, state, key) => {
     state.push(value);
@@ -78,9 +89,9 @@ function keyGroup(inputs: number, errors = new ErrorReporter(log)) {
   };
   const checkpoints = new CheckpointCollector();
   checkpoints.expected = 1;
-  const actor = new KeyGroupActor(plan.partitions[0]!, 0, 5, steps, errors, checkpoints);
+  const actor = new KeyGroupActor(plan.partitions[0]!, 0, 5, steps, errors, checkpoints, pressure);
   actor.barriers.expected = inputs;
-  actor.forward = (id) => events.push({ kind: 'forward', id });
+  actor.forward = (id, bit) => events.push({ kind: 'forward', id, bit });
   /** A data message of this stage in epoch parity `bit`. */
   const send = (bit: number, key: string, value: string) =>
     actor.receive(stage.id + bit * EPOCH_BIT, key, value);
@@ -134,7 +145,7 @@ describe('KeyGroupActor alignment', () => {
       { kind: 'emit', value: 'y:B1', bit: 0 },
       { kind: 'emit', value: 'x:B2', bit: 0 },
       { kind: 'emit', value: 'z:B3', bit: 0 },
-      { kind: 'forward', id: 1 },
+      { kind: 'forward', id: 1, bit: 0 },
       { kind: 'emit', value: 'x:A2', bit: 1 },
       { kind: 'emit', value: 'y:A3', bit: 1 },
       { kind: 'emit', value: 'x:B4', bit: 1 },
@@ -158,8 +169,8 @@ describe('KeyGroupActor alignment', () => {
     expect(plain(first)).toEqual({ x: ['a'] });
     expect(plain(actor.entities)).toEqual({ x: ['a', 'b', 'c'], y: ['d'] });
     expect(events.filter((e) => e.kind === 'forward')).toEqual([
-      { kind: 'forward', id: 1 },
-      { kind: 'forward', id: 2 },
+      { kind: 'forward', id: 1, bit: 0 },
+      { kind: 'forward', id: 2, bit: 1 },
     ]);
     expect(events.at(-1)).toEqual({ kind: 'emit', value: 'x:c', bit: 0 });
   });
@@ -169,7 +180,7 @@ describe('KeyGroupActor alignment', () => {
     send(0, 'k', 'v');
     barrier(7);
     expect(plain(await snapshot(7))).toEqual({ k: ['v'] });
-    expect(events.at(-1)).toEqual({ kind: 'forward', id: 7 });
+    expect(events.at(-1)).toEqual({ kind: 'forward', id: 7, bit: 0 });
   });
 
   it('the snapshot holds exactly the pre-barrier messages of every input, in any interleaving (property)', async () => {
@@ -218,13 +229,34 @@ describe('KeyGroupActor alignment', () => {
           expect(plain(h.actor.entities)).toEqual(fold([...pre, ...post]));
           expect(h.events).toEqual([
             ...pre.map((m) => ({ kind: 'emit', value: `${m.key}:${m.value}`, bit: 0 })),
-            { kind: 'forward', id: 1 },
+            { kind: 'forward', id: 1, bit: 0 },
             ...post.map((m) => ({ kind: 'emit', value: `${m.key}:${m.value}`, bit: 1 })),
           ]);
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('past its mark of held messages counts as a holder of their bit until it aligns', () => {
+    const calls: [number, number][] = [];
+    const { send, barrier } = keyGroup(2, undefined, (d, bit) => calls.push([d, bit]));
+    barrier(1);
+    for (let i = 0; i <= HOLD_HIGH; i++) send(1, `k${i % 7}`, `v${i}`);
+    expect(calls).toEqual([[1, 1]]);
+    barrier(1);
+    expect(calls).toEqual([
+      [1, 1],
+      [-1, 1],
+    ]);
+    // The next checkpoint holds bit 0 (the epoch after it is even again).
+    barrier(2);
+    for (let i = 0; i <= HOLD_HIGH; i++) send(0, 'k', `w${i}`);
+    barrier(2);
+    expect(calls.slice(2)).toEqual([
+      [1, 0],
+      [-1, 0],
+    ]);
   });
 
   it('a state that cannot be encoded fails the checkpoint with a coded error, but the barrier still goes on', async () => {
@@ -245,7 +277,9 @@ describe('KeyGroupActor alignment', () => {
       // Counted per partition, not per checkpoint: its rate limit holds across checkpoints.
       `${ErrorCode.SnapshotEncodeFailed} at checkpoint of partition 'seen'`,
     ]);
-    expect(events.filter((e) => e.kind === 'forward')).toEqual([{ kind: 'forward', id: 1 }]);
+    expect(events.filter((e) => e.kind === 'forward')).toEqual([
+      { kind: 'forward', id: 1, bit: 0 },
+    ]);
     expect(events.at(-1)).toEqual({ kind: 'emit', value: 'x:held', bit: 1 });
   });
 });
@@ -289,29 +323,30 @@ describe('ParallelActor', () => {
     actor.barriers.expected = 3;
     const events: Event[] = [];
     actor.emit = (value) => events.push({ kind: 'emit', value, bit: cursor.bit });
-    actor.forward = (id) => events.push({ kind: 'forward', id });
+    actor.forward = (id, bit) => events.push({ kind: 'forward', id, bit });
     const stage = 2;
+    // Each barrier carries the bit of the epoch it closes, and the replica passes it on.
     actor.receive(stage, 'a');
-    actor.receiveRuntime(RT_BARRIER, 1);
+    actor.receiveRuntime(RT_BARRIER, 1, 0);
     actor.receive(stage + EPOCH_BIT, 'b'); // from the input that passed: next epoch
     actor.receive(stage, 'c'); // from one that has not: stateless, nothing held
-    actor.receiveRuntime(RT_BARRIER, 1);
+    actor.receiveRuntime(RT_BARRIER, 1, 0);
     expect(events.filter((e) => e.kind === 'forward')).toEqual([]);
-    actor.receiveRuntime(RT_BARRIER, 1);
+    actor.receiveRuntime(RT_BARRIER, 1, 0);
     actor.receive(stage + EPOCH_BIT, 'd');
     // The next checkpoint counts afresh.
-    actor.receiveRuntime(RT_BARRIER, 2);
-    actor.receiveRuntime(RT_BARRIER, 2);
+    actor.receiveRuntime(RT_BARRIER, 2, 1);
+    actor.receiveRuntime(RT_BARRIER, 2, 1);
     actor.receive(stage, 'e');
-    actor.receiveRuntime(RT_BARRIER, 2);
+    actor.receiveRuntime(RT_BARRIER, 2, 1);
     expect(events).toEqual([
       { kind: 'emit', value: 'a', bit: 0 },
       { kind: 'emit', value: 'b', bit: 1 },
       { kind: 'emit', value: 'c', bit: 0 },
-      { kind: 'forward', id: 1 },
+      { kind: 'forward', id: 1, bit: 0 },
       { kind: 'emit', value: 'd', bit: 1 },
       { kind: 'emit', value: 'e', bit: 0 },
-      { kind: 'forward', id: 2 },
+      { kind: 'forward', id: 2, bit: 1 },
     ]);
     expect(actor.counters.received).toBe(5);
   });
@@ -321,8 +356,8 @@ describe('ParallelActor', () => {
     actor.barriers.expected = 1;
     const forwarded: number[] = [];
     actor.forward = (id) => forwarded.push(id);
-    actor.receiveRuntime(RT_COMMIT, 1);
-    actor.receiveRuntime(RT_BARRIER, 2);
+    actor.receiveRuntime(RT_COMMIT, 1, undefined);
+    actor.receiveRuntime(RT_BARRIER, 2, 0);
     expect(forwarded).toEqual([2]);
   });
 });

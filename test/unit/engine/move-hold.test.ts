@@ -49,13 +49,18 @@ describe('MoveHold', () => {
     );
   });
 
-  it('adds one unit of pressure past its bound and removes it on release', () => {
-    const deltas: number[] = [];
-    const hold = new MoveHold((d) => deltas.push(d));
-    hold.begin(1, [{ partition: 0, keyGroup: 0 }], [1], []);
-    for (let i = 0; i <= HOLD_PRESSURE; i++) hold.hold(0, 0, 1, 'k', i);
-    expect(deltas).toEqual([1]);
-    hold.release(() => undefined);
-    expect(deltas).toEqual([1, -1]);
+  it('adds one unit of pressure past its bound, as a holder of the bit after the barrier, and removes it on release', () => {
+    for (const after of [0, 1]) {
+      const deltas: [number, number][] = [];
+      const hold = new MoveHold((d, bit) => deltas.push([d, bit]));
+      hold.begin(after, [{ partition: 0, keyGroup: 0 }], [1], []);
+      for (let i = 0; i <= HOLD_PRESSURE; i++) hold.hold(0, 0, 1, 'k', i);
+      expect(deltas).toEqual([[1, after]]);
+      hold.release(() => undefined);
+      expect(deltas).toEqual([
+        [1, after],
+        [-1, after],
+      ]);
+    }
   });
 });

@@ -4,6 +4,8 @@ import { Packr } from 'msgpackr';
 import {
   DATA_PROTOCOL_VERSION,
   type DataMessage,
+  MAX_DATA_LANES,
+  MAX_DATA_WINDOW_BYTES,
   decodeDataMessage,
   encodeDataMessage,
   ErrorCode,
@@ -19,31 +21,56 @@ const version = fc.constant(DATA_PROTOCOL_VERSION);
 const count = fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat());
 const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 });
 
+const lane = fc.oneof(fc.nat({ max: 7 }), fc.constant(MAX_DATA_LANES - 1));
 const batch = fc.record({
   type: fc.constant('batch' as const),
   version,
   epoch: count,
   sender: name,
+  lane,
   bytes: fc.uint8Array({ maxLength: 200 }),
 });
-const message: fc.Arbitrary<DataMessage> = batch;
+const window = fc.record({
+  type: fc.constant('window' as const),
+  version,
+  bytes: fc.integer({ min: 1, max: MAX_DATA_WINDOW_BYTES }),
+});
+const credit = fc.record({
+  type: fc.constant('credit' as const),
+  version,
+  lane,
+  bytes: fc.oneof(
+    fc.integer({ min: 1, max: 1 << 24 }),
+    fc.integer({ min: 1 }),
+    fc.constant(Number.MAX_SAFE_INTEGER),
+  ),
+});
+const message: fc.Arbitrary<DataMessage> = fc.oneof(batch, window, credit);
 /** Messages with short batches: every prefix is tried, and long binary only repeats one case. */
-const shortMessage: fc.Arbitrary<DataMessage> = batch.map((m) => ({
-  ...m,
-  bytes: m.bytes.subarray(0, 24),
-}));
+const shortMessage: fc.Arbitrary<DataMessage> = message.map((m) =>
+  m.type === 'batch' ? { ...m, bytes: m.bytes.subarray(0, 24) } : m,
+);
 
 /** Valid messages (one with an empty batch), as templates for malformed ones. */
 const samples: readonly DataMessage[] = [
-  { type: 'batch', version: 1, epoch: 3, sender: 'worker-1', bytes: Uint8Array.of(1, 2, 3) },
-  { type: 'batch', version: 1, epoch: 0, sender: 'w', bytes: new Uint8Array(0) },
+  {
+    type: 'batch',
+    version: 2,
+    epoch: 3,
+    sender: 'worker-1',
+    lane: 5,
+    bytes: Uint8Array.of(1, 2, 3),
+  },
+  { type: 'batch', version: 2, epoch: 0, sender: 'w', lane: 0, bytes: new Uint8Array(0) },
+  { type: 'window', version: 2, bytes: 2 * 1024 * 1024 },
+  { type: 'credit', version: 2, lane: 3, bytes: 65_540 },
 ];
 
-/** Kinds specified before checkpoints existed and never sent; now unknown types. */
+/** Kinds specified before checkpoints existed and never sent; unknown types in this version too. */
 const removedKinds: readonly Record<string, unknown>[] = [
-  { type: 'barrier', version: 1, epoch: 3, checkpointId: 7 },
-  { type: 'epoch', version: 1, epoch: 4 },
-  { type: 'eos', version: 1, epoch: 3, sourceId: 'source-0' },
+  { type: 'barrier', version: 2, epoch: 3, checkpointId: 7 },
+  { type: 'epoch', version: 2, epoch: 4 },
+  { type: 'eos', version: 2, epoch: 3, sourceId: 'source-0' },
 ];
 
 /** Runs `f` and returns what it threw (fails the test if it returned). */
@@ -201,7 +228,15 @@ describe('data message codec', () => {
     );
     // A future version may bring kinds this one does not know: still a version error.
     expectCode(
-      () => decodeDataMessage(pack({ type: 'rebalance', version: 2, epoch: 0 })),
+      () => decodeDataMessage(pack({ type: 'rebalance', version: 3, epoch: 0 })),
+      ErrorCode.BadVersion,
+    );
+    // Version 1 (no lanes, no credit) is refused as a version, not misread.
+    expectCode(
+      () =>
+        decodeDataMessage(
+          pack({ type: 'batch', version: 1, epoch: 0, sender: 'w', bytes: Uint8Array.of(2) }),
+        ),
       ErrorCode.BadVersion,
     );
   });
@@ -219,13 +254,13 @@ describe('data message codec', () => {
     fc.assert(
       fc.property(
         fc.oneof(
-          fc.string().filter((t) => t !== 'batch'),
+          fc.string().filter((t) => !['batch', 'window', 'credit'].includes(t)),
           fc.constantFrom('toString', '__proto__', 'constructor', 'hasOwnProperty'),
           fc.constantFrom('barrier', 'epoch', 'eos'),
         ),
         (t) => {
           const e = expectCode(
-            () => decodeDataMessage(pack({ type: t, version: 1, epoch: 0 })),
+            () => decodeDataMessage(pack({ type: t, version: 2, epoch: 0 })),
             ErrorCode.BadMessage,
           );
           expect(e.message).toContain('unknown data message type');
@@ -238,19 +273,24 @@ describe('data message codec', () => {
       expect(e.message).toContain(`unknown data message type "${String(m.type)}"`);
       expectCode(() => validateDataMessage(m), ErrorCode.BadMessage);
     }
-    expectCode(() => decodeDataMessage(pack({ version: 1, epoch: 0 })), ErrorCode.BadMessage);
+    expectCode(() => decodeDataMessage(pack({ version: 2, epoch: 0 })), ErrorCode.BadMessage);
     expectCode(
-      () => decodeDataMessage(pack({ type: 3, version: 1, epoch: 0 })),
+      () => decodeDataMessage(pack({ type: 3, version: 2, epoch: 0 })),
       ErrorCode.BadMessage,
     );
   });
 
   it('refuses a bad field of each kind with a message naming it', () => {
     const badCounts: unknown[] = [-1, 1.5, Number.NaN, 2 ** 53, '3', null, 2n ** 60n, undefined];
+    const badLanes = [...badCounts, MAX_DATA_LANES, MAX_DATA_LANES + 1];
     const cases: [DataMessage, string, unknown[]][] = [
       [samples[0]!, 'epoch', badCounts],
       [samples[0]!, 'sender', ['', 7, null, undefined, Uint8Array.of(65)]],
+      [samples[0]!, 'lane', badLanes],
       [samples[0]!, 'bytes', ['abc', [1, 2], null, undefined, 5]],
+      [samples[2]!, 'bytes', [...badCounts, 0, MAX_DATA_WINDOW_BYTES + 1, Uint8Array.of(1)]],
+      [samples[3]!, 'lane', badLanes],
+      [samples[3]!, 'bytes', [...badCounts, 0, Uint8Array.of(1)]],
     ];
     for (const [m, key, values] of cases) {
       for (const v of values) {
@@ -268,6 +308,12 @@ describe('data message codec', () => {
       const e = expectCode(() => decodeDataMessage(pack({ ...m, extra: 1 })), ErrorCode.BadMessage);
       expect(e.message).toContain('extra');
     }
+    // A batch's fields are unknown on the credit kinds, and the other way round.
+    expectCode(() => decodeDataMessage(pack({ ...samples[2]!, lane: 0 })), ErrorCode.BadMessage);
+    expectCode(
+      () => decodeDataMessage(pack({ ...samples[3]!, sender: 'w' })),
+      ErrorCode.BadMessage,
+    );
     // The removed kinds' fields are unknown on a batch.
     for (const key of ['checkpointId', 'sourceId']) {
       const e = expectCode(

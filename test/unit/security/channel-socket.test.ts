@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DATA_PROTOCOL_VERSION,
   encodeDataMessage,
   encodeFrame,
   ErrorCode,
@@ -124,9 +125,10 @@ describe('a channel with a cluster secret', () => {
     const frame = encodeFrame(
       encodeDataMessage({
         type: 'batch',
-        version: 1,
+        version: DATA_PROTOCOL_VERSION,
         epoch: 0,
         sender: 'stranger',
+        lane: 0,
         bytes: new Uint8Array(8),
       }),
     );
