@@ -311,6 +311,13 @@ export class DataListener {
     t.bytes += bytes;
   }
 
+  /** Bytes of `lane` received from every connection and not handed back yet (for stats and tests). */
+  heldCredit(lane: number): number {
+    let n = 0;
+    for (const c of this.inbound) n += c.credit.heldOf(lane);
+    return n;
+  }
+
   /** Whether lane `lane` may have its credit handed back now (rule 9). */
   private mayRelease(lane: number): boolean {
     return !this.scheduler.actorsOverloaded() && !this.scheduler.holds(lane & 1);

@@ -33,6 +33,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, makeResilienceDir, startCluster, stopClusters } from './helpers/cluster.js';
 import { DurableReceiver, FileFollower } from './helpers/durable-receiver.js';
+import { rssOf } from './helpers/memory.js';
 import {
   boundedWordCountProblems,
   occurrencesIn,
@@ -74,13 +75,6 @@ const rssBefore: number[] = [];
 /** The bytes of every attack on the TCP source, as latin1 with ASCII letters lower-cased. */
 const sourceStreams: string[] = [];
 const attacked = new Map<PortKind, number>();
-
-/** Resident memory of process `pid` in bytes (Linux /proc). */
-function rssOf(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
-}
 
 async function status(external: string): Promise<{ worker: string; pid: number }> {
   const r = await runRoo(['status', external, '--json']);

@@ -105,6 +105,8 @@ export interface ClusterSpec extends CommonSpec {
   readonly spawn?: (index: number) => SpawnOptions;
   /** `--my-control` of member `index` (default: a free port on its host, found from here). */
   readonly myControlOf?: (index: number) => string;
+  /** `--out` of worker `index` (default: `out` for every worker). */
+  readonly outOf?: (index: number) => string;
 }
 
 /** What {@link memberArgs} and {@link initializerArgs} need beyond {@link CommonSpec}. */
@@ -230,7 +232,14 @@ export async function startInitializer(
 ): Promise<{ proc: RooProcess; control: string | undefined }> {
   const host = spec.host?.(0) ?? LOCAL;
   const args = initializerArgs(
-    { ...spec, name: INITIALIZER, host, source: true, resilienceDir },
+    {
+      ...spec,
+      out: spec.outOf?.(0) ?? spec.out,
+      name: INITIALIZER,
+      host,
+      source: true,
+      resilienceDir,
+    },
     spec.workers,
     control ?? `${host}:0`,
   );
@@ -253,6 +262,7 @@ export async function startMember(
   const args = await memberArgs(
     {
       ...spec,
+      out: spec.outOf?.(index) ?? spec.out,
       name,
       host,
       source: spec.sources === 'all',
@@ -466,15 +476,25 @@ export class LineReceiver {
     readonly address: string,
   ) {}
 
-  /** Listens on `host:0`. */
-  static async start(host = LOCAL): Promise<LineReceiver> {
+  /**
+   * Listens on `host:0`. With `throttle`, it is a slow sink's receiver: each
+   * connection takes about `bytes` and then stops reading for `everyMs`, so
+   * TCP pushes back on the sink (the pace is the stub's, never asserted on).
+   */
+  static async start(
+    host = LOCAL,
+    throttle?: { readonly bytes: number; readonly everyMs: number },
+  ): Promise<LineReceiver> {
     const accept: { to?: LineReceiver } = {};
     const server = createServer((s) => accept.to!.accept(s));
     server.listen(0, host);
     await once(server, 'listening');
     accept.to = new LineReceiver(server, `${host}:${(server.address() as AddressInfo).port}`);
+    accept.to.throttle = throttle;
     return accept.to;
   }
+
+  private throttle: { readonly bytes: number; readonly everyMs: number } | undefined;
 
   /** The lines joined, each with its newline (as `roo receive` would print them). */
   get text(): string {
@@ -527,7 +547,14 @@ export class LineReceiver {
     this.sockets.add(socket);
     let rest = '';
     socket.setEncoding('utf8');
+    let taken = 0;
     socket.on('data', (chunk: string) => {
+      const throttle = this.throttle;
+      if (throttle !== undefined && (taken += chunk.length) >= throttle.bytes) {
+        taken = 0;
+        socket.pause();
+        setTimeout(() => socket.resume(), throttle.everyMs).unref();
+      }
       const text = rest + chunk;
       const parts = text.split('\n');
       rest = parts.pop()!;
