@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LineReceiver, startCluster, stopClusters } from './helpers/cluster.js';
 import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
 import { RssSampler, rssOf } from './helpers/memory.js';
-import { LOCAL, rooSend } from './helpers/processes.js';
+import { EACH_CHECKPOINT, LOCAL, rooSend } from './helpers/processes.js';
 import { CHECKPOINT_COMMITTED, writeWordInput, type WordInput } from './helpers/resilience.js';
 
 /** Lines of input: about 2.5 words each. */
@@ -58,6 +58,8 @@ describe('a worker whose sink reads slowly', () => {
         out: fast.address,
         outOf: (i) => (i === 1 ? slow.address : fast.address),
         extra: ['--run-with-resilience', '--time-between-checkpoints', '200_000_000'],
+        // Each commit's line (debug level): the test counts them.
+        spawn: () => EACH_CHECKPOINT,
       });
       const pids = cluster.workers.map((w) => w.proc.child.pid!);
       const before = pids.map(rssOf);
