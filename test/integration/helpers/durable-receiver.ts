@@ -4,7 +4,17 @@
  * output file: waits for a number of lines or for every word's final count,
  * woken by the file's change events (fs.watch), never by a fixed sleep.
  */
-import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  watch,
+  writeFileSync,
+  type FSWatcher,
+} from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_WAIT_MS, LOCAL, RooProcess } from './processes.js';
 import { restartablePort } from './resilience.js';
@@ -61,23 +71,19 @@ export class DurableReceiver {
   }
 }
 
-/** The highest count output so far of each word of `text` (`word => n` lines). */
-function highest(text: string): Map<string, number> {
-  const top = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const at = line.lastIndexOf(' => ');
-    if (at < 0) continue;
-    const word = line.slice(0, at);
-    const n = Number(line.slice(at + 4));
-    if (n > (top.get(word) ?? 0)) top.set(word, n);
-  }
-  return top;
-}
-
-/** Follows a file another process appends to (and may cut back after a crash). */
+/**
+ * Follows a file another process appends to (and may cut back after a
+ * crash): reads only what was appended since the last look, and starts over
+ * when the file got shorter. Keeps the number of lines and the highest count
+ * output so far of each word (`word => n` lines).
+ */
 export class FileFollower {
   private watcher: FSWatcher | undefined;
   private waiters: { check: () => boolean }[] = [];
+  /** Bytes read so far: up to the last whole line seen. */
+  private offset = 0;
+  private count = 0;
+  private readonly top = new Map<string, number>();
 
   /** Creates the file empty if it does not exist, so that it can be watched at once. */
   constructor(readonly path: string) {
@@ -93,10 +99,8 @@ export class FileFollower {
   lines(n: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
     return this.until(
       () => {
-        const text = this.text();
-        let count = 0;
-        for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) count++;
-        return count >= n;
+        this.catchUp();
+        return this.count >= n;
       },
       `${n} lines in ${this.path}`,
       timeoutMs,
@@ -107,8 +111,8 @@ export class FileFollower {
   finalCounts(expected: ReadonlyMap<string, number>, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
     return this.until(
       () => {
-        const top = highest(this.text());
-        for (const [word, n] of expected) if ((top.get(word) ?? 0) < n) return false;
+        this.catchUp();
+        for (const [word, n] of expected) if ((this.top.get(word) ?? 0) < n) return false;
         return true;
       },
       `every word's final count in ${this.path}`,
@@ -121,6 +125,44 @@ export class FileFollower {
     this.watcher?.close();
     this.watcher = undefined;
     this.waiters = [];
+  }
+
+  /** Reads what was appended since the last look (all of it again if the file got shorter). */
+  private catchUp(): void {
+    const size = statSync(this.path).size;
+    if (size < this.offset) {
+      this.offset = 0;
+      this.count = 0;
+      this.top.clear();
+    }
+    if (size === this.offset) return;
+    const fd = openSync(this.path, 'r');
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.alloc(size - this.offset);
+      let at = 0;
+      while (at < bytes.length) {
+        const n = readSync(fd, bytes, at, bytes.length - at, this.offset + at);
+        if (n === 0) break;
+        at += n;
+      }
+      bytes = bytes.subarray(0, at);
+    } finally {
+      closeSync(fd);
+    }
+    // Up to the last newline only: a line still being written is read again next time.
+    const last = bytes.lastIndexOf(0x0a);
+    this.offset += last + 1;
+    const whole = bytes.subarray(0, last + 1).toString('utf8');
+    for (const line of whole.split('\n')) {
+      if (line === '') continue;
+      this.count++;
+      const at = line.lastIndexOf(' => ');
+      if (at < 0) continue;
+      const word = line.slice(0, at);
+      const n = Number(line.slice(at + 4));
+      if (n > (this.top.get(word) ?? 0)) this.top.set(word, n);
+    }
   }
 
   private until(test: () => boolean, what: string, timeoutMs: number): Promise<void> {
