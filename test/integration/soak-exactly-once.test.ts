@@ -129,7 +129,6 @@ describe(`soak: exactly-once word count through ${KILLS} SIGKILLs`, () => {
         ...['--repeat', '--messages', String(lines), ...PACE, '--stream-id', 'soak'],
       ]);
       sends.push(send);
-      await file.lines(1_000, WAIT_MS);
 
       const victims = SOAK ? killSchedule(cluster.names, KILLS, RECEIVER_KILLS, 7) : SHORT_VICTIMS;
       expect(victims).toHaveLength(KILLS);
@@ -138,7 +137,11 @@ describe(`soak: exactly-once word count through ${KILLS} SIGKILLs`, () => {
       const survived: string[] = [];
       /** Seconds from each kill until the cluster ran again (recovered, and a checkpoint committed). */
       const recoveries: number[] = [];
-      for (const victim of victims) {
+      let total = 0;
+      for (const n of expected.values()) total += n;
+      for (const [i, victim] of victims.entries()) {
+        // Spread over the whole input, while it flows: kill i once (i + 1)/(kills + 1) of the outputs are in.
+        await file.lines(Math.floor(((i + 1) * total) / (KILLS + 1)), 600_000);
         const killedAt = performance.now();
         const init = cluster.initializer;
         const offset = init.stderr.length;
@@ -163,6 +166,11 @@ describe(`soak: exactly-once word count through ${KILLS} SIGKILLs`, () => {
         );
       }
 
+      // Every kill came while the input flowed.
+      expect(
+        send.exitStatus,
+        'the send finished before the last kill: pace it slower',
+      ).toBeUndefined();
       await sendSucceeded(send, 600_000);
       await file.finalCounts(expected, WAIT_MS);
       sampler.sample();
@@ -174,8 +182,6 @@ describe(`soak: exactly-once word count through ${KILLS} SIGKILLs`, () => {
       expect(wordCountProblems(outputs, expected)).toEqual([]);
       let count = 0;
       for (const list of outputs.values()) count += list.length;
-      let total = 0;
-      for (const n of expected.values()) total += n;
       expect(count).toBe(total);
       expect(survived).toEqual(victims);
       for (const name of cluster.names) {
