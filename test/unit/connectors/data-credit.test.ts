@@ -6,9 +6,12 @@
  * listener hands back no credit for lane 1: the sender stops after a window
  * of it and keeps the rest waiting (and adds pressure), while lane 0 (the
  * closing epoch's messages and the barrier a holder waits for) goes on
- * through. Once the hold ends, lane 1 comes through whole, in order. And a
+ * through. Once the hold ends, lane 1 comes through whole, in order. A
  * listener whose actors are overloaded holds back every lane the same way.
+ * And a sender that ignores its window is cut off, not buffered.
  */
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   allocateKernelMemory,
@@ -16,6 +19,15 @@ import {
   type ActorRef,
   type Behaviour,
 } from '../../../actors/index.js';
+import { BATCH_VERSION } from '../../../protocols/batch-codec.js';
+import {
+  DATA_PROTOCOL_VERSION,
+  decodeDataMessage,
+  encodeDataMessage,
+  encodeFrame,
+  ErrorCode,
+  FrameDecoder,
+} from '../../../protocols/index.js';
 import { DataLinks, DataListener } from '../../../runtime/connectors/data-channel.js';
 import { EPOCH_BIT, laneOf, RT_BARRIER } from '../../../runtime/engine/epochs.js';
 import { ErrorReporter } from '../../../runtime/logging/error-reporter.js';
@@ -94,7 +106,7 @@ async function rig() {
     () => listener.close(),
   );
   const send = (tag: number, a: unknown, b?: unknown) => links.send(1, ref, tag, a, b);
-  return { scheduler, sink, send, run, listener };
+  return { scheduler, sink, send, run, listener, bound, errors };
 }
 
 describe('credit between workers', () => {
@@ -163,5 +175,41 @@ describe('credit between workers', () => {
     await sink.until(() => sink.seen.length === 2000);
     expect(scheduler.actorsOverloaded()).toBe(false);
     expect(listener.heldCredit(0) + listener.heldCredit(1)).toBe(0);
+  });
+
+  it('cuts off a sender that ignores its window, with a typed error', async () => {
+    const { bound, errors } = await rig();
+    const raw = connect(bound.port, bound.host);
+    raw.on('error', () => undefined);
+    const closed = once(raw, 'close');
+    // The listener speaks first: the window.
+    const framer = new FrameDecoder();
+    const told = new Promise<number>((resolve) =>
+      raw.on('data', (chunk: Buffer) =>
+        framer.push(chunk, (p) => {
+          const m = decodeDataMessage(p);
+          if (m.type === 'window') resolve(m.bytes);
+        }),
+      ),
+    );
+    expect(await told).toBe(WINDOW);
+    // Empty batches (valid, delivering nothing), sent without waiting for any credit.
+    const empty = Buffer.alloc(9);
+    empty[0] = BATCH_VERSION;
+    const frame = encodeFrame(
+      encodeDataMessage({
+        type: 'batch',
+        version: DATA_PROTOCOL_VERSION,
+        epoch: 0,
+        sender: 'rogue',
+        lane: 0,
+        bytes: empty,
+      }),
+    );
+    raw.write(
+      Buffer.concat(Array.from({ length: Math.ceil((2 * WINDOW) / frame.length) }, () => frame)),
+    );
+    await closed;
+    expect(errors.counts()).toEqual({ [`${ErrorCode.BadMessage} at data channel`]: 1 });
   });
 });
