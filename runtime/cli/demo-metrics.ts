@@ -36,6 +36,15 @@ export const startMetrics: DemoStage = {
 export const holdForUi: DemoStage = {
   title: 'keeping the cluster and the metrics UI running',
   async run(ctx) {
+    if (ctx.metricsUi !== undefined) {
+      const reported = await reportsAfter(
+        ctx.metricsUi,
+        ctx.workers.length,
+        Date.now(),
+        ctx.signal,
+      );
+      if (!reported) ctx.say('the metrics UI has not heard from every worker since the check yet');
+    }
     ctx.say(`open ${ctx.metricsUi ?? 'the metrics UI'}; press Ctrl-C to stop the cluster`);
     await new Promise<void>((resolve) => {
       ctx.release = () => {
@@ -45,3 +54,36 @@ export const holdForUi: DemoStage = {
     });
   },
 };
+
+/** How long the UI stage waits for every worker's next report: five of the workers' 2 s periods. */
+const REPORT_WAIT_MS = 10_000;
+const REPORT_POLL_MS = 200;
+
+/**
+ * Resolves true once the receiver behind the UI at `ui` has heard from
+ * `workers` workers of one application since `since` (its clock, ms), so
+ * that the page shows the run's last counts when it is opened; false after
+ * REPORT_WAIT_MS or on abort.
+ */
+async function reportsAfter(
+  ui: string,
+  workers: number,
+  since: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const deadline = Date.now() + REPORT_WAIT_MS;
+  while (!signal.aborted && Date.now() < deadline) {
+    try {
+      const res = await fetch(`${ui}api/state`, { signal });
+      const state = (await res.json()) as { apps?: { workers?: { lastHeard?: number }[] }[] };
+      const fresh = (state.apps ?? []).some(
+        (a) => (a.workers ?? []).filter((w) => (w.lastHeard ?? 0) > since).length >= workers,
+      );
+      if (fresh) return true;
+    } catch {
+      // Not answering yet, or aborted: the loop's conditions decide.
+    }
+    await new Promise((resolve) => setTimeout(resolve, REPORT_POLL_MS));
+  }
+  return false;
+}
