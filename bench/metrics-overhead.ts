@@ -202,6 +202,12 @@ export function summaryRows(runs: readonly Run[], threads: readonly number[]): s
       runs.filter((r) => r.threads === t && r.metrics === m).map((r) => r.window.cpuNsPerWord);
     const cpuOff = cpu('off');
     const cpuOn = cpu('on');
+    const slice = (m: 'off' | 'on') =>
+      runs
+        .filter((r) => r.threads === t && r.metrics === m && r.window.sliceRate90 !== undefined)
+        .map((r) => r.window.sliceRate90 as number);
+    const sliceOff = slice('off');
+    const sliceOn = slice('on');
     return [
       String(t),
       fmt(off),
@@ -210,6 +216,9 @@ export function summaryRows(runs: readonly Run[], threads: readonly number[]): s
       p === undefined ? 'n/a' : `${p.median.toFixed(3)} (${p.min.toFixed(3)}..${p.max.toFixed(3)})`,
       cpuOff.length > 0 && cpuOn.length > 0
         ? `${median(cpuOff).toFixed(0)} / ${median(cpuOn).toFixed(0)}`
+        : 'n/a',
+      sliceOff.length > 0 && sliceOn.length > 0
+        ? `${formatRate(median(sliceOff))} / ${formatRate(median(sliceOn))} = ${(median(sliceOn) / median(sliceOff)).toFixed(3)}`
         : 'n/a',
       Number.isNaN(ratio) ? 'n/a' : ratio >= TARGET_RATIO ? 'MET' : 'MISSED',
     ];
@@ -282,7 +291,9 @@ async function main(argv: string[]): Promise<number> {
           : 'the sides alternating rep by rep in both orders. ') +
         `Off: ROO_METRICS=off. On: metrics recorded and a report every 2 s ` +
         `to a listener in the bench process that discards it (${listener.bytes()} bytes of reports ` +
-        `in all). Words/s median (min..max); target on/off ≥ ${TARGET_RATIO}.`,
+        `in all). Words/s median (min..max); target on/off ≥ ${TARGET_RATIO}. The last column: ` +
+        `each process's words/s in its 90th-percentile 250 ms slice of the window (the pace of the ` +
+        `slices the rest of the machine disturbed least), median over the processes, and its ratio.`,
       '',
       ...markdownTable(
         [
@@ -292,6 +303,7 @@ async function main(argv: string[]): Promise<number> {
           'on/off (medians)',
           'on/off per pair',
           'CPU ns/word off / on',
+          'p90 250 ms slice off / on',
           'target',
         ],
         summaryRows(runs, o.threads),
