@@ -79,13 +79,34 @@ async function read(engine: BenchEngine): Promise<Reading> {
 }
 
 /** Waits until `untilMs`, reading the counters now and then so that a dead thread fails the run. */
-async function runUntil(engine: BenchEngine, untilMs: number): Promise<void> {
+async function runUntil(
+  engine: BenchEngine,
+  untilMs: number,
+  /** Collects each slice's words/s between two readings (the window's slices). */
+  slices?: number[],
+): Promise<void> {
+  let last = slices === undefined ? undefined : await read(engine);
   for (;;) {
     const left = untilMs - performance.now();
     if (left <= 0) return;
     await sleep(Math.min(left, CHECK_EVERY_MS));
-    await engine.stats();
+    if (last === undefined || slices === undefined) {
+      await engine.stats();
+      continue;
+    }
+    const r = await read(engine);
+    if (r.ms > last.ms) slices.push((r.encoded - last.encoded) / ((r.ms - last.ms) / 1000));
+    last = r;
   }
+}
+
+/** The `q`-quantile (0..1) of `values` (nearest rank); NaN for none. */
+function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[
+    Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  ] as number;
 }
 
 /** Starts reporting `engine`'s metrics to `address` every period, as a worker with --metrics does. */
@@ -133,7 +154,8 @@ async function measureEngine(a: SteadyChildArgs, threads: number): Promise<void>
     probe.start();
     const warmupRate = r0.encoded / ((r0.ms - ready) / 1000);
     say({ kind: 'warmup', seconds: (r0.ms - ready) / 1000, rate: warmupRate });
-    await runUntil(engine, r0.ms + a.seconds * 1000);
+    const slices: number[] = [];
+    await runUntil(engine, r0.ms + a.seconds * 1000, slices);
     const r1 = await read(engine);
     const cpu = process.cpuUsage(cpu0);
     const load = probe.stop();
@@ -156,6 +178,7 @@ async function measureEngine(a: SteadyChildArgs, threads: number): Promise<void>
         ),
       ),
       otherLoad: load.otherLoad,
+      ...(slices.length === 0 ? {} : { sliceRate90: quantile(slices, 0.9) }),
     });
   } finally {
     await metrics?.stop().catch(() => undefined);

@@ -74,6 +74,11 @@ export interface WindowLine {
   utilization?: number[];
   /** Cores kept busy in the window by everything but this process (stats.ts LoadProbe). */
   otherLoad: number;
+  /**
+   * The engine's words/s in the window's 90th-percentile 250 ms slice: on a
+   * machine shared with others, the pace of the slices they disturbed least.
+   */
+  sliceRate90?: number;
 }
 
 /** The child failed; `message` says why. */
@@ -138,7 +143,14 @@ export function parseSteadyLine(text: string): SteadyLine | undefined {
         WindowLine,
         'kind' | 'utilization'
       >;
-      return { kind: 'window', ...line, ...(u === undefined ? {} : { utilization: u }) };
+      const slice = o['sliceRate90'];
+      if (slice !== undefined && !isNumber(slice)) return undefined;
+      return {
+        kind: 'window',
+        ...line,
+        ...(u === undefined ? {} : { utilization: u }),
+        ...(slice === undefined ? {} : { sliceRate90: slice }),
+      };
     }
     default:
       return undefined;

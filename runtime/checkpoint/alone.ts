@@ -3,6 +3,7 @@
  * checkpoint coordinator and only member. On start it recovers from its
  * files if it finds any, then checkpoints every `--time-between-checkpoints`.
  */
+import { workerEvents } from '../engine/worker-events.js';
 import { ErrorCode, RooError } from '../../protocols/index.js';
 import type { Engine } from '../engine/engine.js';
 import { barrierCycle } from '../engine/barrier-plan.js';
@@ -59,6 +60,9 @@ export async function runResilientAlone(
   }
   await engine.runAlone(o.name, restored?.snapshot);
   if (restored !== undefined || files.length > 0) {
+    workerEvents.event('recovery', `recovered from checkpoint ${restored?.id ?? 0}`, {
+      checkpoint: restored?.id ?? 0,
+    });
     o.log.info(LogLine.RecoveryComplete);
     o.log.info(LogLine.ResumingProcessing);
   }

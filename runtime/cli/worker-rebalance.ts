@@ -7,6 +7,7 @@
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { barrierCycle } from '../engine/barrier-plan.js';
 import type { Engine } from '../engine/engine.js';
+import { workerEvents } from '../engine/worker-events.js';
 import type { Logger } from '../logging/logger.js';
 import {
   AUTO_REBALANCE_INTERVAL_MS,
@@ -78,6 +79,7 @@ export class WorkerRebalancer {
       const r = await e.rebalanceAlone(++this.barrier, o.worker, moves);
       const message = `the busiest thread carried ${before.toFixed(2)}x the mean load; moved ${r.groups} key groups (${r.entities} keys, ${r.bytes} bytes) between threads; the moving groups paused ${r.pausedMs} ms`;
       o.log.info(`rebalance: ${message}`);
+      workerEvents.event('rebalance', `rebalance: ${message}`, { ...r });
       return { ok: true, message };
     } finally {
       this.running = false;
