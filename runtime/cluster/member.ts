@@ -42,6 +42,12 @@ export class ClusterMember {
   private spawned = false;
   /** True once this engine's sources were started (a joiner's start on its first `resume`). */
   private started = false;
+  /**
+   * For tests (ROO_INSTALL_DELAY_MS): this member installs a
+   * reconfiguration's table that much later than told, so that the others
+   * install theirs first and send to it before it has.
+   */
+  private readonly installDelayMs = Number(process.env['ROO_INSTALL_DELAY_MS'] ?? 0) || 0;
 
   constructor(
     private readonly o: ClusterNodeOptions,
@@ -269,15 +275,12 @@ export class ClusterMember {
         const { leaving, quitting } = migration;
         const t0 = performance.now();
         // With resilience the barrier is a checkpoint of every group; else only the leaving encode.
-        // A worker on its way out stops reading at the barrier; without resilience every other
-        // keeps reading. With resilience every source still holds until `resume`: a worker
-        // crash after a reconfiguration in which input flowed lost outputs (the demo, under
-        // load), a cause not found yet.
+        // A worker on its way out stops reading at the barrier; every other keeps reading.
         const snapshot = await engine.quiesce(
           m.id,
           o.name,
           r === undefined ? leaving : undefined,
-          quitting || r !== undefined,
+          quitting,
         );
         const alignMs = performance.now() - t0;
         // Its file is written before the groups leave.
@@ -337,6 +340,8 @@ export class ClusterMember {
         return;
       }
       case 'reconfigure': {
+        if (this.installDelayMs > 0)
+          await new Promise((resolve) => setTimeout(resolve, this.installDelayMs));
         const a = m.assign;
         this.assigned = a;
         this.me = a.workerIndex;

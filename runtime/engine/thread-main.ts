@@ -111,6 +111,15 @@ function holdPressure(delta: 1 | -1, bit: number): void {
 const hold = new MoveHold(holdPressure);
 /** The epoch bit this thread's actors stamp now: barriers passed since they were spawned, mod 2. */
 let epochBit = 0;
+/**
+ * False from `spawn` until the first `wire`: until then stages have no
+ * routes (their emit drops everything), so actors spawned in between wait
+ * (paused, their messages queued in order) instead of applying messages
+ * whose outputs would go nowhere. A joiner's key groups are spawned at the
+ * hand-out, and the old members may install the new table and send to them
+ * before the joiner has installed it itself.
+ */
+let wired = false;
 /** Each parallel stage's replica on this thread. */
 const parallelRefs = new Map<number, ActorRef>();
 /** stepsOf[partitionIndex][stageId]: the state stages a key group of the partition runs. */
@@ -140,8 +149,26 @@ function spawnKeyGroup(
     else actor.restoreLater(state, later.count);
   }
   actor.setEpoch(epochBit);
+  actor.paused = !wired;
   keyGroups.push(actor);
   keyGroupRefs.set(actor, scheduler.spawn(actor, `${partition.name}/kg${kg}`, KEY_GROUP_BATCH));
+}
+
+/** The first wiring is in: actors spawned before it take what waited for them, in order. */
+function startActors(): void {
+  wired = true;
+  for (const [kg, ref] of keyGroupRefs) {
+    if (!kg.paused) continue;
+    kg.paused = false;
+    scheduler.resume(ref);
+  }
+  for (const [id, actor] of parallels) {
+    if (!actor.paused) continue;
+    actor.paused = false;
+    const ref = parallelRefs.get(id);
+    if (ref !== undefined) scheduler.resume(ref);
+  }
+  loop.kick();
 }
 
 /** Parts each checkpoint waits for on this thread. */
@@ -188,6 +215,7 @@ const control: ThreadControl = {
     if (dataListener !== undefined) dataListener.generation = generation;
     // New actors (at start, or all of them again on a rollback) start at epoch 0, nothing held.
     epochBit = 0;
+    wired = false;
     hold.release(() => undefined);
     const p = plan as Plan;
     const me = scheduler.thread;
@@ -217,6 +245,7 @@ const control: ThreadControl = {
     for (const stage of p.stages) {
       if (stage.kind === 'parallel') {
         const actor = new ParallelActor();
+        actor.paused = true;
         parallels.set(stage.id, actor);
         parallelRefs.set(stage.id, scheduler.spawn(actor, `parallel '${stage.computation.name}'`));
       } else if (stage.kind === 'source') {
@@ -405,6 +434,7 @@ const control: ThreadControl = {
       });
       if (released > 0) loop.kick();
     }
+    if (!wired) startActors();
   },
 
   checkpoint(id: number, holdInput = false, only?: readonly string[]): Promise<ThreadCheckpoint> {

@@ -55,18 +55,24 @@ export interface JoinerSpec {
   readonly flags?: readonly string[];
   /** Arguments for the application, after `--`. */
   readonly appArgs?: readonly string[];
+  /** Extra environment of the joiner (test hooks such as ROO_INSTALL_DELAY_MS). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Starts a word count worker that joins the running cluster through `spec.via`. */
 export async function spawnJoiner(spec: JoinerSpec): Promise<RooProcess> {
   const appArgs = spec.appArgs ?? [];
-  return RooProcess.spawn(spec.name, [
-    'worker',
-    ...['--application-module', WORD_COUNT, '--out', spec.out, '--name', spec.name],
-    ...['--ponythreads', '1', '--resilience-dir', spec.resilienceDir, '--external', `${LOCAL}:0`],
-    ...['--join', spec.via, '--my-data', `${LOCAL}:0`],
-    ...['--my-control', `${LOCAL}:${await freePort()}`],
-    ...(spec.flags ?? []),
-    ...(appArgs.length > 0 ? ['--', ...appArgs] : []),
-  ]);
+  return RooProcess.spawn(
+    spec.name,
+    [
+      'worker',
+      ...['--application-module', WORD_COUNT, '--out', spec.out, '--name', spec.name],
+      ...['--ponythreads', '1', '--resilience-dir', spec.resilienceDir, '--external', `${LOCAL}:0`],
+      ...['--join', spec.via, '--my-data', `${LOCAL}:0`],
+      ...['--my-control', `${LOCAL}:${await freePort()}`],
+      ...(spec.flags ?? []),
+      ...(appArgs.length > 0 ? ['--', ...appArgs] : []),
+    ],
+    { env: spec.env },
+  );
 }
