@@ -43,6 +43,11 @@ export const ErrorCode = {
   AuthFailed: 'ROO_ERR_AUTH_FAILED',
   /** A worker stopped answering on the control channel and was treated as lost. */
   WorkerLost: 'ROO_ERR_WORKER_LOST',
+  /**
+   * A worker's lifecycle refused an event its state does not allow (a
+   * cluster shutdown during a recovery, a leave during a reconfiguration).
+   */
+  IllegalTransition: 'ROO_ERR_ILLEGAL_TRANSITION',
 } as const;
 
 /** One of the stable codes of {@link ErrorCode}. */
