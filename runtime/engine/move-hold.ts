@@ -31,8 +31,16 @@
  */
 import { cursor, type HoldPressure } from './epochs.js';
 
-/** Held messages past which the hold adds a unit of process pressure (sources mute). */
-export const HOLD_PRESSURE = 65_536;
+/**
+ * Held messages past which the hold adds a unit of process pressure
+ * (sources mute). A reconfiguration's moving groups wait a few hundred ms
+ * for their state; at 485 k words/s into one thread, half of them to moving
+ * groups, that is 70 k to 150 k messages (the scaling benchmark), and at
+ * 65,536 the sources muted and every key paused, not only the moving ones.
+ * 262,144 covers about a second of that; each held message costs five array
+ * slots (the key and value are the message's own), some 10 to 20 MB at the bound.
+ */
+export const HOLD_PRESSURE = 262_144;
 
 /** A key group that moves: partition index and group. */
 export interface MovingGroup {
