@@ -14,6 +14,7 @@ export * from './sink-txn.js';
 export * from './sink-txn-parser.js';
 export * from './sink-txn-ack.js';
 export * from './source-ack.js';
+export * from './source-ack-parser.js';
 export * from './histogram.js';
 export * from './metrics-report.js';
 export * from './metrics-limits.js';

@@ -1,6 +1,6 @@
 /**
  * The source side of replayable TCP input (docs/resilience.md, sources that replay):
- * per connection, protocols/source-ack.ts's parser; per sender stream, the
+ * per connection, protocols/source-ack-parser.ts's parser; per sender stream, the
  * position consumed into the pipeline and the position committed checkpoints
  * cover. A TCP source actor feeds it every chunk and close, and tells it
  * about restores and commits; it answers senders (`resume`, `ack`) through
