@@ -32,6 +32,9 @@
  * 7. A `close` from the source (its worker stops for an error a restart
  *    would meet again) fails the send at once with the source's code and
  *    reason: nothing it keeps will be acknowledged.
+ *
+ * The link's states and the reading of the source's messages (rules 3 and
+ * 7) are pure decisions in send-acked-link.ts; this file acts on them.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -39,39 +42,23 @@ import {
   decodeSourceAckMessage,
   encodeSourceAckOpening,
   ErrorCode,
-  type ErrorCodeValue,
   FrameDecoder,
   MAX_SOURCE_ACK_MESSAGE_BYTES,
   RooError,
   type SourceAckMessage,
 } from '../../protocols/index.js';
-import { type Address, formatAddress } from '../../protocols/address.js';
+import { formatAddress } from '../../protocols/address.js';
+import {
+  acceptSourceMessage,
+  type AckedLinkState,
+  type AckedOutputOptions,
+  checkAckPosition,
+  checkResumePosition,
+  type HandshakeOutcome,
+  nextAckedLinkState,
+} from './send-acked-link.js';
 import { type EncodedPart, type FrameOutput, UnackedFrames } from './send-frames.js';
 import { connectOnce, connectWithRetry, delay, endSocket, retryDelayMs } from './send-socket.js';
-
-/** Default bound on the bytes kept unacknowledged (`--max-unacked-mb 64`). */
-export const DEFAULT_MAX_UNACKED_BYTES = 64 * 1024 * 1024;
-/** Default time a lost connection is retried. */
-export const DEFAULT_RECONNECT_RETRY_MS = 60_000;
-/** Default time one connection waits for the source's `resume`. */
-export const DEFAULT_RESUME_WAIT_MS = 15_000;
-
-/** What an acknowledging send needs. */
-export interface AckedOutputOptions {
-  readonly address: Address;
-  /** The stream id sent in every hello. */
-  readonly stream: string;
-  /** Most bytes kept unacknowledged before `write` waits. */
-  readonly maxUnackedBytes: number;
-  /** How long the first connection's refusals are retried. */
-  readonly connectRetryMs: number;
-  /** How long a lost connection is retried. */
-  readonly reconnectRetryMs: number;
-  /** How long one connection waits for the `resume`. */
-  readonly resumeWaitMs: number;
-  readonly signal?: AbortSignal | undefined;
-  readonly log: (line: string) => void;
-}
 
 /** What {@link AckedOutput.open} found at the address. */
 export type AckedOpening =
@@ -80,31 +67,6 @@ export type AckedOpening =
   | { readonly kind: 'plain' }
   /** The signal stopped the send first. */
   | { readonly kind: 'aborted' };
-
-/** States of an acknowledging connection. */
-export type AckedLinkState =
-  'connecting' | 'handshaking' | 'streaming' | 'reconnecting' | 'closing' | 'closed' | 'failed';
-
-const LINK_TRANSITIONS: Readonly<Record<AckedLinkState, readonly AckedLinkState[]>> = {
-  connecting: ['handshaking', 'closed', 'failed'],
-  handshaking: ['streaming', 'reconnecting', 'closed', 'failed'],
-  streaming: ['reconnecting', 'closing', 'closed', 'failed'],
-  reconnecting: ['handshaking', 'closing', 'closed', 'failed'],
-  closing: ['closed', 'failed'],
-  closed: [],
-  failed: [],
-};
-
-/** Returns `to` if a link may move there from `from`; throws ROO_ERR_INTERNAL otherwise. */
-export function nextAckedLinkState(from: AckedLinkState, to: AckedLinkState): AckedLinkState {
-  if (!LINK_TRANSITIONS[from].includes(to)) {
-    throw new RooError(ErrorCode.Internal, `acknowledging send cannot move from ${from} to ${to}`);
-  }
-  return to;
-}
-
-/** How waiting for a `resume` on one connection ended. */
-type HandshakeOutcome = 'resumed' | 'closed' | 'timeout' | 'aborted' | 'failed';
 
 /** The acknowledging connection of one send: a {@link FrameOutput} that survives reconnects. */
 export class AckedOutput implements FrameOutput {
@@ -332,29 +294,11 @@ export class AckedOutput implements FrameOutput {
     });
   }
 
+  /** Acts on a message from the source; throws (failing the send) where send-acked-link.ts refuses it. */
   private message(m: SourceAckMessage): void {
-    if (m.type === 'close') {
-      // The source stops for good: no ack will come, however long the wait (rule 7).
-      const known = (Object.values(ErrorCode) as string[]).includes(m.code);
-      throw new RooError(
-        known ? (m.code as ErrorCodeValue) : ErrorCode.BadMessage,
-        `${this.where} closed the stream for good, with ${this.kept.frames} messages not acknowledged: ${known ? '' : `${m.code} `}${m.reason}`,
-        { code: m.code },
-      );
-    }
-    if (this.current === 'handshaking' && m.type === 'resume') {
-      this.resume(m.position, m.acks);
-      return;
-    }
-    if (this.current === 'streaming' && m.type === 'ack') {
-      this.ack(m.position);
-      return;
-    }
-    if (this.current === 'closing' && m.type === 'ack') return;
-    throw new RooError(
-      ErrorCode.BadMessage,
-      `${this.where} sent a '${m.type}' message while the send was ${this.current}`,
-    );
+    const accepted = acceptSourceMessage(this.current, m, this.where, this.kept.frames);
+    if (accepted?.type === 'resume') this.resume(accepted.position, accepted.acks);
+    else if (accepted?.type === 'ack') this.ack(accepted.position);
   }
 
   private resume(position: number, acks: boolean): void {
@@ -365,14 +309,8 @@ export class AckedOutput implements FrameOutput {
       this.startAt = position;
       this.kept.startAt(position);
       this.written = position;
-    } else if (position < this.kept.base || position > this.written) {
-      throw new RooError(
-        ErrorCode.BadMessage,
-        position < this.kept.base
-          ? `${this.where} asks to resume at message ${position}, but it acknowledged every message before ${this.kept.base}, which are gone (did it restore an older checkpoint?)`
-          : `${this.where} asks to resume at message ${position}, but only ${this.written} were sent (another sender with the same --stream-id?)`,
-        { position, base: this.kept.base, sent: this.written },
-      );
+    } else {
+      checkResumePosition(position, this.kept.base, this.written, this.where);
     }
     const socket = this.socket!;
     this.kept.ack(position);
@@ -400,13 +338,7 @@ export class AckedOutput implements FrameOutput {
   }
 
   private ack(position: number): void {
-    if (position > this.written) {
-      throw new RooError(
-        ErrorCode.BadMessage,
-        `${this.where} acknowledged ${position} messages, but only ${this.written} were sent`,
-        { position, sent: this.written },
-      );
-    }
+    checkAckPosition(position, this.written, this.where);
     this.kept.ack(position);
     this.notify();
   }

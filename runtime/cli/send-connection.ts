@@ -28,12 +28,12 @@ import {
 } from '../../protocols/index.js';
 import { type Address, formatAddress } from '../../protocols/address.js';
 import { badFlag } from './flags.js';
+import { AckedOutput } from './send-acked.js';
 import {
-  AckedOutput,
   DEFAULT_MAX_UNACKED_BYTES,
   DEFAULT_RECONNECT_RETRY_MS,
   DEFAULT_RESUME_WAIT_MS,
-} from './send-acked.js';
+} from './send-acked-link.js';
 import {
   CARRIAGE_RETURN,
   FileChunks,

@@ -10,7 +10,8 @@
  * This file is the command: its flags, usage and run. Encoding frames and
  * reading the file are in send-frames.ts; connecting and writing with
  * backpressure, and `sendFile` itself, in send-connection.ts; the
- * acknowledging connection in send-acked.ts.
+ * acknowledging connection in send-acked.ts, its settings and decisions in
+ * send-acked-link.ts.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_BYTES, ErrorCode, RooError } from '../../protocols/index.js';
 import { parseAddress } from '../../protocols/address.js';
 import { badFlag, flagError, parseCount } from './flags.js';
-import { DEFAULT_RECONNECT_RETRY_MS, DEFAULT_RESUME_WAIT_MS } from './send-acked.js';
+import { DEFAULT_RECONNECT_RETRY_MS, DEFAULT_RESUME_WAIT_MS } from './send-acked-link.js';
 import {
   checkStreamId,
   DEFAULT_BATCH_SIZE,
@@ -48,7 +49,7 @@ export {
   DEFAULT_RESUME_WAIT_MS,
   nextAckedLinkState,
   type AckedLinkState,
-} from './send-acked.js';
+} from './send-acked-link.js';
 export { UnackedFrames, WRITE_BUFFER_BYTES } from './send-frames.js';
 // Older importers (runtime/cli/demo.ts, shutdown.ts) take the flag helpers from here.
 export { flagError, parseCount } from './flags.js';

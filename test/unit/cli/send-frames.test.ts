@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encodeFrame, ErrorCode, FrameDecoder, RooError } from '../../../protocols/index.js';
-import { nextAckedLinkState } from '../../../runtime/cli/send-acked.js';
 import { FrameEncoder, UnackedFrames } from '../../../runtime/cli/send-frames.js';
 
 /** The payloads of the frames in `buffers`, as strings. */
@@ -133,15 +132,5 @@ describe('UnackedFrames', () => {
         },
       ),
     );
-  });
-});
-
-describe('acknowledging link states', () => {
-  it('moves only along its transition table', () => {
-    expect(nextAckedLinkState('connecting', 'handshaking')).toBe('handshaking');
-    expect(nextAckedLinkState('streaming', 'reconnecting')).toBe('reconnecting');
-    expect(nextAckedLinkState('reconnecting', 'handshaking')).toBe('handshaking');
-    expect(() => nextAckedLinkState('closed', 'streaming')).toThrow(/cannot move/);
-    expect(() => nextAckedLinkState('connecting', 'streaming')).toThrow(RooError);
   });
 });
