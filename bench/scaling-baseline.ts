@@ -20,10 +20,8 @@ import {
   freePort,
   initializerArgs,
   messagesFor,
-  PACE_SLACK_MS,
   RESTORING_LINE,
   runDir,
-  since,
   STALL_MS,
   startSender,
   startWorker,
@@ -32,7 +30,8 @@ import {
   watchUntil,
   wordsPerLine,
   type Worker,
-} from './scaling-run.js';
+} from './scaling-cluster.js';
+import { PACE_SLACK_MS, since } from './scaling-run.js';
 
 // ---------------------------------------------------------------------------
 // The baseline: checkpoint, kill every worker, restart, resend.

@@ -17,8 +17,9 @@
  *       [--step-seconds 6] [--reps 3] [--resilience] [--write-results]
  *
  * Order: the maximum (unless --rate), then per rep the steps run and one
- * baseline run per size, interleaved rep by rep. The processes are in
- * scaling-run.ts, the input and the receiver in scaling-receiver.ts, the
+ * baseline run per size, interleaved rep by rep. The measured runs are in
+ * scaling-run.ts and scaling-baseline.ts, the processes they drive in
+ * scaling-cluster.ts, the input and the receiver in scaling-receiver.ts, the
  * report in scaling-report.ts, the flags in scaling-options.ts.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
