@@ -2,11 +2,14 @@
  * The writer of a sink placed on a thread: for an exactly-once TCP sink of
  * a resilient worker, the transactional writer (txn-sink-writer.ts) over
  * its acknowledged connection; otherwise the plain writer over a TCP
- * connection, a file or stdout; none for a null sink.
+ * connection, a file or stdout; none for a null sink. The connections are
+ * opened through a {@link SinkOutputs} the thread's runtime is given, so
+ * that a test can collect a sink's bytes in memory.
  */
 import type { Scheduler, ThreadLoop } from '../../actors/index.js';
+import type { Address } from '../../protocols/index.js';
 import { StreamOutput, TcpOutput, type Output } from '../connectors/output.js';
-import { TxnOutput } from '../connectors/txn-output.js';
+import { TxnOutput, type TxnConnection } from '../connectors/txn-output.js';
 import type { Logger } from '../logging/logger.js';
 import type { Plan } from '../topology/plan.js';
 import { SinkWriterActor, type SinkWriter } from './sink-actors.js';
@@ -15,6 +18,32 @@ import { TxnSinkWriterActor } from './txn-sink-writer.js';
 
 /** A sink's configuration in the plan. */
 type SinkConfig = Plan['sinks'][number]['config'];
+
+/** A sink's configuration that has an output (any but a null sink). */
+export type OutputSinkConfig = Exclude<SinkConfig, { readonly kind: 'null-sink' }>;
+
+/** Opens what sink writers write to. */
+export interface SinkOutputs {
+  /** The output of an at-least-once sink: its TCP connection, its file, or stdout. */
+  plain(config: OutputSinkConfig, log: Logger): Output;
+  /** The acknowledged connection of an exactly-once TCP sink, named `name` to its receiver. */
+  transactional(address: Address, name: string, log: Logger): TxnConnection;
+}
+
+/** The production outputs: TCP connections that reconnect, files, stdout. */
+export const openSinkOutputs: SinkOutputs = {
+  plain(config, log) {
+    switch (config.kind) {
+      case 'tcp-sink':
+        return new TcpOutput(config.address, log);
+      case 'file-sink':
+        return new StreamOutput({ path: config.path });
+      case 'stdout-sink':
+        return new StreamOutput({ stdout: true });
+    }
+  },
+  transactional: (address, name, log) => new TxnOutput(address, name, log),
+};
 
 /** What a writer is made with on its thread. */
 export interface WriterContext {
@@ -25,6 +54,8 @@ export interface WriterContext {
   readonly workerName: string;
   /** Resilience on (`--run-with-resilience`). */
   readonly resilient: boolean;
+  /** Opens the writer's connection, file or stdout. */
+  readonly outputs: SinkOutputs;
 }
 
 /** True for an exactly-once TCP sink (without resilience nothing commits: output goes out as it is made). */
@@ -39,7 +70,7 @@ export function openWriter(
   c: WriterContext,
 ): SinkWriter | undefined {
   if (config.kind === 'tcp-sink' && exactlyOnce(config, c.resilient)) {
-    const output = new TxnOutput(config.address, `${c.workerName}/${config.name}`, c.log);
+    const output = c.outputs.transactional(config.address, `${c.workerName}/${config.name}`, c.log);
     return new TxnSinkWriterActor(
       c.scheduler,
       c.loop,
@@ -49,19 +80,7 @@ export function openWriter(
       c.checkpoints,
     );
   }
-  let output: Output;
-  switch (config.kind) {
-    case 'tcp-sink':
-      output = new TcpOutput(config.address, c.log);
-      break;
-    case 'file-sink':
-      output = new StreamOutput({ path: config.path });
-      break;
-    case 'stdout-sink':
-      output = new StreamOutput({ stdout: true });
-      break;
-    case 'null-sink':
-      return undefined;
-  }
+  if (config.kind === 'null-sink') return undefined;
+  const output = c.outputs.plain(config, c.log);
   return new SinkWriterActor(c.scheduler, c.loop, output, sink, c.checkpoints);
 }

@@ -18,8 +18,6 @@ import {
 import { ErrorCode, formatAddress } from '../../protocols/index.js';
 import { AckedStreams } from '../connectors/acked-streams.js';
 import type { GeneratorSourceConfig } from '../api/connectors.js';
-import { FileReader } from '../connectors/file-reader.js';
-import { TcpListener } from '../connectors/tcp-listener.js';
 import type { Logger } from '../logging/logger.js';
 import type { SourceStage } from '../topology/plan.js';
 import type { Emit } from './emitters.js';
@@ -30,6 +28,7 @@ import { cursor, RT_COMMIT } from './epochs.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { BarrierFanout } from './stage-actors.js';
 import type { CheckpointCollector } from './thread-checkpoint.js';
+import type { OpenSourceInput, SourceInput } from './source-input.js';
 import { RT_CONTINUE, RT_START, TAG_CHUNK, TAG_CLOSED } from './tags.js';
 
 /** Values a generator makes per turn. */
@@ -74,8 +73,8 @@ export class SourceActor implements Behaviour {
   /** The bound address of a TCP source, once listening. */
   listening: string | undefined;
 
-  private listener: TcpListener | undefined;
-  private reader: FileReader | undefined;
+  /** A TCP or file source's socket or file, once started (source-input.ts). */
+  private input: SourceInput | undefined;
   /** A TCP source's connections: plain senders, and acknowledging ones with replay positions. */
   private readonly streams: AckedStreams | undefined;
   /** Stream positions recorded by each checkpoint not yet committed. */
@@ -102,6 +101,8 @@ export class SourceActor implements Behaviour {
     private readonly errors: ErrorReporter,
     private readonly log: Logger,
     private readonly checkpoints: CheckpointCollector,
+    /** Opens a TCP or file source's input (production: source-input.ts `openSourceInput`). */
+    private readonly openInput: OpenSourceInput,
     /** Resilience on: committed checkpoints acknowledge positions to acking senders. */
     resilient = false,
     /** This thread's metrics recorder (undefined: metrics off). */
@@ -133,8 +134,8 @@ export class SourceActor implements Behaviour {
       this.streams = new AckedStreams({
         ...(source.maxFrameBytes === undefined ? {} : { maxFrameBytes: source.maxFrameBytes }),
         acks: resilient,
-        write: (connection, bytes) => this.listener?.write(connection, bytes),
-        drop: (connection) => this.listener?.drop(connection),
+        write: (connection, bytes) => this.input?.write(connection, bytes),
+        drop: (connection) => this.input?.drop(connection),
         onData: this.onFrame,
         // A broken frame or bad hello: the stream cannot be resynchronised; only that connection closes.
         report: (err, connection) =>
@@ -158,8 +159,7 @@ export class SourceActor implements Behaviour {
         this.scheduler.send(this.self, TAG_CHUNK, connection, bytes);
         if (++this.queuedChunks > QUEUED_CHUNKS_HIGH && !this.full) {
           this.full = true;
-          this.listener?.pause();
-          this.reader?.pause();
+          this.input?.pause();
         }
         this.loop.kick();
       },
@@ -168,20 +168,22 @@ export class SourceActor implements Behaviour {
         this.loop.kick();
       },
     };
-    if (source.kind === 'tcp-source') {
-      this.listener = new TcpListener(source.address, events, this.log);
-      const bound = await this.listener.listen();
-      this.listening = formatAddress(bound);
-    } else if (source.kind === 'file-source') {
-      this.reader = new FileReader(source.path, events, (err) => {
-        this.errors.report(err, ErrorCode.Internal, this.where);
-        this.counters.finished = true;
-      });
-      this.reader.start(this.fileOffset);
-    } else {
+    if (source.kind === 'generator-source') {
       this.scheduler.send(this.self, RT_START, undefined, undefined);
       this.loop.kick();
+      return;
     }
+    this.input = this.openInput(
+      source,
+      events,
+      (err) => {
+        this.errors.report(err, ErrorCode.Internal, this.where);
+        this.counters.finished = true;
+      },
+      this.log,
+    );
+    const bound = await this.input.open(this.fileOffset);
+    if (bound !== undefined) this.listening = formatAddress(bound);
   }
 
   /**
@@ -192,8 +194,7 @@ export class SourceActor implements Behaviour {
    */
   holdInput(): void {
     this.paused = true;
-    this.listener?.pause();
-    this.reader?.pause();
+    this.input?.pause();
   }
 
   /** Takes the epoch bit of the thread's other actors (see KeyGroupActor.setEpoch). */
@@ -218,8 +219,7 @@ export class SourceActor implements Behaviour {
   async stop(fatal?: { readonly code: string; readonly message: string }): Promise<void> {
     this.stopped = true;
     if (fatal !== undefined) this.streams?.closeForGood(fatal.code, fatal.message);
-    await this.listener?.close(fatal !== undefined);
-    await this.reader?.close();
+    await this.input?.close(fatal !== undefined);
   }
 
   /** The replay position: what has gone into the pipeline so far. */
@@ -420,8 +420,7 @@ export class SourceActor implements Behaviour {
     if (mute === undefined) return;
     this.muted = true;
     this.counters.mutes++;
-    this.listener?.pause();
-    this.reader?.pause();
+    this.input?.pause();
     this.scheduler.muteUntilRelieved(
       {
         unmute: () => {
@@ -436,7 +435,6 @@ export class SourceActor implements Behaviour {
   /** Reads again, unless muted or the mailbox still holds too many chunks. */
   private resumeReading(): void {
     if (this.muted || this.full || this.paused) return;
-    this.listener?.resume();
-    this.reader?.resume();
+    this.input?.resume();
   }
 }

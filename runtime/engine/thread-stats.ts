@@ -5,12 +5,12 @@
  * read from the objects that keep them.
  */
 import type { GcWatch, Scheduler, ThreadLoop } from '../../actors/index.js';
-import type { DataLinks, DataListener } from '../connectors/data-channel.js';
 import type { ErrorReporter } from '../logging/error-reporter.js';
 import type { SinkEncoder, SinkWriter } from './sink-actors.js';
 import type { SourceActor } from './source-actor.js';
 import type { KeyGroupActor } from './stage-actors.js';
 import type { KeyGroupKeys, ThreadStats } from './thread-control.js';
+import type { ThreadDataListener, ThreadLinks } from './thread-io.js';
 import type { Plan } from '../topology/plan.js';
 
 /** What a thread's counters are read from. */
@@ -23,8 +23,8 @@ export interface ThreadParts {
   readonly writers: ReadonlyMap<number, SinkWriter>;
   readonly encoders: ReadonlyMap<number, SinkEncoder>;
   readonly errors: ErrorReporter;
-  readonly links: DataLinks | undefined;
-  readonly dataListener: DataListener | undefined;
+  readonly links: ThreadLinks | undefined;
+  readonly dataListener: ThreadDataListener | undefined;
 }
 
 /** Reads a thread's counters. */

@@ -8,6 +8,7 @@ import {
 import { application, generatorSource, nullSink } from '../../../runtime/api/index.js';
 import { ErrorReporter } from '../../../runtime/logging/error-reporter.js';
 import { SourceActor } from '../../../runtime/engine/source-actor.js';
+import { openSourceInput } from '../../../runtime/engine/source-input.js';
 import { createLogger } from '../../../runtime/logging/logger.js';
 import { buildPlan, type SourceStage } from '../../../runtime/topology/plan.js';
 
@@ -31,6 +32,7 @@ describe('SourceActor', () => {
       new ErrorReporter(log),
       log,
       new CheckpointCollector(),
+      openSourceInput,
     );
     let emitted = 0;
     actor.emit = () => emitted++;
