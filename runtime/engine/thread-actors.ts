@@ -35,27 +35,36 @@ const SOURCE_BATCH = 1;
 /** Chunks queued at a sink writer before it counts as overloaded (~2 MB at 16 KB each). */
 const SINK_WRITER_HIGH = 128;
 
-/** What a thread's actors are made with. */
+/** What a thread's actors are made with (the thread runtime's own, thread-runtime.ts). */
 export interface ActorContext {
   readonly scheduler: Scheduler;
   readonly loop: ThreadLoop;
   readonly plan: Plan;
+  /** Names an exactly-once sink's stream to its receiver. */
   readonly workerName: string;
+  /** Resilience on: sources acknowledge committed positions, exactly-once sinks hold output. */
   readonly resilient: boolean;
   readonly log: Logger;
   readonly errors: ErrorReporter;
+  /** Where every key group, source and sink writer hands in its part of a checkpoint. */
   readonly checkpoints: CheckpointCollector;
   /** Adds or removes a unit of process pressure for a holder of one epoch bit's messages. */
   readonly holdPressure: HoldPressure;
+  /** The thread's check of the first state each partition writes. */
   readonly stateCheck: StateCheck;
+  /** The thread's metrics recorder (undefined: metrics off). */
   readonly recorder: ThreadRecorder | undefined;
+  /** Opens TCP and file sources' inputs. */
   readonly sourceInput: OpenSourceInput;
+  /** Opens sink writers' outputs. */
   readonly sinkOutputs: SinkOutputs;
 }
 
 /** A scheduler thread's stream actors. */
 export class ThreadActors {
+  /** The source instances placed here. */
   readonly sources: SourceActor[] = [];
+  /** Each parallel stage's replica on this thread, by stage. */
   readonly parallels = new Map<number, ParallelActor>();
   /** Each parallel stage's replica on this thread. */
   private readonly parallelRefs = new Map<number, ActorRef>();
@@ -63,10 +72,13 @@ export class ThreadActors {
   keyGroups: KeyGroupActor[] = [];
   /** Each key-group actor's address on this thread. */
   private readonly keyGroupRefs = new Map<KeyGroupActor, ActorRef>();
+  /** Each state stage as this thread's key groups run it, by stage (its emit set at wiring). */
   readonly stateSteps = new Map<number, StateStep>();
   /** stepsOf[partitionIndex][stageId]: the state stages a key group of the partition runs. */
   private readonly stepsOf: (StateStep | undefined)[][] = [];
+  /** Each sink's encoder on this thread, by sink. */
   readonly encoders = new Map<number, SinkEncoder>();
+  /** The writers of the sinks placed on this thread, by sink. */
   readonly writers = new Map<number, SinkWriter>();
   /**
    * False from `spawn` until `startWaiting` (the thread's first wiring):

@@ -48,15 +48,19 @@ import { wireBarriers, wireStages } from './thread-wire.js';
 
 /** What a thread's runtime is built with. */
 export interface ThreadRuntimeOptions {
+  /** The thread's scheduler: its actors, mailboxes and rings. */
   readonly scheduler: Scheduler;
+  /** The thread's run loop, kicked when input arrives from outside a turn. */
   readonly loop: ThreadLoop;
   /** The plan every thread of the worker computes from the application. */
   readonly plan: Plan;
+  /** The worker's name (exactly-once sinks name their stream with it; trace files). */
   readonly workerName: string;
   /** Resilience on (`--run-with-resilience`). */
   readonly resilient: boolean;
   /** The cluster secret and TLS of the data channels (`{}`: none). */
   readonly security: ChannelSecurity;
+  /** This thread's logger. */
   readonly log: Logger;
   /** Counts and logs errors on the data path. */
   readonly errors: ErrorReporter;
@@ -75,7 +79,7 @@ export class ThreadRuntime implements ThreadControl {
   private readonly scheduler: Scheduler;
   private readonly loop: ThreadLoop;
   private readonly plan: Plan;
-  private readonly o: ThreadRuntimeOptions;
+  private readonly options: ThreadRuntimeOptions;
   private readonly actors: ThreadActors;
   private readonly checkpoints = new CheckpointCollector();
   private links: ThreadLinks | undefined;
@@ -88,7 +92,7 @@ export class ThreadRuntime implements ThreadControl {
   private lastElu = performance.eventLoopUtilization();
 
   constructor(options: ThreadRuntimeOptions) {
-    this.o = options;
+    this.options = options;
     const scheduler = options.scheduler;
     this.scheduler = scheduler;
     this.loop = options.loop;
@@ -176,12 +180,12 @@ export class ThreadRuntime implements ThreadControl {
   }
 
   listenData(address: Address): Promise<Address> {
-    const listener = this.o.io.dataListener(
+    const listener = this.options.io.dataListener(
       this.scheduler,
       () => this.loop.kick(),
-      this.o.errors,
-      this.o.log,
-      this.o.security,
+      this.options.errors,
+      this.options.log,
+      this.options.security,
     );
     this.dataListener = listener;
     return listener.listen(address);
@@ -193,13 +197,13 @@ export class ThreadRuntime implements ThreadControl {
     // A reconfiguration rewires: links to workers still there are kept.
     if (this.links !== undefined) this.links.reconfigure(wiring.me, wiring.members);
     else if (wiring.members.length > 1)
-      this.links = this.o.io.dataLinks(
+      this.links = this.options.io.dataLinks(
         scheduler,
         wiring.me,
         wiring.members,
-        this.o.log,
+        this.options.log,
         wiring.generation ?? 0,
-        this.o.security,
+        this.options.security,
       );
     const remote: RemoteSend = (worker, ref, tag, a, b) =>
       (this.links as ThreadLinks).send(worker, ref, tag, a, b);
@@ -210,14 +214,14 @@ export class ThreadRuntime implements ThreadControl {
       plan: p,
       directory,
       scheduler,
-      errors: this.o.errors,
+      errors: this.options.errors,
       sinks: p.sinks.map((s) => encoder(s.id).encode),
       sinkBarriers: p.sinks.map((s) => encoder(s.id).barrier),
       send,
       hold: this.hold,
     };
     const sinkMarkers = p.sinks.map((s) => encoder(s.id).marker);
-    wireStages({ ...ctx, recorder: this.o.recorder, sinkMarkers }, actors);
+    wireStages({ ...ctx, recorder: this.options.recorder, sinkMarkers }, actors);
     // Barriers: each actor waits for one from every upstream actor that may send to it.
     wireBarriers(ctx, wiring, actors);
     // A reconfiguration's new table is in: what waited for the moving groups goes to their new owners.
@@ -273,12 +277,12 @@ export class ThreadRuntime implements ThreadControl {
     return threadStats({
       scheduler: this.scheduler,
       loop: this.loop,
-      gc: this.o.gc,
+      gc: this.options.gc,
       sources: a.sources,
       keyGroups: a.keyGroups,
       writers: a.writers,
       encoders: a.encoders,
-      errors: this.o.errors,
+      errors: this.options.errors,
       links: this.links,
       dataListener: this.dataListener,
     });
@@ -288,7 +292,7 @@ export class ThreadRuntime implements ThreadControl {
     const elu = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(elu, this.lastElu).utilization;
     this.lastElu = elu;
-    return { stats: this.stats(), recorder: this.o.recorder?.take(), utilization };
+    return { stats: this.stats(), recorder: this.options.recorder?.take(), utilization };
   }
 
   keys(limit: number): KeyGroupKeys[] {
@@ -300,7 +304,7 @@ export class ThreadRuntime implements ThreadControl {
   }
 
   async stop(): Promise<void> {
-    trace.save(`${this.o.workerName}-thread${this.scheduler.thread}`);
+    trace.save(`${this.options.workerName}-thread${this.scheduler.thread}`);
     this.links?.close();
     await this.dataListener?.close();
     await Promise.all([...this.actors.writers.values()].map((w) => w.close()));
