@@ -20,6 +20,19 @@ export interface Resilience {
   readonly member: CheckpointMember;
   /** The checkpoint restored at start (0: none). */
   readonly restoredFrom: number;
+  /** True when it found files and recovered (from `restoredFrom`, or from the beginning). */
+  readonly recovered: boolean;
+}
+
+/**
+ * What the worker's lifecycle (runtime/cluster/worker-lifecycle.ts, a layer
+ * above this one) hears of a recovery.
+ */
+export interface RecoveryReports {
+  /** A recovery from `checkpoint` (0: none committed) begins; false when the lifecycle refused it. */
+  begun(checkpoint: number): boolean;
+  /** The engine runs with that checkpoint's state. */
+  restored(checkpoint: number): void;
 }
 
 /** Refuses a plan whose barriers could never align (a route loop). */
@@ -32,7 +45,11 @@ export function checkResilientPlan(engine: Engine): void {
     );
 }
 
-/** Recovers (if there are files), starts a prepared engine alone, and starts checkpointing. */
+/**
+ * Recovers (if there are files), starts a prepared engine alone, and starts
+ * checkpointing. Undefined when the lifecycle refused the recovery (a stop
+ * was asked first): nothing was started, the files are kept.
+ */
 export async function runResilientAlone(
   engine: Engine,
   o: {
@@ -40,17 +57,21 @@ export async function runResilientAlone(
     readonly dir: string;
     readonly intervalMs: number;
     readonly log: Logger;
+    /** The lifecycle's ears; none in a benchmark. */
+    readonly recovery?: RecoveryReports;
   },
-): Promise<Resilience> {
+): Promise<Resilience | undefined> {
   checkResilientPlan(engine);
   const store = new SnapshotStore(o.dir, engine.plan.application, engine.applicationHash, o.name);
   const committed = store.committed();
   const files = store.ids();
   let restored;
-  if (committed.length > 0 || files.length > 0) {
+  const recovered = committed.length > 0 || files.length > 0;
+  if (recovered) {
     o.log.info(LogLine.RecoveringFromFiles);
     o.log.info(LogLine.AttemptingToRecover);
     restored = newestRestorable(store, committed, o.log);
+    if (o.recovery?.begun(restored?.id ?? 0) === false) return undefined;
     o.log.info(
       restored === undefined
         ? 'no checkpoint was committed before the stop: starting from the beginning'
@@ -59,7 +80,8 @@ export async function runResilientAlone(
     store.dropAfter(restored?.id ?? 0);
   }
   await engine.runAlone(o.name, restored?.snapshot);
-  if (restored !== undefined || files.length > 0) {
+  if (recovered) {
+    o.recovery?.restored(restored?.id ?? 0);
     workerEvents.event('recovery', `recovered from checkpoint ${restored?.id ?? 0}`, {
       checkpoint: restored?.id ?? 0,
     });
@@ -80,5 +102,5 @@ export async function runResilientAlone(
   );
   const restoredFrom = restored?.id ?? 0;
   driver.run([o.name], restoredFrom, Math.max(restoredFrom, ...files, ...committed));
-  return { store, driver, member, restoredFrom };
+  return { store, driver, member, restoredFrom, recovered };
 }

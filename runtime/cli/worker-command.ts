@@ -5,20 +5,14 @@
  * --control --data`), or as another member (`--control` of the initializer,
  * `--my-data`, `--my-control`).
  */
-import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
-import { loadClusterInfo } from '../cluster/cluster-info.js';
-import {
-  startClusterNode,
-  type ClusterNode,
-  type ClusterResilience,
-} from '../cluster/cluster-node.js';
-import { SnapshotStore } from '../checkpoint/snapshot-store.js';
+import { ErrorCode, RooError, type ErrorCodeValue } from '../../protocols/index.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 import { engineHandlers, shrinkAlone } from '../cluster/engine-handlers.js';
 import { ExternalServer } from '../cluster/external-server.js';
-import type { Logger } from '../logging/logger.js';
-import { Engine } from '../engine/engine.js';
-import { checkResilientPlan, runResilientAlone, type Resilience } from '../checkpoint/alone.js';
-import { createLogger } from '../logging/logger.js';
+import { WorkerLifecycle } from '../cluster/lifecycle-executor.js';
+import type { WorkerRole } from '../cluster/worker-lifecycle.js';
+import type { Engine } from '../engine/engine.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import { LogLine } from '../logging/log-lines.js';
 import {
   describeSecurity,
@@ -35,6 +29,7 @@ import {
   WORKER_USAGE,
   type WorkerOptions,
 } from './worker-flags.js';
+import { StartAborted, startWorker, type StartedWorker } from './worker-start.js';
 
 /** Runs `roo worker`; resolves to the exit code when the worker stops. */
 export async function run(argv: string[]): Promise<number> {
@@ -64,21 +59,18 @@ export async function run(argv: string[]): Promise<number> {
   if (ignored.length > 0) {
     log.debug(`${ignored.join(' / ')}: no effect in roo (accepted for Wallaroo compatibility)`);
   }
+  let role: ClusterRole | undefined;
+  try {
+    role = clusterRole(options);
+  } catch (err) {
+    return startFailed(err, log);
+  }
+  // The one lifecycle of this worker: every path reports to it, and it decides.
+  const lifecycle = new WorkerLifecycle(roleOf(role), log);
   // Signals are handled from here on, so that a SIGTERM sent the moment the
-  // ready line appears (or during start-up) shuts down cleanly.
-  let engine: Engine | undefined;
-  let stopRequested: string | undefined;
-  let stopNow: ((signal: string) => void) | undefined;
-  // While the cluster forms, a signal (or the initializer's shutdown) aborts
-  // the start: the worker must not wait for a cluster that may never form.
-  let abortStart: ((signal: string) => void) | undefined;
-  const onSignal = (signal: string) => {
-    if (stopNow !== undefined) stopNow(signal);
-    else {
-      stopRequested ??= signal;
-      abortStart?.(signal);
-    }
-  };
+  // ready line appears (or during start-up) shuts down cleanly: while the
+  // cluster forms it aborts the start, during a restore it waits for it.
+  const onSignal = (signal: string) => lifecycle.report({ kind: 'stop-asked', reason: signal });
   const onSigint = () => onSignal('SIGINT');
   const onSigterm = () => onSignal('SIGTERM');
   process.on('SIGINT', onSigint);
@@ -89,162 +81,56 @@ export async function run(argv: string[]): Promise<number> {
       '--in with port 0: after a recovery the source listens on another port, where acknowledging senders will not find it; give restartable workers fixed --in ports',
     );
   }
-  let node: ClusterNode | undefined;
-  let resilience: Resilience | undefined;
   /** Why the worker stops, when it stops for an error a restart would meet again. */
   let fatalStop: { readonly code: string; readonly message: string } | undefined;
-  try {
-    const engineOptions = {
-      modulePath: options.applicationModule,
-      args: {
-        in: options.in,
-        out: options.out,
-        workerName: options.name,
-        threads: options.ponythreads ?? 0,
-        appArgs: options.appArgs,
-      },
+  const engineOptions = {
+    modulePath: options.applicationModule,
+    args: {
+      in: options.in,
+      out: options.out,
       workerName: options.name,
-      resilient: options.runWithResilience,
-      security,
-      ...(options.ponythreads === undefined ? {} : { threads: options.ponythreads }),
-      log,
-      onFatal: (err: Error & { code?: string }) => {
-        // The application's own mistake (a state no checkpoint can encode)
-        // exits 2, as a bad application at start does; its senders hear why.
-        if (err.code === ErrorCode.SnapshotEncodeFailed) {
-          fatalStop = { code: err.code, message: err.message };
-          log.fatal({ code: err.code }, `${err.message}; the worker stops`);
-          process.exitCode = 2;
-        } else process.exitCode = 1;
-        process.kill(process.pid, 'SIGTERM');
-      },
-    };
-    const role = clusterRole(options);
-    if (role === undefined && options.runWithResilience) {
-      const prepared = await Engine.prepare(engineOptions);
-      engine = prepared;
-      try {
-        resilience = await runResilientAlone(prepared, {
-          name: options.name,
-          dir: options.resilienceDir,
-          intervalMs: checkpointIntervalMs(options),
-          log,
-        });
-      } catch (err) {
-        await prepared.terminate();
-        throw err;
+      threads: options.ponythreads ?? 0,
+      appArgs: options.appArgs,
+    },
+    workerName: options.name,
+    resilient: options.runWithResilience,
+    security,
+    ...(options.ponythreads === undefined ? {} : { threads: options.ponythreads }),
+    log,
+    onFatal: (err: Error & { code?: string }) => {
+      // The application's own mistake (a state no checkpoint can encode)
+      // exits 2, as a bad application at start does; its senders hear why.
+      const encode = err.code === ErrorCode.SnapshotEncodeFailed;
+      if (encode) {
+        fatalStop = { code: ErrorCode.SnapshotEncodeFailed, message: err.message };
+        log.fatal({ code: err.code }, `${err.message}; the worker stops`);
       }
-    } else if (role === undefined) {
-      engine = await Engine.start(engineOptions);
-    } else {
-      const prepared = await Engine.prepare(engineOptions);
-      engine = prepared;
-      try {
-        const info = loadClusterInfo(
-          options.resilienceDir,
-          prepared.plan.application,
-          prepared.applicationHash,
-          options.name,
-        );
-        if (
-          options.clusterId !== undefined &&
-          info?.clusterId !== undefined &&
-          info.clusterId !== options.clusterId
-        ) {
-          throw new RooError(
-            ErrorCode.ClusterMismatch,
-            `--cluster-id ${options.clusterId}: the files under ${options.resilienceDir} belong to cluster '${info.clusterId}'; give that id, or another --resilience-dir to start a new cluster`,
-          );
-        }
-        if (info !== undefined) {
-          log.info(
-            `found cluster information of a previous run (worker ${info.workerIndex + 1} of ${info.workers.length}): rejoining the running cluster`,
-          );
-          if (options.runWithResilience) {
-            log.info(LogLine.RecoveringFromFiles);
-            log.info(LogLine.AttemptingToRecover);
-          } else {
-            log.warn(
-              'the state this worker held before it stopped is lost: run with --run-with-resilience to keep it across crashes',
-            );
-          }
-        }
-        let clusterResilience: ClusterResilience | undefined;
-        if (options.runWithResilience) {
-          checkResilientPlan(prepared);
-          let current: Engine = prepared;
-          clusterResilience = {
-            store: new SnapshotStore(
-              options.resilienceDir,
-              prepared.plan.application,
-              prepared.applicationHash,
-              options.name,
-            ),
-            intervalMs: checkpointIntervalMs(options),
-            replaceEngine: async () => {
-              await current.terminate();
-              current = await Engine.prepare(engineOptions);
-              return current;
-            },
-            ...(role.initializer !== undefined && info !== undefined
-              ? { order: info.workers }
-              : {}),
-          };
-        }
-        const holder: { node?: ClusterNode } = {};
-        const joining = new AbortController();
-        const aborted = new Promise<never>((_, reject) => {
-          abortStart = (signal) => {
-            joining.abort();
-            reject(new StartAborted(signal));
-          };
-          if (stopRequested !== undefined) abortStart(stopRequested);
-        });
-        try {
-          node = await Promise.race([
-            formCluster(prepared, role, options.name, log, holder, {
-              resilienceDir: options.resilienceDir,
-              // A port still to be chosen (0) is not known yet: the others show none for it.
-              ...(options.external === undefined || options.external.port === 0
-                ? {}
-                : { external: options.external }),
-              rejoin: info !== undefined,
-              ...((options.clusterId ?? info?.clusterId) === undefined
-                ? {}
-                : { clusterId: (options.clusterId ?? info?.clusterId) as string }),
-              onShutdown: (reason) => onSignal(`cluster shutdown (${reason})`),
-              signal: joining.signal,
-              security,
-              heartbeatTimeoutMs: options.heartbeatTimeoutMs,
-              ...(clusterResilience === undefined ? {} : { resilience: clusterResilience }),
-            }),
-            aborted,
-          ]);
-        } catch (err) {
-          // Close the control channel too, or its open server keeps the process alive.
-          await holder.node?.close().catch(() => undefined);
-          throw err;
-        } finally {
-          abortStart = undefined;
-        }
-      } catch (err) {
-        await prepared.terminate();
-        throw err;
-      }
-    }
+      lifecycle.report({
+        kind: 'fatal',
+        code: codeOf(err),
+        message: err.message,
+        exitCode: encode ? 2 : 1,
+      });
+    },
+  };
+  let started: StartedWorker;
+  try {
+    started = await startWorker({ options, role, engineOptions, lifecycle, security, log });
   } catch (err) {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
     if (err instanceof StartAborted) {
-      log.info(`${err.message}: stopped before the cluster formed`);
+      log.info(`${lifecycle.state.reason}: stopped before the cluster formed`);
       log.info(LogLine.ShutdownComplete);
-      return 0;
+      lifecycle.report({ kind: 'stopped' });
+      return lifecycle.state.exitCode;
     }
-    const code = err instanceof RooError ? err.code : 'ROO_ERR_INTERNAL';
-    log.error({ code }, (err as Error).message);
-    process.stderr.write(`roo worker: ${(err as Error).message}\n`);
-    return 2;
+    const code = err instanceof RooError ? err.code : ErrorCode.Internal;
+    lifecycle.report({ kind: 'fatal', code, message: (err as Error).message, exitCode: 2 });
+    lifecycle.report({ kind: 'stopped' });
+    return startFailed(err, log);
   }
+  const { engine, node, resilience } = started;
   const running = engine;
   /** The engine now: a cluster's rollback replaces it. */
   const current = (): Engine => node?.engine() ?? running;
@@ -254,6 +140,7 @@ export async function run(argv: string[]): Promise<number> {
     engine: current,
     node: () => node,
     resilientAlone: () => resilience !== undefined,
+    lifecycle,
   });
   const status = {
     get plan() {
@@ -268,6 +155,28 @@ export async function run(argv: string[]): Promise<number> {
     stats: () => current().stats(),
     keys: (limit: number) => current().keys(limit),
   };
+  // A worker alone shuts its one-worker cluster down itself (a cluster node
+  // has its own handler), before anyone can ask it to.
+  if (node === undefined)
+    lifecycle.handle({
+      'shut-down': (d) => {
+        if (resilience === undefined) {
+          lifecycle.report({ kind: 'shutdown-ordered', reason: d.reason });
+          return;
+        }
+        // A clean shutdown: a last checkpoint commits what was processed,
+        // then nothing is left to recover next time.
+        const r = resilience;
+        void r.driver.finish(10_000).then((ok) => {
+          if (!ok) log.warn('the last checkpoint did not commit; shutting down without it');
+          r.driver.stop();
+          r.member.close();
+          r.store.removeAll();
+          lifecycle.report({ kind: 'shutdown-ordered', reason: d.reason });
+        });
+      },
+    });
+
   const metrics = startWorkerMetrics({
     worker: options.name,
     metrics: options.metrics,
@@ -317,34 +226,29 @@ export async function run(argv: string[]): Promise<number> {
                     externals: () => (node as ClusterNode).view().externals ?? {},
                   }),
               metrics: () => metrics.latest(),
+              lifecycle: () => ({
+                phase: lifecycle.phase,
+                role: lifecycle.state.role,
+                description: lifecycle.describe(),
+              }),
             },
             log,
             shrink: (r) =>
               node !== undefined ? node.shrink(r) : Promise.resolve(shrinkAlone(options.name)),
             rebalance: () => rebalancer.rebalance(),
+            // The lifecycle refuses a shutdown (answered with its error) unless the worker runs.
+            shutdownRefusal: () => lifecycle.check(SHUTDOWN_ASKED),
           }),
         // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
-        onShutdown: () => {
-          if (node !== undefined) node.shutdownCluster('external shutdown request');
-          else if (resilience === undefined) onSignal('external shutdown request');
-          else {
-            // A clean shutdown: a last checkpoint commits what was processed,
-            // then nothing is left to recover next time.
-            const r = resilience;
-            void r.driver.finish(10_000).then((ok) => {
-              if (!ok) log.warn('the last checkpoint did not commit; shutting down without it');
-              r.driver.stop();
-              r.member.close();
-              r.store.removeAll();
-              onSignal('external shutdown request');
-            });
-          }
-        },
+        onShutdown: () => lifecycle.report(SHUTDOWN_ASKED),
       });
     } catch (err) {
       log.error((err as Error).message);
       process.stderr.write(`roo worker: ${(err as Error).message}\n`);
+      const code = err instanceof RooError ? err.code : ErrorCode.Internal;
+      lifecycle.report({ kind: 'fatal', code, message: (err as Error).message, exitCode: 2 });
       await running.stop().catch(() => undefined);
+      lifecycle.report({ kind: 'stopped' });
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
       return 2;
@@ -355,10 +259,10 @@ export async function run(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    stopNow = (signal: string) => {
+    const stopNow = (reason: string) => {
       if (stopping) return;
       stopping = true;
-      log.info(`${signal}: shutting down`);
+      log.info(`${reason}: shutting down`);
       resilience?.driver.stop();
       if (autoTimer !== undefined) clearInterval(autoTimer);
       // The metrics first: a last period is taken while the threads still answer.
@@ -371,82 +275,46 @@ export async function run(argv: string[]): Promise<number> {
         .then(
           () => {
             log.info(LogLine.ShutdownComplete);
-            resolve(typeof process.exitCode === 'number' ? process.exitCode : 0);
+            lifecycle.report({ kind: 'stopped' });
           },
           (err: Error) => {
             log.error(`shutdown failed: ${err.message}`);
-            resolve(1);
+            const message = `shutdown failed: ${err.message}`;
+            lifecycle.report({ kind: 'fatal', code: codeOf(err), message, exitCode: 1 });
+            lifecycle.report({ kind: 'stopped' });
           },
         );
     };
-    if (stopRequested !== undefined) stopNow(stopRequested);
+    lifecycle.handle({ stop: (d) => stopNow(d.reason), exit: (d) => resolve(d.code) });
+    // A stop decided while the worker was starting (a signal, a fatal error) is carried out now.
+    if (lifecycle.phase === 'shutting-down') stopNow(lifecycle.state.reason);
   });
 }
 
-/** `--time-between-checkpoints` in milliseconds (at least 1). */
-function checkpointIntervalMs(o: WorkerOptions): number {
-  return Math.max(1, Number(o.timeBetweenCheckpoints / 1_000_000n));
+/** The event of a `roo shutdown` request. */
+const SHUTDOWN_ASKED = { kind: 'shutdown-asked', reason: 'external shutdown request' } as const;
+
+/** The lifecycle role of a worker with `role` (undefined: alone). */
+function roleOf(role: ClusterRole | undefined): WorkerRole {
+  if (role === undefined) return 'alone';
+  if (role.join) return 'joiner';
+  return role.initializer === undefined ? 'member' : 'initializer';
 }
 
-/** Forms or joins the cluster; resolves when this worker's sources run. */
-function formCluster(
-  engine: Engine,
-  role: ClusterRole,
-  name: string,
-  log: Logger,
-  holder: { node?: ClusterNode },
-  more: {
-    resilienceDir: string;
-    rejoin: boolean;
-    clusterId?: string;
-    onShutdown: (reason: string) => void;
-    signal: AbortSignal;
-    security: ChannelSecurity;
-    heartbeatTimeoutMs: number;
-    resilience?: ClusterResilience;
-    external?: Address;
-  },
-): Promise<ClusterNode> {
-  return new Promise<ClusterNode>((resolve, reject) => {
-    let node: ClusterNode | undefined;
-    let ready = false;
-    startClusterNode({
-      name,
-      engine,
-      log,
-      control: role.control,
-      data: role.data,
-      myControl: role.myControl,
-      initializer: role.initializer,
-      ...(more.external === undefined ? {} : { external: more.external }),
-      resilienceDir: more.resilienceDir,
-      rejoin: more.rejoin,
-      join: role.join,
-      joinCount: role.joinCount ?? 1,
-      ...(more.clusterId === undefined ? {} : { clusterId: more.clusterId }),
-      onShutdown: more.onShutdown,
-      signal: more.signal,
-      security: more.security,
-      heartbeatTimeoutMs: more.heartbeatTimeoutMs,
-      ...(more.resilience === undefined ? {} : { resilience: more.resilience }),
-      onReady: () => {
-        ready = true;
-        if (node !== undefined) resolve(node);
-      },
-      onFatal: (err) => {
-        if (node === undefined || !ready) reject(err);
-        else {
-          log.fatal({ code: err.code }, err.message);
-          process.exitCode = 1;
-          process.kill(process.pid, 'SIGTERM');
-        }
-      },
-    }).then((n) => {
-      node = n;
-      holder.node = n;
-      if (ready) resolve(n);
-    }, reject);
-  });
+/** The error code of an error from the engine (its threads send records), or ROO_ERR_INTERNAL. */
+function codeOf(err: Error & { code?: string }): ErrorCodeValue {
+  const codes: readonly string[] = Object.values(ErrorCode);
+  return err.code !== undefined && codes.includes(err.code)
+    ? (err.code as ErrorCodeValue)
+    : ErrorCode.Internal;
+}
+
+/** A start that failed: said on stderr and in the log, exit 2. */
+function startFailed(err: unknown, log: Logger): number {
+  const code = err instanceof RooError ? err.code : 'ROO_ERR_INTERNAL';
+  log.error({ code }, (err as Error).message);
+  process.stderr.write(`roo worker: ${(err as Error).message}\n`);
+  return 2;
 }
 
 /**
@@ -467,6 +335,3 @@ function logSecurity(o: WorkerOptions, security: ChannelSecurity, log: Logger): 
     );
   } else log.info(`the cluster channels are protected by ${describeSecurity(security)}`);
 }
-
-/** A stop requested (signal, cluster shutdown) while the cluster was forming. */
-class StartAborted extends Error {}

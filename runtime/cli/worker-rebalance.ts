@@ -5,6 +5,7 @@
  * groups itself at a barrier (Engine.rebalanceAlone). One at a time.
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { WorkerLifecycle } from '../cluster/lifecycle-executor.js';
 import { barrierCycle } from '../engine/barrier-plan.js';
 import type { Engine } from '../engine/engine.js';
 import { workerEvents } from '../engine/worker-events.js';
@@ -41,6 +42,8 @@ export class WorkerRebalancer {
       readonly node: () => ClusterNode | undefined;
       /** True for a worker alone with resilience (its checkpoints own the barriers). */
       readonly resilientAlone: () => boolean;
+      /** The worker's lifecycle: a worker alone's rebalance is its reconfiguration. */
+      readonly lifecycle: WorkerLifecycle;
     },
   ) {}
 
@@ -66,6 +69,12 @@ export class WorkerRebalancer {
         ok: false,
         message: `the application's routes loop through ${loop}, so a rebalance's barrier could never align`,
       };
+    // A worker alone's rebalance is its reconfiguration: only while it runs.
+    const id = ++this.barrier;
+    const begun = { kind: 'reconfiguration-begun', id, leaving: false } as const;
+    const refused = o.lifecycle.check(begun);
+    if (refused !== undefined) return { ok: false, message: refused.message };
+    o.lifecycle.report(begun);
     this.running = true;
     try {
       const groups = await e.groupLoads();
@@ -76,13 +85,16 @@ export class WorkerRebalancer {
           ok: true,
           message: `nothing to move: the busiest thread carries ${before.toFixed(2)}x the mean load`,
         };
-      const r = await e.rebalanceAlone(++this.barrier, o.worker, moves);
+      const r = await e.rebalanceAlone(id, o.worker, moves);
       const message = `the busiest thread carried ${before.toFixed(2)}x the mean load; moved ${r.groups} key groups (${r.entities} keys, ${r.bytes} bytes) between threads; the moving groups paused ${r.pausedMs} ms`;
       o.log.info(`rebalance: ${message}`);
       workerEvents.event('rebalance', `rebalance: ${message}`, { ...r });
       return { ok: true, message };
     } finally {
       this.running = false;
+      // Not once the worker began to stop meanwhile: that is the stop's to finish.
+      if (o.lifecycle.phase === 'reconfiguring')
+        o.lifecycle.report({ kind: 'reconfiguration-ended', id });
     }
   }
 

@@ -28,6 +28,7 @@ import type { SnapshotStore } from '../checkpoint/snapshot-store.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../logging/logger.js';
 import type { ChannelSecurity } from '../security/index.js';
+import type { WorkerLifecycle } from './lifecycle-executor.js';
 import { imbalance, planThreadMoves, threadLoads } from '../topology/rebalance.js';
 import { startInitializerNode } from './initializer-node.js';
 import { ClusterMember } from './member.js';
@@ -39,6 +40,13 @@ export interface ClusterNodeOptions {
   readonly name: string;
   readonly engine: Engine;
   readonly log: Logger;
+  /**
+   * The worker's one lifecycle: the node reports rollbacks, places,
+   * restores, reconfigurations, leaves and the cluster's shutdown to it, and
+   * does nothing it refuses. Its `shut-down` (initializer) and
+   * `relay-shutdown` (member) decisions are the node's to carry out.
+   */
+  readonly lifecycle: WorkerLifecycle;
   /** Initializer: listen here. Others: the initializer's control address. */
   readonly control: Address;
   /** This worker's data address (the initializer's --data, others' --my-data). */
@@ -63,10 +71,11 @@ export interface ClusterNodeOptions {
   readonly join?: boolean;
   /** With `join`: how many workers join together (their `--worker-count`); 1 alone. */
   readonly joinCount?: number;
-  /** Called when the cluster is formed and this worker's sources run. */
+  /**
+   * Called when the cluster is formed and this worker's sources run (again,
+   * after a rollback): the lifecycle's `joined`.
+   */
   readonly onReady: () => void;
-  /** Called when the cluster shuts down cleanly (this worker must stop, exit 0). */
-  readonly onShutdown: (reason: string) => void;
   /** Aborts joining (a member still connecting to the initializer gives up at once). */
   readonly signal?: AbortSignal;
   /** Called when the cluster cannot form or tells this worker to stop. */
@@ -118,8 +127,6 @@ export interface ClusterNode {
   members(): readonly string[];
   /** This worker's engine now (a rollback replaces it). */
   engine(): Engine;
-  /** Asks the whole cluster to shut down cleanly (every worker stops and removes its files). */
-  shutdownCluster(reason: string): void;
   /** The cluster as this worker knows it. */
   view(): ClusterView;
   /** Spreads this worker's key groups over its threads by measured load (a reconfiguration). */

@@ -3,7 +3,12 @@
  * query, entity counts, rotate-logs, shutdown, shrink, rebalance): what
  * ExternalServer answers with, in a worker.
  */
-import type { ExternalResultValue, ShrinkOutcome, ShrinkRequest } from '../../protocols/index.js';
+import type {
+  ExternalResultValue,
+  RooError,
+  ShrinkOutcome,
+  ShrinkRequest,
+} from '../../protocols/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { ExternalHandlers } from './external-server.js';
 import {
@@ -51,6 +56,11 @@ export interface EngineHandlerOptions {
   readonly shrink?: (request: ShrinkRequest) => Promise<ShrinkOutcome>;
   /** Rebalances this worker's threads (through the cluster, or alone). */
   readonly rebalance?: () => Promise<{ readonly ok: boolean; readonly message: string }>;
+  /**
+   * Why this worker refuses a shutdown now (its lifecycle's refusal: a
+   * recovery or a reconfiguration under way), or undefined to take it.
+   */
+  readonly shutdownRefusal?: () => RooError | undefined;
 }
 
 /** The external commands over a running engine. */
@@ -64,11 +74,22 @@ export function engineHandlers(o: EngineHandlerOptions): ExternalHandlers {
       o.log.info(`external channel: rotate-logs: ${ROTATE_LOGS_NOTE}`);
       return { worker: o.identity.worker, rotated: false, note: ROTATE_LOGS_NOTE };
     },
-    // A cluster's shutdown stops every member, not only the one asked.
-    shutdownResult: () => ({
-      worker: o.identity.worker,
-      stopping: [...(o.identity.members?.() ?? [o.identity.worker])],
-    }),
+    // A cluster's shutdown stops every member, not only the one asked. A
+    // refusal is thrown: the request is answered with its code, nothing stops.
+    shutdownResult: () => {
+      const refused = o.shutdownRefusal?.();
+      if (refused !== undefined) {
+        o.log.warn(
+          { code: refused.code },
+          `external channel: shutdown refused: ${refused.message}`,
+        );
+        throw refused;
+      }
+      return {
+        worker: o.identity.worker,
+        stopping: [...(o.identity.members?.() ?? [o.identity.worker])],
+      };
+    },
     rebalance: async () => {
       o.log.info('external channel: rebalance requested');
       const r =

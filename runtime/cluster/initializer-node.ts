@@ -152,7 +152,9 @@ export async function startInitializerNode(
         send: toName,
         delayMs: Number(process.env['ROO_RECONFIGURE_DELAY_MS'] ?? 0) || 0,
         delayAt: delayPointOf(process.env['ROO_RECONFIGURE_DELAY_AT']),
-        blocked: () => whyBlocked(state, barrierCycle(engine.plan)),
+        blocked: () =>
+          whyBlocked(state, barrierCycle(engine.plan)) ??
+          o.lifecycle.check({ kind: 'reconfiguration-begun', id: 0, leaving: false })?.message,
         installed: (layout, directories) =>
           apply({ kind: 'members', members: layout.members, directories }),
         left: (name) => names.delete(name),
@@ -295,6 +297,12 @@ export async function startInitializerNode(
    * with what to do (the cluster cannot recover without its state).
    */
   const rollbackAll = (members: readonly Member[]) => {
+    // Not while this worker shuts the cluster down: the restore would race the stop.
+    const refused = o.lifecycle.check({ kind: 'recovery-begun', checkpoint: 0 });
+    if (refused !== undefined) {
+      log.warn({ code: refused.code }, `no rollback: ${refused.message}`);
+      return;
+    }
     driver?.pause('the cluster is rolling back');
     const store = (r as ClusterResilience).store;
     const choice = chooseRollback(store.committed(), reported);
@@ -399,8 +407,10 @@ export async function startInitializerNode(
     driver?.stop();
     member.closeCheckpoints();
     r?.store.removeAll();
-    o.onShutdown(reason);
+    o.lifecycle.report({ kind: 'shutdown-ordered', reason: `cluster shutdown (${reason})` });
   };
+  // The lifecycle decides when a `roo shutdown` (here or relayed by a member) shuts the cluster down.
+  o.lifecycle.handle({ 'shut-down': (d) => shutdownAll(d.reason) });
   const apply = (event: Parameters<typeof step>[1]) => {
     const r = step(state, event);
     state = r.state;
@@ -450,7 +460,8 @@ export async function startInitializerNode(
         apply({ kind: 'ready', name: m.name });
         return;
       case 'shutdown':
-        shutdownAll(m.reason);
+        // A member relays `roo shutdown`: this worker's lifecycle decides.
+        o.lifecycle.report({ kind: 'shutdown-asked', reason: m.reason });
         return;
       case 'rebalance-request': {
         const asked = reconfigurations?.rebalance(m.name, m.moves);
@@ -559,7 +570,6 @@ export async function startInitializerNode(
     control,
     members: () => state.members.map((m) => m.name),
     engine: () => member.engine,
-    shutdownCluster: shutdownAll,
     shrink,
     rebalance: () =>
       rebalanceWith(

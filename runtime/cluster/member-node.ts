@@ -132,6 +132,10 @@ export async function startMemberNode(
       ),
     );
   };
+  // `roo shutdown` here, once the lifecycle takes it, goes to the initializer, which decides.
+  o.lifecycle.handle({
+    'relay-shutdown': (d) => send({ type: 'shutdown', version: 1, reason: d.reason }),
+  });
   await connect(o.rejoin, 60_000);
   // Listen on --my-control, so that a worker given this address with --join finds the initializer.
   const redirector =
@@ -182,7 +186,6 @@ export async function startMemberNode(
     control: o.myControl ?? o.control,
     members: () => member.members(),
     engine: () => member.engine,
-    shutdownCluster: (reason) => send({ type: 'shutdown', version: 1, reason }),
     shrink: (request) => member.relayShrink(request, send),
     view: () => member.view(),
     rebalance: () => rebalanceWith((moves) => member.requestRebalance(moves, send)),

@@ -25,6 +25,7 @@ import type { Engine } from '../engine/engine.js';
 import { LogLine } from '../logging/log-lines.js';
 import { placeWorkerShare, runsSourceOn } from '../topology/placement.js';
 import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
+import { MemberRequests, type RebalanceAnswer } from './member-requests.js';
 import type { ClusterNodeOptions, ClusterView } from './cluster-node.js';
 
 /** One worker's side of the control protocol. */
@@ -55,6 +56,7 @@ export class ClusterMember {
     readonly data: Address,
   ) {
     this.engine = o.engine;
+    this.requests = new MemberRequests(o.name);
     const r = o.resilience;
     this.checkpoints =
       r === undefined
@@ -68,6 +70,26 @@ export class ClusterMember {
           );
   }
 
+  /**
+   * A leave or the cluster's shutdown, if the lifecycle takes it: this
+   * worker's files go (nothing is left to recover) before it stops.
+   */
+  private leaveCluster(
+    event: { readonly kind: 'leave-ordered' | 'shutdown-ordered'; readonly reason: string },
+    line: string,
+  ): void {
+    const { o } = this;
+    if (o.lifecycle.check(event) !== undefined) {
+      o.lifecycle.report(event);
+      return;
+    }
+    o.log.info(line);
+    removeClusterInfo(o.resilienceDir, this.engine.plan.application, o.name);
+    this.checkpoints?.close();
+    o.resilience?.store.removeAll();
+    o.lifecycle.report(event);
+  }
+
   /** A clean shutdown: checkpoints in flight write no more files. */
   closeCheckpoints(): void {
     this.checkpoints?.close();
@@ -77,9 +99,6 @@ export class ClusterMember {
   members(): string[] {
     return this.assigned?.members.map((x) => x.name) ?? [];
   }
-
-  /** The reconfiguration this worker is taking part in (from `migrate` to `resume`). */
-  reconfiguring: number | undefined;
 
   /** The cluster as this worker knows it: id, members with their key groups, routing version. */
   view(): ClusterView {
@@ -101,8 +120,11 @@ export class ClusterMember {
           m.external === undefined ? [] : [[m.name, formatAddress(m.external)]],
         ),
       ),
+      // The reconfiguration this worker takes part in (from `migrate` to `resume`).
       reconfiguration:
-        this.reconfiguring === undefined ? null : { id: this.reconfiguring, phase: 'moving' },
+        this.o.lifecycle.state.reconfiguration === 0
+          ? null
+          : { id: this.o.lifecycle.state.reconfiguration, phase: 'moving' },
     };
   }
 
@@ -123,32 +145,20 @@ export class ClusterMember {
         readonly quitting: boolean;
       }
     | undefined;
-  /** Rebalance requests sent to the coordinator, by nonce. */
-  private readonly rebalances = new Map<number, (o: { ok: boolean; message: string }) => void>();
+  /** Requests to the coordinator that wait for its answer. */
+  private readonly requests: MemberRequests;
 
   /** Asks the coordinator to move this worker's groups between its threads as `moves` say. */
   requestRebalance(
     moves: readonly WireThreadMove[],
     send: (m: ControlMessage) => void,
-  ): Promise<{ ok: boolean; message: string }> {
-    const nonce = ++this.nonce;
-    return new Promise((resolve) => {
-      this.rebalances.set(nonce, resolve);
-      send({ type: 'rebalance-request', version: 1, nonce, name: this.o.name, moves });
-    });
+  ): Promise<RebalanceAnswer> {
+    return this.requests.rebalance(moves, send);
   }
-
-  /** Shrink requests relayed to the coordinator, by nonce. */
-  private readonly shrinks = new Map<number, (o: ShrinkOutcome) => void>();
-  private nonce = 0;
 
   /** Relays a shrink request from this worker's external channel to the coordinator. */
   relayShrink(request: ShrinkRequest, send: (m: ControlMessage) => void): Promise<ShrinkOutcome> {
-    const nonce = ++this.nonce;
-    return new Promise((resolve) => {
-      this.shrinks.set(nonce, resolve);
-      send({ type: 'shrink-request', version: 1, nonce, ...request });
-    });
+    return this.requests.shrink(request, send);
   }
 
   /** Records this worker's place, so that a restart finds its cluster. */
@@ -209,11 +219,14 @@ export class ClusterMember {
           );
           return;
         }
+        if (
+          !o.lifecycle.report({ kind: 'assigned', index: m.workerIndex, members: m.members.length })
+        )
+          return;
         this.assigned = m;
         this.me = m.workerIndex;
         const me = this.me;
         this.owners = m.routing.partitions.map((p) => [...p.owners]);
-        this.reconfiguring = undefined;
         log.info(
           `joined the cluster as worker ${me + 1} of ${m.members.length}: ${m.members.map((x) => x.name).join(', ')}`,
         );
@@ -233,15 +246,19 @@ export class ClusterMember {
         engine.placement = { ...engine.placement, version: m.routing.version };
         this.spawned = true;
         this.started = false;
+        if (o.lifecycle.phase === 'recovering')
+          o.lifecycle.report({ kind: 'restored', checkpoint: this.rollback?.checkpoint ?? 0 });
         this.saveInfo(m);
         reply({ type: 'spawned', version: 1, name: o.name, directory });
         return;
       }
       case 'migrate': {
         // Every thread holds, after barrier m.id, what is sent to a group that moves.
-        this.reconfiguring = m.id;
         const before = this.assigned?.members ?? [];
         const staying = new Set(m.members.map((x) => x.name));
+        const quitting = !staying.has(o.name);
+        if (!o.lifecycle.report({ kind: 'reconfiguration-begun', id: m.id, leaving: quitting }))
+          return;
         const threadMoved = new Set(m.moves.map((x) => `${x.partition}/${x.keyGroup}`));
         this.threadMoves = new Map(
           m.moves
@@ -260,7 +277,7 @@ export class ClusterMember {
           }),
         );
         const gone = before.flatMap((x, i) => (staying.has(x.name) ? [] : [i]));
-        this.migration = { id: m.id, leaving, quitting: !staying.has(o.name) };
+        this.migration = { id: m.id, leaving, quitting };
         await engine.prepareMove(moving, gone);
         reply({ type: 'migrate-prepared', version: 1, name: o.name, id: m.id });
         return;
@@ -362,9 +379,9 @@ export class ClusterMember {
         return;
       }
       case 'resume': {
-        this.reconfiguring = undefined;
         if (this.started) {
           await engine.resumeSources();
+          o.lifecycle.report({ kind: 'reconfiguration-ended', id: m.id });
           return;
         }
         // A joiner: its sources start now that its routes know the whole cluster.
@@ -374,30 +391,15 @@ export class ClusterMember {
         if (o.initializer === undefined) o.onReady();
         return;
       }
-      case 'rebalance-reply': {
-        const resolve = this.rebalances.get(m.nonce);
-        this.rebalances.delete(m.nonce);
-        resolve?.({ ok: m.ok, message: m.message });
+      case 'rebalance-reply':
+      case 'shrink-reply':
+        this.requests.answer(m);
         return;
-      }
-      case 'shrink-reply': {
-        const resolve = this.shrinks.get(m.nonce);
-        this.shrinks.delete(m.nonce);
-        resolve?.({
-          ok: m.ok,
-          message: m.message,
-          leaving: m.leaving,
-          eligible: m.eligible,
-          members: m.members,
-        });
-        return;
-      }
       case 'leave':
-        log.info(`left the cluster: ${m.reason}`);
-        removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
-        this.checkpoints?.close();
-        r?.store.removeAll();
-        o.onShutdown(m.reason);
+        this.leaveCluster(
+          { kind: 'leave-ordered', reason: `left the cluster (${m.reason})` },
+          `left the cluster: ${m.reason}`,
+        );
         return;
       case 'wire': {
         const a = this.assigned as AssignControlMessage;
@@ -430,14 +432,14 @@ export class ClusterMember {
         o.onFatal(new RooError(m.code, `the initializer refused this worker: ${m.message}`));
         return;
       case 'shutdown':
-        log.info(`cluster shutdown: ${m.reason}`);
-        removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
-        this.checkpoints?.close();
-        r?.store.removeAll();
-        o.onShutdown(m.reason);
+        this.leaveCluster(
+          { kind: 'shutdown-ordered', reason: `cluster shutdown (${m.reason})` },
+          `cluster shutdown: ${m.reason}`,
+        );
         return;
       case 'rollback': {
         if (r === undefined) return;
+        if (!o.lifecycle.report({ kind: 'recovery-begun', checkpoint: m.checkpoint })) return;
         log.info(
           `rolling back to checkpoint ${m.checkpoint === 0 ? '0 (none committed: starting empty)' : m.checkpoint}`,
         );

@@ -134,7 +134,15 @@ export function parseWorkerStatus(x: unknown): WorkerStatus {
       });
     metrics['reporter'] = reporter;
   }
-  return { ...x, lastCheckpoint, metrics } as unknown as WorkerStatus;
+  // Added with the worker's lifecycle: a worker of an older build leaves it out.
+  const lifecycle = x['lifecycle'] ?? null;
+  if (lifecycle !== null)
+    needFields(lifecycle, 'status.lifecycle', {
+      phase: 'string',
+      role: 'string',
+      description: 'string',
+    });
+  return { ...x, lastCheckpoint, metrics, lifecycle } as unknown as WorkerStatus;
 }
 
 /** Checks that `x` is a {@link PartitionQuery}; throws ROO_ERR_BAD_MESSAGE. */

@@ -56,6 +56,8 @@ export function formatStatus(s: WorkerStatus): string {
   out.push(`worker       ${s.worker} (pid ${s.pid})`);
   out.push(`application  ${s.application}`);
   out.push(`uptime       ${formatDuration(s.uptimeMs)} (since ${s.startedAt})`);
+  if (s.lifecycle !== null)
+    out.push(`lifecycle    ${s.lifecycle.description} (${s.lifecycle.role})`);
   out.push(`threads      ${s.threads}`);
   out.push(`routing      version ${s.routingVersion}`);
   out.push(

@@ -57,6 +57,16 @@ export interface ClusterStatus {
   } | null;
 }
 
+/** Where the answering worker is in its lifecycle (runtime/cluster/worker-lifecycle.ts). */
+export interface LifecycleStatus {
+  /** starting, joining, recovering, running, reconfiguring, leaving, shutting-down or stopped. */
+  readonly phase: string;
+  /** alone, initializer, member or joiner. */
+  readonly role: string;
+  /** The phase in words, with what it is about (`recovering (checkpoint 7)`). */
+  readonly description: string;
+}
+
 /** One scheduler thread's counters. */
 export interface ThreadStatus {
   readonly thread: number;
@@ -131,6 +141,8 @@ export interface WorkerStatus {
   readonly threads: number;
   /** Version of the routing table (key group -> owner). */
   readonly routingVersion: number;
+  /** Its lifecycle; null from a worker of an older build. */
+  readonly lifecycle: LifecycleStatus | null;
   readonly cluster: ClusterStatus;
   readonly totals: {
     readonly received: number;
@@ -224,6 +236,8 @@ export interface StatusFacts {
   readonly lastCheckpoint?: number;
   /** The last metrics period, if any. */
   readonly metrics?: StatusMetrics;
+  /** Where the worker is in its lifecycle. */
+  readonly lifecycle?: LifecycleStatus;
 }
 
 function sinkTarget(config: Plan['sinks'][number]['config']): string | null {
@@ -289,6 +303,7 @@ export function buildStatus(f: StatusFacts): WorkerStatus {
     uptimeMs: Math.max(0, Math.round(f.nowMs - f.startedAtMs)),
     threads: threads.length,
     routingVersion: f.cluster?.routingVersion ?? f.placement.version,
+    lifecycle: f.lifecycle ?? null,
     cluster: {
       id: f.cluster?.clusterId ?? '',
       members: (f.members ?? [f.worker]).map((name) => ({
@@ -463,6 +478,8 @@ export interface WorkerIdentity {
   readonly externals?: () => Readonly<Record<string, string>>;
   /** The last metrics period (the worker's metrics collector). */
   readonly metrics?: () => StatusMetrics | undefined;
+  /** Where the worker is in its lifecycle. */
+  readonly lifecycle?: () => LifecycleStatus;
 }
 
 /** Asks the engine for its counters and builds the status. */
@@ -485,6 +502,7 @@ export async function collectStatus(
     ...(me.cluster === undefined ? {} : { cluster: me.cluster() }),
     ...(me.externals === undefined ? {} : { externals: me.externals() }),
     ...optional('metrics', me.metrics?.()),
+    ...optional('lifecycle', me.lifecycle?.()),
     lastCheckpoint: workerEvents.lastCommitted,
   });
 }

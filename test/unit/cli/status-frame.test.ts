@@ -12,6 +12,7 @@ function status(k: number, over: Partial<WorkerStatus> = {}): WorkerStatus {
     uptimeMs: 61_000,
     threads: 2,
     routingVersion: 3,
+    lifecycle: null,
     cluster: {
       id: 'c',
       members: [

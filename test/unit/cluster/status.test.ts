@@ -520,6 +520,27 @@ describe('formatting', () => {
     expect(text).not.toContain('metrics reports to');
   });
 
+  it("shows the worker's lifecycle; a worker of an older build has none", () => {
+    const f = facts();
+    const lifecycle = {
+      phase: 'recovering',
+      role: 'member',
+      description: 'recovering (checkpoint 7)',
+    };
+    const status = buildStatus({ ...f, lifecycle });
+    expect(status.lifecycle).toEqual(lifecycle);
+    expect(parseWorkerStatus(JSON.parse(JSON.stringify(status)))).toEqual(status);
+    expect(formatStatus(status)).toContain('lifecycle    recovering (checkpoint 7) (member)');
+    const older: Record<string, unknown> = JSON.parse(JSON.stringify(buildStatus(f)));
+    delete older['lifecycle'];
+    const parsed = parseWorkerStatus(older);
+    expect(parsed.lifecycle).toBeNull();
+    expect(formatStatus(parsed)).not.toContain('lifecycle');
+    expect(() => parseWorkerStatus({ ...older, lifecycle: { phase: 'running', role: 1 } })).toThrow(
+      /lifecycle/,
+    );
+  });
+
   it('says "errors: none" when there are none', () => {
     const f = facts();
     const text = formatStatus(buildStatus({ ...f, stats: { ...f.stats, errors: {} } }));
