@@ -49,6 +49,8 @@ export class ClusterMember {
    * install theirs first and send to it before it has.
    */
   private readonly installDelayMs = Number(process.env['ROO_INSTALL_DELAY_MS'] ?? 0) || 0;
+  /** For tests (ROO_RESTORE_DELAY_MS): a rollback's restore waits that long, so a signal lands mid-restore. */
+  private readonly restoreDelayMs = Number(process.env['ROO_RESTORE_DELAY_MS'] ?? 0) || 0;
 
   constructor(
     private readonly o: ClusterNodeOptions,
@@ -242,6 +244,8 @@ export class ClusterMember {
           log.info(`restoring checkpoint ${this.rollback.checkpoint}`);
         }
         if (this.rollback !== undefined) r?.store.dropAfter(this.rollback.checkpoint);
+        if (this.restoreDelayMs > 0 && o.lifecycle.phase === 'recovering')
+          await new Promise((resolve) => setTimeout(resolve, this.restoreDelayMs));
         const directory = await engine.spawn(placement, m.generation, restore);
         engine.placement = { ...engine.placement, version: m.routing.version };
         this.spawned = true;

@@ -6,27 +6,35 @@
  * and `roo shutdown` is refused, through the initializer and through a
  * member, with ROO_ERR_ILLEGAL_TRANSITION and nothing stops; once the grow
  * is over, the same `roo shutdown` (relayed by a member) stops all three
- * workers with exit 0.
+ * workers with exit 0. And a SIGTERM to a restarted worker in the middle
+ * of its restore (held by ROO_RESTORE_DELAY_MS) waits for the restore, then
+ * stops it cleanly; restarted again, it recovers with the cluster.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { LifecycleStatus, WorkerStatus } from '../../runtime/cluster/status.js';
 import {
   errorCodes,
+  INITIALIZER,
   LineReceiver,
+  makeResilienceDir,
+  READY,
   readyWorker,
   startCluster,
   stopClusters,
   type ClusterWorker,
 } from './helpers/cluster.js';
 import { spawnJoiner, WORD_COUNT } from './helpers/grow.js';
-import { runRoo, type RooProcess } from './helpers/processes.js';
+import { runRoo, startReceive, type RooProcess } from './helpers/processes.js';
+import { RestartableCluster, waitForCommitAfter, writeLogs } from './helpers/resilience.js';
 
 /** The initializer has every group shipped and now holds before handing them out. */
 const HOLDING = /reconfiguration (\d+): every worker aligned barrier \d+; handing out/;
 
 const receivers: LineReceiver[] = [];
 const extra: RooProcess[] = [];
+const restartables: RestartableCluster[] = [];
 afterEach(async () => {
+  for (const c of restartables.splice(0)) await Promise.all(c.history.map((p) => p.stop()));
   await Promise.all(extra.splice(0).map((p) => p.stop()));
   await stopClusters();
   await Promise.all(receivers.splice(0).map((r) => r.close()));
@@ -100,5 +108,41 @@ describe("a worker's lifecycle", () => {
     expect(member.proc.stderr).toMatch(
       /external channel: shutdown refused: refused 'shutdown-asked'/,
     );
+  }, 120_000);
+
+  it('a SIGTERM during a restore waits for it, then the worker stops cleanly and can recover again', async () => {
+    const receive = await startReceive();
+    extra.push(receive.proc);
+    const cluster = await RestartableCluster.create({
+      module: WORD_COUNT,
+      out: receive.address,
+      resilienceDir: makeResilienceDir(),
+      checkpointNs: 200_000_000n,
+    });
+    restartables.push(cluster);
+    onTestFailed(() => {
+      console.error(`cluster-lifecycle: the processes' logs are in ${writeLogs(cluster.history)}`);
+    });
+    await cluster.start();
+    await waitForCommitAfter(cluster.initializer, 0);
+    await cluster.kill('worker2');
+    // Restarted, it rolls back with the cluster and holds in the middle of its restore.
+    const held = cluster.spawn('worker2', { ROO_RESTORE_DELAY_MS: '5000' });
+    await held.waitForStderr(/rolling back to checkpoint \d+/, 60_000);
+    held.child.kill('SIGTERM');
+    expect(await held.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    const log = held.stderr;
+    const deferred = log.indexOf('SIGTERM: stopping once the checkpoint is restored');
+    const aborted = log.indexOf('SIGTERM: stopped before the cluster formed');
+    expect(deferred).toBeGreaterThan(0);
+    expect(aborted).toBeGreaterThan(deferred);
+    expect(log).toContain('Worker shut down cleanly.');
+    // The cluster waits for it; started again it recovers, and both stop cleanly.
+    const back = cluster.spawn('worker2');
+    await back.waitForStderr(READY, 60_000);
+    await cluster.initializer.waitForStderr(/cluster of 2 workers recovered from checkpoint \d+/);
+    await cluster.stop();
+    for (const p of [cluster.proc(INITIALIZER), back])
+      expect(p.exitStatus, p.label).toEqual({ code: 0, signal: null });
   }, 120_000);
 });

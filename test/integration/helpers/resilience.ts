@@ -430,12 +430,14 @@ export class RestartableCluster {
     return this.proc(INITIALIZER);
   }
 
-  /** Starts (or restarts) `name` with its command; does not wait. */
-  spawn(name: WorkerName): RooProcess {
+  /** Starts (or restarts) `name` with its command (and `env`, test hooks); does not wait. */
+  spawn(name: WorkerName, env: Readonly<Record<string, string>> = {}): RooProcess {
     this.starts[name]++;
     const label = this.starts[name] === 1 ? name : `${name} (start ${this.starts[name]})`;
     // Each commit's line (debug level): tests wait for commits and kill right after one.
-    const p = RooProcess.spawn(label, this.commands[name], EACH_CHECKPOINT);
+    const p = RooProcess.spawn(label, this.commands[name], {
+      env: { ...EACH_CHECKPOINT.env, ...env },
+    });
     this.procs.set(name, p);
     this.history.push(p);
     return p;
