@@ -1,15 +1,16 @@
 /**
  * The initializer's node: the control server, the start-up coordinator
- * (coordinator.ts) and its executor, rollbacks (with the layout each
- * committed checkpoint was taken under), the reconfigurations that grow,
- * shrink and rebalance the cluster (reconfiguration-driver.ts), and with
- * resilience the checkpoint driver. The initializer is a member too: its own
- * control messages are handled in process, in order.
+ * (coordinator.ts), rollbacks, the reconfigurations that grow, shrink and
+ * rebalance the cluster (reconfiguration-driver.ts) and, with resilience,
+ * the checkpoint driver, wired around the state they share. The parts live
+ * beside it: the control server's handlers (initializer-control.ts), the
+ * executor of the coordinator's decisions (initializer-decisions.ts), the
+ * `assign` message (initializer-assign.ts) and rollbacks to the layout each
+ * committed checkpoint was taken under (initializer-rollback.ts). The
+ * initializer is a member too: its own messages are handled in process, in order.
  */
-import { workerEvents } from '../engine/worker-events.js';
 import { randomBytes } from 'node:crypto';
 import {
-  decodeControlMessage,
   encodeControlMessage,
   formatAddress,
   RooError,
@@ -19,20 +20,12 @@ import {
   type ControlMessage,
   type ShrinkOutcome,
   type ShrinkRequest,
-  type WireControlMessage,
   type WorkerDirectory,
 } from '../../protocols/index.js';
 import { CheckpointDriver } from '../checkpoint/driver.js';
-import { chooseRollback } from '../checkpoint/recovery.js';
 import { barrierCycle } from '../engine/barrier-plan.js';
 import { assignKeyGroups } from '../routing/index.js';
-import {
-  layoutOf,
-  loadLayouts,
-  removeClusterInfo,
-  removeLayouts,
-  saveLayout,
-} from './cluster-info.js';
+import { removeClusterInfo, removeLayouts, saveLayout } from './cluster-info.js';
 import {
   asFatal,
   heartbeatOf,
@@ -52,9 +45,17 @@ import {
   type Hello,
   type Member,
 } from './coordinator.js';
+import { assignMessage } from './initializer-assign.js';
+import { initializerControlEvents } from './initializer-control.js';
+import {
+  executeDecision,
+  type DecisionEffects,
+  type JoinDecision,
+} from './initializer-decisions.js';
+import { rollbackCluster } from './initializer-rollback.js';
 import { addJoiner, dropJoiner, NO_BATCH } from './join-batch.js';
 import { delayPointOf, ReconfigurationDriver } from './reconfiguration-driver.js';
-import { rollbackLayout, whyBlocked, type Layout } from './reconfiguration.js';
+import { whyBlocked, type Layout } from './reconfiguration.js';
 
 /** The initializer's own "connection": its messages are handled in process. */
 const SELF = 0;
@@ -73,10 +74,6 @@ export async function startInitializerNode(
   const helloOf = (control: Address, rejoin: boolean) => member.helloOf(control, rejoin);
   /** Each worker's external address, from its hello: every `assign` passes them on. */
   const externals = new Map<string, Address>();
-  const externalOf = (name: string): { external?: Address } => {
-    const a = externals.get(name);
-    return a === undefined ? {} : { external: a };
-  };
   // Plan facts are the same in every engine a rollback makes.
   const engine = o.engine;
   let state: CoordinatorState = initialState(
@@ -194,185 +191,97 @@ export async function startInitializerNode(
         .catch((err: Error) => o.onFatal(asFatal(err)));
     } else if (c !== undefined) listener.server?.send(c, encodeControlMessage(m));
   };
-  const execute = (d: Decision) => {
-    switch (d.kind) {
-      case 'join': {
-        // Joiners started with --worker-count K wait until all K have asked.
-        const r = addJoiner(joining, d.member, d.count);
-        if (r.decision.kind === 'refuse') {
-          const { code, reason: message } = r.decision;
-          return execute({ kind: 'refuse', connection: d.connection, code, message });
-        }
-        joining = r.batch;
-        names.set(d.member.name, d.connection);
-        if (reconfigurations === undefined) {
-          joining = dropJoiner(joining, d.member.name);
-          toName(d.member.name, {
-            type: 'leave',
-            version: 1,
-            reason: 'the cluster is not running yet',
-          });
-          names.delete(d.member.name);
-          return;
-        }
-        if (r.decision.kind === 'grow') reconfigurations.grow(r.decision.joiners);
-        else
-          log.info(
-            `worker '${d.member.name}' is waiting to join: ${r.decision.have} of ${r.decision.count} workers joining together (--worker-count ${r.decision.count})`,
-          );
-        return;
-      }
-      case 'accept':
-        names.set(d.name, d.connection);
-        log.info(`worker '${d.name}' joined (${state.members.length} of ${state.expected})`);
-        return;
-      case 'refuse':
-        log.warn(`refused a worker: ${d.message}`);
-        listener.server?.send(
-          d.connection,
-          encodeControlMessage({ type: 'refuse', version: 1, code: d.code, message: d.message }),
-        );
-        listener.server?.drop(d.connection, 'refused');
-        return;
-      case 'assign':
-        d.members.forEach((m, i) => toName(m.name, assignOf(d.members, i)));
-        return;
-      case 'assign-one': {
-        const i = state.members.findIndex((m) => m.name === d.name);
-        log.info(
-          `worker '${d.name}' restarted: rejoining as worker ${i + 1}; the state it held is lost (no resilience)`,
-        );
-        toName(d.name, assignOf(d.members, i));
-        return;
-      }
-      case 'wire-one':
-        toName(d.name, { type: 'wire', version: 1, directory: d.directories as WorkerDirectory[] });
-        return;
-      case 'start-one':
-        toName(d.name, { type: 'start', version: 1 });
-        return;
-      case 'rejoined':
-        log.info(`worker '${d.name}' is back in the cluster`);
-        return;
-      case 'wire': {
-        const msg: WireControlMessage = {
-          type: 'wire',
-          version: 1,
-          directory: d.directories as WorkerDirectory[],
-        };
-        for (const m of state.members) toName(m.name, msg);
-        return;
-      }
-      case 'start':
-        for (const m of state.members) toName(m.name, { type: 'start', version: 1 });
-        return;
-      case 'running':
-        log.info(`cluster of ${state.members.length} workers is running`);
-        startReconfigurations();
-        checkpointFrom(0);
-        o.onReady();
-        return;
-      case 'rollback':
-        rollbackAll(d.members);
-        return;
-      case 'recovered':
-        log.info(
-          `cluster of ${state.members.length} workers recovered from checkpoint ${restoredFrom} and is running`,
-        );
-        checkpointFrom(restoredFrom);
-        startReconfigurations();
-        o.onReady();
-        return;
-      case 'abort':
-        for (const m of state.members)
-          if (names.get(m.name) !== SELF)
-            toName(m.name, { type: 'shutdown', version: 1, reason: d.reason });
-        o.onFatal(new RooError(ErrorCode.Internal, d.reason));
-        return;
+  /** A joiner: started with --worker-count K, it waits until all K have asked. */
+  const join = (d: JoinDecision) => {
+    const r = addJoiner(joining, d.member, d.count);
+    if (r.decision.kind === 'refuse') {
+      const { code, reason: message } = r.decision;
+      return execute({ kind: 'refuse', connection: d.connection, code, message });
     }
-  };
-  /**
-   * Rolls every member back to the newest committed checkpoint that every
-   * restarted worker can restore; a worker that can restore none is refused
-   * with what to do (the cluster cannot recover without its state).
-   */
-  const rollbackAll = (members: readonly Member[]) => {
-    // Not while this worker shuts the cluster down: the restore would race the stop.
-    const refused = o.lifecycle.check({ kind: 'recovery-begun', checkpoint: 0 });
-    if (refused !== undefined) {
-      log.warn({ code: refused.code }, `no rollback: ${refused.message}`);
-      return;
-    }
-    driver?.pause('the cluster is rolling back');
-    const store = (r as ClusterResilience).store;
-    const choice = chooseRollback(store.committed(), reported);
-    if (choice.kind === 'refuse') {
-      const message = `${choice.reason}. The cluster cannot recover without their state; to start afresh, shut the cluster down (roo shutdown) and remove every worker's resilience files (rm ${store.applicationFiles}), then start the cluster again`;
-      log.error({ code: ErrorCode.SnapshotCorrupt }, message);
-      for (const name of choice.workers) {
-        toName(name, { type: 'refuse', version: 1, code: ErrorCode.SnapshotCorrupt, message });
-        const c = names.get(name);
-        if (c !== undefined && c !== SELF) listener.server?.drop(c, 'cannot recover');
-      }
-      reported.clear();
-      return;
-    }
-    const target = choice.target;
-    reported.clear();
-    restoredFrom = target;
-    generation = 1 + Math.floor(Math.random() * 0x7ffffffe);
-    log.info(`rolling the cluster back to checkpoint ${target} (generation ${generation})`);
-    // The members and routing table the checkpoint was taken under come back with its state.
-    const { layout, leaving } = rollbackLayout(
-      layoutOf(loadLayouts(o.resilienceDir, engine.plan.application), target),
-      members,
-      () => assignKeyGroups(engine.plan, members.length),
-    );
-    const back = layout.members;
-    for (const name of leaving) {
-      log.info(`worker '${name}' was not in the cluster at checkpoint ${target}: it leaves`);
-      toName(name, {
+    joining = r.batch;
+    names.set(d.member.name, d.connection);
+    if (reconfigurations === undefined) {
+      joining = dropJoiner(joining, d.member.name);
+      toName(d.member.name, {
         type: 'leave',
         version: 1,
-        reason: `the cluster rolled back to checkpoint ${target}, taken before it joined`,
+        reason: 'the cluster is not running yet',
       });
-      names.delete(name);
+      names.delete(d.member.name);
+      return;
     }
-    if (back.length !== members.length || back.some((m, i) => m.name !== members[i]?.name))
-      apply({ kind: 'members', members: back, directories: [] });
-    layoutNow = layout;
-    reconfigurations?.reset(layout);
-    back.forEach((m, i) => {
-      toName(m.name, { type: 'rollback', version: 1, checkpoint: target, generation });
-      toName(m.name, assignOf(back, i, layout));
-    });
+    if (r.decision.kind === 'grow') reconfigurations.grow(r.decision.joiners);
+    else
+      log.info(
+        `worker '${d.member.name}' is waiting to join: ${r.decision.have} of ${r.decision.count} workers joining together (--worker-count ${r.decision.count})`,
+      );
   };
+  /** Tells every member but this worker to shut down. */
+  const shutdownOthers = (reason: string) => {
+    for (const m of state.members)
+      if (names.get(m.name) !== SELF) toName(m.name, { type: 'shutdown', version: 1, reason });
+  };
+  const effects: DecisionEffects = {
+    log,
+    state: () => state,
+    names,
+    server: () => listener.server,
+    toName: (name, m) => toName(name, m),
+    assignOf: (members, index) => assignOf(members, index),
+    shutdownOthers,
+    join,
+    running: () => {
+      log.info(`cluster of ${state.members.length} workers is running`);
+      startReconfigurations();
+      checkpointFrom(0);
+      o.onReady();
+    },
+    recovered: () => {
+      log.info(
+        `cluster of ${state.members.length} workers recovered from checkpoint ${restoredFrom} and is running`,
+      );
+      checkpointFrom(restoredFrom);
+      startReconfigurations();
+      o.onReady();
+    },
+    rollback: (members) => rollbackAll(members),
+    fatal: (err) => o.onFatal(err),
+  };
+  const execute = (d: Decision) => executeDecision(d, effects);
+  /** Rolls every member back (initializer-rollback.ts); only with resilience. */
+  const rollbackAll = (members: readonly Member[]) =>
+    rollbackCluster(members, {
+      log,
+      lifecycle: o.lifecycle,
+      plan: engine.plan,
+      resilienceDir: o.resilienceDir,
+      store: (r as ClusterResilience).store,
+      reported,
+      names,
+      pause: (why) => driver?.pause(why),
+      toName,
+      drop: (name, why) => {
+        const c = names.get(name);
+        if (c !== undefined && c !== SELF) listener.server?.drop(c, why);
+      },
+      begin: (target, g) => {
+        restoredFrom = target;
+        generation = g;
+      },
+      members: (back) => apply({ kind: 'members', members: back, directories: [] }),
+      install: (layout) => {
+        layoutNow = layout;
+        reconfigurations?.reset(layout);
+      },
+      assignOf,
+    });
   /** The `assign` message telling worker `index` of `members` its place (under `layout`, or the one in force). */
   const assignOf = (
     members: readonly Member[],
     index: number,
     layout: Layout | undefined = reconfigurations?.layout,
-  ): AssignControlMessage => ({
-    type: 'assign',
-    version: 1,
-    clusterId,
-    workerIndex: index,
-    generation,
-    members: members.map((x) => ({
-      name: x.name,
-      threads: x.threads,
-      control: x.control,
-      data: x.data,
-      ...externalOf(x.name),
-    })),
-    routing: {
-      version: layout?.version ?? 1,
-      partitions: engine.plan.partitions.map((p, pi) => ({
-        name: p.name,
-        owners: [...((layout?.owners ?? assignKeyGroups(engine.plan, members.length))[pi] ?? [])],
-      })),
-    },
-  });
+  ): AssignControlMessage =>
+    assignMessage({ plan: engine.plan, clusterId, generation, externals }, members, index, layout);
   const shrink = (request: ShrinkRequest): Promise<ShrinkOutcome> =>
     reconfigurations === undefined
       ? Promise.resolve({
@@ -399,9 +308,7 @@ export async function startInitializerNode(
   };
   const stopAll = (reason: string) => {
     log.info(`shutting the cluster down: ${reason}`);
-    for (const m of state.members) {
-      if (names.get(m.name) !== SELF) toName(m.name, { type: 'shutdown', version: 1, reason });
-    }
+    shutdownOthers(reason);
     removeClusterInfo(o.resilienceDir, engine.plan.application, o.name);
     removeLayouts(o.resilienceDir, engine.plan.application);
     driver?.stop();
@@ -494,68 +401,22 @@ export async function startInitializerNode(
   };
   const server = await ControlServer.listen(
     o.control,
-    {
-      message: (connection, bytes) => {
-        let m: ControlMessage;
-        try {
-          m = decodeControlMessage(bytes);
-        } catch (err) {
-          controlErrors.report(
-            new RooError(
-              err instanceof RooError ? err.code : ErrorCode.BadMessage,
-              `bad control message on connection #${connection}: ${(err as Error).message}; closing it`,
-            ),
-            ErrorCode.BadMessage,
-            'control channel',
-          );
-          listener.server?.drop(connection, 'bad control message');
-          return;
-        }
-        observe(m, connection);
+    initializerControlEvents({
+      log,
+      names,
+      server: () => listener.server,
+      errors: controlErrors,
+      observe,
+      shuttingDown: () => shuttingDown,
+      left: (name) => {
+        joining = dropJoiner(joining, name);
       },
-      silent: (connection, silentMs, timeoutMs) => {
-        // A member that stopped answering (SIGSTOP, a stall, a partition that keeps the socket
-        // open) is lost as if its connection had closed; `dropped` tells it so if it resumes.
-        const name = [...names].find(([, c]) => c === connection)?.[0];
-        if (name === undefined) {
-          // No member's: a stranger or a worker that never said hello. Not worth a warning each.
-          log.debug(
-            `control connection #${connection} sent nothing for ${silentMs} ms: closing it`,
-          );
-          listener.server?.cut(connection);
-          return;
-        }
-        log.warn(
-          { code: ErrorCode.WorkerLost },
-          `worker '${name}' sent nothing for ${silentMs} ms (heartbeat timeout ${timeoutMs} ms): treating it as lost`,
-        );
-        listener.server?.expel(
-          connection,
-          encodeControlMessage({ type: 'dropped', version: 1, silentMs, timeoutMs }),
-        );
+      lost: (name) => {
+        driver?.pause(`worker '${name}' was lost`);
+        reconfigurations?.lost(name);
+        apply({ kind: 'lost', name });
       },
-      closed: (connection) => {
-        for (const [name, c] of names) {
-          if (c === connection) {
-            names.delete(name);
-            joining = dropJoiner(joining, name);
-            // A cluster shutdown closes every member's connection: expected, not a loss.
-            if (shuttingDown) {
-              log.info(`worker '${name}' left the control channel (cluster shutdown)`);
-              continue;
-            }
-            log.warn(`worker '${name}' disconnected from the control channel`);
-            workerEvents.event(
-              'worker-lost',
-              `worker '${name}' disconnected from the control channel`,
-            );
-            driver?.pause(`worker '${name}' was lost`);
-            reconfigurations?.lost(name);
-            apply({ kind: 'lost', name });
-          }
-        }
-      },
-    },
+    }),
     log,
     { ...(o.security === undefined ? {} : { security: o.security }), ...heartbeatOf(o) },
   );
