@@ -3,6 +3,9 @@
  * application, starts the scheduler threads, has each spawn the actors placed
  * on it, hands every thread the merged directory, and starts the sources.
  * The main thread does no per-message work; it coordinates and reports.
+ * Beside it: its settings and summed counters (engine-options.ts), the
+ * assembly and split of snapshots (engine-snapshot.ts) and where moved key
+ * groups go between threads (engine-moves.ts).
  */
 import { availableParallelism } from 'node:os';
 import { ThreadPool } from '../../actors/index.js';
@@ -15,8 +18,6 @@ import {
   type WorkerDirectory,
 } from '../../protocols/index.js';
 import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
-import type { AppArgsData } from '../api/args.js';
-import type { Logger } from '../logging/logger.js';
 import { assignKeyGroups, mergeDirectories } from '../routing/index.js';
 import { buildPlan, describePlan, type Plan } from '../topology/plan.js';
 import {
@@ -28,73 +29,25 @@ import {
 import type { GroupLoad, ThreadMove } from '../topology/rebalance.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import {
+  metricsByDefault,
+  sumStats,
+  threadEntry,
+  type EngineOptions,
+  type EngineStats,
+} from './engine-options.js';
+import { movedGroups, placeMovedIn, placeMovedOut, threadsOf } from './engine-moves.js';
+import { assembleSnapshot, threadRestores } from './engine-snapshot.js';
+import {
   type KeyGroupKeys,
   type ThreadControl,
   type ThreadMetricsTake,
-  type ThreadStats,
   type Wiring,
 } from './thread-control.js';
 import type { ThreadAppData } from './thread-main.js';
-import { OPEN_CHANNELS, type ChannelSecurity } from '../security/index.js';
+import { OPEN_CHANNELS } from '../security/index.js';
 
-/** Settings of an engine. */
-export interface EngineOptions {
-  readonly modulePath: string;
-  readonly args: AppArgsData;
-  readonly workerName: string;
-  /** Scheduler threads (`--ponythreads`); default: available cores. */
-  readonly threads?: number;
-  readonly log: Logger;
-  /** Capacity of each ring between two threads. */
-  readonly ringBytes?: number;
-  /** Young-generation heap of each scheduler thread, MB (default 64, or ROO_YOUNG_GEN_MB). */
-  readonly youngGenerationMb?: number;
-  /**
-   * Called if a scheduler thread dies, or reports an error the worker cannot
-   * go on with (a state no checkpoint can encode: RooError
-   * ROO_ERR_SNAPSHOT_ENCODE_FAILED, its code kept), at most once per error.
-   */
-  readonly onFatal?: (error: Error & { code?: string }) => void;
-  /** Resilience on: TCP sources acknowledge committed positions to acking senders. */
-  readonly resilient?: boolean;
-  /** The cluster secret and TLS of the data channels (default: none). */
-  readonly security?: ChannelSecurity;
-  /**
-   * Record metrics on the data path (step latencies, latency markers);
-   * default: on unless the environment has ROO_METRICS=off.
-   */
-  readonly metrics?: boolean;
-}
-
-/** Whether metrics are recorded unless an engine is told otherwise: on, except with ROO_METRICS=off. */
-export function metricsByDefault(): boolean {
-  return process.env['ROO_METRICS'] !== 'off';
-}
-
-/** Totals over every thread. */
-export interface EngineStats {
-  readonly threads: readonly ThreadStats[];
-  /** Messages taken in by all sources. */
-  readonly received: number;
-  /** Outputs written by all sink writers. */
-  readonly written: number;
-  /** Outputs that reached sink encoders (including null sinks). */
-  readonly encoded: number;
-  /** Errors by code and place, over all threads. */
-  readonly errors: Record<string, number>;
-}
-
-/** Where the scheduler thread entry is: compiled JS, or TS sources via tsx. */
-function threadEntry(): { entry: URL; argv?: string[] } {
-  const self = import.meta.url;
-  if (self.endsWith('.ts')) {
-    return {
-      entry: new URL('./ts-thread.mjs', self),
-      argv: [new URL('./thread-main.ts', self).href],
-    };
-  }
-  return { entry: new URL('./thread-main.js', self) };
-}
+// Callers import the engine's settings and totals from here.
+export { metricsByDefault, type EngineOptions, type EngineStats } from './engine-options.js';
 
 /** A worker's engine: its scheduler threads and the actors of its share of the plan. */
 export class Engine {
@@ -222,47 +175,14 @@ export class Engine {
    */
   async spawn(placement: Placement, generation = 0, restore?: Snapshot): Promise<WorkerDirectory> {
     this.placement = placement;
-    const restores = restore === undefined ? undefined : this.threadRestores(placement, restore);
+    const restores =
+      restore === undefined
+        ? undefined
+        : threadRestores(this.plan, this.threads, placement, restore);
     const locals = await Promise.all(
       this.pool.remotes.map((r, t) => r.spawn(placement, restores?.[t], generation)),
     );
     return mergeDirectories(locals);
-  }
-
-  /** Splits the restored snapshot by thread: each key group to its thread; sources and sinks to all. */
-  private threadRestores(placement: Placement, snapshot: Snapshot): ThreadRestore[] {
-    const sources = Object.entries(snapshot.sources).map(([id, position]) => {
-      const [stage, instance] = id.split('/').map(Number) as [number, number];
-      return { stage, instance, position };
-    });
-    const sinks = Object.entries(snapshot.sinks).map(([id, pending]) => ({
-      sink: Number(id),
-      pending: pending as [number, Uint8Array][],
-    }));
-    const out: ThreadRestore[] = Array.from({ length: this.threads }, () => ({
-      keyGroups: [],
-      sources,
-      sinks,
-    }));
-    for (const p of snapshot.partitions) {
-      const pi = this.plan.partitions.findIndex((x) => x.name === p.name);
-      for (const g of p.keyGroups) {
-        const thread = placement.keyGroupOwner[pi]?.[g.keyGroup];
-        if (thread === undefined || thread < 0) {
-          throw new RooError(
-            ErrorCode.SnapshotCorrupt,
-            `the snapshot holds key group ${g.keyGroup} of partition '${p.name}', which this worker does not own`,
-          );
-        }
-        (out[thread]?.keyGroups as ThreadRestore['keyGroups'][number][]).push({
-          partition: pi,
-          keyGroup: g.keyGroup,
-          count: g.entities,
-          state: g.state,
-        });
-      }
-    }
-    return out;
   }
 
   /**
@@ -288,32 +208,7 @@ export class Engine {
       this.onFatal(err);
       throw err;
     }
-    const sources: Record<string, unknown> = {};
-    const sinks: Record<string, unknown> = {};
-    const partitions = this.plan.partitions.map((p) => ({
-      name: p.name,
-      keyGroups: [] as { keyGroup: number; entities: number; state: Uint8Array }[],
-    }));
-    for (const part of parts) {
-      for (const s of part.sources) sources[`${s.stage}/${s.instance}`] = s.position;
-      for (const s of part.sinks) sinks[String(s.sink)] = s.pending;
-      for (const g of part.keyGroups)
-        partitions[g.partition]?.keyGroups.push({
-          keyGroup: g.keyGroup,
-          entities: g.count,
-          state: g.state,
-        });
-    }
-    return {
-      application: this.plan.application,
-      applicationHash: this.applicationHash,
-      worker,
-      checkpointId: id,
-      createdAt: new Date().toISOString(),
-      sources,
-      sinks,
-      partitions,
-    };
+    return assembleSnapshot(this.plan, this.applicationHash, id, worker, parts);
   }
 
   /**
@@ -358,10 +253,8 @@ export class Engine {
 
   /** Key groups that moved away: their actors here get no more messages and forget their state. */
   async moveOut(groups: readonly { partition: number; keyGroup: number }[]): Promise<void> {
-    const byThread = this.threadsOf(groups);
-    const owners = this.placement.keyGroupOwner.map((o) => [...o]);
-    for (const g of groups) (owners[g.partition] as number[])[g.keyGroup] = -1;
-    this.placement = { ...this.placement, keyGroupOwner: owners };
+    const byThread = threadsOf(this.placement, this.threads, groups);
+    this.placement = placeMovedOut(this.placement, groups);
     await Promise.all(this.pool.remotes.map((r, t) => r.drop(byThread[t] ?? [])));
   }
 
@@ -376,24 +269,9 @@ export class Engine {
     /** The cluster's epoch bit after the barrier (a joiner's actors take it; the others have it). */
     epoch?: number,
   ): Promise<WorkerDirectory> {
-    const owners = this.placement.keyGroupOwner.map((o) => [...o]);
-    const perThread: ThreadRestore['keyGroups'][number][][] = Array.from(
-      { length: this.threads },
-      () => [],
-    );
-    for (const g of groups) {
-      const row = (owners[g.partition] ??= []);
-      const load = new Array<number>(this.threads).fill(0);
-      for (const t of row) if (t !== undefined && t >= 0) load[t] = (load[t] ?? 0) + 1;
-      const asked = threadOf(g.partition, g.keyGroup);
-      const thread =
-        asked !== undefined && asked >= 0 && asked < this.threads
-          ? asked
-          : load.indexOf(Math.min(...load));
-      row[g.keyGroup] = thread;
-      perThread[thread]?.push(g);
-    }
-    this.placement = { ...this.placement, keyGroupOwner: owners };
+    const moved = placeMovedIn(this.placement, this.threads, groups, threadOf);
+    this.placement = moved.placement;
+    const { perThread } = moved;
     return mergeDirectories(
       await Promise.all(this.pool.remotes.map((r, t) => r.adopt(perThread[t] ?? [], epoch))),
     );
@@ -440,17 +318,7 @@ export class Engine {
     await this.prepareMove(moves, []);
     const t0 = performance.now();
     const snapshot = await this.quiesce(id, worker, moves);
-    const groups = moves.map((m) => {
-      const part = snapshot.partitions[m.partition]?.keyGroups.find(
-        (g) => g.keyGroup === m.keyGroup,
-      );
-      return {
-        partition: m.partition,
-        keyGroup: m.keyGroup,
-        count: part?.entities ?? 0,
-        state: part?.state ?? new Uint8Array(0),
-      };
-    });
+    const groups = movedGroups(snapshot, moves);
     await this.moveOut(moves);
     const to = new Map(moves.map((m) => [`${m.partition}/${m.keyGroup}`, m.to]));
     const directory = await this.moveIn(groups, (p, g) => to.get(`${p}/${g}`));
@@ -467,21 +335,6 @@ export class Engine {
   /** Ends a reconfiguration: sources that held their input read again. */
   async resumeSources(): Promise<void> {
     await Promise.all(this.pool.remotes.map((r) => r.resumeSources()));
-  }
-
-  /** Per thread, the groups of `groups` it hosts. */
-  private threadsOf(
-    groups: readonly { partition: number; keyGroup: number }[],
-  ): { partition: number; keyGroup: number }[][] {
-    const out: { partition: number; keyGroup: number }[][] = Array.from(
-      { length: this.threads },
-      () => [],
-    );
-    for (const g of groups) {
-      const t = this.placement.keyGroupOwner[g.partition]?.[g.keyGroup];
-      if (t !== undefined && t >= 0) out[t]?.push(g);
-    }
-    return out;
   }
 
   /** Checkpoint `id` committed: sources acknowledge it, exactly-once sinks release its output. */
@@ -515,17 +368,7 @@ export class Engine {
   /** Counters summed over threads. */
   async stats(): Promise<EngineStats> {
     const threads = await Promise.all(this.pool.remotes.map((r) => r.stats()));
-    const errors: Record<string, number> = {};
-    let received = 0;
-    let written = 0;
-    let encoded = 0;
-    for (const t of threads) {
-      for (const s of t.sources) received += s.received;
-      for (const s of t.sinks) written += s.outputs;
-      for (const e of t.encoded) encoded += e.received;
-      for (const [k, v] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + v;
-    }
-    return { threads, received, written, encoded, errors };
+    return sumStats(threads);
   }
 
   /**
