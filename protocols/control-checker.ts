@@ -1,5 +1,5 @@
 /**
- * The deep validator of control messages' nested values (control-message.ts):
+ * The deep validator of control messages' nested values (control-codec.ts):
  * addresses, worker names, directories, counts. Every failure names the
  * message kind and the field's path.
  */

@@ -5,8 +5,8 @@
  * its heartbeat timeout treats it as lost. The initializer tells a member it
  * dropped that way with `dropped` before closing the connection, so that a
  * member that was only paused (SIGSTOP, a long stall) learns it on resuming.
- * Their shapes and field checks; the union of every control message and its
- * codec are in control-message.ts. Pure.
+ * Their shapes and field checks; the union of every control message is in
+ * control-message.ts and its codec in control-codec.ts. Pure.
  */
 import type { Checker } from './control-checker.js';
 import type { CONTROL_PROTOCOL_VERSION } from './control-message.js';

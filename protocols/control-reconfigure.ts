@@ -1,7 +1,7 @@
 /**
  * The control messages that grow, shrink and rebalance a running cluster
  * (a reconfiguration), their shapes and their field checks; the union of
- * every control message and its codec are in control-message.ts. Pure.
+ * every control message is in control-message.ts, its codec in control-codec.ts. Pure.
  */
 import type { Address } from './address.js';
 import type { Checker } from './control-checker.js';

@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './frame.js';
 export * from './data-message.js';
 export * from './control-message.js';
+export * from './control-codec.js';
 export * from './control-reconfigure.js';
 export * from './control-liveness.js';
 export * from './external-message.js';
