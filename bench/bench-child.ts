@@ -229,12 +229,14 @@ const WATCH_EVERY_MS = 100;
 export async function watchUntil(
   untilMs: number,
   problem: () => string | undefined,
+  /** How often to ask (default WATCH_EVERY_MS). */
+  everyMs = WATCH_EVERY_MS,
 ): Promise<void> {
   for (;;) {
     const why = problem();
     if (why !== undefined) throw new BenchFailure(why);
     const left = untilMs - performance.now();
     if (left <= 0) return;
-    await new Promise((r) => setTimeout(r, Math.min(left, WATCH_EVERY_MS)));
+    await new Promise((r) => setTimeout(r, Math.min(left, everyMs)));
   }
 }

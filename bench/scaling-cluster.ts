@@ -13,7 +13,14 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogLine } from '../runtime/logging/log-lines.js';
-import { BenchChild, BenchFailure, EACH_CHECKPOINT, LOCAL_HOST, rootDir } from './bench-child.js';
+import {
+  BenchChild,
+  BenchFailure,
+  EACH_CHECKPOINT,
+  LOCAL_HOST,
+  rootDir,
+  watchUntil as watchChild,
+} from './bench-child.js';
 import type { ScalingOptions } from './scaling-options.js';
 import { inputLines, ScalingReceiver, sentCounts, type CountCheck } from './scaling-receiver.js';
 
@@ -239,18 +246,9 @@ export async function fill(
   return (performance.now() - since) / 1000;
 }
 
-/** Waits until `untilMs`, failing as soon as `problem()` names one. */
-export async function watchUntil(
-  untilMs: number,
-  problem: () => string | undefined,
-): Promise<void> {
-  for (;;) {
-    const why = problem();
-    if (why !== undefined) throw new BenchFailure(why);
-    const left = untilMs - performance.now();
-    if (left <= 0) return;
-    await sleep(Math.min(left, 50));
-  }
+/** Waits until `untilMs`, failing as soon as `problem()` names one (asked every 50 ms). */
+export function watchUntil(untilMs: number, problem: () => string | undefined): Promise<void> {
+  return watchChild(untilMs, problem, 50);
 }
 
 /** Waits until `done()` holds, failing as soon as `problem()` names one (checked every 20 ms). */
