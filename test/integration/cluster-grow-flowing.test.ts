@@ -13,11 +13,10 @@ import {
   ownership,
   partitionQuery,
   readyWorker,
-  startCluster,
   stopClusters,
 } from './helpers/cluster.js';
-import { pacedSend, referenceOf, spawnJoiner, WORD_COUNT } from './helpers/grow.js';
-import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
+import { spawnJoiner, streamingWordCount } from './helpers/grow.js';
+import { parseKeyOutputs, wordCountProblems } from './helpers/key-outputs.js';
 import type { RooProcess } from './helpers/processes.js';
 
 /** Outputs skipped after the hold began (what was on its way before the barrier), then watched. */
@@ -36,16 +35,13 @@ afterEach(async () => {
 describe('a growing cluster', () => {
   it('keeps counting the keys that stay while the moving groups wait for their state', async () => {
     process.env['ROO_RECONFIGURE_DELAY_MS'] = '3000';
-    const receiver = await LineReceiver.start();
-    receivers.push(receiver);
-    const cluster = await startCluster({ module: WORD_COUNT, workers: 2, out: receiver.address });
     // Enough input (about 16 s of it) that it still flows when the hold begins, however slow the joiner's start.
-    const messages = 40_000;
-    const reference = referenceOf(messages);
-    const words = total(reference);
-    const send = pacedSend(cluster.initializer.source, messages, '10_000_000');
-    extra.push(send);
-    await receiver.waitForLines(Math.floor(words / 6), 60_000);
+    const { receiver, cluster, send, reference, words } = await streamingWordCount(
+      40_000,
+      '10_000_000',
+      receivers,
+      extra,
+    );
 
     const joinerProc = await spawnJoiner({
       name: 'worker3',

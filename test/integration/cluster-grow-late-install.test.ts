@@ -8,9 +8,9 @@
  * exactly 1..n against an independent count.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LineReceiver, readyWorker, startCluster, stopClusters } from './helpers/cluster.js';
-import { pacedSend, referenceOf, spawnJoiner, WORD_COUNT } from './helpers/grow.js';
-import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
+import { LineReceiver, readyWorker, stopClusters } from './helpers/cluster.js';
+import { spawnJoiner, streamingWordCount } from './helpers/grow.js';
+import { parseKeyOutputs, wordCountProblems } from './helpers/key-outputs.js';
 import type { RooProcess } from './helpers/processes.js';
 
 const receivers: LineReceiver[] = [];
@@ -23,15 +23,12 @@ afterEach(async () => {
 
 describe('a joiner that installs the new table after the others', () => {
   it('applies nothing before its routes are in: every count exactly once', async () => {
-    const receiver = await LineReceiver.start();
-    receivers.push(receiver);
-    const cluster = await startCluster({ module: WORD_COUNT, workers: 2, out: receiver.address });
-    const messages = 30_000;
-    const reference = referenceOf(messages);
-    const words = total(reference);
-    const send = pacedSend(cluster.initializer.source, messages, '10_000_000');
-    extra.push(send);
-    await receiver.waitForLines(Math.floor(words / 6), 60_000);
+    const { receiver, cluster, send, reference, words } = await streamingWordCount(
+      30_000,
+      '10_000_000',
+      receivers,
+      extra,
+    );
 
     const joinerProc = await spawnJoiner({
       name: 'worker3',

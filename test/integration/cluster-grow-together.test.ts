@@ -11,11 +11,10 @@ import {
   ownership,
   partitionQuery,
   readyWorker,
-  startCluster,
   stopClusters,
 } from './helpers/cluster.js';
-import { pacedSend, referenceOf, spawnJoiner, WORD_COUNT } from './helpers/grow.js';
-import { parseKeyOutputs, total, wordCountProblems } from './helpers/key-outputs.js';
+import { spawnJoiner, streamingWordCount } from './helpers/grow.js';
+import { parseKeyOutputs, wordCountProblems } from './helpers/key-outputs.js';
 import { runRoo, type RooProcess } from './helpers/processes.js';
 
 const receivers: LineReceiver[] = [];
@@ -28,15 +27,12 @@ afterEach(async () => {
 
 describe('workers that join together', () => {
   it('grow 2 -> 4 in one reconfiguration with --worker-count 2, counts exact', async () => {
-    const receiver = await LineReceiver.start();
-    receivers.push(receiver);
-    const cluster = await startCluster({ module: WORD_COUNT, workers: 2, out: receiver.address });
-    const messages = 6_000;
-    const reference = referenceOf(messages);
-    const words = total(reference);
-    const send = pacedSend(cluster.initializer.source, messages);
-    extra.push(send);
-    await receiver.waitForLines(Math.floor(words / 6), 60_000);
+    const { receiver, cluster, send, reference, words } = await streamingWordCount(
+      6_000,
+      undefined,
+      receivers,
+      extra,
+    );
 
     /** A worker joining with --worker-count `count`. */
     const joiner = async (name: string, count: number) => {

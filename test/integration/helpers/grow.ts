@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './cluster.js';
-import { referenceWordCounts } from './key-outputs.js';
+import { freePort, LineReceiver, startCluster, type Cluster } from './cluster.js';
+import { referenceWordCounts, total } from './key-outputs.js';
 import { LOCAL, ROOT, RooProcess } from './processes.js';
 
 /** The text streamed. */
@@ -75,4 +75,37 @@ export async function spawnJoiner(spec: JoinerSpec): Promise<RooProcess> {
     ],
     { env: spec.env },
   );
+}
+
+/** What a grow test streams into: its cluster, its receiver, the sender, and what must come out. */
+export interface StreamingWordCount {
+  readonly receiver: LineReceiver;
+  readonly cluster: Cluster;
+  readonly send: RooProcess;
+  readonly reference: Map<string, number>;
+  /** Outputs expected in all (one per word sent). */
+  readonly words: number;
+}
+
+/**
+ * A two-worker word count with its receiver, and a paced send of
+ * `messages` lines into it, resolved once a sixth of the outputs are in
+ * (the stream is well under way). The receiver and the sender go into
+ * `receivers` and `processes` for the test's cleanup.
+ */
+export async function streamingWordCount(
+  messages: number,
+  intervalNs: string | undefined,
+  receivers: LineReceiver[],
+  processes: RooProcess[],
+): Promise<StreamingWordCount> {
+  const receiver = await LineReceiver.start();
+  receivers.push(receiver);
+  const cluster = await startCluster({ module: WORD_COUNT, workers: 2, out: receiver.address });
+  const reference = referenceOf(messages);
+  const words = total(reference);
+  const send = pacedSend(cluster.initializer.source, messages, intervalNs);
+  processes.push(send);
+  await receiver.waitForLines(Math.floor(words / 6), 60_000);
+  return { receiver, cluster, send, reference, words };
 }
