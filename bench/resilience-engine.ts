@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { runResilientAlone, type Resilience } from '../runtime/checkpoint/alone.js';
+import { runResilientAlone, type Resilience } from './resilient-engine-alone.js';
 import type { CheckpointTiming } from '../runtime/checkpoint/driver.js';
 import { Engine, type EngineStats } from '../runtime/engine/engine.js';
 import type { Logger } from '../runtime/logging/logger.js';

@@ -6,7 +6,7 @@
  * fresh start (prepare + runAlone without), and its table.
  */
 import { statSync } from 'node:fs';
-import type { Resilience } from '../runtime/checkpoint/alone.js';
+import type { Resilience } from './resilient-engine-alone.js';
 import type { CheckpointTiming } from '../runtime/checkpoint/driver.js';
 import { BenchFailure } from './bench-child.js';
 import {

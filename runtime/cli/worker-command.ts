@@ -2,12 +2,12 @@
  * `roo worker`: runs one worker of an application: alone (the initializer of
  * a one-worker cluster, as in Wallaroo's single-worker examples), as the
  * initializer of a cluster (`--cluster-initializer --worker-count N
- * --control --data`), or as another member (`--control` of the initializer,
- * `--my-data`, `--my-control`).
+ * --control --data`), as another member (`--control` of the initializer,
+ * `--my-data`, `--my-control`), or joining a running cluster (`--join`).
+ * Every one of them runs the same cluster node (runtime/cluster/cluster-node.ts).
  */
 import { ErrorCode, RooError, type ErrorCodeValue } from '../../protocols/index.js';
-import type { ClusterNode } from '../cluster/cluster-node.js';
-import { engineHandlers, shrinkAlone } from '../cluster/engine-handlers.js';
+import { engineHandlers } from '../cluster/engine-handlers.js';
 import { ExternalServer } from '../cluster/external-server.js';
 import { WorkerLifecycle } from '../cluster/lifecycle-executor.js';
 import type { WorkerRole } from '../cluster/worker-lifecycle.js';
@@ -59,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   if (ignored.length > 0) {
     log.debug(`${ignored.join(' / ')}: no effect in roo (accepted for Wallaroo compatibility)`);
   }
-  let role: ClusterRole | undefined;
+  let role: ClusterRole;
   try {
     role = clusterRole(options);
   } catch (err) {
@@ -130,18 +130,10 @@ export async function run(argv: string[]): Promise<number> {
     lifecycle.report({ kind: 'stopped' });
     return startFailed(err, log);
   }
-  const { engine, node, resilience } = started;
-  const running = engine;
-  /** The engine now: a cluster's rollback replaces it. */
-  const current = (): Engine => node?.engine() ?? running;
-  const rebalancer = new WorkerRebalancer({
-    worker: options.name,
-    log,
-    engine: current,
-    node: () => node,
-    resilientAlone: () => resilience !== undefined,
-    lifecycle,
-  });
+  const { engine, node } = started;
+  /** The engine now: a rollback replaces it. */
+  const current = (): Engine => node.engine();
+  const rebalancer = new WorkerRebalancer({ log, engine: current, node });
   const status = {
     get plan() {
       return current().plan;
@@ -155,38 +147,16 @@ export async function run(argv: string[]): Promise<number> {
     stats: () => current().stats(),
     keys: (limit: number) => current().keys(limit),
   };
-  // A worker alone shuts its one-worker cluster down itself (a cluster node
-  // has its own handler), before anyone can ask it to.
-  if (node === undefined)
-    lifecycle.handle({
-      'shut-down': (d) => {
-        if (resilience === undefined) {
-          lifecycle.report({ kind: 'shutdown-ordered', reason: d.reason });
-          return;
-        }
-        // A clean shutdown: a last checkpoint commits what was processed,
-        // then nothing is left to recover next time.
-        const r = resilience;
-        void r.driver.finish(10_000).then((ok) => {
-          if (!ok) log.warn('the last checkpoint did not commit; shutting down without it');
-          r.driver.stop();
-          r.member.close();
-          r.store.removeAll();
-          lifecycle.report({ kind: 'shutdown-ordered', reason: d.reason });
-        });
-      },
-    });
-
   const metrics = startWorkerMetrics({
     worker: options.name,
     metrics: options.metrics,
     security,
     log,
     engine: current,
-    node: () => node,
+    node,
   });
   log.info(LogLine.InitPhaseII);
-  for (const stage of running.plan.stages) {
+  for (const stage of engine.plan.stages) {
     if (
       stage.kind === 'source' &&
       stage.source.kind === 'tcp-source' &&
@@ -195,7 +165,7 @@ export async function run(argv: string[]): Promise<number> {
       const wanted = stage.source.address.name;
       log.warn(
         `source '${stage.source.name}' has no --in address on this worker, so it does not run here` +
-          (node === undefined
+          (node.members().length <= 1
             ? `: pass --in ${wanted === undefined ? '' : `${wanted}@`}HOST:PORT to feed it`
             : ' (it runs on workers given one)'),
       );
@@ -218,13 +188,9 @@ export async function run(argv: string[]): Promise<number> {
               worker: options.name,
               startedAtMs: Date.now() - process.uptime() * 1000,
               external: bound,
-              ...(node === undefined
-                ? {}
-                : {
-                    members: () => (node as ClusterNode).members(),
-                    cluster: () => (node as ClusterNode).view(),
-                    externals: () => (node as ClusterNode).view().externals ?? {},
-                  }),
+              members: () => node.members(),
+              cluster: () => node.view(),
+              externals: () => node.view().externals ?? {},
               metrics: () => metrics.latest(),
               lifecycle: () => ({
                 phase: lifecycle.phase,
@@ -233,8 +199,7 @@ export async function run(argv: string[]): Promise<number> {
               }),
             },
             log,
-            shrink: (r) =>
-              node !== undefined ? node.shrink(r) : Promise.resolve(shrinkAlone(options.name)),
+            shrink: (r) => node.shrink(r),
             rebalance: () => rebalancer.rebalance(),
             // The lifecycle refuses a shutdown (answered with its error) unless the worker runs.
             shutdownRefusal: () => lifecycle.check(SHUTDOWN_ASKED),
@@ -247,7 +212,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`roo worker: ${(err as Error).message}\n`);
       const code = err instanceof RooError ? err.code : ErrorCode.Internal;
       lifecycle.report({ kind: 'fatal', code, message: (err as Error).message, exitCode: 2 });
-      await running.stop().catch(() => undefined);
+      await Promise.all([node.close(), current().stop()]).catch(() => undefined);
       lifecycle.report({ kind: 'stopped' });
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
@@ -263,14 +228,13 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info(`${reason}: shutting down`);
-      resilience?.driver.stop();
       if (autoTimer !== undefined) clearInterval(autoTimer);
       // The metrics first: a last period is taken while the threads still answer.
       metrics
         .stop()
         .catch(() => undefined)
         .then(() =>
-          Promise.all([external?.close(), node?.close(), current().stop(undefined, fatalStop)]),
+          Promise.all([external?.close(), node.close(), current().stop(undefined, fatalStop)]),
         )
         .then(
           () => {
@@ -294,9 +258,8 @@ export async function run(argv: string[]): Promise<number> {
 /** The event of a `roo shutdown` request. */
 const SHUTDOWN_ASKED = { kind: 'shutdown-asked', reason: 'external shutdown request' } as const;
 
-/** The lifecycle role of a worker with `role` (undefined: alone). */
-function roleOf(role: ClusterRole | undefined): WorkerRole {
-  if (role === undefined) return 'alone';
+/** The lifecycle role of a worker with `role` (a worker alone is the initializer of a cluster of one). */
+function roleOf(role: ClusterRole): WorkerRole {
   if (role.join) return 'joiner';
   return role.initializer === undefined ? 'member' : 'initializer';
 }

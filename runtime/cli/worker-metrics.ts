@@ -20,7 +20,7 @@ export function startWorkerMetrics(o: {
   readonly security: ChannelSecurity;
   readonly log: Logger;
   readonly engine: () => Engine;
-  readonly node: () => ClusterNode | undefined;
+  readonly node: ClusterNode;
 }): WorkerCollector {
   const holder: { collector?: WorkerCollector } = {};
   const reporter =
@@ -35,10 +35,7 @@ export function startWorkerMetrics(o: {
   const collector = new WorkerCollector({
     worker: o.worker,
     engine: o.engine,
-    cluster: () => {
-      const node = o.node();
-      return node === undefined ? undefined : { view: node.view(), members: node.members() };
-    },
+    cluster: () => ({ view: o.node.view(), members: o.node.members() }),
     log: o.log,
     ...(reporter === undefined ? {} : { reporter }),
   });

@@ -6,10 +6,16 @@
 import { ErrorCode, RooError, type Address } from '../../protocols/index.js';
 import type { WorkerOptions } from './worker-flags.js';
 
-/** How this worker takes part in a cluster; undefined when it runs alone. */
+/** How this worker takes part in a cluster (a worker alone is a cluster of one). */
 export interface ClusterRole {
-  readonly control: Address;
-  readonly data: Address;
+  /**
+   * The initializer: where it listens for the other workers (none for a
+   * worker alone without --control: nobody can join it). Others: the
+   * initializer's (or, joining, any member's) control address.
+   */
+  readonly control: Address | undefined;
+  /** This worker's data address (none for a worker alone without --data). */
+  readonly data: Address | undefined;
   readonly myControl: Address | undefined;
   readonly initializer: { readonly workerCount: number } | undefined;
   /** Started with --join: `control` is any running member's control address. */
@@ -20,10 +26,10 @@ export interface ClusterRole {
 
 /**
  * Works out the role from the flags; throws a clear RooError when flags are
- * missing. A worker alone given --control is the initializer of a
- * one-worker cluster, so that it can grow (--join) later.
+ * missing. A worker alone is the initializer of a one-worker cluster; given
+ * --control it listens there, so that it can grow (--join) later.
  */
-export function clusterRole(o: WorkerOptions): ClusterRole | undefined {
+export function clusterRole(o: WorkerOptions): ClusterRole {
   const missing = (what: string) => new RooError(ErrorCode.BadFlag, what);
   if (o.join !== undefined) {
     if (o.myData === undefined)
@@ -38,7 +44,14 @@ export function clusterRole(o: WorkerOptions): ClusterRole | undefined {
     };
   }
   if (o.clusterInitializer || o.control === undefined) {
-    if (o.workerCount <= 1 && o.control === undefined) return undefined;
+    if (o.workerCount <= 1 && o.control === undefined)
+      return {
+        control: undefined,
+        data: o.data,
+        myControl: undefined,
+        initializer: { workerCount: 1 },
+        join: false,
+      };
     if (o.control === undefined || (o.data === undefined && o.workerCount > 1)) {
       throw missing(
         `--worker-count ${o.workerCount} needs --control and --data (where the initializer listens)`,

@@ -1,24 +1,25 @@
 /**
- * How `roo worker` starts, on each of its paths: alone, alone with
- * resilience (recovering from its files), or in a cluster (the initializer,
- * a member, a joiner: forming or joining it, and with resilience rolling
- * back with it). Every path reports what happens to the worker's one
- * lifecycle (runtime/cluster/worker-lifecycle.ts): `started` alone,
- * `recovery-begun` and `restored` when files are found, `join-begun` and
- * (through the cluster node) `assigned`, `restored` and `joined` in a
- * cluster. A stop asked meanwhile is the lifecycle's to decide: it aborts a
- * cluster that is still forming, and waits for a restore under way.
+ * How `roo worker` starts. Every worker is in a cluster: the initializer, a
+ * member, a joiner, or a worker alone, which is the initializer of a
+ * cluster of one (listening for joiners only when given --control). It
+ * forms or joins the cluster, rejoining it (and, with resilience, rolling
+ * back with it) when it finds the files of a previous run. Every step is
+ * reported to the worker's one lifecycle (runtime/cluster/worker-lifecycle.ts):
+ * `join-begun`, then through the cluster node `assigned`, `recovery-begun`,
+ * `restored` and `joined`. A stop asked meanwhile is the lifecycle's to
+ * decide: it aborts a cluster that is still forming, and waits for a
+ * restore under way.
  */
 import { ErrorCode, RooError } from '../../protocols/index.js';
-import { checkResilientPlan, runResilientAlone, type Resilience } from '../checkpoint/alone.js';
 import { SnapshotStore } from '../checkpoint/snapshot-store.js';
-import { loadClusterInfo } from '../cluster/cluster-info.js';
+import { loadClusterInfo, type ClusterInfo } from '../cluster/cluster-info.js';
 import {
   startClusterNode,
   type ClusterNode,
   type ClusterResilience,
 } from '../cluster/cluster-node.js';
 import type { WorkerLifecycle } from '../cluster/lifecycle-executor.js';
+import { barrierCycle } from '../engine/barrier-plan.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import { LogLine } from '../logging/log-lines.js';
 import type { Logger } from '../logging/logger.js';
@@ -26,19 +27,16 @@ import type { ChannelSecurity } from '../security/index.js';
 import type { WorkerOptions } from './worker-flags.js';
 import type { ClusterRole } from './worker-role.js';
 
-/** A worker whose start went through: its first engine, and its cluster node or resilience. */
+/** A worker whose start went through: its first engine and its cluster node. */
 export interface StartedWorker {
   readonly engine: Engine;
-  /** Set for a cluster role. */
-  readonly node?: ClusterNode;
-  /** Set for a worker alone with resilience. */
-  readonly resilience?: Resilience;
+  readonly node: ClusterNode;
 }
 
 /** What every path needs. */
 export interface StartContext {
   readonly options: WorkerOptions;
-  readonly role: ClusterRole | undefined;
+  readonly role: ClusterRole;
   readonly engineOptions: EngineOptions;
   readonly lifecycle: WorkerLifecycle;
   readonly security: ChannelSecurity;
@@ -49,36 +47,28 @@ export interface StartContext {
 export class StartAborted extends Error {}
 
 /**
- * Starts the worker on the path its role gives. Throws StartAborted when the
- * lifecycle aborted the start (nothing runs then), or the start's error.
+ * Starts the worker: forms or joins its cluster (a worker alone forms a
+ * cluster of one). Throws StartAborted when the lifecycle aborted the start
+ * (nothing runs then), or the start's error.
  */
 export async function startWorker(c: StartContext): Promise<StartedWorker> {
-  const { options, role, lifecycle } = c;
-  if (role === undefined && !options.runWithResilience) {
-    const engine = await Engine.start(c.engineOptions);
-    lifecycle.report({ kind: 'started' });
-    return { engine };
-  }
   const prepared = await Engine.prepare(c.engineOptions);
   try {
-    if (role !== undefined) return await startInCluster(c, role, prepared);
-    const resilience = await runResilientAlone(prepared, {
-      name: options.name,
-      dir: options.resilienceDir,
-      intervalMs: checkpointIntervalMs(options),
-      log: c.log,
-      recovery: {
-        begun: (checkpoint) => lifecycle.report({ kind: 'recovery-begun', checkpoint }),
-        restored: (checkpoint) => lifecycle.report({ kind: 'restored', checkpoint }),
-      },
-    });
-    if (resilience === undefined) throw new StartAborted(lifecycle.state.reason);
-    if (!resilience.recovered) lifecycle.report({ kind: 'started' });
-    return { engine: prepared, resilience };
+    return await startInCluster(c, c.role, prepared);
   } catch (err) {
     await prepared.terminate();
     throw err;
   }
+}
+
+/** Refuses a plan whose barriers could never align (a route loop). */
+export function checkResilientPlan(engine: Engine): void {
+  const loop = barrierCycle(engine.plan);
+  if (loop !== undefined)
+    throw new RooError(
+      ErrorCode.BadFlag,
+      `--run-with-resilience cannot checkpoint application '${engine.plan.application}': its routes loop through ${loop}, so barriers could never align`,
+    );
 }
 
 /** `--time-between-checkpoints` in milliseconds (at least 1). */
@@ -93,12 +83,13 @@ async function startInCluster(
   prepared: Engine,
 ): Promise<StartedWorker> {
   const { options, log } = c;
-  const info = loadClusterInfo(
-    options.resilienceDir,
-    prepared.plan.application,
-    prepared.applicationHash,
-    options.name,
-  );
+  const info =
+    loadClusterInfo(
+      options.resilienceDir,
+      prepared.plan.application,
+      prepared.applicationHash,
+      options.name,
+    ) ?? aloneFiles(c, role, prepared);
   if (
     options.clusterId !== undefined &&
     info?.clusterId !== undefined &&
@@ -149,6 +140,32 @@ async function startInCluster(
     ...(resilience === undefined ? {} : { resilience }),
   });
   return { engine: prepared, node };
+}
+
+/**
+ * The files of a worker that ran alone before workers alone were clusters of
+ * one: snapshots but no cluster information. It recovers them as the one
+ * member of its cluster (and saves the cluster information it lacked at its
+ * first assignment). Undefined for any other worker, or without snapshots.
+ */
+function aloneFiles(
+  c: StartContext,
+  role: ClusterRole,
+  prepared: Engine,
+): Pick<ClusterInfo, 'workerIndex' | 'workers' | 'clusterId'> | undefined {
+  const { options, log } = c;
+  if (!options.runWithResilience || role.initializer?.workerCount !== 1) return undefined;
+  const store = new SnapshotStore(
+    options.resilienceDir,
+    prepared.plan.application,
+    prepared.applicationHash,
+    options.name,
+  );
+  if (store.ids().length === 0 && store.committed().length === 0) return undefined;
+  log.info(
+    'found the snapshot files of this worker running alone: recovering them as a cluster of one',
+  );
+  return { workerIndex: 0, workers: [options.name] };
 }
 
 /**

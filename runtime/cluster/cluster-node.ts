@@ -47,10 +47,14 @@ export interface ClusterNodeOptions {
    * `relay-shutdown` (member) decisions are the node's to carry out.
    */
   readonly lifecycle: WorkerLifecycle;
-  /** Initializer: listen here. Others: the initializer's control address. */
-  readonly control: Address;
-  /** This worker's data address (the initializer's --data, others' --my-data). */
-  readonly data: Address;
+  /**
+   * Initializer: listen here (none for a worker alone without --control:
+   * a cluster of one that nobody can join). Others: the initializer's
+   * control address (joining: any member's).
+   */
+  readonly control: Address | undefined;
+  /** This worker's data address (the initializer's --data, others' --my-data; none: no data channel). */
+  readonly data: Address | undefined;
   /** This worker's control address (others' --my-control; informational). */
   readonly myControl: Address | undefined;
   /** This worker's external address (`--external`, when its port is given), told to every member. */
@@ -120,9 +124,9 @@ export interface ClusterView {
 
 /** A running cluster node. */
 export interface ClusterNode {
-  /** This worker's bound data and control addresses. */
-  readonly data: Address;
-  readonly control: Address;
+  /** This worker's bound data and control addresses (none when it does not listen there). */
+  readonly data: Address | undefined;
+  readonly control: Address | undefined;
   /** Names of the cluster's workers, by worker index (empty before assignment). */
   members(): readonly string[];
   /** This worker's engine now (a rollback replaces it). */
@@ -139,7 +143,7 @@ export interface ClusterNode {
 
 /** What both kinds of node share: the data address, the member, and the planner of thread moves. */
 export interface NodeShared {
-  readonly data: Address;
+  readonly data: Address | undefined;
   readonly member: ClusterMember;
   /** Plans this worker's thread moves from its measured loads and has `run` carry them out. */
   readonly rebalanceWith: (
@@ -150,8 +154,8 @@ export interface NodeShared {
 /** Joins (or, on the initializer, forms) the cluster. */
 export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNode> {
   const { log } = o;
-  const data = await o.engine.listenData(o.data);
-  log.info(`data channel listening on ${formatAddress(data)}`);
+  const data = o.data === undefined ? undefined : await o.engine.listenData(o.data);
+  if (data !== undefined) log.info(`data channel listening on ${formatAddress(data)}`);
   const member = new ClusterMember(o, data);
   const rebalanceWith: NodeShared['rebalanceWith'] = async (run) => {
     const e = member.engine;
@@ -176,9 +180,14 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     return outcome;
   };
   const shared = { data, member, rebalanceWith };
-  return o.initializer === undefined
-    ? startMemberNode(o, shared)
-    : startInitializerNode(o, shared, o.initializer.workerCount);
+  if (o.initializer !== undefined)
+    return startInitializerNode(o, shared, o.initializer.workerCount);
+  if (o.control === undefined)
+    throw new RooError(
+      ErrorCode.BadFlag,
+      'a member needs the control address of its cluster (--control, or --join)',
+    );
+  return startMemberNode(o, shared, o.control);
 }
 
 /** The control channel's heartbeat setting, as the transport takes it. */

@@ -38,22 +38,13 @@ function asResult(record: object): ExternalResultValue {
 export const ROTATE_LOGS_NOTE =
   'logs go to stderr only; nothing to reopen. Rotate where stderr is redirected (e.g. logrotate copytruncate)';
 
-/** Why a worker running alone refuses to shrink. */
-export const SHRINK_ALONE_MESSAGE =
-  'this worker runs alone, not in a cluster: start it as a one-worker cluster (--cluster-initializer --control ADDR) so that it can grow and shrink';
-
-/** The answer of a worker running alone (not in a cluster) to a shrink request. */
-export function shrinkAlone(worker: string): ShrinkOutcome {
-  return { ok: false, message: SHRINK_ALONE_MESSAGE, leaving: [], eligible: [], members: [worker] };
-}
-
 /** What {@link engineHandlers} needs. */
 export interface EngineHandlerOptions {
   readonly engine: StatusEngine;
   readonly identity: WorkerIdentity;
   readonly log: Logger;
-  /** Shrinks the cluster (the cluster node's); absent for a worker running alone. */
-  readonly shrink?: (request: ShrinkRequest) => Promise<ShrinkOutcome>;
+  /** Shrinks the cluster (the cluster node's: a worker alone's is a cluster of one). */
+  readonly shrink: (request: ShrinkRequest) => Promise<ShrinkOutcome>;
   /** Rebalances this worker's threads (through the cluster, or alone). */
   readonly rebalance?: () => Promise<{ readonly ok: boolean; readonly message: string }>;
   /**
@@ -108,8 +99,7 @@ export function engineHandlers(o: EngineHandlerOptions): ExternalHandlers {
           ? `count ${request.count}`
           : `workers ${request.workers.join(',')}`;
       o.log.info(`external channel: shrink (${what}) requested`);
-      const outcome =
-        o.shrink === undefined ? shrinkAlone(o.identity.worker) : await o.shrink(request);
+      const outcome = await o.shrink(request);
       const log = outcome.ok ? o.log.info.bind(o.log) : o.log.warn.bind(o.log);
       log(
         `external channel: shrink (${what}) ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`,

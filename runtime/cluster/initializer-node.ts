@@ -53,6 +53,7 @@ import {
   type JoinDecision,
 } from './initializer-decisions.js';
 import { rollbackCluster } from './initializer-rollback.js';
+import { NOT_LISTENING } from './member.js';
 import { addJoiner, dropJoiner, NO_BATCH } from './join-batch.js';
 import { delayPointOf, ReconfigurationDriver } from './reconfiguration-driver.js';
 import { whyBlocked, type Layout } from './reconfiguration.js';
@@ -399,33 +400,39 @@ export async function startInitializerNode(
         return;
     }
   };
-  const server = await ControlServer.listen(
-    o.control,
-    initializerControlEvents({
-      log,
-      names,
-      server: () => listener.server,
-      errors: controlErrors,
-      observe,
-      shuttingDown: () => shuttingDown,
-      left: (name) => {
-        joining = dropJoiner(joining, name);
-      },
-      lost: (name) => {
-        driver?.pause(`worker '${name}' was lost`);
-        reconfigurations?.lost(name);
-        apply({ kind: 'lost', name });
-      },
-    }),
-    log,
-    { ...(o.security === undefined ? {} : { security: o.security }), ...heartbeatOf(o) },
-  );
+  // A worker alone without --control is a cluster of one that nobody can join: no server.
+  const server =
+    o.control === undefined
+      ? undefined
+      : await ControlServer.listen(
+          o.control,
+          initializerControlEvents({
+            log,
+            names,
+            server: () => listener.server,
+            errors: controlErrors,
+            observe,
+            shuttingDown: () => shuttingDown,
+            left: (name) => {
+              joining = dropJoiner(joining, name);
+            },
+            lost: (name) => {
+              driver?.pause(`worker '${name}' was lost`);
+              reconfigurations?.lost(name);
+              apply({ kind: 'lost', name });
+            },
+          }),
+          log,
+          { ...(o.security === undefined ? {} : { security: o.security }), ...heartbeatOf(o) },
+        );
   listener.server = server;
-  const control = server.bound ?? o.control;
-  log.info(
-    `control channel listening on ${formatAddress(control)}; waiting for ${workerCount} workers`,
-  );
-  observe(helloOf(control, o.rejoin), SELF);
+  const control = server === undefined ? undefined : (server.bound ?? o.control);
+  if (control !== undefined)
+    log.info(
+      `control channel listening on ${formatAddress(control)}; waiting for ${workerCount} workers`,
+    );
+  else log.info('running as a cluster of one: without --control no worker can join it');
+  observe(helloOf(control ?? NOT_LISTENING, o.rejoin), SELF);
   return {
     data,
     control,
@@ -445,7 +452,7 @@ export async function startInitializerNode(
     },
     close: async () => {
       driver?.stop();
-      await server.close();
+      await server?.close();
     },
   };
 }

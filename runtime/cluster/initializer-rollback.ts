@@ -65,7 +65,11 @@ export function rollbackCluster(members: readonly Member[], fx: RollbackEffects)
   fx.pause('the cluster is rolling back');
   const choice = chooseRollback(store.committed(), reported);
   if (choice.kind === 'refuse') {
-    const message = `${choice.reason}. The cluster cannot recover without their state; to start afresh, shut the cluster down (roo shutdown) and remove every worker's resilience files (rm ${store.applicationFiles}), then start the cluster again`;
+    // A worker alone (a cluster of one) says so in a worker's words.
+    const message =
+      members.length === 1
+        ? `cannot recover: no committed checkpoint of worker '${store.worker}' (${store.committed().join(', ')}) can be restored (see the refused files above). To start without the saved state, remove this worker's resilience files (rm ${store.workerFiles}), then start again`
+        : `${choice.reason}. The cluster cannot recover without their state; to start afresh, shut the cluster down (roo shutdown) and remove every worker's resilience files (rm ${store.applicationFiles}), then start the cluster again`;
     log.error({ code: ErrorCode.SnapshotCorrupt }, message);
     for (const name of choice.workers) {
       fx.toName(name, { type: 'refuse', version: 1, code: ErrorCode.SnapshotCorrupt, message });

@@ -1,11 +1,10 @@
 /**
  * The one lifecycle object of a worker process: it holds the state of the
  * pure machine (worker-lifecycle.ts), takes every event the worker's parts
- * report (worker-command.ts, the cluster nodes, member.ts, the alone
- * recovery, the thread rebalancer), logs each move and each refusal, and
- * hands each decision to whoever carries it out: `roo worker` stops or
- * aborts its start, the initializer node (or a worker alone) shuts the
- * cluster down, a member node relays `roo shutdown`. Whoever reports an
+ * report (worker-command.ts, the cluster nodes, member.ts, the
+ * reconfigurations), logs each move and each refusal, and hands each
+ * decision to whoever carries it out: `roo worker` stops or aborts its
+ * start, the initializer node (a worker alone's too) shuts the cluster down, a member node relays `roo shutdown`. Whoever reports an
  * event learns whether it was taken, and does nothing when it was refused.
  */
 import type { RooError } from '../../protocols/index.js';

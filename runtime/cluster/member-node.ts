@@ -31,6 +31,8 @@ const RECONNECT_FOR_MS = 10 * 60_000;
 export async function startMemberNode(
   o: ClusterNodeOptions,
   shared: NodeShared,
+  /** The initializer's control address (joining: any member's). */
+  control: Address,
 ): Promise<ClusterNode> {
   const { log } = o;
   const r = o.resilience;
@@ -49,7 +51,7 @@ export async function startMemberNode(
   const send = (m: ControlMessage) => connection.client?.send(encodeControlMessage(m));
   let chain = Promise.resolve();
   /** The coordinator's control address (a joiner may first reach another member, which redirects it). */
-  let target = o.control;
+  let target = control;
   const connect = async (rejoin: boolean, timeoutMs: number): Promise<void> => {
     const client = await ControlClient.connect(
       target,
@@ -107,7 +109,7 @@ export async function startMemberNode(
       channel,
     );
     connection.client = client;
-    send(helloOf(o.myControl ?? o.control, rejoin));
+    send(helloOf(o.myControl ?? control, rejoin));
   };
   /**
    * The initializer treated this worker as lost (it heard nothing from it for
@@ -183,7 +185,7 @@ export async function startMemberNode(
         });
   return {
     data,
-    control: o.myControl ?? o.control,
+    control: o.myControl ?? control,
     members: () => member.members(),
     engine: () => member.engine,
     shrink: (request) => member.relayShrink(request, send),

@@ -28,6 +28,14 @@ import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
 import { MemberRequests, type RebalanceAnswer } from './member-requests.js';
 import type { ClusterNodeOptions, ClusterView } from './cluster-node.js';
 
+/**
+ * The address a worker gives for a channel it does not listen on (a worker
+ * alone without --control or --data): port 0, which nobody can connect to.
+ * Only the worker itself sees it (its own hello and assign are handled in
+ * process), so it never travels.
+ */
+export const NOT_LISTENING: Address = { host: '127.0.0.1', port: 0 };
+
 /** One worker's side of the control protocol. */
 export class ClusterMember {
   /** This worker's engine now (a rollback replaces it). */
@@ -54,8 +62,8 @@ export class ClusterMember {
 
   constructor(
     private readonly o: ClusterNodeOptions,
-    /** This worker's bound data address. */
-    readonly data: Address,
+    /** This worker's bound data address (none: it has no data channel, a cluster of one). */
+    readonly data: Address | undefined,
   ) {
     this.engine = o.engine;
     this.requests = new MemberRequests(o.name);
@@ -163,9 +171,14 @@ export class ClusterMember {
     return this.requests.shrink(request, send);
   }
 
-  /** Records this worker's place, so that a restart finds its cluster. */
+  /**
+   * Records this worker's place, so that a restart finds its cluster. Not
+   * for a worker alone that listens for no one and keeps no state: a
+   * restart has nothing to rejoin.
+   */
   private saveInfo(m: AssignControlMessage): void {
     const { o } = this;
+    if (o.control === undefined && o.resilience === undefined) return;
     saveClusterInfo(o.resilienceDir, {
       version: 1,
       application: this.engine.plan.application,
@@ -173,7 +186,7 @@ export class ClusterMember {
       worker: o.name,
       workerIndex: m.workerIndex,
       workers: m.members.map((x) => x.name),
-      control: o.initializer === undefined ? o.control : (m.members[0]?.control ?? o.control),
+      control: (o.initializer === undefined ? o.control : m.members[0]?.control) ?? NOT_LISTENING,
       clusterId: m.clusterId,
       savedAt: new Date().toISOString(),
     });
@@ -190,7 +203,7 @@ export class ClusterMember {
       applicationHash: this.engine.applicationHash,
       threads: this.engine.threads,
       control,
-      data: this.data,
+      data: this.data ?? NOT_LISTENING,
       rejoin,
       // Only a worker new to the cluster asks to join; once placed (or restarted from its files) it rejoins.
       joinRunning: this.o.join === true && !rejoin && this.me < 0,
@@ -433,7 +446,15 @@ export class ClusterMember {
         return;
       }
       case 'refuse':
-        o.onFatal(new RooError(m.code, `the initializer refused this worker: ${m.message}`));
+        o.onFatal(
+          new RooError(
+            m.code,
+            // In a cluster of one the initializer is this worker: its message says it all.
+            o.initializer === undefined
+              ? `the initializer refused this worker: ${m.message}`
+              : m.message,
+          ),
+        );
         return;
       case 'shutdown':
         this.leaveCluster(
@@ -450,7 +471,7 @@ export class ClusterMember {
         if (this.spawned) {
           log.info(LogLine.AttemptingToRecover);
           this.engine = await r.replaceEngine();
-          await this.engine.listenData(this.data);
+          if (this.data !== undefined) await this.engine.listenData(this.data);
           this.spawned = false;
         }
         this.rollback = { checkpoint: m.checkpoint, generation: m.generation };

@@ -30,6 +30,10 @@ export function eligibleToLeave(
   });
 }
 
+/** Why a worker running alone (a cluster of one) has no worker that may leave. */
+export const ALONE_MESSAGE =
+  'this worker runs alone (a cluster of one): no worker may leave; grow it first (start it with --control, then --join workers to it)';
+
 /**
  * Decides a shrink request: named workers must all be members and eligible
  * (or the whole request is refused, saying which and why); a count takes the
@@ -45,6 +49,10 @@ export function planShrink(
   const eligible = eligibleToLeave(layout, directories, initializer);
   const names = memberNames(layout);
   const refuse = (message: string): ShrinkPlan => ({ ok: false, message, leaving: [], eligible });
+  if (names.length === 1) {
+    const message = `${ALONE_MESSAGE}${request.query ? '' : '; nothing was changed'}`;
+    return request.query ? { ok: true, message, leaving: [], eligible } : refuse(message);
+  }
   if (request.query) {
     return {
       ok: true,

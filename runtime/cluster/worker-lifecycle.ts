@@ -1,18 +1,16 @@
 /**
  * A worker's lifecycle, as one pure state machine: every way a worker
- * starts, recovers, joins, runs, reconfigures, leaves and stops (alone,
- * alone with resilience, the initializer, a member, a joiner) is a path
- * through these states, and every part of the worker reports what happens
+ * starts, recovers, joins, runs, reconfigures, leaves and stops (the
+ * initializer, a member, a joiner; a worker alone is the initializer of a
+ * cluster of one) is a path through these states, and every part of the worker reports what happens
  * to one {@link lifecycleStep} (through lifecycle.ts's executor), which
  * decides what follows. No I/O, no timers: events in, the next state and
  * decisions out, or a typed refusal (ROO_ERR_ILLEGAL_TRANSITION) that leaves
  * the state as it was.
  *
- *   starting --started (alone)--------------------------------> running
- *   starting --recovery-begun (alone, files found)--> recovering
- *   starting --join-begun (a cluster role)--> joining --joined--> running
+ *   starting --join-begun--> joining --joined--> running
  *   joining, running, reconfiguring, leaving --recovery-begun (a rollback)--> recovering
- *   recovering --restored--> running (alone) | joining (a cluster: waits to start again)
+ *   recovering --restored--> joining (it waits for the cluster to start again)
  *   running --reconfiguration-begun--> reconfiguring --reconfiguration-ended--> running
  *   running --reconfiguration-begun (this worker leaves)--> leaving
  *   any live state --stop / shutdown / leave / fatal--> shutting-down --stopped--> stopped
@@ -36,19 +34,18 @@
 import { ErrorCode, RooError, type ErrorCodeValue } from '../../protocols/index.js';
 import type { TransitionTable } from '../../protocols/transition.js';
 
-/** What this worker is, from its flags; fixed for its life. */
-export type WorkerRole = 'alone' | 'initializer' | 'member' | 'joiner';
+/** What this worker is, from its flags; fixed for its life (a worker alone is an initializer). */
+export type WorkerRole = 'initializer' | 'member' | 'joiner';
 
 /**
  * The states of a worker's life:
  * - `starting`: loading the application, starting threads, opening listeners;
  * - `joining`: forming (initializer), joining (member, joiner) or, after a
  *   rollback restored its state, waiting for the cluster to start again;
- * - `recovering`: restoring a checkpoint (a worker alone found files; a
- *   cluster member was told to roll back), until its engine holds the state;
+ * - `recovering`: restoring a checkpoint (the initializer ordered a
+ *   rollback, a restart's included), until its engine holds the state;
  * - `running`: its sources run, no reconfiguration under way;
- * - `reconfiguring`: taking part in a grow, shrink or rebalance it stays in
- *   (or, alone, moving key groups between its threads);
+ * - `reconfiguring`: taking part in a grow, shrink or rebalance it stays in;
  * - `leaving`: a shrink takes it out: it ships its key groups, then leaves;
  * - `shutting-down`: draining and closing;
  * - `stopped`: final.
@@ -77,9 +74,9 @@ export const LIFECYCLE_PHASES: readonly LifecyclePhase[] = [
 
 /** The moves between phases {@link lifecycleStep} can make (a unit test holds it to them). */
 export const LIFECYCLE_MOVES: TransitionTable<LifecyclePhase> = {
-  starting: ['starting', 'joining', 'recovering', 'running', 'shutting-down'],
+  starting: ['starting', 'joining', 'shutting-down'],
   joining: ['joining', 'recovering', 'running', 'shutting-down'],
-  recovering: ['recovering', 'joining', 'running', 'shutting-down'],
+  recovering: ['recovering', 'joining', 'shutting-down'],
   running: ['running', 'recovering', 'reconfiguring', 'leaving', 'shutting-down'],
   reconfiguring: ['reconfiguring', 'recovering', 'running', 'shutting-down'],
   leaving: ['leaving', 'recovering', 'shutting-down'],
@@ -113,17 +110,15 @@ export interface LifecycleState {
 
 /** Something that happened to the worker, or that it is asked to do. */
 export type LifecycleEvent =
-  /** A cluster role starts forming or joining its cluster. */
+  /** The worker starts forming or joining its cluster. */
   | { readonly kind: 'join-begun' }
-  /** A worker alone found resilience files, or the initializer ordered a rollback. */
+  /** The initializer ordered a rollback (a restart found its files, or a member was lost). */
   | { readonly kind: 'recovery-begun'; readonly checkpoint: number }
   /** The initializer gave this worker its place (`assign`). */
   | { readonly kind: 'assigned'; readonly index: number; readonly members: number }
   /** The engine holds the restored checkpoint's state. */
   | { readonly kind: 'restored'; readonly checkpoint: number }
-  /** A worker alone: its sources run. */
-  | { readonly kind: 'started' }
-  /** A cluster role: its sources run and the cluster runs (again, after a rollback). */
+  /** Its sources run and the cluster runs (again, after a rollback). */
   | { readonly kind: 'joined' }
   /** A reconfiguration begins; `leaving`: it takes this worker out. */
   | { readonly kind: 'reconfiguration-begun'; readonly id: number; readonly leaving: boolean }
@@ -157,7 +152,7 @@ export type LifecycleDecision =
   | { readonly kind: 'defer-stop'; readonly reason: string }
   /** A member passes `roo shutdown` on to the initializer, which decides. */
   | { readonly kind: 'relay-shutdown'; readonly reason: string }
-  /** The initializer (or a worker alone) shuts the cluster down: a last checkpoint, then everyone stops. */
+  /** The initializer shuts the cluster down: a last checkpoint, then everyone stops. */
   | { readonly kind: 'shut-down'; readonly reason: string }
   /** The process may exit with `code`. */
   | { readonly kind: 'exit'; readonly code: number };
@@ -188,26 +183,22 @@ export function initialLifecycle(role: WorkerRole): LifecycleState {
 /** The one transition function. */
 export function lifecycleStep(state: LifecycleState, event: LifecycleEvent): LifecycleOutcome {
   const { phase } = state;
-  const alone = state.role === 'alone';
   if (phase === 'stopped') return refuse(state, event, 'the worker has stopped');
   if (phase === 'shutting-down') return whileStopping(state, event);
   switch (event.kind) {
     case 'join-begun':
-      if (phase !== 'starting' || alone)
-        return refuse(state, event, alone ? 'a worker alone has no cluster to join' : undefined);
+      if (phase !== 'starting') return refuse(state, event);
       return ok({ ...state, phase: 'joining' });
     case 'recovery-begun': {
-      const from: readonly LifecyclePhase[] = alone
-        ? ['starting']
-        : ['joining', 'running', 'reconfiguring', 'leaving', 'recovering'];
+      const from: readonly LifecyclePhase[] = [
+        'joining',
+        'running',
+        'reconfiguring',
+        'leaving',
+        'recovering',
+      ];
       if (!from.includes(phase))
-        return refuse(
-          state,
-          event,
-          alone
-            ? 'a worker alone recovers only as it starts'
-            : 'a rollback is ordered only once the worker is in its cluster',
-        );
+        return refuse(state, event, 'a rollback is ordered only once the worker is in its cluster');
       return ok({
         ...state,
         phase: 'recovering',
@@ -216,28 +207,22 @@ export function lifecycleStep(state: LifecycleState, event: LifecycleEvent): Lif
       });
     }
     case 'assigned':
-      if (alone || (phase !== 'joining' && phase !== 'recovering'))
+      if (phase !== 'joining' && phase !== 'recovering')
         return refuse(state, event, 'a place is assigned only while joining or recovering');
       return ok(state);
     case 'restored': {
       if (phase !== 'recovering') return refuse(state, event);
-      const formed = state.formed || alone;
       const next: LifecycleState = {
         ...state,
-        phase: alone ? 'running' : 'joining',
-        formed,
+        phase: 'joining',
         checkpoint: event.checkpoint,
         pendingStop: undefined,
       };
       const p = state.pendingStop;
       return p === undefined ? ok(next) : stopping(next, p.reason, p.exitCode);
     }
-    case 'started':
-      if (phase !== 'starting' || !alone)
-        return refuse(state, event, alone ? undefined : 'a cluster role runs once it has joined');
-      return ok({ ...state, phase: 'running', formed: true });
     case 'joined':
-      if (phase !== 'joining' || alone) return refuse(state, event);
+      if (phase !== 'joining') return refuse(state, event);
       return ok({ ...state, phase: 'running', formed: true });
     case 'reconfiguration-begun':
       if (phase !== 'running')
@@ -252,7 +237,7 @@ export function lifecycleStep(state: LifecycleState, event: LifecycleEvent): Lif
         return refuse(state, event, `the reconfiguration under way is ${state.reconfiguration}`);
       return ok({ ...state, phase: 'running', reconfiguration: 0 });
     case 'leave-ordered':
-      if (alone || (phase !== 'joining' && phase !== 'running' && phase !== 'leaving'))
+      if (phase !== 'joining' && phase !== 'running' && phase !== 'leaving')
         return refuse(
           state,
           event,
@@ -306,7 +291,6 @@ function whileStopping(state: LifecycleState, event: LifecycleEvent): LifecycleO
     case 'shutdown-ordered':
     case 'leave-ordered':
     // A start that was under way when the stop came has finished: stop what it started.
-    case 'started':
     case 'joined':
     case 'restored':
       return ok(state, [stopDecision(state)]);

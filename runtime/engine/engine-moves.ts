@@ -1,13 +1,11 @@
 /**
  * Where moved key groups go between an engine's threads: which thread hosts
- * each group that moves away, which thread takes each group that moves in,
- * and the state a rebalance carries from a barrier's snapshot. Pure
+ * each group that moves away, and which thread takes each group that moves
+ * in. Pure
  * functions over the engine's placement, kept apart from engine.ts, which
  * carries out the moves on the threads.
  */
-import type { Snapshot } from '../../protocols/index.js';
 import type { Placement } from '../topology/placement.js';
-import type { ThreadMove } from '../topology/rebalance.js';
 import type { ThreadRestore } from './thread-checkpoint.js';
 
 /** A key group of a partition, by their indices. */
@@ -69,20 +67,4 @@ export function placeMovedIn(
     perThread[thread]?.push(g);
   }
   return { placement: { ...placement, keyGroupOwner: owners }, perThread };
-}
-
-/** The state each of `moves` carries, from the barrier's `snapshot` (empty if it holds none). */
-export function movedGroups(
-  snapshot: Snapshot,
-  moves: readonly ThreadMove[],
-): ThreadRestore['keyGroups'][number][] {
-  return moves.map((m) => {
-    const part = snapshot.partitions[m.partition]?.keyGroups.find((g) => g.keyGroup === m.keyGroup);
-    return {
-      partition: m.partition,
-      keyGroup: m.keyGroup,
-      count: part?.entities ?? 0,
-      state: part?.state ?? new Uint8Array(0),
-    };
-  });
 }

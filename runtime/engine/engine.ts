@@ -26,7 +26,7 @@ import {
   runsSourceOn,
   type Placement,
 } from '../topology/placement.js';
-import type { GroupLoad, ThreadMove } from '../topology/rebalance.js';
+import type { GroupLoad } from '../topology/rebalance.js';
 import { buildApplication, loadApplicationModule } from './app-loader.js';
 import {
   metricsByDefault,
@@ -35,7 +35,7 @@ import {
   type EngineOptions,
   type EngineStats,
 } from './engine-options.js';
-import { movedGroups, placeMovedIn, placeMovedOut, threadsOf } from './engine-moves.js';
+import { placeMovedIn, placeMovedOut, threadsOf } from './engine-moves.js';
 import { assembleSnapshot, threadRestores } from './engine-snapshot.js';
 import {
   type KeyGroupKeys,
@@ -299,37 +299,6 @@ export class Engine {
     this.loadBase.clear();
     for (const groups of all)
       for (const g of groups) this.loadBase.set(`${g.partition}/${g.keyGroup}`, g.received);
-  }
-
-  /**
-   * Rebalances the threads of a worker that runs alone (no cluster): the
-   * groups of `moves` pause at barrier `id` (every other key reads on), are
-   * re-spawned on their new threads with their state, and what was sent to
-   * them meanwhile follows once the routes are rewired. Resolves with what
-   * moved.
-   */
-  async rebalanceAlone(
-    id: number,
-    worker: string,
-    moves: readonly ThreadMove[],
-  ): Promise<{ groups: number; entities: number; bytes: number; pausedMs: number }> {
-    const wiring = this.wiring;
-    if (wiring === undefined) throw new Error('the engine is not wired yet');
-    await this.prepareMove(moves, []);
-    const t0 = performance.now();
-    const snapshot = await this.quiesce(id, worker, moves);
-    const groups = movedGroups(snapshot, moves);
-    await this.moveOut(moves);
-    const to = new Map(moves.map((m) => [`${m.partition}/${m.keyGroup}`, m.to]));
-    const directory = await this.moveIn(groups, (p, g) => to.get(`${p}/${g}`));
-    await this.wire({ ...wiring, directories: [directory] });
-    await this.resetLoads();
-    return {
-      groups: groups.length,
-      entities: groups.reduce((a, g) => a + g.count, 0),
-      bytes: groups.reduce((a, g) => a + g.state.byteLength, 0),
-      pausedMs: Math.round(performance.now() - t0),
-    };
   }
 
   /** Ends a reconfiguration: sources that held their input read again. */

@@ -235,7 +235,7 @@ describe('the external channel of a running word count', () => {
     );
     const rotated = await ch.next();
     expect(rotated).toMatchObject({ id: 1, ok: true, result: { rotated: false } });
-    // A worker running alone has no cluster to shrink: it says so.
+    // A worker running alone is a cluster of one: no worker may leave it, and it says so.
     ch.ws.send(
       encodeExternalMessage({
         type: 'request',
@@ -248,7 +248,13 @@ describe('the external channel of a running word count', () => {
     expect(await ch.next()).toMatchObject({
       id: 2,
       ok: true,
-      result: { ok: false, message: expect.stringMatching(/alone, not in a cluster/) },
+      result: {
+        ok: true,
+        leaving: [],
+        eligible: [],
+        members: ['initializer'],
+        message: expect.stringMatching(/runs alone \(a cluster of one\): no worker may leave/),
+      },
     });
     // A shrink request without its args is answered with a coded error.
     ch.ws.send(
@@ -299,10 +305,16 @@ describe('the external channel of a running word count', () => {
   });
 
   it('roo shrink on a worker alone exits 1 and says it runs alone', async () => {
-    const { code, stdout, stderr } = await runRoo(['shrink', '--external', external, '--query']);
+    const { code, stdout, stderr } = await runRoo([
+      'shrink',
+      '--external',
+      external,
+      '--count',
+      '1',
+    ]);
     expect(code, stderr).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^roo shrink: refused: this worker runs alone, not in a cluster/);
+    expect(stderr).toMatch(/^roo shrink: refused: this worker runs alone \(a cluster of one\)/);
   });
 
   it('survives garbage, text, bad versions and oversized messages, and keeps answering', async () => {

@@ -287,6 +287,27 @@ describe('a worker alone with --run-with-resilience', () => {
     expect((await second.stop()).code).toBe(0);
   });
 
+  it('recovers the files of a worker alone that have no cluster information (an earlier roo wrote none) as a cluster of one', async () => {
+    const first = startWorker('worker');
+    const cut = await killAfterCommit(first, 3);
+    const restored = Math.max(...committed());
+    const info = readdirSync(resilience).filter(
+      (n) => n.endsWith('.cluster.json') || n.endsWith('.layouts.json'),
+    );
+    expect(info.some((n) => n.endsWith('.cluster.json'))).toBe(true);
+    for (const name of info) rmSync(join(resilience, name));
+
+    const second = startWorker('worker (restarted)');
+    const runs = await finalCounts(second, cut);
+    expect(countProblems(runs)).toEqual([]);
+    expect(resumed(runs)).toBe(true);
+    expect(second.stderr).toContain('recovering them as a cluster of one');
+    expect(second.stderr).toContain(`restoring checkpoint ${restored}`);
+    // Its first assignment saved the cluster information the files lacked.
+    expect(readdirSync(resilience).some((n) => n.endsWith('.cluster.json'))).toBe(true);
+    expect((await second.stop()).code).toBe(0);
+  });
+
   it('refuses a damaged newest snapshot and restores the committed checkpoint before it', async () => {
     const first = startWorker('worker');
     const cut = await killAfterCommit(first, 3);

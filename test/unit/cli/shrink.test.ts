@@ -14,12 +14,9 @@ import {
   type ShrinkOutcome,
   type ShrinkRequest,
 } from '../../../protocols/index.js';
-import {
-  engineHandlers,
-  SHRINK_ALONE_MESSAGE,
-  shrinkAlone,
-} from '../../../runtime/cluster/engine-handlers.js';
+import { engineHandlers } from '../../../runtime/cluster/engine-handlers.js';
 import { answerRequest, ExternalServer } from '../../../runtime/cluster/external-server.js';
+import { planShrink } from '../../../runtime/cluster/shrink-plan.js';
 import type { StatusEngine } from '../../../runtime/cluster/status.js';
 import {
   DEFAULT_SHRINK_TIMEOUT_MS,
@@ -51,6 +48,22 @@ function thrown(fn: () => unknown): RooError {
   }
   throw new Error('expected a throw');
 }
+
+const NOWHERE = { host: '127.0.0.1', port: 0 };
+/** What a worker alone (a cluster of one) answers a shrink by count. */
+const ALONE_OUTCOME: ShrinkOutcome = {
+  ...planShrink(
+    {
+      version: 1,
+      members: [{ name: 'solo', threads: 1, control: NOWHERE, data: NOWHERE }],
+      owners: [[0]],
+    },
+    [],
+    'solo',
+    { workers: [], count: 1, query: false },
+  ),
+  members: ['solo'],
+};
 
 describe('roo shrink flags', () => {
   it("reads cluster_shrinker's three requests, long and short", () => {
@@ -190,8 +203,8 @@ describe('roo shrink output', () => {
         '',
       ].join('\n'),
     );
-    expect(formatShrinkRefusal(shrinkAlone('solo'))).toBe(
-      `roo shrink: refused: ${SHRINK_ALONE_MESSAGE}\n`,
+    expect(formatShrinkRefusal(ALONE_OUTCOME)).toBe(
+      `roo shrink: refused: ${ALONE_OUTCOME.message}\n`,
     );
   });
 });
@@ -210,25 +223,27 @@ describe('the shrink command on the external channel', () => {
       engine: {} as StatusEngine,
       identity: { worker: 'solo', startedAtMs: 0, external: null },
       log: pino({ level: 'silent' }),
-      ...(shrink === undefined ? {} : { shrink }),
+      shrink: shrink ?? (() => Promise.resolve(ALONE_OUTCOME)),
     });
 
-  it('answers a worker running alone with ok false and why', async () => {
-    const answer = await answerRequest(request({ workers: [], count: 0, query: true }), handlers());
+  it("answers with the cluster's outcome, a refusal included (ok true: the request was handled)", async () => {
+    const answer = await answerRequest(
+      request({ workers: [], count: 1, query: false }),
+      handlers(),
+    );
     expect(answer.then).toBe('continue');
     expect(answer.response).toMatchObject({
       id: 9,
       ok: true,
-      result: { ok: false, message: SHRINK_ALONE_MESSAGE, leaving: [], members: ['solo'] },
+      result: { ok: false, message: ALONE_OUTCOME.message, leaving: [], members: ['solo'] },
     });
-    expect(SHRINK_ALONE_MESSAGE).toMatch(/alone, not in a cluster.*--control/);
   });
 
   it('answers bad args with ROO_ERR_BAD_MESSAGE and never calls the cluster', async () => {
     let called = false;
     const h = handlers(() => {
       called = true;
-      return Promise.resolve(shrinkAlone('solo'));
+      return Promise.resolve(ALONE_OUTCOME);
     });
     for (const args of [undefined, { workers: ['w2'], count: 1, query: false }]) {
       const answer = await answerRequest(request(args), h);
@@ -269,7 +284,7 @@ describe('roo shrink against a real external channel', () => {
           engine: {} as StatusEngine,
           identity: { worker: 'initializer', startedAtMs: 0, external: bound },
           log,
-          ...(shrink === undefined ? {} : { shrink }),
+          shrink: shrink ?? (() => Promise.resolve(ALONE_OUTCOME)),
         }),
       onShutdown: () => undefined,
     });
@@ -337,13 +352,13 @@ describe('roo shrink against a real external channel', () => {
     expect(json.err).toContain('refused');
   });
 
-  it('exits 1 with the alone answer from a worker not in a cluster', async () => {
+  it('exits 1 with the answer of a worker alone (a cluster of one)', async () => {
     const address = await serve();
     const alone = await roo(['--external', address, '--query']);
     expect(alone).toEqual({
       code: 1,
       out: '',
-      err: `roo shrink: refused: ${SHRINK_ALONE_MESSAGE}\n`,
+      err: `roo shrink: refused: ${ALONE_OUTCOME.message}\n`,
     });
   });
 

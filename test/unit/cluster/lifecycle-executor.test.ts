@@ -74,9 +74,11 @@ describe('WorkerLifecycle', () => {
 
   it('says so when a stop waits for a restore, and stops once restored', () => {
     const { log, infos } = recordingLog();
-    const lifecycle = new WorkerLifecycle('alone', log);
+    const lifecycle = new WorkerLifecycle('initializer', log);
     const stops: string[] = [];
     lifecycle.handle({ stop: (d) => stops.push(d.reason) });
+    lifecycle.report({ kind: 'join-begun' });
+    lifecycle.report({ kind: 'joined' });
     lifecycle.report({ kind: 'recovery-begun', checkpoint: 3 });
     lifecycle.report({ kind: 'stop-asked', reason: 'SIGTERM' });
     expect(infos).toEqual(['SIGTERM: stopping once the checkpoint is restored']);

@@ -16,7 +16,11 @@ import {
   type ReconfigurationEvent,
   type ReconfigurationState,
 } from '../../../runtime/cluster/reconfiguration.js';
-import { eligibleToLeave, planShrink } from '../../../runtime/cluster/shrink-plan.js';
+import {
+  ALONE_MESSAGE,
+  eligibleToLeave,
+  planShrink,
+} from '../../../runtime/cluster/shrink-plan.js';
 import { rebalanceOwners } from '../../../runtime/routing/index.js';
 
 // ---------------------------------------------------------------------------
@@ -357,6 +361,28 @@ describe('eligibleToLeave', () => {
 });
 
 describe('planShrink', () => {
+  it('a cluster of one (a worker alone): none may leave; a query says why, a request is refused', () => {
+    const one: Layout = { version: 1, members: [member('solo')], owners: [[0, 0]] };
+    const ask = (r: { workers: string[]; count: number; query: boolean }) =>
+      planShrink(one, [directory(1)], 'solo', r);
+    expect(ask({ workers: [], count: 0, query: true })).toEqual({
+      ok: true,
+      message: ALONE_MESSAGE,
+      leaving: [],
+      eligible: [],
+    });
+    for (const r of [
+      { workers: [], count: 1, query: false },
+      { workers: ['solo'], count: 0, query: false },
+    ])
+      expect(ask(r)).toEqual({
+        ok: false,
+        message: `${ALONE_MESSAGE}; nothing was changed`,
+        leaving: [],
+        eligible: [],
+      });
+  });
+
   // Joined in this order; w3 runs a source.
   const layout: Layout = {
     version: 4,
@@ -440,8 +466,13 @@ describe('planShrink', () => {
       expect(r).toMatchObject({ ok: false, leaving: [] });
       expect(r.message).toContain('name the workers to leave, or how many');
     }
-    const solo: Layout = { version: 1, members: [member('initializer')], owners: [[0]] };
-    const r = planShrink(solo, [directory(1)], 'initializer', {
+    // Two workers, the other running a source: none may leave.
+    const pinned: Layout = {
+      version: 1,
+      members: [member('initializer'), member('w2', 7002)],
+      owners: [[0, 1]],
+    };
+    const r = planShrink(pinned, [directory(1), directory(2, 1)], 'initializer', {
       workers: [],
       count: 1,
       query: false,
@@ -466,9 +497,17 @@ describe('planShrink', () => {
       });
     }
     expect({ layout, dirs }).toEqual(before);
-    const solo: Layout = { version: 1, members: [member('initializer')], owners: [[0]] };
+    const pinned: Layout = {
+      version: 1,
+      members: [member('initializer'), member('w2', 7002)],
+      owners: [[0, 1]],
+    };
     expect(
-      planShrink(solo, [], 'initializer', { workers: [], count: 0, query: true }),
+      planShrink(pinned, [directory(1), directory(2, 1)], 'initializer', {
+        workers: [],
+        count: 0,
+        query: true,
+      }),
     ).toMatchObject({ ok: true, leaving: [], eligible: [], message: 'no worker may leave now' });
   });
 

@@ -1,6 +1,7 @@
 /**
  * The worker's lifecycle (runtime/cluster/worker-lifecycle.ts): each real
- * path through it (alone, alone recovering, initializer, member, joiner,
+ * path through it (a worker alone as a cluster of one, a restart recovering,
+ * initializer, member, joiner,
  * rollback, grow, shrink), its five rules, and a property over any sequence
  * of events.
  */
@@ -49,12 +50,17 @@ const joinedCluster = (role: WorkerRole) =>
     { kind: 'joined' },
   ]).state;
 
-const aloneRunning = () => take(initialLifecycle('alone'), [{ kind: 'started' }]).state;
+/** A worker alone: the initializer of a cluster of one, running. */
+const aloneRunning = () =>
+  take(initialLifecycle('initializer'), [
+    { kind: 'join-begun' },
+    { kind: 'assigned', index: 0, members: 1 },
+    { kind: 'joined' },
+  ]).state;
 
 describe('the paths through the lifecycle', () => {
-  it('a worker alone: starting, running, a signal, stopped with exit 0', () => {
-    const { state, decisions } = take(initialLifecycle('alone'), [
-      { kind: 'started' },
+  it('a worker alone (a cluster of one): joining, running, a signal, stopped with exit 0', () => {
+    const { state, decisions } = take(aloneRunning(), [
       { kind: 'stop-asked', reason: 'SIGTERM' },
       { kind: 'stopped' },
     ]);
@@ -65,12 +71,16 @@ describe('the paths through the lifecycle', () => {
     ]);
   });
 
-  it('a worker alone with files: recovering, then running once restored', () => {
-    const s = take(initialLifecycle('alone'), [{ kind: 'recovery-begun', checkpoint: 7 }]).state;
+  it('a worker alone restarted with files: recovering, then joining its cluster of one, then running', () => {
+    const s = take(initialLifecycle('initializer'), [
+      { kind: 'join-begun' },
+      { kind: 'recovery-begun', checkpoint: 7 },
+    ]).state;
     expect(s.phase).toBe('recovering');
     expect(describePhase(s)).toBe('recovering (checkpoint 7)');
     const r = take(s, [{ kind: 'restored', checkpoint: 7 }]).state;
-    expect(r).toMatchObject({ phase: 'running', formed: true, checkpoint: 7 });
+    expect(r).toMatchObject({ phase: 'joining', formed: false, checkpoint: 7 });
+    expect(take(r, [{ kind: 'joined' }]).state).toMatchObject({ phase: 'running', formed: true });
   });
 
   it('the initializer and a member: joining, assigned, running', () => {
@@ -159,14 +169,17 @@ describe('the paths through the lifecycle', () => {
 });
 
 describe('rule 1: a stop during a restore waits for it', () => {
-  it('defers the stop, then stops once restored (alone: it had run; a cluster: as it stands)', () => {
-    const alone = take(initialLifecycle('alone'), [
+  it('defers the stop, then stops once restored (a rollback of a running cluster: it had run; a restart: it had not)', () => {
+    const rolledBack = take(aloneRunning(), [
       { kind: 'recovery-begun', checkpoint: 2 },
       { kind: 'stop-asked', reason: 'SIGINT' },
     ]);
-    expect(alone.state).toMatchObject({ phase: 'recovering', pendingStop: { reason: 'SIGINT' } });
-    expect(alone.decisions).toEqual([{ kind: 'defer-stop', reason: 'SIGINT' }]);
-    expect(take(alone.state, [{ kind: 'restored', checkpoint: 2 }]).decisions).toEqual([
+    expect(rolledBack.state).toMatchObject({
+      phase: 'recovering',
+      pendingStop: { reason: 'SIGINT' },
+    });
+    expect(rolledBack.decisions).toEqual([{ kind: 'defer-stop', reason: 'SIGINT' }]);
+    expect(take(rolledBack.state, [{ kind: 'restored', checkpoint: 2 }]).decisions).toEqual([
       { kind: 'stop', reason: 'SIGINT', exitCode: 0 },
     ]);
     const restarted = take(initialLifecycle('member'), [
@@ -208,8 +221,9 @@ describe('rule 2: a stop before the worker ran aborts its start', () => {
   });
 
   it('a start that finishes after the stop is stopped too', () => {
-    const s = take(initialLifecycle('alone'), [{ kind: 'stop-asked', reason: 'SIGTERM' }]).state;
-    expect(take(s, [{ kind: 'started' }]).decisions).toEqual([
+    const joining = take(initialLifecycle('initializer'), [{ kind: 'join-begun' }]).state;
+    const s = take(joining, [{ kind: 'stop-asked', reason: 'SIGTERM' }]).state;
+    expect(take(s, [{ kind: 'joined' }]).decisions).toEqual([
       { kind: 'abort-start', reason: 'SIGTERM', exitCode: 0 },
     ]);
     // A cluster role stopped before it began to join does not begin.
@@ -263,19 +277,19 @@ describe('rule 4: when a leave is obeyed', () => {
 });
 
 describe('illegal moves of each role', () => {
-  it('a worker alone never joins, is never assigned, never leaves', () => {
-    const s = initialLifecycle('alone');
-    refusal(s, { kind: 'join-begun' });
-    refusal(s, { kind: 'joined' });
-    refusal(s, { kind: 'assigned', index: 0, members: 1 });
-    refusal(aloneRunning(), { kind: 'leave-ordered', reason: 'x' });
-    refusal(aloneRunning(), { kind: 'recovery-begun', checkpoint: 1 });
+  it('no role runs, is assigned or recovers before it begins to join', () => {
+    for (const role of ['initializer', 'member', 'joiner'] as const) {
+      const s = initialLifecycle(role);
+      refusal(s, { kind: 'joined' });
+      refusal(s, { kind: 'assigned', index: 0, members: 1 });
+      refusal(s, { kind: 'recovery-begun', checkpoint: 1 });
+      refusal(s, { kind: 'restored', checkpoint: 1 });
+    }
+    refusal(aloneRunning(), { kind: 'join-begun' });
   });
 
-  it('a cluster role neither starts alone nor recovers before joining', () => {
+  it('a member refuses a cluster shutdown before it began', () => {
     const s = initialLifecycle('member');
-    refusal(s, { kind: 'started' });
-    refusal(s, { kind: 'recovery-begun', checkpoint: 1 });
     refusal(s, { kind: 'shutdown-ordered', reason: 'x' });
   });
 
@@ -294,13 +308,12 @@ describe('illegal moves of each role', () => {
 // ---------------------------------------------------------------------------
 // Any sequence of events.
 
-const roleArb = fc.constantFrom<WorkerRole>('alone', 'initializer', 'member', 'joiner');
+const roleArb = fc.constantFrom<WorkerRole>('initializer', 'member', 'joiner');
 const eventArb: fc.Arbitrary<LifecycleEvent> = fc.oneof(
   fc.constant<LifecycleEvent>({ kind: 'join-begun' }),
   fc.nat(5).map((checkpoint): LifecycleEvent => ({ kind: 'recovery-begun', checkpoint })),
   fc.constant<LifecycleEvent>({ kind: 'assigned', index: 0, members: 2 }),
   fc.nat(5).map((checkpoint): LifecycleEvent => ({ kind: 'restored', checkpoint })),
-  fc.constant<LifecycleEvent>({ kind: 'started' }),
   fc.constant<LifecycleEvent>({ kind: 'joined' }),
   fc
     .tuple(fc.integer({ min: 1, max: 3 }), fc.boolean())

@@ -5,13 +5,7 @@
  * for, or else to the thread of the partition hosting the fewest.
  */
 import { describe, expect, it } from 'vitest';
-import type { Snapshot } from '../../../protocols/index.js';
-import {
-  movedGroups,
-  placeMovedIn,
-  placeMovedOut,
-  threadsOf,
-} from '../../../runtime/engine/engine-moves.js';
+import { placeMovedIn, placeMovedOut, threadsOf } from '../../../runtime/engine/engine-moves.js';
 import type { Placement } from '../../../runtime/topology/placement.js';
 
 /** Two threads; partition 0's four key groups on threads 0, 1, 0, -1 (group 3 not here). */
@@ -53,26 +47,5 @@ describe('engine moves', () => {
       expect(r.placement.keyGroupOwner).toEqual([[0, 1, 0, 1]]);
       expect(r.perThread).toEqual([[], [g]]);
     }
-  });
-
-  it("movedGroups: each move's state from the snapshot, or none", () => {
-    const snapshot: Snapshot = {
-      application: 'A',
-      applicationHash: 'h',
-      worker: 'w',
-      checkpointId: 1,
-      createdAt: '2026-01-01T00:00:00.000Z',
-      sources: {},
-      sinks: {},
-      partitions: [{ name: 'p', keyGroups: [{ keyGroup: 1, entities: 4, state: state(7) }] }],
-    };
-    const moves = [
-      { partition: 0, keyGroup: 1, from: 1, to: 0 },
-      { partition: 0, keyGroup: 2, from: 0, to: 1 },
-    ];
-    expect(movedGroups(snapshot, moves)).toEqual([
-      { partition: 0, keyGroup: 1, count: 4, state: state(7) },
-      { partition: 0, keyGroup: 2, count: 0, state: state(0) },
-    ]);
   });
 });

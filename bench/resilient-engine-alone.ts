@@ -1,17 +1,20 @@
 /**
- * Resilience of a worker that runs alone (no cluster): it is its own
- * checkpoint coordinator and only member. On start it recovers from its
- * files if it finds any, then checkpoints every `--time-between-checkpoints`.
+ * The resilience benchmarks' harness: one in-process engine checkpointing
+ * itself (its own coordinator and only member), with the checkpoint driver,
+ * member and snapshot store `roo worker` uses, but without the cluster node
+ * around them, so that a benchmark times checkpoints and restores alone.
+ * (`roo worker` alone runs as the initializer of a cluster of one.) On
+ * start it recovers from the files it finds, then checkpoints every
+ * `intervalMs`.
  */
-import { workerEvents } from '../engine/worker-events.js';
-import { ErrorCode, RooError } from '../../protocols/index.js';
-import type { Engine } from '../engine/engine.js';
-import { barrierCycle } from '../engine/barrier-plan.js';
-import { LogLine } from '../logging/log-lines.js';
-import type { Logger } from '../logging/logger.js';
-import { CheckpointDriver, CheckpointMember } from './driver.js';
-import { newestRestorable } from './recovery.js';
-import { SnapshotStore } from './snapshot-store.js';
+import { workerEvents } from '../runtime/engine/worker-events.js';
+import type { Engine } from '../runtime/engine/engine.js';
+import { LogLine } from '../runtime/logging/log-lines.js';
+import type { Logger } from '../runtime/logging/logger.js';
+import { CheckpointDriver, CheckpointMember } from '../runtime/checkpoint/driver.js';
+import { newestRestorable } from '../runtime/checkpoint/recovery.js';
+import { SnapshotStore } from '../runtime/checkpoint/snapshot-store.js';
+import { checkResilientPlan } from '../runtime/cli/worker-start.js';
 
 /** A running resilient worker's checkpointing. */
 export interface Resilience {
@@ -24,32 +27,7 @@ export interface Resilience {
   readonly recovered: boolean;
 }
 
-/**
- * What the worker's lifecycle (runtime/cluster/worker-lifecycle.ts, a layer
- * above this one) hears of a recovery.
- */
-export interface RecoveryReports {
-  /** A recovery from `checkpoint` (0: none committed) begins; false when the lifecycle refused it. */
-  begun(checkpoint: number): boolean;
-  /** The engine runs with that checkpoint's state. */
-  restored(checkpoint: number): void;
-}
-
-/** Refuses a plan whose barriers could never align (a route loop). */
-export function checkResilientPlan(engine: Engine): void {
-  const loop = barrierCycle(engine.plan);
-  if (loop !== undefined)
-    throw new RooError(
-      ErrorCode.BadFlag,
-      `--run-with-resilience cannot checkpoint application '${engine.plan.application}': its routes loop through ${loop}, so barriers could never align`,
-    );
-}
-
-/**
- * Recovers (if there are files), starts a prepared engine alone, and starts
- * checkpointing. Undefined when the lifecycle refused the recovery (a stop
- * was asked first): nothing was started, the files are kept.
- */
+/** Recovers (if there are files), starts a prepared engine alone, and starts checkpointing. */
 export async function runResilientAlone(
   engine: Engine,
   o: {
@@ -57,10 +35,8 @@ export async function runResilientAlone(
     readonly dir: string;
     readonly intervalMs: number;
     readonly log: Logger;
-    /** The lifecycle's ears; none in a benchmark. */
-    readonly recovery?: RecoveryReports;
   },
-): Promise<Resilience | undefined> {
+): Promise<Resilience> {
   checkResilientPlan(engine);
   const store = new SnapshotStore(o.dir, engine.plan.application, engine.applicationHash, o.name);
   const committed = store.committed();
@@ -71,7 +47,6 @@ export async function runResilientAlone(
     o.log.info(LogLine.RecoveringFromFiles);
     o.log.info(LogLine.AttemptingToRecover);
     restored = newestRestorable(store, committed, o.log);
-    if (o.recovery?.begun(restored?.id ?? 0) === false) return undefined;
     o.log.info(
       restored === undefined
         ? 'no checkpoint was committed before the stop: starting from the beginning'
@@ -81,7 +56,6 @@ export async function runResilientAlone(
   }
   await engine.runAlone(o.name, restored?.snapshot);
   if (recovered) {
-    o.recovery?.restored(restored?.id ?? 0);
     workerEvents.event('recovery', `recovered from checkpoint ${restored?.id ?? 0}`, {
       checkpoint: restored?.id ?? 0,
     });
