@@ -273,10 +273,11 @@ export class ControlClient {
     }
   }
 
-  /** Sends bytes to the initializer. */
-  send(bytes: Uint8Array): void {
-    if (this.ws !== undefined && this.ws.readyState === WebSocket.OPEN)
-      this.ws.send(bytes, { binary: true });
+  /** Sends bytes to the initializer; false if the connection is not open (nothing sent). */
+  send(bytes: Uint8Array): boolean {
+    if (this.ws === undefined || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(bytes, { binary: true });
+    return true;
   }
 
   /** Closes the connection. */

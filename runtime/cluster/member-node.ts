@@ -48,7 +48,9 @@ export async function startMemberNode(
   const closing = new AbortController();
   const signal =
     o.signal === undefined ? closing.signal : AbortSignal.any([o.signal, closing.signal]);
-  const send = (m: ControlMessage) => connection.client?.send(encodeControlMessage(m));
+  /** Sends to the initializer; false while there is no open connection to it (nothing sent). */
+  const send = (m: ControlMessage): boolean =>
+    connection.client?.send(encodeControlMessage(m)) ?? false;
   let chain = Promise.resolve();
   /** The coordinator's control address (a joiner may first reach another member, which redirects it). */
   let target = control;
@@ -89,6 +91,12 @@ export async function startMemberNode(
             .catch((err: Error) => o.onFatal(asFatal(err)));
         },
         closed: () => {
+          // Nothing can answer what this worker asked of the initializer any more.
+          const abandoned = member.abandonRequests(
+            'the control connection to the initializer closed before it answered (the request was lost with it; try again)',
+          );
+          if (abandoned > 0)
+            log.warn(`${abandoned} requests to the initializer were left unanswered and refused`);
           if (connection.closing === true) {
             log.info('the control connection to the initializer closed (shutting down)');
             return;

@@ -2,8 +2,15 @@
  * A member's requests to the initializer that wait for an answer: a
  * rebalance of its threads, and a `roo shrink` it relays from its external
  * channel. Each carries a nonce; the answer with that nonce settles it.
- * Bounded: with {@link MAX_PENDING_REQUESTS} unanswered (an initializer that
- * is gone answers none), a new one is refused at once rather than kept.
+ * An initializer that is gone answers none: when the control connection to
+ * it closes, every request still waiting is answered with a refusal (the
+ * initializer that comes back, restarted, never heard of them), and a
+ * request made while there is no connection is refused at once. Without
+ * that, a rebalance asked just before the initializer crashed would wait
+ * for good, and the worker's rebalancer with it (one at a time: every later
+ * `roo rebalance` and `--auto-rebalance` refused as under way). Bounded:
+ * with {@link MAX_PENDING_REQUESTS} unanswered, a new one is refused at once
+ * rather than kept.
  */
 import type {
   ControlMessage,
@@ -14,6 +21,9 @@ import type {
 
 /** Unanswered requests a member keeps at most. */
 export const MAX_PENDING_REQUESTS = 64;
+
+/** Sends a request to the initializer; false if there is no connection to it now. */
+export type RequestSender = (m: ControlMessage) => boolean;
 
 /** What a rebalance request is answered with. */
 export interface RebalanceAnswer {
@@ -30,47 +40,48 @@ export class MemberRequests {
   constructor(private readonly name: string) {}
 
   /** Asks the coordinator to move this worker's groups between its threads as `moves` say. */
-  rebalance(
-    moves: readonly WireThreadMove[],
-    send: (m: ControlMessage) => void,
-  ): Promise<RebalanceAnswer> {
+  rebalance(moves: readonly WireThreadMove[], send: RequestSender): Promise<RebalanceAnswer> {
     if (this.full()) return Promise.resolve({ ok: false, message: TOO_MANY });
     const nonce = ++this.nonce;
     return new Promise((resolve) => {
       this.rebalances.set(nonce, resolve);
-      send({ type: 'rebalance-request', version: 1, nonce, name: this.name, moves });
+      if (!send({ type: 'rebalance-request', version: 1, nonce, name: this.name, moves }))
+        this.settleRebalance(nonce, { ok: false, message: NOT_CONNECTED });
     });
   }
 
   /** Relays a shrink request from this worker's external channel to the coordinator. */
-  shrink(request: ShrinkRequest, send: (m: ControlMessage) => void): Promise<ShrinkOutcome> {
-    if (this.full())
-      return Promise.resolve({
-        ok: false,
-        message: TOO_MANY,
-        leaving: [],
-        eligible: [],
-        members: [],
-      });
+  shrink(request: ShrinkRequest, send: RequestSender): Promise<ShrinkOutcome> {
+    if (this.full()) return Promise.resolve(refusedShrink(TOO_MANY));
     const nonce = ++this.nonce;
     return new Promise((resolve) => {
       this.shrinks.set(nonce, resolve);
-      send({ type: 'shrink-request', version: 1, nonce, ...request });
+      if (!send({ type: 'shrink-request', version: 1, nonce, ...request }))
+        this.settleShrink(nonce, refusedShrink(NOT_CONNECTED));
     });
+  }
+
+  /**
+   * The control connection to the initializer closed: refuses every request
+   * still waiting, with `reason` (no answer to them can come any more).
+   * Returns how many were waiting.
+   */
+  abandon(reason: string): number {
+    const waiting = this.rebalances.size + this.shrinks.size;
+    for (const nonce of [...this.rebalances.keys()])
+      this.settleRebalance(nonce, { ok: false, message: reason });
+    for (const nonce of [...this.shrinks.keys()]) this.settleShrink(nonce, refusedShrink(reason));
+    return waiting;
   }
 
   /** Settles the request a reply answers; true if `m` was such a reply. */
   answer(m: ControlMessage): boolean {
     if (m.type === 'rebalance-reply') {
-      const resolve = this.rebalances.get(m.nonce);
-      this.rebalances.delete(m.nonce);
-      resolve?.({ ok: m.ok, message: m.message });
+      this.settleRebalance(m.nonce, { ok: m.ok, message: m.message });
       return true;
     }
     if (m.type === 'shrink-reply') {
-      const resolve = this.shrinks.get(m.nonce);
-      this.shrinks.delete(m.nonce);
-      resolve?.({
+      this.settleShrink(m.nonce, {
         ok: m.ok,
         message: m.message,
         leaving: m.leaving,
@@ -82,10 +93,31 @@ export class MemberRequests {
     return false;
   }
 
+  private settleRebalance(nonce: number, answer: RebalanceAnswer): void {
+    const resolve = this.rebalances.get(nonce);
+    this.rebalances.delete(nonce);
+    resolve?.(answer);
+  }
+
+  private settleShrink(nonce: number, outcome: ShrinkOutcome): void {
+    const resolve = this.shrinks.get(nonce);
+    this.shrinks.delete(nonce);
+    resolve?.(outcome);
+  }
+
   private full(): boolean {
     return this.rebalances.size + this.shrinks.size >= MAX_PENDING_REQUESTS;
   }
 }
+
+/** A shrink refused before the initializer could weigh it. */
+function refusedShrink(message: string): ShrinkOutcome {
+  return { ok: false, message, leaving: [], eligible: [], members: [] };
+}
+
+/** Why a request is refused while there is no control connection to the initializer. */
+const NOT_CONNECTED =
+  'this worker is not connected to the initializer now (it may be restarting); try again';
 
 /** Why a request is refused at the bound. */
 const TOO_MANY = `${MAX_PENDING_REQUESTS} requests to the initializer are still unanswered; try again later`;

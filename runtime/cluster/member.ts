@@ -25,7 +25,7 @@ import type { Engine } from '../engine/engine.js';
 import { LogLine } from '../logging/log-lines.js';
 import { placeWorkerShare, runsSourceOn } from '../topology/placement.js';
 import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
-import { MemberRequests, type RebalanceAnswer } from './member-requests.js';
+import { MemberRequests, type RebalanceAnswer, type RequestSender } from './member-requests.js';
 import type { ClusterNodeOptions, ClusterView } from './cluster-node.js';
 
 /**
@@ -161,14 +161,19 @@ export class ClusterMember {
   /** Asks the coordinator to move this worker's groups between its threads as `moves` say. */
   requestRebalance(
     moves: readonly WireThreadMove[],
-    send: (m: ControlMessage) => void,
+    send: RequestSender,
   ): Promise<RebalanceAnswer> {
     return this.requests.rebalance(moves, send);
   }
 
   /** Relays a shrink request from this worker's external channel to the coordinator. */
-  relayShrink(request: ShrinkRequest, send: (m: ControlMessage) => void): Promise<ShrinkOutcome> {
+  relayShrink(request: ShrinkRequest, send: RequestSender): Promise<ShrinkOutcome> {
     return this.requests.shrink(request, send);
+  }
+
+  /** The control connection to the initializer closed: refuses the requests waiting for its answer. */
+  abandonRequests(reason: string): number {
+    return this.requests.abandon(reason);
   }
 
   /**

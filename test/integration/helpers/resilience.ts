@@ -357,10 +357,15 @@ export interface RestartableSpec {
   readonly extra?: readonly string[];
   /** `--run-with-resilience` (default true). */
   readonly resilience?: boolean;
+  /** `--ponythreads` of each worker (default 1). */
+  readonly threads?: number;
+  /** 2 (default), or 1: the initializer alone, a one-worker cluster (`--worker-count 1`). */
+  readonly workers?: 1 | 2;
 }
 
 /**
- * Two workers with resilience on (unless told otherwise; `--ponythreads 1`) whose every address is
+ * Two workers (or the initializer alone, `workers: 1`) with resilience on
+ * (unless told otherwise; `--ponythreads 1` unless told otherwise) whose every address is
  * fixed, so that each can be SIGKILLed and restarted with exactly the
  * command it was started with. The initializer runs the TCP source.
  */
@@ -377,6 +382,8 @@ export class RestartableCluster {
     /** Each worker's full `roo` command line. */
     readonly commands: Readonly<Record<WorkerName, readonly string[]>>,
     source: string,
+    /** The workers {@link start} starts: both, or the initializer alone. */
+    readonly names: readonly WorkerName[],
   ) {
     this.source = source;
   }
@@ -394,17 +401,18 @@ export class RestartableCluster {
     const common = (name: WorkerName) => [
       'worker',
       ...['--application-module', spec.module, '--out', spec.out, '--name', name],
-      ...['--ponythreads', '1', '--resilience-dir', spec.resilienceDir],
+      ...['--ponythreads', String(spec.threads ?? 1), '--resilience-dir', spec.resilienceDir],
       ...(spec.resilience === false ? [] : ['--run-with-resilience']),
       ...['--time-between-checkpoints', String(spec.checkpointNs)],
       ...(spec.extra ?? []),
     ];
     const appArgs = spec.appArgs === undefined ? [] : ['--', ...spec.appArgs];
+    const workers = spec.workers ?? 2;
     return new RestartableCluster(
       {
         initializer: [
           ...common(INITIALIZER),
-          ...['--in', source, '--cluster-initializer', '--worker-count', '2'],
+          ...['--in', source, '--cluster-initializer', '--worker-count', String(workers)],
           ...['--control', control, '--data', data],
           ...appArgs,
         ],
@@ -415,6 +423,7 @@ export class RestartableCluster {
         ],
       },
       source!,
+      WORKER_NAMES.slice(0, workers),
     );
   }
 
@@ -444,16 +453,12 @@ export class RestartableCluster {
   }
 
   /**
-   * Starts both workers at once (the member retries until the initializer's
-   * control channel listens) and waits until both are ready.
+   * Starts its workers at once (the member retries until the initializer's
+   * control channel listens) and waits until each is ready.
    */
   async start(timeoutMs = 30_000): Promise<void> {
-    const init = this.spawn(INITIALIZER);
-    const member = this.spawn('worker2');
-    await Promise.all([
-      init.waitForStderr(READY, timeoutMs),
-      member.waitForStderr(READY, timeoutMs),
-    ]);
+    const started = this.names.map((name) => this.spawn(name));
+    await Promise.all(started.map((p) => p.waitForStderr(READY, timeoutMs)));
   }
 
   /** SIGKILLs `name`'s node process and waits until it is gone. */
@@ -466,7 +471,7 @@ export class RestartableCluster {
       throw p.failure(`ended by ${exit.signal ?? exit.code}, not SIGKILL`);
   }
 
-  /** Stops both workers (SIGTERM, the member first). */
+  /** Stops its workers (SIGTERM, the member first). */
   async stop(): Promise<void> {
     for (const name of [...WORKER_NAMES].reverse()) await this.procs.get(name)?.stop();
   }

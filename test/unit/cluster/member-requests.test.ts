@@ -1,7 +1,8 @@
 /**
  * A member's requests to the initializer (runtime/cluster/member-requests.ts):
- * each answer settles its own request, and at the bound a new one is refused
- * at once.
+ * each answer settles its own request, at the bound a new one is refused
+ * at once, and a lost control connection refuses what waits (and what is
+ * asked while there is none).
  */
 import { describe, expect, it } from 'vitest';
 import type { ControlMessage } from '../../../protocols/index.js';
@@ -11,9 +12,10 @@ describe('MemberRequests', () => {
   it('settles each request with the answer carrying its nonce', async () => {
     const sent: ControlMessage[] = [];
     const requests = new MemberRequests('w2');
-    const rebalance = requests.rebalance([], (m) => sent.push(m));
-    const shrink = requests.shrink({ workers: ['w3'], count: 0, query: false }, (m) =>
-      sent.push(m),
+    const rebalance = requests.rebalance([], (m) => sent.push(m) > 0);
+    const shrink = requests.shrink(
+      { workers: ['w3'], count: 0, query: false },
+      (m) => sent.push(m) > 0,
     );
     expect(sent.map((m) => m.type)).toEqual(['rebalance-request', 'shrink-request']);
     const [r, s] = sent as [
@@ -59,10 +61,12 @@ describe('MemberRequests', () => {
   it('refuses a new request at once while the bound is unanswered, and takes one again after', async () => {
     const sent: ControlMessage[] = [];
     const requests = new MemberRequests('w2');
-    for (let i = 0; i < MAX_PENDING_REQUESTS; i++) void requests.rebalance([], (m) => sent.push(m));
+    for (let i = 0; i < MAX_PENDING_REQUESTS; i++)
+      void requests.rebalance([], (m) => sent.push(m) > 0);
     expect(sent).toHaveLength(MAX_PENDING_REQUESTS);
-    const refused = await requests.shrink({ workers: [], count: 1, query: false }, (m) =>
-      sent.push(m),
+    const refused = await requests.shrink(
+      { workers: [], count: 1, query: false },
+      (m) => sent.push(m) > 0,
     );
     expect(refused.ok).toBe(false);
     expect(refused.message).toMatch(/64 requests to the initializer are still unanswered/);
@@ -75,7 +79,52 @@ describe('MemberRequests', () => {
       ok: true,
       message: '',
     });
-    void requests.rebalance([], (m) => sent.push(m));
+    void requests.rebalance([], (m) => sent.push(m) > 0);
     expect(sent).toHaveLength(MAX_PENDING_REQUESTS + 1);
+  });
+
+  it('a closed connection refuses every request still waiting; an answer after it settles nothing', async () => {
+    const sent: ControlMessage[] = [];
+    const requests = new MemberRequests('w2');
+    const rebalance = requests.rebalance([], (m) => sent.push(m) > 0);
+    const shrink = requests.shrink(
+      { workers: ['w3'], count: 0, query: false },
+      (m) => sent.push(m) > 0,
+    );
+    expect(requests.abandon('the connection closed')).toBe(2);
+    expect(await rebalance).toEqual({ ok: false, message: 'the connection closed' });
+    expect(await shrink).toEqual({
+      ok: false,
+      message: 'the connection closed',
+      leaving: [],
+      eligible: [],
+      members: [],
+    });
+    expect(requests.abandon('again')).toBe(0);
+    const r = sent[0] as Extract<ControlMessage, { type: 'rebalance-request' }>;
+    // A late answer is still recognised as one, and settles nothing.
+    expect(
+      requests.answer({
+        type: 'rebalance-reply',
+        version: 1,
+        nonce: r.nonce,
+        ok: true,
+        message: '',
+      }),
+    ).toBe(true);
+    // The bound counts only what waits: all 64 places are free again.
+    for (let i = 0; i < MAX_PENDING_REQUESTS; i++) void requests.rebalance([], () => true);
+    expect(requests.abandon('closed')).toBe(MAX_PENDING_REQUESTS);
+  });
+
+  it('a request made while there is no connection is refused at once, and does not count', async () => {
+    const requests = new MemberRequests('w2');
+    const r = await requests.rebalance([], () => false);
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(/not connected to the initializer/);
+    const s = await requests.shrink({ workers: [], count: 1, query: false }, () => false);
+    expect(s.ok).toBe(false);
+    expect(s.message).toMatch(/not connected to the initializer/);
+    expect(requests.abandon('closed')).toBe(0);
   });
 });
