@@ -10,8 +10,17 @@
  *     u16 format version          SNAPSHOT_FORMAT_VERSION
  *     u32 header length, header   msgpack map: application, applicationHash,
  *                                 worker, checkpointId, createdAt
- *     u32 body length, body       msgpack map: sources, partitions, sinks
+ *     u32 body length, body       msgpack map: sources, partitions, sinks,
+ *                                 and from version 2 on, threads
  *     SHA-256                     32 bytes over everything before it
+ *
+ * Version 2 records where each key group lived: the body's `threads` (the
+ * worker's scheduler threads) and each key group's `thread`, so that a
+ * recovery puts the groups back on the threads they had at the checkpoint
+ * (a thread rebalance's placement survives a rollback). Both are optional,
+ * together: a snapshot that does not know its placement leaves both out,
+ * and its groups are placed as at start-up. A version 1 file (no placement)
+ * is still read; files are written as version 2.
  *
  * The header is separate from the body so a reader can tell whose file it is
  * (and for which checkpoint) in the error it reports. The checksum covers the
@@ -29,8 +38,11 @@ import { ErrorCode, RooError } from './errors.js';
 import { MsgpackParts } from './msgpack-parts.js';
 import { describe, field, isCount, isPlainRecord, LONE_SURROGATE } from './validate.js';
 
-/** Version of the snapshot file format; a file of another version is refused. */
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/** Version of the snapshot file format written; a file of a version not in SNAPSHOT_READ_VERSIONS is refused. */
+export const SNAPSHOT_FORMAT_VERSION = 2;
+
+/** The versions read: 1 (before the placement was recorded) and 2. */
+export const SNAPSHOT_READ_VERSIONS: readonly number[] = [1, 2];
 
 /** The 8 bytes every snapshot file starts with: "ROOSNAP\0". */
 export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.of(
@@ -81,6 +93,11 @@ export interface SnapshotKeyGroup {
    * codec): opaque here.
    */
   readonly state: Uint8Array;
+  /**
+   * The scheduler thread that hosted the group at the checkpoint (below the
+   * snapshot's `threads`); present exactly when the snapshot has `threads`.
+   */
+  readonly thread?: number;
 }
 
 /** The key groups of one state partition this worker owns. */
@@ -98,10 +115,25 @@ export interface Snapshot extends SnapshotHeader {
   readonly partitions: readonly SnapshotPartition[];
   /** What each sink recorded on the barrier, by sink id: opaque here, like `sources`. */
   readonly sinks: Readonly<Record<string, unknown>>;
+  /**
+   * The worker's scheduler threads when the snapshot was taken (at least 1);
+   * with it, every key group names its `thread`. Absent: the placement is
+   * not known (a version 1 file).
+   */
+  readonly threads?: number;
 }
 
 const HEADER_FIELDS = ['application', 'applicationHash', 'worker', 'checkpointId', 'createdAt'];
-const BODY_FIELDS = ['sources', 'partitions', 'sinks'];
+/** The body's fields by format version. */
+const BODY_FIELDS: Readonly<Record<number, readonly string[]>> = {
+  1: ['sources', 'partitions', 'sinks'],
+  2: ['sources', 'partitions', 'sinks', 'threads'],
+};
+/** A key group's fields by format version. */
+const GROUP_FIELDS: Readonly<Record<number, readonly string[]>> = {
+  1: ['keyGroup', 'entities', 'state'],
+  2: ['keyGroup', 'entities', 'state', 'thread'],
+};
 
 const packr = new Packr({ useRecords: false });
 // copyBuffers: state bytes must not alias the file's buffer, which the caller may reuse.
@@ -132,22 +164,32 @@ export function encodeSnapshotParts(snapshot: Snapshot): Uint8Array[] {
   const fail: Fail = (message) =>
     new RooError(ErrorCode.SnapshotEncodeFailed, `cannot encode snapshot: ${message}`);
   const header = validateHeader(snapshot, fail);
-  const body = validateBody(snapshot, fail);
+  const body = validateBody(snapshot, SNAPSHOT_FORMAT_VERSION, fail);
   const headerBytes = pack(header, 'header', fail);
   if (headerBytes.length > MAX_SNAPSHOT_HEADER_BYTES) {
     throw fail(`header is ${headerBytes.length} bytes, more than ${MAX_SNAPSHOT_HEADER_BYTES}`);
   }
   const w = new MsgpackParts();
   try {
-    w.map(3).str('sources').value(body.sources).str('partitions').array(body.partitions.length);
+    const placed = body.threads !== undefined;
+    w.map(placed ? 4 : 3)
+      .str('sources')
+      .value(body.sources);
+    w.str('partitions').array(body.partitions.length);
     for (const p of body.partitions) {
       w.map(2).str('name').str(p.name).str('keyGroups').array(p.keyGroups.length);
       for (const g of p.keyGroups) {
-        w.map(3).str('keyGroup').uint(g.keyGroup).str('entities').uint(g.entities);
+        w.map(placed ? 4 : 3)
+          .str('keyGroup')
+          .uint(g.keyGroup)
+          .str('entities')
+          .uint(g.entities);
         w.str('state').bin(g.state);
+        if (g.thread !== undefined) w.str('thread').uint(g.thread);
       }
     }
     w.str('sinks').value(body.sinks);
+    if (body.threads !== undefined) w.str('threads').uint(body.threads);
   } catch (e) {
     throw fail(
       `body cannot be packed by msgpackr: ${e instanceof Error ? e.message : describe(e)}`,
@@ -172,8 +214,9 @@ export function encodeSnapshotParts(snapshot: Snapshot): Uint8Array[] {
 }
 
 /**
- * Decodes and validates the bytes of a snapshot file. Throws RooError
- * ROO_ERR_BAD_VERSION for a file of another format version, and
+ * Decodes and validates the bytes of a snapshot file (of any version in
+ * SNAPSHOT_READ_VERSIONS). Throws RooError ROO_ERR_BAD_VERSION for a file of
+ * another format version, and
  * ROO_ERR_SNAPSHOT_CORRUPT for anything else: not a snapshot file (wrong
  * magic), truncated or padded, impossible lengths, a checksum mismatch, or a
  * header or body that is not valid msgpack or not a valid snapshot.
@@ -191,11 +234,11 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(SNAPSHOT_MAGIC.length);
-  if (version !== SNAPSHOT_FORMAT_VERSION) {
+  if (!SNAPSHOT_READ_VERSIONS.includes(version)) {
     throw new RooError(
       ErrorCode.BadVersion,
-      `snapshot file format version ${version} is not supported (this worker reads version ${SNAPSHOT_FORMAT_VERSION})`,
-      { version, supported: SNAPSHOT_FORMAT_VERSION },
+      `snapshot file format version ${version} is not supported (this worker reads versions ${SNAPSHOT_READ_VERSIONS.join(' and ')})`,
+      { version, supported: [...SNAPSHOT_READ_VERSIONS] },
     );
   }
   const headerLength = view.getUint32(SNAPSHOT_MAGIC.length + 2);
@@ -225,7 +268,7 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   const body = unpack(bytes.subarray(bodyLengthAt + 4, checksumAt), 'body', fail);
   return {
     ...validateHeader(exactRecord(header, HEADER_FIELDS, 'header', fail), fail),
-    ...validateBody(exactRecord(body, BODY_FIELDS, 'body', fail), fail),
+    ...validateBody(exactRecord(body, BODY_FIELDS[version] ?? [], 'body', fail), version, fail),
   };
 }
 
@@ -313,16 +356,26 @@ function validateHeader(value: unknown, fail: Fail): SnapshotHeader {
   };
 }
 
+/** The body of a file of format `version` (on encode, the version written). */
 function validateBody(
   value: unknown,
+  version: number,
   fail: Fail,
-): Pick<Snapshot, 'sources' | 'partitions' | 'sinks'> {
+): Pick<Snapshot, 'sources' | 'partitions' | 'sinks' | 'threads'> {
   if (!isPlainRecord(value)) throw fail(`body must be a map, got ${describe(value)}`);
-  return {
+  const rawThreads = field(value, 'threads');
+  let threads: number | undefined;
+  if (rawThreads !== undefined) {
+    if (version < 2) throw fail(`'threads' is not a field of format version ${version}`);
+    threads = countField(rawThreads, 'threads', fail);
+    if (threads < 1) throw fail(`'threads' must be at least 1, got ${threads}`);
+  }
+  const body = {
     sources: idRecord(field(value, 'sources'), 'sources', fail),
-    partitions: partitions(field(value, 'partitions'), fail),
+    partitions: partitions(field(value, 'partitions'), version, threads, fail),
     sinks: idRecord(field(value, 'sinks'), 'sinks', fail),
   };
+  return threads === undefined ? body : { ...body, threads };
 }
 
 /** Sources or sinks by id. msgpackr renames a decoded `__proto__` key, so it cannot be written. */
@@ -342,7 +395,16 @@ function list(x: unknown, path: string, fail: Fail): readonly unknown[] {
   return x;
 }
 
-function partitions(x: unknown, fail: Fail): SnapshotPartition[] {
+/**
+ * The partitions and their key groups. With `threads` (format 2) every
+ * group names its thread, below `threads`; without, none does.
+ */
+function partitions(
+  x: unknown,
+  version: number,
+  threads: number | undefined,
+  fail: Fail,
+): SnapshotPartition[] {
   const names = new Set<string>();
   return list(x, 'partitions', fail).map((p, i) => {
     const at = `partitions[${i}]`;
@@ -353,14 +415,26 @@ function partitions(x: unknown, fail: Fail): SnapshotPartition[] {
     const groups = new Set<number>();
     const keyGroups = list(field(record, 'keyGroups'), `${at}.keyGroups`, fail).map((g, j) => {
       const gAt = `${at}.keyGroups[${j}]`;
-      const group = exactRecord(g, ['keyGroup', 'entities', 'state'], gAt, fail);
+      const group = exactRecord(g, GROUP_FIELDS[version] ?? [], gAt, fail);
       const keyGroup = countField(field(group, 'keyGroup'), `${gAt}.keyGroup`, fail);
       if (groups.has(keyGroup)) {
         throw fail(`key group ${keyGroup} of partition ${JSON.stringify(name)} appears twice`);
       }
       groups.add(keyGroup);
       const entities = countField(field(group, 'entities'), `${gAt}.entities`, fail);
-      return { keyGroup, entities, state: binary(field(group, 'state'), `${gAt}.state`, fail) };
+      const state = binary(field(group, 'state'), `${gAt}.state`, fail);
+      const rawThread = field(group, 'thread');
+      if (threads === undefined) {
+        if (rawThread !== undefined)
+          throw fail(`'${gAt}.thread' is given, but the snapshot has no 'threads'`);
+        return { keyGroup, entities, state };
+      }
+      if (rawThread === undefined)
+        throw fail(`'${gAt}.thread' is missing (the snapshot has 'threads')`);
+      const thread = countField(rawThread, `${gAt}.thread`, fail);
+      if (thread >= threads)
+        throw fail(`'${gAt}.thread' is ${thread}, but the snapshot has ${threads} threads`);
+      return { keyGroup, entities, state, thread };
     });
     return { name, keyGroups };
   });

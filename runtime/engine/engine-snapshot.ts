@@ -1,13 +1,46 @@
 /**
  * A worker's snapshot and its threads' parts: assembling the parts each
- * thread recorded at a barrier into the worker's snapshot, and splitting a
- * restored snapshot back by thread. Pure functions, kept apart from
- * engine.ts, which asks the threads for their parts and hands them theirs.
+ * thread recorded at a barrier into the worker's snapshot (with the thread
+ * each key group lived on), placing a restored snapshot's key groups back
+ * on those threads, and splitting it by thread. Pure functions, kept apart
+ * from engine.ts, which asks the threads for their parts and hands them
+ * theirs.
  */
 import { ErrorCode, RooError, type Snapshot } from '../../protocols/index.js';
 import type { Plan } from '../topology/plan.js';
 import type { Placement } from '../topology/placement.js';
 import type { ThreadCheckpoint, ThreadRestore } from './thread-checkpoint.js';
+
+/**
+ * The placement a restore spawns under: `placement` (the start-up one for
+ * this worker's share, key groups round robin over its threads) with each
+ * key group of `snapshot` on the thread it lived on at the checkpoint, so
+ * that a rollback keeps the placement of its checkpoint (a thread
+ * rebalance made before it, say) rather than the start-up one. Only a
+ * snapshot taken with as many threads as `threads` is followed: with
+ * another thread count (--ponythreads changed across a restart) or no
+ * recorded placement (a format 1 file), `placement` is returned as is.
+ * A group of the snapshot this worker does not own is left alone (the
+ * restore refuses it, {@link threadRestores}).
+ */
+export function placeRestored(
+  plan: Plan,
+  threads: number,
+  placement: Placement,
+  snapshot: Snapshot,
+): Placement {
+  if (snapshot.threads !== threads) return placement;
+  const owners = placement.keyGroupOwner.map((row) => [...row]);
+  for (const p of snapshot.partitions) {
+    const row = owners[plan.partitions.findIndex((x) => x.name === p.name)];
+    if (row === undefined) continue;
+    for (const g of p.keyGroups) {
+      const now = row[g.keyGroup];
+      if (g.thread !== undefined && now !== undefined && now >= 0) row[g.keyGroup] = g.thread;
+    }
+  }
+  return { ...placement, keyGroupOwner: owners };
+}
 
 /**
  * Splits a restored snapshot by thread (`threads` of them, placed as
@@ -56,7 +89,10 @@ export function threadRestores(
 
 /**
  * Assembles the threads' parts of barrier `id` into worker `worker`'s
- * snapshot (the parts must hold no errors: the engine checks first).
+ * snapshot (the parts must hold no errors: the engine checks first). Part
+ * `t` is thread `t`'s: each key group records it as its thread, and the
+ * snapshot the thread count, so that a restore places the groups as they
+ * are now ({@link placeRestored}).
  */
 export function assembleSnapshot(
   plan: Plan,
@@ -69,9 +105,9 @@ export function assembleSnapshot(
   const sinks: Record<string, unknown> = {};
   const partitions = plan.partitions.map((p) => ({
     name: p.name,
-    keyGroups: [] as { keyGroup: number; entities: number; state: Uint8Array }[],
+    keyGroups: [] as { keyGroup: number; entities: number; state: Uint8Array; thread: number }[],
   }));
-  for (const part of parts) {
+  parts.forEach((part, thread) => {
     for (const s of part.sources) sources[`${s.stage}/${s.instance}`] = s.position;
     for (const s of part.sinks) sinks[String(s.sink)] = s.pending;
     for (const g of part.keyGroups)
@@ -79,8 +115,9 @@ export function assembleSnapshot(
         keyGroup: g.keyGroup,
         entities: g.count,
         state: g.state,
+        thread,
       });
-  }
+  });
   return {
     application: plan.application,
     applicationHash,
@@ -90,5 +127,6 @@ export function assembleSnapshot(
     sources,
     sinks,
     partitions,
+    threads: parts.length,
   };
 }

@@ -36,7 +36,7 @@ import {
   type EngineStats,
 } from './engine-options.js';
 import { placeMovedIn, placeMovedOut, threadsOf } from './engine-moves.js';
-import { assembleSnapshot, threadRestores } from './engine-snapshot.js';
+import { assembleSnapshot, placeRestored, threadRestores } from './engine-snapshot.js';
 import {
   type KeyGroupKeys,
   type ThreadControl,
@@ -174,13 +174,16 @@ export class Engine {
    * cluster's rollback generation (data of another is refused).
    */
   async spawn(placement: Placement, generation = 0, restore?: Snapshot): Promise<WorkerDirectory> {
-    this.placement = placement;
-    const restores =
+    // A restore puts each key group back on the thread it had at its checkpoint.
+    const placed =
       restore === undefined
-        ? undefined
-        : threadRestores(this.plan, this.threads, placement, restore);
+        ? placement
+        : placeRestored(this.plan, this.threads, placement, restore);
+    this.placement = placed;
+    const restores =
+      restore === undefined ? undefined : threadRestores(this.plan, this.threads, placed, restore);
     const locals = await Promise.all(
-      this.pool.remotes.map((r, t) => r.spawn(placement, restores?.[t], generation)),
+      this.pool.remotes.map((r, t) => r.spawn(placed, restores?.[t], generation)),
     );
     return mergeDirectories(locals);
   }

@@ -20,9 +20,10 @@
  * are exactly 1..n in order, n counted independently of the application.
  *
  * And the placement of a checkpoint is restored: after a rebalance that
- * completed (and a checkpoint after it committed), worker2 is killed and
- * restarted; the partition query then shows the hot groups on both of its
- * threads, as the checkpoint recorded them, not back on thread 0.
+ * completed (and a checkpoint after it committed), the rebalanced worker
+ * (worker2 of two, or a one-worker cluster) is killed and restarted; the
+ * partition query then shows the hot groups on both of its threads, as the
+ * checkpoint recorded them, not back on thread 0, and the counts stay exact.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -176,9 +177,9 @@ async function streaming(workers: 1 | 2, input: { path: string; counts: Map<stri
   return { receive, cluster, tally, send };
 }
 
-/** The external address `name` listens on now. */
-function externalOf(cluster: RestartableCluster, name: WorkerName): string {
-  return EXTERNAL.exec(cluster.proc(name).stderr)![1]!;
+/** The external address `name` (its latest start) listens on, once it does. */
+async function externalOf(cluster: RestartableCluster, name: WorkerName): Promise<string> {
+  return (await cluster.proc(name).waitForStderr(EXTERNAL, 60_000))[1]!;
 }
 
 describe('a crash in the middle of a thread rebalance recovers with exactly-once output', () => {
@@ -193,7 +194,7 @@ describe('a crash in the middle of a thread rebalance recovers with exactly-once
       const { receive, cluster, tally, send } = await streaming(workers, input);
       delete process.env['ROO_RECONFIGURE_DELAY_MS'];
       delete process.env['ROO_RECONFIGURE_DELAY_AT'];
-      const external = externalOf(cluster, asked);
+      const external = await externalOf(cluster, asked);
       expect(threadsOf(await partitionQuery(external), hot)).toEqual([0]);
 
       const rebalance = RooProcess.spawn('rebalance', ['rebalance', '--external', external]);
@@ -214,7 +215,7 @@ describe('a crash in the middle of a thread rebalance recovers with exactly-once
       await sendSucceeded(send, 120_000);
       await tally.waitForFinalCounts(120_000);
       // Recovered as before the rebalance: the hot groups are on thread 0 again.
-      const again = externalOf(cluster, asked);
+      const again = await externalOf(cluster, asked);
       expect(threadsOf(await partitionQuery(again), hot)).toEqual([0]);
       // The rebalance can be made again, and completes (on the loads since the rollback).
       const second = await runRoo(['rebalance', '--external', again], 60_000);
@@ -229,6 +230,44 @@ describe('a crash in the middle of a thread rebalance recovers with exactly-once
         (p) => p.stderr.match(/reconfiguration \d+ complete/g) ?? [],
       );
       expect(complete).toHaveLength(1);
+    },
+    240_000,
+  );
+});
+
+describe('a recovery restores the thread placement of its checkpoint', () => {
+  it.each([
+    { workers: 2, asked: 'worker2' },
+    { workers: 1, asked: 'initializer' },
+  ] as const)(
+    '$workers worker(s): $asked rebalanced, then SIGKILLed and restarted, has the hot groups on both threads',
+    async ({ workers, asked }) => {
+      const hot = wordsWhere(64, onThread0(workers, asked), 'w');
+      const input = skewedInput(`placement-${workers}.txt`, hot, 40_000);
+      const { receive, cluster, tally, send } = await streaming(workers, input);
+      const external = await externalOf(cluster, asked);
+      expect(threadsOf(await partitionQuery(external), hot)).toEqual([0]);
+      // Answered once a checkpoint after the rebalance has committed.
+      const r = await runRoo(['rebalance', '--external', external], 60_000);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/moved \d+ key groups/);
+      expect(threadsOf(await partitionQuery(external), hot)).toEqual([0, 1]);
+
+      await cluster.kill(asked);
+      cluster.spawn(asked);
+      await cluster.initializer.waitForStderr(
+        new RegExp(`cluster of ${workers} workers recovered from checkpoint`),
+        60_000,
+      );
+      // Not the start-up placement (every hot group on thread 0): the checkpoint's.
+      expect(threadsOf(await partitionQuery(await externalOf(cluster, asked)), hot)).toEqual([
+        0, 1,
+      ]);
+      await sendSucceeded(send, 120_000);
+      await tally.waitForFinalCounts(120_000);
+      await cluster.stop();
+      await receive.proc.stop();
+      expect(wordCountProblems(parseKeyOutputs(receive.proc.stdoutText), input.counts)).toEqual([]);
     },
     240_000,
   );

@@ -8,6 +8,7 @@ import {
   encodeSnapshot,
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_MAGIC,
+  SNAPSHOT_READ_VERSIONS,
   type Snapshot,
 } from '../../../protocols/snapshot-file.js';
 
@@ -44,30 +45,53 @@ const position = fc.oneof(
 );
 const state = fc.uint8Array({ maxLength: 200 });
 
+/**
+ * Snapshots with up to `maxItems` of each thing; with `placed`, a thread
+ * count and each key group's thread below it (format 2's placement), else
+ * neither (as a format 1 file holds).
+ */
 function snapshotOf(
   maxItems: number,
   stateBytes: fc.Arbitrary<Uint8Array>,
+  placed: boolean,
 ): fc.Arbitrary<Snapshot> {
-  const keyGroup = fc.record({ keyGroup: count, entities: count, state: stateBytes });
-  const partition = fc.record({
-    name,
-    keyGroups: fc.uniqueArray(keyGroup, { selector: (g) => g.keyGroup, maxLength: maxItems }),
-  });
-  return fc.record({
-    application: name,
-    applicationHash: fc.stringMatching(/^[0-9a-f]{1,64}$/),
-    worker: name,
-    checkpointId: count,
-    createdAt: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
-    sources: fc.dictionary(id, position, { maxKeys: maxItems }),
-    partitions: fc.uniqueArray(partition, { selector: (p) => p.name, maxLength: maxItems }),
-    sinks: fc.dictionary(id, position, { maxKeys: maxItems }),
+  const threads = placed ? fc.integer({ min: 1, max: 64 }) : fc.constant(undefined);
+  return threads.chain((n) => {
+    const keyGroup =
+      n === undefined
+        ? fc.record({ keyGroup: count, entities: count, state: stateBytes })
+        : fc.record({
+            keyGroup: count,
+            entities: count,
+            state: stateBytes,
+            thread: fc.nat({ max: n - 1 }),
+          });
+    const partition = fc.record({
+      name,
+      keyGroups: fc.uniqueArray(keyGroup, { selector: (g) => g.keyGroup, maxLength: maxItems }),
+    });
+    return fc
+      .record({
+        application: name,
+        applicationHash: fc.stringMatching(/^[0-9a-f]{1,64}$/),
+        worker: name,
+        checkpointId: count,
+        createdAt: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        sources: fc.dictionary(id, position, { maxKeys: maxItems }),
+        partitions: fc.uniqueArray(partition, { selector: (p) => p.name, maxLength: maxItems }),
+        sinks: fc.dictionary(id, position, { maxKeys: maxItems }),
+      })
+      .map((s): Snapshot => (n === undefined ? s : { ...s, threads: n }));
   });
 }
 
-const snapshot = snapshotOf(4, state);
+const unplacedSnapshot = snapshotOf(4, state, false);
+const snapshot = fc.oneof(snapshotOf(4, state, true), unplacedSnapshot);
 /** Small snapshots: every prefix and every byte of them is tried. */
-const smallSnapshot = snapshotOf(2, fc.uint8Array({ maxLength: 6 }));
+const smallSnapshot = fc.oneof(
+  snapshotOf(2, fc.uint8Array({ maxLength: 6 }), true),
+  snapshotOf(2, fc.uint8Array({ maxLength: 6 }), false),
+);
 
 const sample: Snapshot = {
   application: 'word-count',
@@ -83,6 +107,17 @@ const sample: Snapshot = {
     },
   ],
   sinks: { 'sink-0': { written: 99 } },
+};
+/** The sample with its placement: two threads, its one group on thread 1. */
+const placedSample: Snapshot = {
+  ...sample,
+  threads: 2,
+  partitions: [
+    {
+      name: 'word-totals',
+      keyGroups: [{ keyGroup: 3, entities: 1, state: Uint8Array.of(1, 2), thread: 1 }],
+    },
+  ],
 };
 const sampleHeader = {
   application: sample.application,
@@ -118,7 +153,54 @@ describe('snapshot file', () => {
   it('starts with the magic and the format version', () => {
     const bytes = encodeSnapshot(sample);
     expect(new TextDecoder().decode(bytes.subarray(0, 8))).toBe('ROOSNAP\0');
-    expect(new DataView(bytes.buffer).getUint16(8)).toBe(1);
+    expect(new DataView(bytes.buffer).getUint16(8)).toBe(2);
+    expect(SNAPSHOT_FORMAT_VERSION).toBe(2);
+  });
+
+  it("carries the placement: the thread count and each key group's thread", () => {
+    const decoded = decodeSnapshot(encodeSnapshot(placedSample));
+    expect(decoded.threads).toBe(2);
+    expect(decoded.partitions[0]!.keyGroups[0]!.thread).toBe(1);
+    expect(decoded).toEqual(placedSample);
+    // Without a placement, neither field is there after a round trip.
+    const plain = decodeSnapshot(encodeSnapshot(sample));
+    expect('threads' in plain).toBe(false);
+    expect('thread' in plain.partitions[0]!.keyGroups[0]!).toBe(false);
+  });
+
+  it('reads a format 1 file (no placement), as written before version 2', () => {
+    expect(SNAPSHOT_READ_VERSIONS).toEqual([1, 2]);
+    expect(decodeSnapshot(file(pack(sampleHeader), pack(sampleBody), 1))).toEqual(sample);
+    fc.assert(
+      fc.property(unplacedSnapshot, (s) => {
+        const header = {
+          application: s.application,
+          applicationHash: s.applicationHash,
+          worker: s.worker,
+          checkpointId: s.checkpointId,
+          createdAt: s.createdAt,
+        };
+        const body = { sources: s.sources, partitions: s.partitions, sinks: s.sinks };
+        expect(decodeSnapshot(file(pack(header), pack(body), 1))).toEqual(s);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("refuses a format 1 file with format 2's fields: they are not its own", () => {
+    const group = placedSample.partitions[0]!.keyGroups[0]!;
+    corrupt(
+      file(pack(sampleHeader), pack({ ...sampleBody, threads: 2 }), 1),
+      /unexpected field "threads" in body/,
+    );
+    corrupt(
+      file(
+        pack(sampleHeader),
+        pack({ ...sampleBody, partitions: [{ name: 'p', keyGroups: [group] }] }),
+        1,
+      ),
+      /unexpected field "thread" in partitions\[0\]\.keyGroups\[0\]/,
+    );
   });
 
   it('round-trips arbitrary snapshots', () => {
@@ -181,8 +263,13 @@ describe('snapshot file', () => {
         const bytes = encodeSnapshot(s);
         const i = at % bytes.length;
         bytes[i] = bytes[i]! ^ mask;
-        // The version field is read before anything it governs: a flip there is another version.
-        const code = i === 8 || i === 9 ? ErrorCode.BadVersion : ErrorCode.SnapshotCorrupt;
+        // The version field is read before anything it governs: a flip there is another
+        // version, refused as such unless it is one read, whose checksum then fails.
+        const version = (bytes[8]! << 8) | bytes[9]!;
+        const code =
+          (i === 8 || i === 9) && !SNAPSHOT_READ_VERSIONS.includes(version)
+            ? ErrorCode.BadVersion
+            : ErrorCode.SnapshotCorrupt;
         expectCode(() => decodeSnapshot(bytes), code);
       }),
       { numRuns: 500 },
@@ -227,12 +314,14 @@ describe('snapshot file', () => {
   });
 
   it('refuses another format version with ROO_ERR_BAD_VERSION', () => {
-    const e = expectCode(
-      () => decodeSnapshot(file(pack(sampleHeader), pack(sampleBody), 2)),
-      ErrorCode.BadVersion,
-      /version 2 is not supported/,
-    );
-    expect(e.details).toEqual({ version: 2, supported: 1 });
+    for (const version of [0, 3, 0xffff]) {
+      const e = expectCode(
+        () => decodeSnapshot(file(pack(sampleHeader), pack(sampleBody), version)),
+        ErrorCode.BadVersion,
+        new RegExp(`version ${version} is not supported \\(this worker reads versions 1 and 2\\)`),
+      );
+      expect(e.details).toEqual({ version, supported: [1, 2] });
+    }
   });
 
   it('refuses impossible lengths', () => {
@@ -260,6 +349,34 @@ describe('snapshot file', () => {
       [withHeader({ ...sampleHeader, createdAt: 'yesterday' }), /'createdAt' must be an ISO time/],
       [withHeader({ ...sampleHeader, application: undefined }), /'application'/],
       [withBody({ ...sampleBody, extra: 1 }), /unexpected field "extra" in body/],
+      [withBody({ ...sampleBody, threads: 0 }), /'threads' must be at least 1/],
+      [withBody({ ...sampleBody, threads: -1 }), /'threads' must be a non-negative/],
+      [withBody({ ...sampleBody, threads: 1.5 }), /'threads' must be a non-negative/],
+      [withBody({ ...sampleBody, threads: '2' }), /'threads' must be a non-negative/],
+      [
+        withBody({ ...sampleBody, threads: 2 }),
+        /'partitions\[0\]\.keyGroups\[0\]\.thread' is missing/,
+      ],
+      [
+        withKeyGroup({ ...group, thread: 0 }),
+        /thread' is given, but the snapshot has no 'threads'/,
+      ],
+      [
+        withBody({
+          ...sampleBody,
+          threads: 2,
+          partitions: [{ name: 'p', keyGroups: [{ ...group, thread: 2 }] }],
+        }),
+        /keyGroups\[0\]\.thread' is 2, but the snapshot has 2 threads/,
+      ],
+      [
+        withBody({
+          ...sampleBody,
+          threads: 2,
+          partitions: [{ name: 'p', keyGroups: [{ ...group, thread: -1 }] }],
+        }),
+        /keyGroups\[0\]\.thread' must be a non-negative/,
+      ],
       [withBody({ ...sampleBody, sources: [] }), /'sources' must be a map/],
       [withBody({ ...sampleBody, partitions: {} }), /'partitions' must be an array/],
       [
@@ -332,6 +449,10 @@ describe('snapshot file', () => {
       [{ ...sample, partitions: [sample.partitions[0]!, sample.partitions[0]!] }, /appears twice/],
       [withGroup({ keyGroup: 3, entities: -1, state: new Uint8Array() }), /'.*entities'/],
       [withGroup({ keyGroup: 3, entities: 1, state: [1] as unknown as Uint8Array }), /binary/],
+      [withGroup({ keyGroup: 3, entities: 1, state: new Uint8Array(), thread: 0 }), /no 'threads'/],
+      [{ ...placedSample, threads: 1 }, /thread' is 1, but the snapshot has 1 threads/],
+      [{ ...sample, threads: 1 }, /thread' is missing/],
+      [{ ...placedSample, threads: 0 }, /'threads' must be at least 1/],
       [
         {
           ...sample,
