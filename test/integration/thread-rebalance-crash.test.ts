@@ -12,16 +12,17 @@
  *  - in a two-worker cluster, worker2 rebalancing its threads and killed
  *    (at each moment); the initializer rebalancing its own threads and
  *    killed; worker2 rebalancing and the initializer killed;
- *  - a one-worker cluster (the initializer alone with --control), which
- *    rebalances through the same reconfiguration (a worker alone with
- *    resilience and without --control refuses to rebalance), killed.
+ *  - a one-worker cluster (the initializer alone with --control), and a
+ *    worker alone without --control (the initializer of a cluster of one
+ *    all the same), which rebalance through the same reconfiguration,
+ *    killed.
  * Each time the cluster recovers as it was before the rebalance, the
  * rebalance never completes, the send finishes, and every word's outputs
  * are exactly 1..n in order, n counted independently of the application.
  *
  * And the placement of a checkpoint is restored: after a rebalance that
  * completed (and a checkpoint after it committed), the rebalanced worker
- * (worker2 of two, or a one-worker cluster) is killed and restarted; the
+ * (worker2 of two, a one-worker cluster, a worker alone) is killed and restarted; the
  * partition query then shows the hot groups on both of its threads, as the
  * checkpoint recorded them, not back on thread 0, and the counts stay exact.
  */
@@ -63,16 +64,19 @@ const EXTERNAL = /external channel listening on (\S+:\d+)$/m;
 /** One crash: the cluster's size, the worker asked to rebalance, the one killed, and when. */
 interface Crash {
   readonly workers: 1 | 2;
+  /** A worker alone (no --control): with `workers: 1`. */
+  readonly alone: boolean;
   readonly asked: WorkerName;
   readonly victim: WorkerName;
   readonly moment: Moment;
 }
 const CRASHES: readonly Crash[] = [
-  { workers: 2, asked: 'worker2', victim: 'worker2', moment: 'hand-out' },
-  { workers: 2, asked: 'worker2', victim: 'worker2', moment: 'rewire' },
-  { workers: 2, asked: 'initializer', victim: 'initializer', moment: 'hand-out' },
-  { workers: 2, asked: 'worker2', victim: 'initializer', moment: 'hand-out' },
-  { workers: 1, asked: 'initializer', victim: 'initializer', moment: 'hand-out' },
+  { workers: 2, alone: false, asked: 'worker2', victim: 'worker2', moment: 'hand-out' },
+  { workers: 2, alone: false, asked: 'worker2', victim: 'worker2', moment: 'rewire' },
+  { workers: 2, alone: false, asked: 'initializer', victim: 'initializer', moment: 'hand-out' },
+  { workers: 2, alone: false, asked: 'worker2', victim: 'initializer', moment: 'hand-out' },
+  { workers: 1, alone: false, asked: 'initializer', victim: 'initializer', moment: 'hand-out' },
+  { workers: 1, alone: true, asked: 'initializer', victim: 'initializer', moment: 'hand-out' },
 ];
 
 let dir: string;
@@ -147,7 +151,11 @@ function threadsOf(answer: PartitionQueryJson, words: readonly string[]): number
  * acknowledging send; resolves once outputs flow. Logs are written out if
  * the test fails.
  */
-async function streaming(workers: 1 | 2, input: { path: string; counts: Map<string, number> }) {
+async function streaming(
+  workers: 1 | 2,
+  input: { path: string; counts: Map<string, number> },
+  alone = false,
+) {
   const receive = await startReceive();
   procs.push(receive.proc);
   const cluster = await RestartableCluster.create({
@@ -158,6 +166,7 @@ async function streaming(workers: 1 | 2, input: { path: string; counts: Map<stri
     appArgs: ['--exactly-once'],
     threads: 2,
     workers,
+    alone,
     extra: ['--external', `${LOCAL}:0`],
   });
   onTestFailed(() => {
@@ -184,14 +193,18 @@ async function externalOf(cluster: RestartableCluster, name: WorkerName): Promis
 
 describe('a crash in the middle of a thread rebalance recovers with exactly-once output', () => {
   it.each(CRASHES)(
-    '$workers worker(s), $asked rebalancing, SIGKILL of $victim at $moment',
-    async ({ workers, asked, victim, moment }) => {
+    '$workers worker(s) (alone: $alone), $asked rebalancing, SIGKILL of $victim at $moment',
+    async ({ workers, alone, asked, victim, moment }) => {
       const hot = wordsWhere(64, onThread0(workers, asked), 'w');
-      const input = skewedInput(`${asked}-${victim}-${moment}-${workers}.txt`, hot, 40_000);
+      const input = skewedInput(
+        `${asked}-${victim}-${moment}-${workers}-${alone}.txt`,
+        hot,
+        40_000,
+      );
       // The initializer (started here) holds every reconfiguration at `moment` for 2 s.
       process.env['ROO_RECONFIGURE_DELAY_MS'] = '2000';
       process.env['ROO_RECONFIGURE_DELAY_AT'] = moment;
-      const { receive, cluster, tally, send } = await streaming(workers, input);
+      const { receive, cluster, tally, send } = await streaming(workers, input, alone);
       delete process.env['ROO_RECONFIGURE_DELAY_MS'];
       delete process.env['ROO_RECONFIGURE_DELAY_AT'];
       const external = await externalOf(cluster, asked);
@@ -237,14 +250,15 @@ describe('a crash in the middle of a thread rebalance recovers with exactly-once
 
 describe('a recovery restores the thread placement of its checkpoint', () => {
   it.each([
-    { workers: 2, asked: 'worker2' },
-    { workers: 1, asked: 'initializer' },
+    { workers: 2, asked: 'worker2', alone: false },
+    { workers: 1, asked: 'initializer', alone: false },
+    { workers: 1, asked: 'initializer', alone: true },
   ] as const)(
-    '$workers worker(s): $asked rebalanced, then SIGKILLed and restarted, has the hot groups on both threads',
-    async ({ workers, asked }) => {
+    '$workers worker(s) (alone: $alone): $asked rebalanced, then SIGKILLed and restarted, has the hot groups on both threads',
+    async ({ workers, asked, alone }) => {
       const hot = wordsWhere(64, onThread0(workers, asked), 'w');
-      const input = skewedInput(`placement-${workers}.txt`, hot, 40_000);
-      const { receive, cluster, tally, send } = await streaming(workers, input);
+      const input = skewedInput(`placement-${workers}-${alone}.txt`, hot, 40_000);
+      const { receive, cluster, tally, send } = await streaming(workers, input, alone);
       const external = await externalOf(cluster, asked);
       expect(threadsOf(await partitionQuery(external), hot)).toEqual([0]);
       // Answered once a checkpoint after the rebalance has committed.

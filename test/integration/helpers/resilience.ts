@@ -361,6 +361,12 @@ export interface RestartableSpec {
   readonly threads?: number;
   /** 2 (default), or 1: the initializer alone, a one-worker cluster (`--worker-count 1`). */
   readonly workers?: 1 | 2;
+  /**
+   * With `workers: 1`: a worker alone, started without `--cluster-initializer`,
+   * `--worker-count`, `--control` and `--data` (it is the initializer of a
+   * cluster of one all the same).
+   */
+  readonly alone?: boolean;
 }
 
 /**
@@ -412,8 +418,13 @@ export class RestartableCluster {
       {
         initializer: [
           ...common(INITIALIZER),
-          ...['--in', source, '--cluster-initializer', '--worker-count', String(workers)],
-          ...['--control', control, '--data', data],
+          ...['--in', source],
+          ...(spec.alone === true && workers === 1
+            ? []
+            : [
+                ...['--cluster-initializer', '--worker-count', String(workers)],
+                ...['--control', control, '--data', data],
+              ]),
           ...appArgs,
         ],
         worker2: [
