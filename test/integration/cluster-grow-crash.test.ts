@@ -28,14 +28,13 @@ import { parseKeyOutputs, wordCountProblems } from './helpers/key-outputs.js';
 import { LOCAL, RooProcess, startReceive } from './helpers/processes.js';
 import {
   OutputTally,
-  RestartableCluster,
-  restartablePort,
   sendSucceeded,
   startSend,
   writeLogs,
   writeWordInput,
   type WordInput,
 } from './helpers/resilience.js';
+import { RestartableCluster, restartablePort } from './helpers/restartable-cluster.js';
 
 const MODULE = 'examples/word_count/app.ts';
 const CHECKPOINT_NS = 200_000_000n;

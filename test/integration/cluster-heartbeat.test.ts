@@ -29,7 +29,6 @@ import {
   after,
   atLeastOnceProblems,
   OutputTally,
-  RestartableCluster,
   sendSucceeded,
   startSend,
   waitForCommitAfter,
@@ -37,6 +36,7 @@ import {
   writeLogs,
   writeWordInput,
 } from './helpers/resilience.js';
+import { RestartableCluster } from './helpers/restartable-cluster.js';
 
 const MODULE = 'examples/word_count/app.ts';
 const TIMEOUT_MS = 1_500;

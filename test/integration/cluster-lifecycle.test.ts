@@ -25,7 +25,8 @@ import {
 } from './helpers/cluster.js';
 import { spawnJoiner, WORD_COUNT } from './helpers/grow.js';
 import { runRoo, startReceive, type RooProcess } from './helpers/processes.js';
-import { RestartableCluster, waitForCommitAfter, writeLogs } from './helpers/resilience.js';
+import { waitForCommitAfter, writeLogs } from './helpers/resilience.js';
+import { RestartableCluster } from './helpers/restartable-cluster.js';
 
 /** The initializer has every group shipped and now holds before handing them out. */
 const HOLDING = /reconfiguration (\d+): every worker aligned barrier \d+; handing out/;

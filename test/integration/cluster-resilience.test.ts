@@ -34,16 +34,15 @@ import {
   atLeastOnceProblems,
   OutputTally,
   positionsInOrder,
-  RestartableCluster,
   sendSucceeded,
   stackTraceLines,
   startSend,
   waitForCommitAfter,
   type WordInput,
-  type WorkerName,
   writeLogs,
   writeWordInput,
 } from './helpers/resilience.js';
+import { RestartableCluster, type WorkerName } from './helpers/restartable-cluster.js';
 
 const MODULE = 'examples/word_count/app.ts';
 /** 200 ms between checkpoints. */

@@ -20,13 +20,13 @@ import { parseKeyOutputs, referenceWordCounts, wordCountProblems } from './helpe
 import {
   after,
   CHECKPOINT_COMMITTED,
-  RestartableCluster,
   sendSucceeded,
   startSend,
   type WordInput,
   writeLogs,
   writeWordInput,
 } from './helpers/resilience.js';
+import { RestartableCluster } from './helpers/restartable-cluster.js';
 import type { RooProcess } from './helpers/processes.js';
 
 const MODULE = 'examples/word_count/app.ts';

@@ -40,14 +40,8 @@ import {
 } from './helpers/cluster.js';
 import { parseKeyOutputs, wordCountProblems } from './helpers/key-outputs.js';
 import { LOCAL, RooProcess, runRoo, startReceive } from './helpers/processes.js';
-import {
-  OutputTally,
-  RestartableCluster,
-  sendSucceeded,
-  startSend,
-  writeLogs,
-  type WorkerName,
-} from './helpers/resilience.js';
+import { OutputTally, sendSucceeded, startSend, writeLogs } from './helpers/resilience.js';
+import { RestartableCluster, type WorkerName } from './helpers/restartable-cluster.js';
 
 const MODULE = 'examples/word_count/app.ts';
 const PARTITION = 'word totals';

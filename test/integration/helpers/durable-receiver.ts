@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_WAIT_MS, LOCAL, RooProcess } from './processes.js';
-import { restartablePort } from './resilience.js';
+import { restartablePort } from './restartable-cluster.js';
 
 /** A receiver writing to `dir/received.txt` with its ledger beside it. */
 export class DurableReceiver {

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INITIALIZER, READY, workerName } from './cluster.js';
 import { EACH_CHECKPOINT, LOCAL, ROOT, RooProcess } from './processes.js';
-import { restartablePort } from './resilience.js';
+import { restartablePort } from './restartable-cluster.js';
 
 /** What a {@link SoakCluster} runs. */
 export interface SoakSpec {
