@@ -25,6 +25,7 @@ import type { Engine } from '../engine/engine.js';
 import { LogLine } from '../logging/log-lines.js';
 import { placeWorkerShare, runsSourceOn } from '../topology/placement.js';
 import { removeClusterInfo, saveClusterInfo } from './cluster-info.js';
+import { groupsToShip, planMemberMigration, type MemberMigration } from './member-migration.js';
 import { MemberRequests, type RebalanceAnswer, type RequestSender } from './member-requests.js';
 import type { ClusterNodeOptions, ClusterView } from './cluster-node.js';
 
@@ -144,17 +145,11 @@ export class ClusterMember {
   }
 
   /** This worker's key groups moving between its threads in the running reconfiguration: target thread by 'partition/group'. */
-  private threadMoves = new Map<string, number>();
+  private threadMoves: ReadonlyMap<string, number> = new Map<string, number>();
   /** Key groups handed to this worker in the running reconfiguration, until the last chunk. */
   private incoming: WireGroupState[] = [];
   /** The reconfiguration prepared (`migrate`) and waiting for its barrier: what leaves this worker, and whether it leaves itself. */
-  private migration:
-    | {
-        readonly id: number;
-        readonly leaving: readonly { partition: number; keyGroup: number }[];
-        readonly quitting: boolean;
-      }
-    | undefined;
+  private migration: (MemberMigration & { readonly id: number }) | undefined;
   /** Requests to the coordinator that wait for its answer. */
   private readonly requests: MemberRequests;
 
@@ -276,31 +271,17 @@ export class ClusterMember {
       }
       case 'migrate': {
         // Every thread holds, after barrier m.id, what is sent to a group that moves.
-        const before = this.assigned?.members ?? [];
-        const staying = new Set(m.members.map((x) => x.name));
-        const quitting = !staying.has(o.name);
-        if (!o.lifecycle.report({ kind: 'reconfiguration-begun', id: m.id, leaving: quitting }))
-          return;
-        const threadMoved = new Set(m.moves.map((x) => `${x.partition}/${x.keyGroup}`));
-        this.threadMoves = new Map(
-          m.moves
-            .filter((x) => x.worker === o.name)
-            .map((x) => [`${x.partition}/${x.keyGroup}`, x.thread]),
-        );
-        const moving: { partition: number; keyGroup: number }[] = [];
-        const leaving: { partition: number; keyGroup: number }[] = [];
-        m.routing.partitions.forEach((p, pi) =>
-          p.owners.forEach((owner, g) => {
-            const was = this.owners[pi]?.[g] ?? -1;
-            if (before[was]?.name === m.members[owner]?.name && !threadMoved.has(`${p.name}/${g}`))
-              return;
-            moving.push({ partition: pi, keyGroup: g });
-            if (was === this.me) leaving.push({ partition: pi, keyGroup: g });
-          }),
-        );
-        const gone = before.flatMap((x, i) => (staying.has(x.name) ? [] : [i]));
-        this.migration = { id: m.id, leaving, quitting };
-        await engine.prepareMove(moving, gone);
+        const plan = planMemberMigration(m, {
+          name: o.name,
+          me: this.me,
+          before: this.assigned?.members ?? [],
+          owners: this.owners,
+        });
+        const begun = { kind: 'reconfiguration-begun', id: m.id, leaving: plan.quitting } as const;
+        if (!o.lifecycle.report(begun)) return;
+        this.threadMoves = plan.threadMoves;
+        this.migration = { ...plan, id: m.id };
+        await engine.prepareMove(plan.moving, plan.gone);
         reply({ type: 'migrate-prepared', version: 1, name: o.name, id: m.id });
         return;
       }
@@ -324,15 +305,7 @@ export class ClusterMember {
         const alignMs = performance.now() - t0;
         // Its file is written before the groups leave.
         this.checkpoints?.write(snapshot);
-        const groups: WireGroupState[] = leaving.map(({ partition: pi, keyGroup: g }) => {
-          const part = snapshot.partitions[pi]?.keyGroups.find((x) => x.keyGroup === g);
-          return {
-            partition: engine.plan.partitions[pi]?.name ?? '',
-            keyGroup: g,
-            entities: part?.entities ?? 0,
-            state: part?.state ?? new Uint8Array(0),
-          };
-        });
+        const groups = groupsToShip(snapshot, leaving, engine.plan.partitions);
         await engine.moveOut(leaving);
         const epoch = await engine.epoch();
         log.info(
