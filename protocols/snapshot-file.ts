@@ -222,6 +222,43 @@ export function encodeSnapshotParts(snapshot: Snapshot): Uint8Array[] {
  * header or body that is not valid msgpack or not a valid snapshot.
  */
 export function decodeSnapshot(bytes: Uint8Array): Snapshot {
+  const { version, header, body, fail } = frameOf(bytes);
+  // A field this version does not know means a file of another version: refused, not skipped.
+  return {
+    ...validateHeader(
+      exactRecord(unpack(header, 'header', fail), HEADER_FIELDS, 'header', fail),
+      fail,
+    ),
+    ...validateBody(
+      exactRecord(unpack(body, 'body', fail), BODY_FIELDS[version] ?? [], 'body', fail),
+      version,
+      fail,
+    ),
+  };
+}
+
+/**
+ * Checks the bytes of a snapshot file as {@link decodeSnapshot} does, and
+ * decodes its header, but not its body: the checksum covers the body, so a
+ * file that passes is whole. For telling which files can be restored
+ * without paying for decoding every key group's state; the one restored is
+ * decoded in full then. Throws as decodeSnapshot.
+ */
+export function checkSnapshot(bytes: Uint8Array): SnapshotHeader {
+  const { header, fail } = frameOf(bytes);
+  return validateHeader(
+    exactRecord(unpack(header, 'header', fail), HEADER_FIELDS, 'header', fail),
+    fail,
+  );
+}
+
+/** A snapshot file's framing checked (magic, version, lengths, checksum): its header and body bytes. */
+function frameOf(bytes: Uint8Array): {
+  readonly version: number;
+  readonly header: Uint8Array;
+  readonly body: Uint8Array;
+  readonly fail: Fail;
+} {
   const fail: Fail = (message) =>
     new RooError(ErrorCode.SnapshotCorrupt, `snapshot file is corrupt: ${message}`, {
       bytes: bytes.length,
@@ -263,12 +300,11 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   if (!equalBytes(sha256(bytes.subarray(0, checksumAt)), bytes.subarray(checksumAt))) {
     throw fail('checksum mismatch (the file was damaged or partly written)');
   }
-  // A field this version does not know means a file of another version: refused, not skipped.
-  const header = unpack(bytes.subarray(PREFIX_BYTES, bodyLengthAt), 'header', fail);
-  const body = unpack(bytes.subarray(bodyLengthAt + 4, checksumAt), 'body', fail);
   return {
-    ...validateHeader(exactRecord(header, HEADER_FIELDS, 'header', fail), fail),
-    ...validateBody(exactRecord(body, BODY_FIELDS[version] ?? [], 'body', fail), version, fail),
+    version,
+    header: bytes.subarray(PREFIX_BYTES, bodyLengthAt),
+    body: bytes.subarray(bodyLengthAt + 4, checksumAt),
+    fail,
   };
 }
 

@@ -43,7 +43,11 @@ export function newestRestorable(
   );
 }
 
-/** Committed checkpoints (oldest first) whose files this worker can restore. */
+/**
+ * Committed checkpoints (oldest first) whose files this worker can restore:
+ * whole (checksum) and its own, checked without decoding their state; the
+ * one the cluster rolls back to is decoded once, when it is restored.
+ */
 export function restorableIds(
   store: SnapshotStore,
   committed: readonly number[],
@@ -52,7 +56,7 @@ export function restorableIds(
   const ok: number[] = [];
   for (const id of committed) {
     try {
-      store.read(id);
+      store.check(id);
       ok.push(id);
     } catch (err) {
       log.error({ code: ErrorCode.SnapshotCorrupt }, (err as Error).message);

@@ -13,11 +13,13 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import {
+  checkSnapshot,
   decodeSnapshot,
   encodeSnapshotParts,
   ErrorCode,
   RooError,
   type Snapshot,
+  type SnapshotHeader,
 } from '../../protocols/index.js';
 import { workerFileStem, writeDurably } from '../connectors/durable-file.js';
 
@@ -74,12 +76,25 @@ export class SnapshotStore {
    * file, or one of another application build or worker.
    */
   read(id: number): Snapshot {
+    return this.load(id, decodeSnapshot);
+  }
+
+  /**
+   * Checks, as {@link read} does, that checkpoint `id`'s file is whole and
+   * this worker's, without decoding its state (its checksum covers it).
+   * Throws as read.
+   */
+  check(id: number): void {
+    this.load(id, checkSnapshot);
+  }
+
+  private load<T extends SnapshotHeader>(id: number, decode: (bytes: Uint8Array) => T): T {
     const path = this.path(id);
     if (!existsSync(path))
       throw new RooError(ErrorCode.SnapshotCorrupt, `snapshot file ${path} is missing`, { path });
-    let snapshot: Snapshot;
+    let snapshot: T;
     try {
-      snapshot = decodeSnapshot(readFileSync(path));
+      snapshot = decode(readFileSync(path));
     } catch (err) {
       throw new RooError(
         ErrorCode.SnapshotCorrupt,

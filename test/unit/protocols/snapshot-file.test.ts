@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { ErrorCode, RooError } from '../../../protocols/errors.js';
 import {
+  checkSnapshot,
   decodeSnapshot,
   encodeSnapshot,
   SNAPSHOT_FORMAT_VERSION,
@@ -273,6 +274,31 @@ describe('snapshot file', () => {
         expectCode(() => decodeSnapshot(bytes), code);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('checkSnapshot: passes every whole file with its header, refuses what decodeSnapshot refuses in its framing', () => {
+    fc.assert(
+      fc.property(smallSnapshot, fc.nat(), fc.integer({ min: 1, max: 255 }), (s, at, mask) => {
+        const bytes = encodeSnapshot(s);
+        expect(checkSnapshot(bytes)).toEqual({
+          application: s.application,
+          applicationHash: s.applicationHash,
+          worker: s.worker,
+          checkpointId: s.checkpointId,
+          createdAt: s.createdAt,
+        });
+        // Cut short, or one byte flipped anywhere (the body too: the checksum covers it).
+        expect(thrown(() => checkSnapshot(bytes.subarray(0, at % bytes.length)))).toBeInstanceOf(
+          RooError,
+        );
+        const i = at % bytes.length;
+        bytes[i] = bytes[i]! ^ mask;
+        const err = thrown(() => checkSnapshot(bytes)) as RooError;
+        expect(err).toBeInstanceOf(RooError);
+        expect([ErrorCode.SnapshotCorrupt, ErrorCode.BadVersion]).toContain(err.code);
+      }),
+      { numRuns: 300 },
     );
   });
 
