@@ -176,8 +176,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       `rebalancing threads: the busiest carries ${before.toFixed(2)}x the mean load; moving ${moves.length} key groups`,
     );
     const outcome = await run(moves);
-    if (outcome.ok) await e.resetLoads();
-    return outcome;
+    if (!outcome.ok) return outcome;
+    await e.resetLoads();
+    const message = `the busiest thread carried ${before.toFixed(2)}x the mean load; ${outcome.message}`;
+    return { ...outcome, message };
   };
   const shared = { data, member, rebalanceWith };
   if (o.initializer !== undefined)

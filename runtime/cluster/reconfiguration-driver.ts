@@ -201,7 +201,7 @@ export class ReconfigurationDriver {
           this.waiter = {
             id,
             resolve: (o) => resolve({ ok: o.ok, message: o.message }),
-            message: `moved ${moves.length} key groups between the threads of '${worker}'`,
+            message: `rebalanced the threads of '${worker}'`,
             eligible: [],
           };
           return { kind: 'rebalance', worker, moves, id, nowMs: Date.now() };
