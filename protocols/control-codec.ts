@@ -191,6 +191,8 @@ export function validateControlMessage(value: unknown): ControlMessage {
     case 'redirect':
     case 'shrink-request':
     case 'shrink-reply':
+    case 'shutdown-request':
+    case 'shutdown-reply':
     case 'rebalance-request':
     case 'rebalance-reply':
     case 'migrate':

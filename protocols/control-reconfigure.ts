@@ -212,6 +212,28 @@ export interface ShrinkReplyControlMessage {
   readonly members: readonly string[];
 }
 
+/**
+ * A member relays `roo shutdown` (from its external channel) to the
+ * coordinator, which decides: it answers, and if it agreed shuts the whole
+ * cluster down.
+ */
+export interface ShutdownRequestControlMessage {
+  readonly type: 'shutdown-request';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  /** Matches the reply. */
+  readonly nonce: number;
+  readonly reason: string;
+}
+
+/** The coordinator's answer to a relayed shutdown: `ok` when the cluster shuts down, else why not. */
+export interface ShutdownReplyControlMessage {
+  readonly type: 'shutdown-reply';
+  readonly version: typeof CONTROL_PROTOCOL_VERSION;
+  readonly nonce: number;
+  readonly ok: boolean;
+  readonly message: string;
+}
+
 /** A list of worker names. */
 export function names(x: unknown, path: string, c: Checker): string[] {
   return Array.from(c.array(x, path), (n, i) => c.workerName(n, `${path}[${i}]`));
@@ -263,6 +285,8 @@ export type ReconfigurationMessage =
   | RedirectControlMessage
   | ShrinkRequestControlMessage
   | ShrinkReplyControlMessage
+  | ShutdownRequestControlMessage
+  | ShutdownReplyControlMessage
   | RebalanceRequestControlMessage
   | RebalanceReplyControlMessage;
 
@@ -283,6 +307,8 @@ export const RECONFIGURATION_FIELDS = {
   redirect: ['control'],
   'shrink-request': ['nonce', 'workers', 'count', 'query'],
   'shrink-reply': ['nonce', 'ok', 'message', 'leaving', 'eligible', 'members'],
+  'shutdown-request': ['nonce', 'reason'],
+  'shutdown-reply': ['nonce', 'ok', 'message'],
   'rebalance-request': ['nonce', 'name', 'moves'],
   'rebalance-reply': ['nonce', 'ok', 'message'],
 } as const;
@@ -412,6 +438,23 @@ export function validateReconfigurationMessage(
         count: c.count(field(record, 'count'), 'count'),
         query: c.boolean(field(record, 'query'), 'query'),
       };
+    case 'shutdown-request':
+      return {
+        type: kind,
+        version,
+        nonce: c.count(field(record, 'nonce'), 'nonce'),
+        reason: shortText(field(record, 'reason'), 'reason', c),
+      };
+    case 'shutdown-reply': {
+      const message = shortText(field(record, 'message'), 'message', c);
+      return {
+        type: kind,
+        version,
+        nonce: c.count(field(record, 'nonce'), 'nonce'),
+        ok: c.boolean(field(record, 'ok'), 'ok'),
+        message,
+      };
+    }
     case 'rebalance-request':
       return {
         type: kind,

@@ -175,6 +175,8 @@ export async function run(argv: string[]): Promise<number> {
     log.info(`source '${name}' listening on ${address}`);
   }
   let external: ExternalServer | undefined;
+  /** What a `roo shutdown` the cluster took does once its asker has the answer. */
+  let afterShutdownAnswer = (): void => undefined;
   if (options.external !== undefined) {
     try {
       external = await ExternalServer.start({
@@ -201,11 +203,16 @@ export async function run(argv: string[]): Promise<number> {
             log,
             shrink: (r) => node.shrink(r),
             rebalance: () => rebalancer.rebalance(),
-            // The lifecycle refuses a shutdown (answered with its error) unless the worker runs.
-            shutdownRefusal: () => lifecycle.check(SHUTDOWN_ASKED),
+            // The cluster's coordinator refuses a shutdown (answered with its error) unless it
+            // runs; a member asks it and waits. What follows the answer runs once it is sent.
+            shutdownRefusal: async () => {
+              const answer = await node.shutdown(SHUTDOWN_ASKED.reason);
+              afterShutdownAnswer = answer.afterAnswer;
+              return answer.refused;
+            },
           }),
         // Wallaroo's cluster_shutdown stops the whole cluster, not just this worker.
-        onShutdown: () => lifecycle.report(SHUTDOWN_ASKED),
+        onShutdown: () => afterShutdownAnswer(),
       });
     } catch (err) {
       log.error((err as Error).message);

@@ -137,8 +137,23 @@ export interface ClusterNode {
   rebalance(): Promise<RebalanceOutcome>;
   /** Asks the coordinator to shrink the cluster (or only which workers may leave). */
   shrink(request: ShrinkRequest): Promise<ShrinkOutcome>;
+  /**
+   * `roo shutdown` asked at this worker: the coordinator's answer (refused:
+   * why not), and what to do once the asker has it (the initializer begins
+   * the shutdown then; a member has nothing left to do, the initializer
+   * orders every member to stop).
+   */
+  shutdown(reason: string): Promise<ShutdownAnswer>;
   /** Closes the control channel. */
   close(): Promise<void>;
+}
+
+/** The answer to `roo shutdown` asked at a worker. */
+export interface ShutdownAnswer {
+  /** Why the cluster does not shut down now (its coordinator's lifecycle refused). */
+  readonly refused?: RooError;
+  /** To run once the asker has been answered (not named `then`: the answer is awaited). */
+  readonly afterAnswer: () => void;
 }
 
 /** What both kinds of node share: the data address, the member, and the planner of thread moves. */

@@ -10,8 +10,8 @@
  *    `rebalance-request`) only from the connection that member joined on:
  *    a stranger acking a checkpoint for another could commit a checkpoint
  *    whose snapshot was never written;
- *  - `shutdown` and `shrink-request` (which members relay from their
- *    external channel) only from a member's connection: a stranger could
+ *  - `shutdown-request` and `shrink-request` (which members relay from
+ *    their external channel), and `shutdown`, only from a member's connection: a stranger could
  *    otherwise stop or shrink the cluster over the control port;
  *  - anything else (`ping`, `pong`, and what only the initializer sends) is
  *    harmless to hear from anyone.
@@ -30,7 +30,11 @@ export type SenderVerdict =
 const OK: SenderVerdict = { kind: 'ok' };
 
 /** Kinds only members may send, naming no member. */
-const MEMBERS_ONLY: ReadonlySet<ControlMessage['type']> = new Set(['shutdown', 'shrink-request']);
+const MEMBERS_ONLY: ReadonlySet<ControlMessage['type']> = new Set([
+  'shutdown',
+  'shutdown-request',
+  'shrink-request',
+]);
 
 /**
  * Decides whether `m`, read from `connection`, may be obeyed, given which

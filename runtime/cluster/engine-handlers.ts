@@ -48,10 +48,11 @@ export interface EngineHandlerOptions {
   /** Rebalances this worker's threads (through the cluster, or alone). */
   readonly rebalance?: () => Promise<{ readonly ok: boolean; readonly message: string }>;
   /**
-   * Why this worker refuses a shutdown now (its lifecycle's refusal: a
-   * recovery or a reconfiguration under way), or undefined to take it.
+   * Why the cluster refuses a shutdown now (its coordinator's lifecycle: a
+   * recovery or a reconfiguration under way; a member asks the initializer
+   * and waits for its answer), or undefined when it shuts down.
    */
-  readonly shutdownRefusal?: () => RooError | undefined;
+  readonly shutdownRefusal?: () => Promise<RooError | undefined>;
 }
 
 /** The external commands over a running engine. */
@@ -67,8 +68,8 @@ export function engineHandlers(o: EngineHandlerOptions): ExternalHandlers {
     },
     // A cluster's shutdown stops every member, not only the one asked. A
     // refusal is thrown: the request is answered with its code, nothing stops.
-    shutdownResult: () => {
-      const refused = o.shutdownRefusal?.();
+    shutdownResult: async () => {
+      const refused = await o.shutdownRefusal?.();
       if (refused !== undefined) {
         o.log.warn(
           { code: refused.code },

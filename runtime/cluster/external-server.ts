@@ -72,7 +72,7 @@ export interface ExternalHandlers {
   entityCounts(): Promise<ExternalResultValue>;
   rotateLogs(): Promise<ExternalResultValue>;
   /** The result of a `shutdown` request; the stop itself runs after the answer is sent. */
-  shutdownResult(): ExternalResultValue;
+  shutdownResult(): Promise<ExternalResultValue>;
   /** Shrinks the cluster, or (`query`) only says which workers may leave. */
   shrink(request: ShrinkRequest): Promise<ShrinkOutcome>;
   /** Spreads this worker's key groups over its threads by measured load. */
@@ -128,7 +128,10 @@ export async function answerRequest(
           then: 'continue',
         };
       case 'shutdown':
-        return { response: makeResponse(request.id, handlers.shutdownResult()), then: 'shutdown' };
+        return {
+          response: makeResponse(request.id, await handlers.shutdownResult()),
+          then: 'shutdown',
+        };
       case 'shrink': {
         // Bad args are answered with ROO_ERR_BAD_MESSAGE (below); the connection stays.
         const outcome = await handlers.shrink(shrinkRequestOf(request.args));

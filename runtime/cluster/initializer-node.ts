@@ -367,10 +367,29 @@ export async function startInitializerNode(
       case 'ready':
         apply({ kind: 'ready', name: m.name });
         return;
-      case 'shutdown':
-        // A member relays `roo shutdown`: this worker's lifecycle decides.
-        o.lifecycle.report({ kind: 'shutdown-asked', reason: m.reason });
+      case 'shutdown-request': {
+        // A member relays `roo shutdown`: this worker's lifecycle decides, and the member hears which way.
+        const asked = { kind: 'shutdown-asked', reason: m.reason } as const;
+        const refused = o.lifecycle.check(asked);
+        if (refused !== undefined)
+          log.warn(
+            { code: refused.code },
+            `shutdown relayed by a member refused: ${refused.message}`,
+          );
+        const reply = refused === undefined ? 'the cluster is shutting down' : refused.message;
+        listener.server?.send(
+          connection,
+          encodeControlMessage({
+            type: 'shutdown-reply',
+            version: 1,
+            nonce: m.nonce,
+            ok: refused === undefined,
+            message: reply,
+          }),
+        );
+        if (refused === undefined) o.lifecycle.report(asked);
         return;
+      }
       case 'rebalance-request': {
         const asked = reconfigurations?.rebalance(m.name, m.moves);
         void (
@@ -439,6 +458,13 @@ export async function startInitializerNode(
     members: () => state.members.map((m) => m.name),
     engine: () => member.engine,
     shrink,
+    shutdown: (reason) => {
+      const refused = o.lifecycle.check({ kind: 'shutdown-asked', reason });
+      const begin = () => o.lifecycle.report({ kind: 'shutdown-asked', reason });
+      return Promise.resolve(
+        refused === undefined ? { afterAnswer: begin } : { refused, afterAnswer: () => undefined },
+      );
+    },
     rebalance: () =>
       rebalanceWith(
         (moves) =>

@@ -21,8 +21,10 @@ import {
   type ClusterNode,
   type ClusterNodeOptions,
   type NodeShared,
+  type ShutdownAnswer,
 } from './cluster-node.js';
 import { ControlClient, ControlServer } from './control-transport.js';
+import type { RebalanceAnswer } from './member-requests.js';
 
 /** How long a member keeps trying to reach a lost initializer (it may be restarting). */
 const RECONNECT_FOR_MS = 10 * 60_000;
@@ -143,9 +145,27 @@ export async function startMemberNode(
     );
   };
   // `roo shutdown` here, once the lifecycle takes it, goes to the initializer, which decides.
+  const relay: { pending?: Promise<RebalanceAnswer> } = {};
   o.lifecycle.handle({
-    'relay-shutdown': (d) => send({ type: 'shutdown', version: 1, reason: d.reason }),
+    'relay-shutdown': (d) => {
+      relay.pending = member.relayShutdown(d.reason, send);
+    },
   });
+  const nothing = () => undefined;
+  const shutdown = async (reason: string): Promise<ShutdownAnswer> => {
+    const asked = { kind: 'shutdown-asked', reason } as const;
+    const refused = o.lifecycle.check(asked);
+    if (refused !== undefined) return { refused, afterAnswer: nothing };
+    relay.pending = undefined;
+    o.lifecycle.report(asked);
+    const pending = relay.pending as Promise<RebalanceAnswer> | undefined;
+    const answer = (await pending) ?? { ok: false, message: 'the shutdown was not relayed' };
+    if (answer.ok) return { afterAnswer: nothing };
+    return {
+      refused: new RooError(ErrorCode.IllegalTransition, answer.message),
+      afterAnswer: nothing,
+    };
+  };
   await connect(o.rejoin, 60_000);
   // Listen on --my-control, so that a worker given this address with --join finds the initializer.
   const redirector =
@@ -197,6 +217,7 @@ export async function startMemberNode(
     members: () => member.members(),
     engine: () => member.engine,
     shrink: (request) => member.relayShrink(request, send),
+    shutdown,
     view: () => member.view(),
     rebalance: () => rebalanceWith((moves) => member.requestRebalance(moves, send)),
     close: async () => {

@@ -1,7 +1,7 @@
 /**
  * A member's requests to the initializer that wait for an answer: a
- * rebalance of its threads, and a `roo shrink` it relays from its external
- * channel. Each carries a nonce; the answer with that nonce settles it.
+ * rebalance of its threads, and a `roo shrink` or `roo shutdown` it relays
+ * from its external channel. Each carries a nonce; the answer with that nonce settles it.
  * An initializer that is gone answers none: when the control connection to
  * it closes, every request still waiting is answered with a refusal (the
  * initializer that comes back, restarted, never heard of them), and a
@@ -35,6 +35,7 @@ export interface RebalanceAnswer {
 export class MemberRequests {
   private readonly rebalances = new Map<number, (a: RebalanceAnswer) => void>();
   private readonly shrinks = new Map<number, (o: ShrinkOutcome) => void>();
+  private readonly shutdowns = new Map<number, (a: RebalanceAnswer) => void>();
   private nonce = 0;
 
   constructor(private readonly name: string) {}
@@ -62,14 +63,31 @@ export class MemberRequests {
   }
 
   /**
+   * Relays `roo shutdown` to the coordinator; answered `ok` once it has
+   * agreed to shut the cluster down (it then orders every member to), or
+   * with why not.
+   */
+  shutdown(reason: string, send: RequestSender): Promise<RebalanceAnswer> {
+    if (this.full()) return Promise.resolve({ ok: false, message: TOO_MANY });
+    const nonce = ++this.nonce;
+    return new Promise((resolve) => {
+      this.shutdowns.set(nonce, resolve);
+      if (!send({ type: 'shutdown-request', version: 1, nonce, reason }))
+        this.settle(this.shutdowns, nonce, { ok: false, message: NOT_CONNECTED });
+    });
+  }
+
+  /**
    * The control connection to the initializer closed: refuses every request
    * still waiting, with `reason` (no answer to them can come any more).
    * Returns how many were waiting.
    */
   abandon(reason: string): number {
-    const waiting = this.rebalances.size + this.shrinks.size;
+    const waiting = this.rebalances.size + this.shrinks.size + this.shutdowns.size;
     for (const nonce of [...this.rebalances.keys()])
       this.settleRebalance(nonce, { ok: false, message: reason });
+    for (const nonce of [...this.shutdowns.keys()])
+      this.settle(this.shutdowns, nonce, { ok: false, message: reason });
     for (const nonce of [...this.shrinks.keys()]) this.settleShrink(nonce, refusedShrink(reason));
     return waiting;
   }
@@ -78,6 +96,10 @@ export class MemberRequests {
   answer(m: ControlMessage): boolean {
     if (m.type === 'rebalance-reply') {
       this.settleRebalance(m.nonce, { ok: m.ok, message: m.message });
+      return true;
+    }
+    if (m.type === 'shutdown-reply') {
+      this.settle(this.shutdowns, m.nonce, { ok: m.ok, message: m.message });
       return true;
     }
     if (m.type === 'shrink-reply') {
@@ -94,19 +116,22 @@ export class MemberRequests {
   }
 
   private settleRebalance(nonce: number, answer: RebalanceAnswer): void {
-    const resolve = this.rebalances.get(nonce);
-    this.rebalances.delete(nonce);
-    resolve?.(answer);
+    this.settle(this.rebalances, nonce, answer);
   }
 
   private settleShrink(nonce: number, outcome: ShrinkOutcome): void {
-    const resolve = this.shrinks.get(nonce);
-    this.shrinks.delete(nonce);
-    resolve?.(outcome);
+    this.settle(this.shrinks, nonce, outcome);
+  }
+
+  /** Answers request `nonce` of `waiting` (once: a late or repeated answer finds nothing). */
+  private settle<T>(waiting: Map<number, (answer: T) => void>, nonce: number, answer: T): void {
+    const resolve = waiting.get(nonce);
+    waiting.delete(nonce);
+    resolve?.(answer);
   }
 
   private full(): boolean {
-    return this.rebalances.size + this.shrinks.size >= MAX_PENDING_REQUESTS;
+    return this.rebalances.size + this.shrinks.size + this.shutdowns.size >= MAX_PENDING_REQUESTS;
   }
 }
 

@@ -166,6 +166,11 @@ export class ClusterMember {
     return this.requests.shrink(request, send);
   }
 
+  /** Relays `roo shutdown` to the coordinator; answered once it has decided. */
+  relayShutdown(reason: string, send: RequestSender): Promise<RebalanceAnswer> {
+    return this.requests.shutdown(reason, send);
+  }
+
   /** The control connection to the initializer closed: refuses the requests waiting for its answer. */
   abandonRequests(reason: string): number {
     return this.requests.abandon(reason);
@@ -388,6 +393,7 @@ export class ClusterMember {
       }
       case 'rebalance-reply':
       case 'shrink-reply':
+      case 'shutdown-reply':
         this.requests.answer(m);
         return;
       case 'leave':

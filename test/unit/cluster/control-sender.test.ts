@@ -39,6 +39,7 @@ const naming = (name: string): ControlMessage[] => [
 ];
 const membersOnly: ControlMessage[] = [
   { type: 'shutdown', version: v, reason: 'x' },
+  { type: 'shutdown-request', version: v, nonce: 1, reason: 'x' },
   { type: 'shrink-request', version: v, nonce: 1, workers: ['worker2'], count: 0, query: false },
 ];
 

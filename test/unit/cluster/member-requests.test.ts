@@ -58,6 +58,32 @@ describe('MemberRequests', () => {
     expect(requests.answer({ type: 'start', version: 1 })).toBe(false);
   });
 
+  it("a relayed shutdown is answered with the coordinator's verdict, refused or taken", async () => {
+    const sent: ControlMessage[] = [];
+    const requests = new MemberRequests('w2');
+    const refused = requests.shutdown('external shutdown request', (m) => sent.push(m) > 0);
+    const taken = requests.shutdown('again', (m) => sent.push(m) > 0);
+    const [a, b] = sent as Extract<ControlMessage, { type: 'shutdown-request' }>[];
+    expect(a).toMatchObject({ type: 'shutdown-request', reason: 'external shutdown request' });
+    expect(a!.nonce).not.toBe(b!.nonce);
+    const no = 'a cluster shuts down only while it runs';
+    requests.answer({ type: 'shutdown-reply', version: 1, nonce: b!.nonce, ok: true, message: '' });
+    requests.answer({
+      type: 'shutdown-reply',
+      version: 1,
+      nonce: a!.nonce,
+      ok: false,
+      message: no,
+    });
+    expect(await refused).toEqual({ ok: false, message: no });
+    expect(await taken).toEqual({ ok: true, message: '' });
+    // Lost with the connection, or refused at once without one.
+    const lost = requests.shutdown('x', () => true);
+    expect(requests.abandon('the connection closed')).toBe(1);
+    expect(await lost).toEqual({ ok: false, message: 'the connection closed' });
+    expect((await requests.shutdown('x', () => false)).message).toMatch(/not connected/);
+  });
+
   it('refuses a new request at once while the bound is unanswered, and takes one again after', async () => {
     const sent: ControlMessage[] = [];
     const requests = new MemberRequests('w2');

@@ -2,7 +2,8 @@
  * The control messages of growing and shrinking a running cluster
  * (protocols/control-message.ts): 'migrate', 'migrate-out', 'migrate-in',
  * 'migrate-spawned', 'reconfigure', 'reconfigured', 'resume', 'leave',
- * 'redirect', 'shrink-request' and 'shrink-reply'. Each comes back equal
+ * 'redirect', 'shrink-request', 'shrink-reply', 'shutdown-request',
+ * 'shutdown-reply', 'rebalance-request' and 'rebalance-reply'. Each comes back equal
  * from its encoding (key groups' state bytes included), and every malformed
  * one is refused with ROO_ERR_BAD_MESSAGE, by the decoder and the encoder.
  */
@@ -218,6 +219,19 @@ const samples = {
     nonce: 4,
     ok: true,
     message: 'moved 1',
+  },
+  'shutdown-request': {
+    type: 'shutdown-request',
+    version: 1,
+    nonce: 5,
+    reason: 'external shutdown request',
+  },
+  'shutdown-reply': {
+    type: 'shutdown-reply',
+    version: 1,
+    nonce: 5,
+    ok: false,
+    message: 'a cluster shuts down only while it runs',
   },
   'migrate-out': {
     type: 'migrate-out',
