@@ -13,7 +13,7 @@
  *    every count 1..n is output, no output jumps ahead of what came before
  *    (repeats after the rollback allowed);
  *  - `roo send` exits 0 (every message acknowledged).
- * Also: five kills in a row; Wallaroo's resilience walkthrough (its log lines
+ * Also: three kills in a row; Wallaroo's resilience walkthrough (its log lines
  * in order, a second send after the recovery); a truncated snapshot refused
  * with what to do and exit code 2.
  */
@@ -51,7 +51,7 @@ const CHECKPOINT_NS = 200_000_000n;
 const PACED = ['--batch-size', '50', '--interval', '2000000'];
 /** Share of the outputs the receiver must have printed before a kill (mid-stream). */
 const KILL_AFTER_SHARE = 0.15;
-/** A send survives a recovery or five: it reconnects and resends what is not acknowledged. */
+/** A send survives a recovery or several: it reconnects and resends what is not acknowledged. */
 const SEND_MS = 120_000;
 /** Wallaroo's recovery lines, in the order a restarted worker logs them. */
 const RECOVERY_LINES = [
@@ -192,13 +192,13 @@ describe('a two-worker cluster recovers from SIGKILL', () => {
     expect(wordCountProblems(outputs, input.counts)).toEqual([]);
   }, 90_000);
 
-  it('five kills in a row (worker2 and the initializer in turn), exactly-once: every word output exactly 1..n', async () => {
+  it('three kills in a row (worker2, the initializer, worker2), exactly-once: every word output exactly 1..n', async () => {
     const rig = await startRig(true);
     const tally = new OutputTally(rig.receive.proc, input.counts);
     // Slower: 20 lines every 2 ms (the file takes 10 s or more), so that every kill is mid-stream.
     const send = sendFile(rig, input.path, ['--batch-size', '20', '--interval', '2000000']);
     await waitForKillPoint(rig, send, input.words);
-    const victims: WorkerName[] = ['worker2', INITIALIZER, 'worker2', INITIALIZER, 'worker2'];
+    const victims: WorkerName[] = ['worker2', INITIALIZER, 'worker2'];
     const stillSending: boolean[] = [];
     for (const victim of victims) {
       stillSending.push(send.exitStatus === undefined);

@@ -287,30 +287,15 @@ describe('a worker alone with --run-with-resilience', () => {
     expect((await second.stop()).code).toBe(0);
   });
 
-  it('recovers the files of a worker alone that have no cluster information (an earlier roo wrote none) as a cluster of one', async () => {
+  it('refuses a damaged newest snapshot and restores the committed checkpoint before it, from files without cluster information (an earlier roo wrote none) too', async () => {
     const first = startWorker('worker');
     const cut = await killAfterCommit(first, 3);
-    const restored = Math.max(...committed());
+    // The files of a worker alone from before it ran as a cluster of one: no cluster file.
     const info = readdirSync(resilience).filter(
       (n) => n.endsWith('.cluster.json') || n.endsWith('.layouts.json'),
     );
     expect(info.some((n) => n.endsWith('.cluster.json'))).toBe(true);
     for (const name of info) rmSync(join(resilience, name));
-
-    const second = startWorker('worker (restarted)');
-    const runs = await finalCounts(second, cut);
-    expect(countProblems(runs)).toEqual([]);
-    expect(resumed(runs)).toBe(true);
-    expect(second.stderr).toContain('recovering them as a cluster of one');
-    expect(second.stderr).toContain(`restoring checkpoint ${restored}`);
-    // Its first assignment saved the cluster information the files lacked.
-    expect(readdirSync(resilience).some((n) => n.endsWith('.cluster.json'))).toBe(true);
-    expect((await second.stop()).code).toBe(0);
-  });
-
-  it('refuses a damaged newest snapshot and restores the committed checkpoint before it', async () => {
-    const first = startWorker('worker');
-    const cut = await killAfterCommit(first, 3);
     const ids = committed();
     expect(ids).toHaveLength(2);
     const [older, newest] = ids as [number, number];
@@ -329,7 +314,10 @@ describe('a worker alone with --run-with-resilience', () => {
       new RegExp(`checkpoint-${newest}\\.snap is refused: .*checksum mismatch`),
     );
     expect(second.stderr).toContain(`restoring checkpoint ${older}`);
+    expect(second.stderr).toContain('recovering them as a cluster of one');
     expectInOrder(second.stderr, RECOVERY_LINES);
+    // Its first assignment saved the cluster information the files lacked.
+    expect(readdirSync(resilience).some((n) => n.endsWith('.cluster.json'))).toBe(true);
     expect((await second.stop()).code).toBe(0);
   });
 
