@@ -445,16 +445,6 @@ export function validateReconfigurationMessage(
         nonce: c.count(field(record, 'nonce'), 'nonce'),
         reason: shortText(field(record, 'reason'), 'reason', c),
       };
-    case 'shutdown-reply': {
-      const message = shortText(field(record, 'message'), 'message', c);
-      return {
-        type: kind,
-        version,
-        nonce: c.count(field(record, 'nonce'), 'nonce'),
-        ok: c.boolean(field(record, 'ok'), 'ok'),
-        message,
-      };
-    }
     case 'rebalance-request':
       return {
         type: kind,
@@ -463,6 +453,7 @@ export function validateReconfigurationMessage(
         name: c.workerName(field(record, 'name'), 'name'),
         moves: threadMoves(field(record, 'moves'), c),
       };
+    case 'shutdown-reply':
     case 'rebalance-reply': {
       const message = shortText(field(record, 'message'), 'message', c);
       return {

@@ -63,11 +63,7 @@ export class DurableReceiver {
 
   /** SIGKILLs it and waits until it is gone. */
   async kill(): Promise<void> {
-    const p = this.proc;
-    p.child.kill('SIGKILL');
-    const exit = await p.waitForExit();
-    if (exit.signal !== 'SIGKILL')
-      throw p.failure(`ended by ${exit.signal ?? exit.code}, not SIGKILL`);
+    await this.proc.sigkill();
   }
 }
 

@@ -190,6 +190,18 @@ export class RooProcess {
     }
   }
 
+  /**
+   * SIGKILLs it (it must still run) and waits until it is gone; throws if
+   * it had exited, or ended some other way.
+   */
+  async sigkill(): Promise<void> {
+    if (this.exitStatus !== undefined) throw this.failure('had exited before it was to be killed');
+    this.child.kill('SIGKILL');
+    const exit = await this.waitForExit();
+    if (exit.signal !== 'SIGKILL')
+      throw this.failure(`ended by ${exit.signal ?? exit.code}, not SIGKILL`);
+  }
+
   /** Sends SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves on exit. */
   async stop(graceMs = STOP_GRACE_MS): Promise<Exit> {
     if (this.exit !== undefined) return this.exit;

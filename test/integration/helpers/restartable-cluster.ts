@@ -202,12 +202,7 @@ export class RestartableCluster {
 
   /** SIGKILLs `name`'s node process and waits until it is gone. */
   async kill(name: WorkerName): Promise<void> {
-    const p = this.proc(name);
-    if (p.exitStatus !== undefined) throw p.failure('had exited before it was to be killed');
-    p.child.kill('SIGKILL');
-    const exit = await p.waitForExit();
-    if (exit.signal !== 'SIGKILL')
-      throw p.failure(`ended by ${exit.signal ?? exit.code}, not SIGKILL`);
+    await this.proc(name).sigkill();
   }
 
   /** Stops its workers (SIGTERM, the member first). */
