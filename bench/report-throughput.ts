@@ -189,7 +189,7 @@ function renderInProcess(r: ThroughputInputs): string[] {
         `(${x.start.min.toFixed(2)}..${x.start.max.toFixed(2)})`,
     );
     out.push(
-      `**Start-up** (Engine.start until ready, in no rate above), median (min..max): ${starts.join('; ')}.`,
+      `**Start-up** (Engine.prepare and runAlone until ready, in no rate above), median (min..max): ${starts.join('; ')}.`,
     );
     out.push('');
   }

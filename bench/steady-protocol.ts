@@ -6,7 +6,7 @@
  * warnings, a stack trace) is only kept to explain a failure. Pure: no I/O,
  * so that both sides and the tests share one definition.
  *
- *   steady {"kind":"start",...}    Engine.start until ready (or the corpus read, for the loop)
+ *   steady {"kind":"start",...}    Engine.prepare and runAlone until ready (or the corpus read, for the loop)
  *   steady {"kind":"warmup",...}   the warm-up is over: its rate
  *   steady {"kind":"window",...}   the measured window: the figures
  *   steady {"kind":"error",...}    the run failed (a dead thread, errors counted)
@@ -40,7 +40,7 @@ export interface StartLine {
   kind: 'start';
   /** Scheduler threads (1 for the loop). */
   threads: number;
-  /** Engine.start until the engine was ready; for the loop, reading and splitting the corpus. */
+  /** Engine.prepare and runAlone until the engine was ready; for the loop, reading and splitting the corpus. */
   startSeconds: number;
 }
 

@@ -134,19 +134,11 @@ export class Engine {
     return new Engine(plan, pool, threads, failed, fatal);
   }
 
-  /** Runs a whole single-worker engine: prepare, spawn, wire, start. */
-  static async start(options: EngineOptions, restore?: Snapshot): Promise<Engine> {
-    const engine = await Engine.prepare(options);
-    try {
-      await engine.runAlone(options.workerName, restore);
-      return engine;
-    } catch (err) {
-      await engine.pool.terminate();
-      throw err;
-    }
-  }
-
-  /** Spawns, wires and starts a prepared engine as a one-worker cluster. */
+  /**
+   * Spawns, wires and starts a prepared engine on its own, without a
+   * cluster node: the benchmarks' in-process engine. (`roo worker` alone
+   * runs the cluster node of a cluster of one, which does the same steps.)
+   */
   async runAlone(workerName: string, restore?: Snapshot): Promise<void> {
     const owners = assignKeyGroups(this.plan, 1);
     const directory = await this.spawn(
